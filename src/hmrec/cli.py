@@ -1,0 +1,214 @@
+"""The ``hmrec`` command: the only module that prints tables and progress bars."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hmrec.data import ingest, shop
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split, parse_cutoff
+from hmrec.data.submission import write_submission
+from hmrec.data.validate import DataError
+from hmrec.evaluation import MODELS, Score, recommend_for_submission, score_model, shop_statistics
+
+app = typer.Typer(
+    help="hmrec: recommend the 12 articles each customer will buy next week (H&M Kaggle format).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)  # type: ignore[misc]
+Scale = Enum("Scale", {name: name for name in shop.SCALES}, type=str)  # type: ignore[misc]
+T = TypeVar("T")
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the Kaggle files (CSV or parquet).")]
+CutoffOpt = Annotated[
+    str | None,
+    typer.Option("--cutoff", help="First day of the holdout week, YYYY-MM-DD (default: the data's last 7 days)."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def _guard(work: Callable[[], T]) -> T:
+    """Run ``work``; turn the errors a user can fix into one message and exit code 1."""
+    try:
+        return work()
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        yield bar
+
+
+def _load(data: Path) -> Dataset:
+    """The prepared dataset for ``data``, preparing it (with a progress display) when stale."""
+    with _progress() as bar:
+        task = bar.add_task("checking prepared data", total=None)
+        result = _guard(lambda: ingest.load(data, progress=lambda step: bar.update(task, description=f"prepare: {step}")))
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if result.rebuilt:
+        err.print(f"prepared {data} -> {result.dataset.root}", highlight=False)
+    return result.dataset
+
+
+def _scores_table(scores: list[Score], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("model", "MAP@12", "recall@12", "customers scored", "seconds"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for s in scores:
+        table.add_row(s.model, f"{s.map_at_12:.5f}", f"{s.recall_at_12:.5f}", f"{s.customers:,}", f"{s.seconds:.1f}")
+    return table
+
+
+def _evaluate(dataset: Dataset, models: list[str], cutoff: str | None) -> tuple[Split, list[Score]]:
+    split = _guard(lambda: Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None))
+    scores = []
+    with _progress() as bar:
+        task = bar.add_task("evaluating", total=len(models))
+        for name in models:
+            bar.update(task, description=f"fitting and scoring {name}")
+            scores.append(_guard(lambda name=name: score_model(name, split)))
+            bar.advance(task)
+    return split, scores
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the four Kaggle CSV files into.")],
+    scale: Annotated[Scale, typer.Option("--scale", help="tiny (tests), small (demo), full (H&M size).")] = "small",
+    seed: Annotated[int, typer.Option("--seed", help="Same seed and scale, same bytes.")] = 0,
+    stats: Annotated[bool, typer.Option("--stats/--no-stats", help="Print the shop's statistics table.")] = True,
+) -> None:
+    """Write a synthetic shop in the exact Kaggle format.
+
+    Example: hmrec generate --scale small --out data/small
+    """
+    cfg = shop.config_for(Scale(scale).value)
+    start = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task(f"generating the {Scale(scale).value} shop", total=cfg.n_weeks)
+        paths = shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
+    console.print(f"wrote {len(paths)} files to {out} in {time.perf_counter() - start:.1f} s")
+    if stats:
+        dataset = _load(out)
+        table = Table(title=f"synthetic shop '{Scale(scale).value}' (seed {seed})")
+        table.add_column("statistic")
+        table.add_column("value", justify="right")
+        for key, value in _guard(lambda: shop_statistics(dataset)).items():
+            shown = f"{value:,}" if isinstance(value, int) else f"{value:.4f}" if isinstance(value, float) else value
+            table.add_row(key, shown)
+        console.print(table)
+
+
+@app.command()
+def prepare(data: DataOpt) -> None:
+    """Validate the Kaggle files and write typed parquet with integer ids (DIR/prepared/).
+
+    Later commands reuse the result until an input file changes.
+
+    Example: hmrec prepare --data data/hm
+    """
+    start = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("prepare", total=None)
+        result = _guard(lambda: ingest.prepare(data, progress=lambda step: bar.update(task, description=f"prepare: {step}")))
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(f"prepared {data} -> {result.dataset.root} in {time.perf_counter() - start:.1f} s")
+
+
+@app.command()
+def evaluate(
+    data: DataOpt,
+    model: Annotated[
+        list[ModelName] | None, typer.Option("--model", help="Model(s) to score; repeat the flag. Default: all.")
+    ] = None,
+    cutoff: CutoffOpt = None,
+) -> None:
+    """Hold out the last week of DIR, fit on the weeks before, print MAP@12 and recall@12.
+
+    Example: hmrec evaluate --data data/small --model repurchase
+    """
+    dataset = _load(data)
+    names = [ModelName(m).value for m in model] if model else list(MODELS)
+    split, scores = _evaluate(dataset, names, cutoff)
+    console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
+
+
+@app.command()
+def submit(
+    data: DataOpt,
+    output: Annotated[Path, typer.Option("--output", help="Where to write the submission CSV.")],
+    model: Annotated[ModelName, typer.Option("--model", help="The model to fit on all of DIR.")] = "repurchase",
+) -> None:
+    """Fit on all of DIR and write a Kaggle submission (customer_id,prediction).
+
+    One row per customer of sample_submission.csv (else customers.csv), in that order.
+
+    Example: hmrec submit --data data/small --output submission.csv
+    """
+    dataset = _load(data)
+    name = ModelName(model).value
+    with _progress() as bar:
+        bar.add_task(f"fitting {name} and writing {output}", total=None)
+        recs = _guard(lambda: recommend_for_submission(dataset, name))
+        _guard(lambda: write_submission(dataset, recs, output))
+    console.print(f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {name})")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo shop and its submission.")] = Path("demo-data"),
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Generate the small synthetic shop, prepare it, evaluate the models, write a submission.
+
+    Example: hmrec demo --out demo-data
+    """
+    start = time.perf_counter()
+    cfg = shop.config_for("small")
+    with _progress() as bar:
+        task = bar.add_task("generating the small shop", total=cfg.n_weeks)
+        shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
+    dataset = _load(out)
+    split, scores = _evaluate(dataset, list(MODELS), None)
+    best = max(scores, key=lambda s: s.map_at_12).model
+    submission = out / "submission.csv"
+    with _progress() as bar:
+        bar.add_task(f"writing a submission with {best}", total=None)
+        write_submission(dataset, recommend_for_submission(dataset, best), submission)
+    console.print(_scores_table(scores, f"small synthetic shop, holdout week from {split.cutoff}"))
+    console.print(f"submission ({best}): {submission}")
+    console.print(f"demo finished in {time.perf_counter() - start:.0f} s")
+
+
+def main() -> None:  # pragma: no cover - the console script calls app directly
+    app()

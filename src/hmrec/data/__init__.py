@@ -1,0 +1,1 @@
+"""The data layer: ingest and validation, the synthetic shop, the time split."""

@@ -1,0 +1,66 @@
+"""A prepared dataset: typed parquet files read back as lazy frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from hmrec.schema import Col
+
+PREPARED_DIRNAME = "prepared"
+MANIFEST = "manifest.json"
+PREPARED_FILES = {
+    "transactions": "transactions.parquet",
+    "customers": "customers.parquet",
+    "articles": "articles.parquet",
+    "customer_map": "customer_map.parquet",
+    "article_map": "article_map.parquet",
+    "submission_order": "submission_order.parquet",
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The folder ``prepare`` wrote. Every accessor returns a fresh LazyFrame."""
+
+    root: Path
+
+    def _scan(self, key: str) -> pl.LazyFrame:
+        return pl.scan_parquet(self.root / PREPARED_FILES[key])
+
+    def transactions(self) -> pl.LazyFrame:
+        """``t_dat, customer, article, price, sales_channel_id``."""
+        return self._scan("transactions")
+
+    def customers(self) -> pl.LazyFrame:
+        """``customer, FN, Active, club_member_status, fashion_news_frequency, age, postal``."""
+        return self._scan("customers")
+
+    def articles(self) -> pl.LazyFrame:
+        """``article`` and the catalogue's columns but ``article_id``."""
+        return self._scan("articles")
+
+    def customer_map(self) -> pl.LazyFrame:
+        """``customer, customer_id``: every customer seen in any input file."""
+        return self._scan("customer_map")
+
+    def article_map(self) -> pl.LazyFrame:
+        """``article, article_id`` (10 digits)."""
+        return self._scan("article_map")
+
+    def submission_customers(self) -> pl.LazyFrame:
+        """``customer``, in the order a submission lists them."""
+        return self._scan("submission_order")
+
+    def date_range(self) -> tuple[date, date]:
+        """First and last transaction date."""
+        row = self.transactions().select(
+            pl.col(Col.DATE).min().alias("lo"), pl.col(Col.DATE).max().alias("hi")
+        ).collect()
+        return row["lo"][0], row["hi"][0]
+
+    def n_articles(self) -> int:
+        return self.article_map().select(pl.len()).collect().item()

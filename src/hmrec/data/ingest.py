@@ -1,0 +1,248 @@
+"""Kaggle files (CSV or parquet) -> validated, typed parquet with dense integer ids.
+
+``prepare`` writes into a temporary folder next to the target and renames it into place, so
+a failure leaves the previous result (or nothing) and never a half-written one. A manifest of
+the input files' sizes and modification times decides when a rebuild is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from polars.exceptions import PolarsError
+
+from hmrec.data import validate as v
+from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
+from hmrec.schema import (
+    ARTICLE_COLUMNS,
+    ARTICLE_ID_WIDTH,
+    ARTICLE_INT_COLUMNS,
+    CUSTOMER_COLUMNS,
+    FILES,
+    INDEX_DTYPE,
+    TRANSACTION_COLUMNS,
+    Col,
+)
+
+FORMAT_VERSION = 1
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PrepareResult:
+    """What ``prepare`` did: the dataset, whether it was rebuilt, and warnings for the user."""
+
+    dataset: Dataset
+    rebuilt: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def find_file(data_dir: Path, key: str, required: bool = True) -> Path | None:
+    """The file for ``key`` (see ``schema.FILES``) in ``data_dir``, as .csv or .parquet."""
+    stem = FILES[key]
+    for suffix in (".csv", ".parquet"):
+        path = data_dir / f"{stem}{suffix}"
+        if path.is_file():
+            return path
+    if required:
+        raise v.DataError(f"{data_dir}: missing file {stem}.csv (or {stem}.parquet)")
+    return None
+
+
+def scan_raw(path: Path, required: list[str]) -> pl.LazyFrame:
+    """The ``required`` columns of a raw file, every one as text (empty cells are null)."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            lf = pl.scan_parquet(path)
+        else:
+            lf = pl.scan_csv(path, infer_schema=False)
+        names = lf.collect_schema().names()
+    except PolarsError as exc:
+        raise v.DataError(f"{path}: cannot be read ({_first_line(exc)}); is the file empty?") from exc
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise v.DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(names)}")
+    return lf.select(pl.col(c).cast(pl.String) for c in required)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def article_id_10() -> pl.Expr:
+    """The article id written with its 10 digits (leading zeros restored)."""
+    return pl.col(Col.ARTICLE_ID).str.zfill(ARTICLE_ID_WIDTH)
+
+
+def _fingerprint(paths: list[Path]) -> dict[str, list[int]]:
+    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in paths}
+
+
+def _input_paths(data_dir: Path) -> list[Path]:
+    paths = [find_file(data_dir, k) for k in ("transactions", "articles", "customers")]
+    submission = find_file(data_dir, "sample_submission", required=False)
+    return [p for p in [*paths, submission] if p is not None]
+
+
+def is_fresh(data_dir: Path, out_dir: Path) -> bool:
+    """True when ``out_dir`` holds a prepared dataset made from the current input files."""
+    manifest = out_dir / MANIFEST
+    if not manifest.is_file():
+        return False
+    meta = json.loads(manifest.read_text())
+    return meta.get("format") == FORMAT_VERSION and meta.get("inputs") == _fingerprint(_input_paths(data_dir))
+
+
+def load(data_dir: Path | str, out_dir: Path | str | None = None, progress: Progress | None = None) -> PrepareResult:
+    """The prepared dataset for ``data_dir``, preparing it first when missing or stale."""
+    data_dir = Path(data_dir)
+    out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
+    if is_fresh(data_dir, out):
+        return PrepareResult(Dataset(out), rebuilt=False)
+    return prepare(data_dir, out, progress)
+
+
+def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: Progress | None = None) -> PrepareResult:
+    """Validate the Kaggle files in ``data_dir`` and write typed parquet to ``out_dir``.
+
+    Writes ``customers.parquet``, ``articles.parquet``, ``transactions.parquet`` and the
+    id maps and submission order (see ``dataset.PREPARED_FILES``) plus a manifest.
+    Raises :class:`DataError` on bad input, leaving ``out_dir`` as it was.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise v.DataError(f"{data_dir}: no such folder")
+    out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
+    say = progress or (lambda _msg: None)
+    inputs = _input_paths(data_dir)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        warnings = _write_prepared(data_dir, tmp, say)
+        (tmp / MANIFEST).write_text(
+            json.dumps({"format": FORMAT_VERSION, "inputs": _fingerprint(inputs)}, indent=1)
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return PrepareResult(Dataset(out), rebuilt=True, warnings=warnings)
+
+
+def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
+    warnings: list[str] = []
+    say("customers")
+    customer_ids = _prepare_customers(find_file(data_dir, "customers"), tmp)
+    say("articles")
+    article_map = _prepare_articles(find_file(data_dir, "articles"), tmp)
+    say("validating transactions")
+    tx_path = find_file(data_dir, "transactions")
+    tx = scan_raw(tx_path, TRANSACTION_COLUMNS)
+    v.run_checks(tx, tx_path, v.transaction_checks())
+    tx = tx.with_columns(article_id_10())
+
+    say("matching ids")
+    unknown_customers, unknown_articles = pl.collect_all(
+        [
+            _unknown(tx, customer_ids.lazy(), Col.CUSTOMER_ID),
+            _unknown(tx, article_map.lazy(), Col.ARTICLE_ID),
+        ],
+        engine="streaming",
+    )
+    if unknown_customers.height:
+        warnings.append(
+            f"{tx_path.name}: {unknown_customers.height} customer id(s) not in customers.csv "
+            f"(kept; e.g. {unknown_customers[Col.CUSTOMER_ID][0]})"
+        )
+    if unknown_articles.height:
+        warnings.append(
+            f"{tx_path.name}: {unknown_articles.height} article id(s) not in articles.csv "
+            f"(kept; e.g. {unknown_articles[Col.ARTICLE_ID][0]})"
+        )
+    customer_ids = pl.concat([customer_ids, unknown_customers])
+    article_ids = pl.concat([article_map.select(Col.ARTICLE_ID), unknown_articles])
+
+    submission_path = find_file(data_dir, "sample_submission", required=False)
+    if submission_path is not None:
+        say("sample submission")
+        order = scan_raw(submission_path, [Col.CUSTOMER_ID])
+        v.run_checks(order, submission_path, v.submission_checks())
+        order = order.collect()
+        extra = order.join(customer_ids, on=Col.CUSTOMER_ID, how="anti").sort(Col.CUSTOMER_ID)
+        customer_ids = pl.concat([customer_ids, extra])
+    else:
+        order = customer_ids.head(_n_rows(tmp / PREPARED_FILES["customers"]))
+
+    customer_map = customer_ids.with_row_index(Col.CUSTOMER).with_columns(pl.col(Col.CUSTOMER).cast(INDEX_DTYPE))
+    article_map = article_ids.with_row_index(Col.ARTICLE).with_columns(pl.col(Col.ARTICLE).cast(INDEX_DTYPE))
+    customer_map.write_parquet(tmp / PREPARED_FILES["customer_map"])
+    article_map.write_parquet(tmp / PREPARED_FILES["article_map"])
+    order.join(customer_map, on=Col.CUSTOMER_ID, how="left", maintain_order="left").select(
+        Col.CUSTOMER
+    ).write_parquet(tmp / PREPARED_FILES["submission_order"])
+
+    say("writing transactions")
+    (
+        tx.join(customer_map.lazy(), on=Col.CUSTOMER_ID, how="left", maintain_order="left")
+        .join(article_map.lazy(), on=Col.ARTICLE_ID, how="left", maintain_order="left")
+        .select(
+            v.parsed_date(Col.DATE).alias(Col.DATE),
+            Col.CUSTOMER,
+            Col.ARTICLE,
+            v.parsed_float(Col.PRICE).cast(pl.Float32).alias(Col.PRICE),
+            v.parsed_int(Col.CHANNEL).cast(pl.Int8).alias(Col.CHANNEL),
+        )
+        .sink_parquet(tmp / PREPARED_FILES["transactions"])
+    )
+    return warnings
+
+
+def _n_rows(path: Path) -> int:
+    return pl.scan_parquet(path).select(pl.len()).collect().item()
+
+
+def _unknown(tx: pl.LazyFrame, known: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """The ids in ``column`` of the transactions that ``known`` lacks, sorted."""
+    return tx.select(column).unique().join(known.select(column), on=column, how="anti").sort(column)
+
+
+def _prepare_customers(path: Path, tmp: Path) -> pl.DataFrame:
+    """Write customers.parquet keyed by the customer index; return the ids in index order."""
+    raw = scan_raw(path, CUSTOMER_COLUMNS)
+    v.run_checks(raw, path, v.customer_checks())
+    customers = raw.with_row_index(Col.CUSTOMER).collect()
+    postal = customers.select(pl.col(Col.POSTAL_CODE).unique().sort().drop_nulls())
+    postal = postal.with_row_index(Col.POSTAL).with_columns(pl.col(Col.POSTAL).cast(INDEX_DTYPE))
+    typed = customers.join(postal, on=Col.POSTAL_CODE, how="left", maintain_order="left").select(
+        pl.col(Col.CUSTOMER).cast(INDEX_DTYPE),
+        v.parsed_float(Col.FN).fill_null(0).cast(pl.Boolean).alias(Col.FN),
+        v.parsed_float(Col.ACTIVE).fill_null(0).cast(pl.Boolean).alias(Col.ACTIVE),
+        pl.col(Col.CLUB_STATUS),
+        pl.col(Col.NEWS_FREQUENCY),
+        v.parsed_float(Col.AGE).round().cast(pl.Int16).alias(Col.AGE),
+        pl.col(Col.POSTAL),
+    )
+    typed.write_parquet(tmp / PREPARED_FILES["customers"])
+    return customers.select(Col.CUSTOMER_ID)
+
+
+def _prepare_articles(path: Path, tmp: Path) -> pl.DataFrame:
+    """Write articles.parquet keyed by the article index; return the article map."""
+    raw = scan_raw(path, ARTICLE_COLUMNS)
+    v.run_checks(raw, path, v.article_checks(ARTICLE_INT_COLUMNS))
+    articles = raw.with_columns(article_id_10()).with_row_index(Col.ARTICLE).collect()
+    articles = articles.with_columns(
+        pl.col(Col.ARTICLE).cast(INDEX_DTYPE),
+        *(v.parsed_int(c).cast(pl.Int32).alias(c) for c in ARTICLE_INT_COLUMNS),
+    )
+    articles.drop(Col.ARTICLE_ID).write_parquet(tmp / PREPARED_FILES["articles"])
+    return articles.select(Col.ARTICLE, Col.ARTICLE_ID)

@@ -1,0 +1,46 @@
+"""Writing a Kaggle submission: the edge where indices become ids again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from hmrec.data.atomic import write_atomic
+from hmrec.data.dataset import Dataset
+from hmrec.schema import SUBMISSION_COLUMNS, Col, K
+
+
+def submission_frame(dataset: Dataset, recs: pl.DataFrame, k: int = K) -> pl.DataFrame:
+    """``customer_id, prediction`` for every customer of the submission order, in that order.
+
+    ``recs`` holds ``customer, article, rank``; raises if a customer lacks ``k`` distinct
+    articles, since Kaggle would score the gap as a miss.
+    """
+    per_customer = (
+        recs.lazy()
+        .join(dataset.article_map(), on=Col.ARTICLE, how="left")
+        .sort(Col.CUSTOMER, Col.RANK)
+        .group_by(Col.CUSTOMER, maintain_order=True)
+        .agg(pl.col(Col.ARTICLE_ID).unique(maintain_order=True).head(k))
+    )
+    frame = (
+        dataset.submission_customers()
+        .with_row_index("__pos")
+        .join(per_customer, on=Col.CUSTOMER, how="left")
+        .join(dataset.customer_map(), on=Col.CUSTOMER, how="left")
+        .sort("__pos")
+        .collect()
+    )
+    short = frame.filter(pl.col(Col.ARTICLE_ID).list.len().fill_null(0) < k)
+    if short.height:
+        raise ValueError(f"{short.height} customer(s) have fewer than {k} predictions, e.g. {short[Col.CUSTOMER_ID][0]}")
+    return frame.select(Col.CUSTOMER_ID, pl.col(Col.ARTICLE_ID).list.join(" ").alias(Col.PREDICTION)).select(
+        SUBMISSION_COLUMNS
+    )
+
+
+def write_submission(dataset: Dataset, recs: pl.DataFrame, path: Path | str, k: int = K) -> Path:
+    """Write the submission CSV atomically (a temporary file renamed into place)."""
+    frame = submission_frame(dataset, recs, k)
+    return write_atomic(Path(path), frame.write_csv)

@@ -1,0 +1,99 @@
+"""Fitting recommenders on a split and scoring them; the shop statistics table.
+
+This is the layer the CLI calls: it ties data, recommenders and metrics together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.metrics import map_at_k, recall_at_k
+from hmrec.recommenders.base import Recommender
+from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
+from hmrec.schema import Col, K
+
+MODELS: dict[str, Callable[[], Recommender]] = {
+    "popular": PopularRecommender,
+    "repurchase": RepurchaseRecommender,
+}
+"""The ``--model`` choices, in the order ``evaluate`` reports them."""
+
+
+def make_model(name: str) -> Recommender:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name]()
+
+
+@dataclass(frozen=True)
+class Score:
+    """One model's result on one holdout week."""
+
+    model: str
+    map_at_12: float
+    recall_at_12: float
+    customers: int
+    seconds: float
+
+
+def score_model(name: str, split: Split) -> Score:
+    """Fit ``name`` on the split's history and score it on the customers who bought that week."""
+    start = time.perf_counter()
+    truth = split.truth.collect()
+    buyers = truth[Col.CUSTOMER].unique().sort()
+    if buyers.is_empty():
+        raise ValueError(f"nobody bought anything in the week from {split.cutoff}: nothing to score")
+    recs = make_model(name).fit(split.history, split.cutoff).recommend(buyers, K)
+    return Score(
+        model=name,
+        map_at_12=map_at_k(recs, truth, K),
+        recall_at_12=recall_at_k(recs, truth, K),
+        customers=buyers.len(),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def recommend_for_submission(dataset: Dataset, name: str) -> pl.DataFrame:
+    """Fit ``name`` on all the data and recommend for every customer of the submission."""
+    last = dataset.date_range()[1]
+    model = make_model(name).fit(dataset.transactions(), last + timedelta(days=1))
+    customers = dataset.submission_customers().collect()[Col.CUSTOMER]
+    return model.recommend(customers, K)
+
+
+def shop_statistics(dataset: Dataset, cutoff: date | None = None) -> dict[str, float | int | str]:
+    """The numbers that compare a shop with the real H&M data (see docs/synthetic-shop.md)."""
+    tx = dataset.transactions()
+    split = Split.at(tx, cutoff)
+    week = tx.filter(pl.col(Col.DATE) >= split.cutoff, pl.col(Col.DATE) < split.cutoff + timedelta(days=7))
+    first, last = dataset.date_range()
+    seen_before = split.history.select(Col.CUSTOMER, Col.ARTICLE).unique()
+    week_stats = week.select(
+        buyers=pl.col(Col.CUSTOMER).n_unique(),
+        rows=pl.len(),
+        online=(pl.col(Col.CHANNEL) == 2).mean(),
+    ).collect()
+    repeats = week.join(seen_before, on=[Col.CUSTOMER, Col.ARTICLE], how="semi").select(pl.len()).collect().item()
+    n_customers = dataset.customers().select(pl.len()).collect().item()
+    buyers, rows = week_stats["buyers"][0], week_stats["rows"][0]
+    stats: dict[str, float | int | str] = {
+        "rows": tx.select(pl.len()).collect().item(),
+        "customers": n_customers,
+        "articles": dataset.articles().select(pl.len()).collect().item(),
+        "product codes": dataset.articles().select(pl.col(Col.PRODUCT_CODE).n_unique()).collect().item(),
+        "weeks": round(((last - first).days + 1) / 7, 1),
+        "active last week": buyers / n_customers,
+        "purchases per active customer": rows / buyers if buyers else 0.0,
+        "online share": tx.select((pl.col(Col.CHANNEL) == 2).mean()).collect().item(),
+        "last-week repeats": repeats / rows if rows else 0.0,
+    }
+    for name in MODELS:
+        stats[f"MAP@12 {name}"] = score_model(name, split).map_at_12
+    return stats

@@ -1,0 +1,76 @@
+"""MAP@12 exactly as Kaggle scored H&M, and recall@k.
+
+Both take recommendations ``(customer, article, rank)`` (rank 1 first) and the truth, the
+distinct ``(customer, article)`` pairs bought in the label week.
+
+>>> import polars as pl
+>>> recs = pl.DataFrame({"customer": [0, 0, 1], "article": [5, 6, 7], "rank": [1, 2, 1]})
+>>> truth = pl.DataFrame({"customer": [0, 1], "article": [6, 8]})
+>>> map_at_k(recs, truth)  # customer 0: hit at position 2 -> 1/2; customer 1: 0
+0.25
+>>> recall_at_k(recs, truth)
+0.5
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hmrec.schema import Col, K
+
+
+def _frame(df: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    return df.lazy() if isinstance(df, pl.DataFrame) else df
+
+
+def _positions(recs: pl.LazyFrame, k: int) -> pl.LazyFrame:
+    """The first ``k`` predictions per customer with their 1-based position and a first-time flag."""
+    return (
+        recs.select(Col.CUSTOMER, Col.ARTICLE, Col.RANK)
+        .sort(Col.CUSTOMER, Col.RANK, maintain_order=True)
+        .with_columns(pos=pl.int_range(1, pl.len() + 1).over(Col.CUSTOMER))
+        .filter(pl.col("pos") <= k)
+        .with_columns(first=pl.int_range(pl.len()).over(Col.CUSTOMER, Col.ARTICLE) == 0)
+    )
+
+
+def average_precisions(
+    recs: pl.DataFrame | pl.LazyFrame, truth: pl.DataFrame | pl.LazyFrame, k: int = K
+) -> pl.DataFrame:
+    """AP@k of every customer in ``truth``: ``customer, ap`` (0 where nothing was predicted)."""
+    truth = _frame(truth).select(Col.CUSTOMER, Col.ARTICLE).unique()
+    n_bought = truth.group_by(Col.CUSTOMER).agg(m=pl.len())
+    hits = (
+        _positions(_frame(recs), k)
+        .join(truth.with_columns(bought=pl.lit(True)), on=[Col.CUSTOMER, Col.ARTICLE], how="left")
+        .with_columns(hit=(pl.col("bought").fill_null(False) & pl.col("first")).cast(pl.UInt32))
+        .with_columns(cum=pl.col("hit").cum_sum().over(Col.CUSTOMER, order_by="pos"))
+        .group_by(Col.CUSTOMER)
+        .agg(total=(pl.col("hit") * pl.col("cum") / pl.col("pos")).sum())
+    )
+    return (
+        n_bought.join(hits, on=Col.CUSTOMER, how="left")
+        .select(Col.CUSTOMER, ap=pl.col("total").fill_null(0.0) / pl.min_horizontal("m", pl.lit(k)))
+        .collect()
+    )
+
+
+def map_at_k(recs: pl.DataFrame | pl.LazyFrame, truth: pl.DataFrame | pl.LazyFrame, k: int = K) -> float:
+    """Mean AP@k over the customers who bought something; 0.0 when nobody did."""
+    aps = average_precisions(recs, truth, k)
+    return float(aps["ap"].mean()) if aps.height else 0.0
+
+
+def recall_at_k(recs: pl.DataFrame | pl.LazyFrame, truth: pl.DataFrame | pl.LazyFrame, k: int = K) -> float:
+    """Share of the distinct bought pairs found in each customer's first ``k`` predictions."""
+    truth = _frame(truth).select(Col.CUSTOMER, Col.ARTICLE).unique()
+    found = (
+        _positions(_frame(recs), k)
+        .filter("first")
+        .join(truth, on=[Col.CUSTOMER, Col.ARTICLE], how="semi")
+        .select(pl.len())
+        .collect()
+        .item()
+    )
+    total = truth.select(pl.len()).collect().item()
+    return found / total if total else 0.0

@@ -1,0 +1,1 @@
+"""Recommenders: ``fit(history, cutoff)`` then ``recommend(customers, k)``."""
