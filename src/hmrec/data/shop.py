@@ -71,12 +71,12 @@ class ShopConfig:
     missing_age_share: float = 0.011
     n_styles: int = 24
     style_focus: float = 0.35
-    activity_shape: float = 0.35
-    baskets_per_week: float = 0.085
+    activity_shape: float = 0.25
+    baskets_per_week: float = 0.1
     late_joiner_share: float = 0.35
     never_buyer_share: float = 0.007
     extra_items_per_basket: float = 1.2
-    repeat_article_prob: float = 0.12
+    repeat_article_prob: float = 0.09
     repeat_product_prob: float = 0.06
     outfit_prob: float = 0.3
     multi_unit_prob: float = 0.07
