@@ -1,0 +1,108 @@
+"""One suite for every recommender, plus hand-made cases per baseline."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.evaluation import MODELS, make_model
+from hmrec.recommenders.base import Recommender, fill_with
+from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender, popular_articles
+from hmrec.schema import RECOMMENDATION_SCHEMA, Col
+
+
+@pytest.fixture(scope="module")
+def split(tiny_dataset: Dataset) -> Split:
+    return Split.at(tiny_dataset.transactions())
+
+
+def customers_of(tiny_dataset: Dataset) -> pl.Series:
+    return tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+class TestEveryRecommender:
+    def test_is_a_recommender(self, name: str) -> None:
+        assert isinstance(make_model(name), Recommender)
+
+    def test_twelve_distinct_articles_for_each_customer_asked(self, name: str, split: Split, tiny_dataset: Dataset) -> None:
+        customers = customers_of(tiny_dataset)
+        recs = make_model(name).fit(split.history, split.cutoff).recommend(customers)
+        assert dict(recs.schema) == RECOMMENDATION_SCHEMA
+        assert set(recs[Col.CUSTOMER]) == set(customers)
+        per = recs.group_by(Col.CUSTOMER).agg(
+            n=pl.len(), distinct=pl.col(Col.ARTICLE).n_unique(), ranks=pl.col(Col.RANK).sort()
+        )
+        assert per["n"].to_list() == [12] * len(customers)
+        assert per["distinct"].to_list() == [12] * len(customers)
+        assert all(r == list(range(1, 13)) for r in per["ranks"].to_list())
+        assert recs[Col.ARTICLE].max() < tiny_dataset.n_articles()
+
+    def test_deterministic(self, name: str, split: Split, tiny_dataset: Dataset) -> None:
+        customers = customers_of(tiny_dataset)
+        first = make_model(name).fit(split.history, split.cutoff).recommend(customers)
+        second = make_model(name).fit(split.history, split.cutoff).recommend(customers)
+        assert_frame_equal(first.sort(Col.CUSTOMER, Col.RANK), second.sort(Col.CUSTOMER, Col.RANK))
+
+    def test_customer_without_history_gets_popular_articles(self, name: str, split: Split) -> None:
+        stranger = pl.Series([10**6], dtype=pl.UInt32)
+        recs = make_model(name).fit(split.history, split.cutoff).recommend(stranger)
+        assert recs[Col.ARTICLE].to_list() == popular_articles(split.history, split.cutoff)[:12]
+
+
+def history(rows: list[tuple[str, int, int]]) -> pl.LazyFrame:
+    """(date, customer, article) rows as a prepared transactions frame."""
+    return pl.LazyFrame(
+        {
+            Col.DATE: [date.fromisoformat(r[0]) for r in rows],
+            Col.CUSTOMER: pl.Series([r[1] for r in rows], dtype=pl.UInt32),
+            Col.ARTICLE: pl.Series([r[2] for r in rows], dtype=pl.UInt32),
+        }
+    )
+
+
+FILLER = [("2020-01-01", 9, a) for a in range(100, 130)]  # old sales of 30 other articles
+
+
+def test_popular_counts_only_the_last_week() -> None:
+    rows = [
+        *FILLER,
+        *[("2020-09-01", c, 1) for c in range(5)],  # article 1: 5 sales, but 3 weeks ago
+        ("2020-09-20", 0, 2),  # article 2: 2 sales last week
+        ("2020-09-21", 1, 2),
+        ("2020-09-21", 2, 3),  # article 3: 1 sale last week
+    ]
+    top = PopularRecommender().fit(history(rows), date(2020, 9, 22)).popular
+    assert top[:2] == [2, 3]
+    assert 1 in top  # the older articles only fill the list after last week's
+
+
+def test_repurchase_ranks_own_purchases_by_decayed_count() -> None:
+    rows = [
+        *FILLER,
+        ("2020-09-20", 0, 5),  # bought once, two days ago
+        ("2020-06-01", 0, 6),  # bought twice, long ago: decayed below article 5
+        ("2020-06-01", 0, 6),
+        ("2020-09-19", 0, 7),  # twice, recently: the strongest
+        ("2020-09-19", 0, 7),
+        ("2019-01-01", 0, 8),  # outside the 26-week window: forgotten
+    ]
+    model = RepurchaseRecommender().fit(history(rows), date(2020, 9, 22))
+    recs = model.recommend(pl.Series([0], dtype=pl.UInt32))
+    assert recs[Col.ARTICLE].to_list()[:3] == [7, 5, 6]
+    assert 8 not in recs[Col.ARTICLE].to_list()[:3]
+    assert recs[Col.ARTICLE].to_list()[3:] == [a for a in model.popular if a not in (5, 6, 7)][:9]
+
+
+def test_fill_skips_articles_already_listed() -> None:
+    own = pl.LazyFrame({Col.CUSTOMER: [0, 0], Col.ARTICLE: [3, 1], Col.RANK: [1, 2]})
+    recs = fill_with(own, pl.Series([0, 1], dtype=pl.UInt32), list(range(20)), k=4)
+    assert recs.filter(pl.col(Col.CUSTOMER) == 0)[Col.ARTICLE].to_list() == [3, 1, 0, 2]
+    assert recs.filter(pl.col(Col.CUSTOMER) == 1)[Col.ARTICLE].to_list() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="fallback"):
+        fill_with(own, pl.Series([0], dtype=pl.UInt32), [1, 2], k=4)

@@ -1,0 +1,71 @@
+"""The CLI as a user meets it: help with examples, the main flow, clear errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from hmrec.cli import app
+from hmrec.evaluation import MODELS
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", ["generate", "prepare", "evaluate", "submit", "demo"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Example: hmrec" in result.output
+
+
+def test_model_choices_are_listed() -> None:
+    result = runner.invoke(app, ["evaluate", "--help"], terminal_width=200)
+    for name in MODELS:
+        assert name in result.output
+
+
+def test_generate_evaluate_submit(tmp_path: Path) -> None:
+    data = tmp_path / "shop"
+    result = runner.invoke(app, ["generate", "--scale", "tiny", "--out", str(data)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "MAP@12 repurchase" in result.output
+    result = runner.invoke(app, ["evaluate", "--data", str(data)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert all(name in result.output for name in MODELS) and "MAP@12" in result.output
+    out = tmp_path / "sub.csv"
+    result = runner.invoke(app, ["submit", "--data", str(data), "--output", str(out), "--model", "popular"])
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(out).height == pl.read_csv(data / "sample_submission.csv").height
+
+
+def test_evaluate_one_model_with_a_cutoff(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    result = runner.invoke(
+        app, ["evaluate", "--data", str(data), "--model", "popular", "--cutoff", "2020-09-09"], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "2020-09-09" in result.output and "repurchase" not in result.output
+
+
+def test_bad_input_exits_non_zero_with_the_reason(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    (data / "customers.csv").unlink()
+    result = runner.invoke(app, ["evaluate", "--data", str(data)])
+    assert result.exit_code == 1
+    assert "customers.csv" in result.output
+
+
+def test_unknown_model_is_refused(tiny_shop: Path) -> None:
+    result = runner.invoke(app, ["evaluate", "--data", str(tiny_shop), "--model", "nope"])
+    assert result.exit_code != 0
+
+
+def test_bad_cutoff_is_refused(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--cutoff", "2020-13-45"])
+    assert result.exit_code == 1
+    assert "YYYY-MM-DD" in result.output

@@ -1,0 +1,49 @@
+"""Kaggle submissions: every customer, in the sample's order, 12 distinct 10-digit ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hmrec.data import ingest
+from hmrec.data.dataset import Dataset
+from hmrec.data.submission import write_submission
+from hmrec.evaluation import recommend_for_submission
+from hmrec.schema import Col
+from tests.conftest import write_kaggle
+
+
+def read(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path, infer_schema=False)
+
+
+def test_submission_follows_sample_submission(tiny_shop: Path, tiny_dataset: Dataset, tmp_path: Path) -> None:
+    out = write_submission(tiny_dataset, recommend_for_submission(tiny_dataset, "repurchase"), tmp_path / "s.csv")
+    sub = read(out)
+    sample = read(tiny_shop / "sample_submission.csv")
+    assert sub.columns == ["customer_id", "prediction"]
+    assert sub[Col.CUSTOMER_ID].to_list() == sample[Col.CUSTOMER_ID].to_list()
+    preds = sub[Col.PREDICTION].str.split(" ")
+    assert (preds.list.len() == 12).all()
+    assert (preds.list.unique().list.len() == 12).all()
+    assert preds.explode().str.contains(r"^0\d{9}$").all()
+    known = set(read(tiny_shop / "articles.csv")[Col.ARTICLE_ID])
+    assert set(preds.explode()) <= known
+
+
+def test_without_sample_submission_customers_csv_sets_the_order(tmp_path: Path) -> None:
+    rows = [("2020-09-01", c, a, 0.01, 1) for c in (3, 1) for a in range(14)]
+    folder = write_kaggle(tmp_path / "in", rows, customers=[5, 3, 1])
+    ds = ingest.prepare(folder).dataset
+    out = write_submission(ds, recommend_for_submission(ds, "popular"), tmp_path / "s.csv")
+    expected = read(folder / "customers.csv")[Col.CUSTOMER_ID].to_list()
+    assert read(out)[Col.CUSTOMER_ID].to_list() == expected
+
+
+def test_incomplete_recommendations_are_refused(tiny_dataset: Dataset, tmp_path: Path) -> None:
+    recs = recommend_for_submission(tiny_dataset, "popular").filter(pl.col(Col.RANK) <= 11)
+    with pytest.raises(ValueError, match="fewer than 12"):
+        write_submission(tiny_dataset, recs, tmp_path / "s.csv")
+    assert list(tmp_path.iterdir()) == []
