@@ -151,13 +151,8 @@ def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
     tx = tx.with_columns(article_id_10())
 
     say("matching ids")
-    unknown_customers, unknown_articles = pl.collect_all(
-        [
-            _unknown(tx, customer_ids.lazy(), Col.CUSTOMER_ID),
-            _unknown(tx, article_map.lazy(), Col.ARTICLE_ID),
-        ],
-        engine="streaming",
-    )
+    unknown_customers = _unknown(tx, customer_ids[Col.CUSTOMER_ID], Col.CUSTOMER_ID)
+    unknown_articles = _unknown(tx, article_map[Col.ARTICLE_ID], Col.ARTICLE_ID)
     if unknown_customers.height:
         warnings.append(
             f"{tx_path.name}: {unknown_customers.height} customer id(s) not in customers.csv "
@@ -210,9 +205,18 @@ def _n_rows(path: Path) -> int:
     return pl.scan_parquet(path).select(pl.len()).collect().item()
 
 
-def _unknown(tx: pl.LazyFrame, known: pl.LazyFrame, column: str) -> pl.LazyFrame:
-    """The ids in ``column`` of the transactions that ``known`` lacks, sorted."""
-    return tx.select(column).unique().join(known.select(column), on=column, how="anti").sort(column)
+def _unknown(tx: pl.LazyFrame, known: pl.Series, column: str) -> pl.DataFrame:
+    """The ids in ``column`` of the transactions that ``known`` lacks, sorted.
+
+    A streaming filter against the known ids: the rows left are few, so memory stays small.
+    """
+    return (
+        tx.select(column)
+        .filter(~pl.col(column).is_in(known.implode()))
+        .unique()
+        .sort(column)
+        .collect(engine="streaming")
+    )
 
 
 def _prepare_customers(path: Path, tmp: Path) -> pl.DataFrame:
