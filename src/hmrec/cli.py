@@ -123,7 +123,7 @@ def generate(
         table.add_column("statistic")
         table.add_column("value", justify="right")
         for key, value in _guard(lambda: shop_statistics(dataset)).items():
-            shown = f"{value:,}" if isinstance(value, int) else f"{value:.4f}" if isinstance(value, float) else value
+            shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}" if isinstance(value, float) else value
             table.add_row(key, shown)
         console.print(table)
 
