@@ -15,7 +15,7 @@ from hmrec.evaluation import MODELS
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["generate", "prepare", "evaluate", "submit", "demo"])
+@pytest.mark.parametrize("command", ["generate", "prepare", "evaluate", "submit", "train-baseline", "demo"])
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"], terminal_width=200)
     assert result.exit_code == 0
@@ -69,3 +69,23 @@ def test_bad_cutoff_is_refused(tiny_shop: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["evaluate", "--data", str(data), "--cutoff", "2020-13-45"])
     assert result.exit_code == 1
     assert "YYYY-MM-DD" in result.output
+
+
+def test_train_baseline_saves_a_checkpoint_and_resumes(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    out = tmp_path / "mf"
+    args = ["train-baseline", "--data", str(data), "--dim", "8", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--epochs", "2"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    assert "holdout MAP@12" in result.output and "mf" in result.output
+    resumed = runner.invoke(app, [*args, "--epochs", "3", "--resume"], terminal_width=200)
+    assert resumed.exit_code == 0, resumed.output
+    assert "epoch   3" in resumed.output and "epoch   1" not in resumed.output
+
+
+def test_train_baseline_refuses_a_bad_price_weight(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    result = runner.invoke(app, ["train-baseline", "--data", str(data), "--price-weight", "3"])
+    assert result.exit_code == 1
+    assert "price_weight" in result.output

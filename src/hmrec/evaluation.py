@@ -17,13 +17,16 @@ from hmrec.data.split import Split
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.recommenders.base import Recommender
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
+from hmrec.recommenders.mf.recommender import MFRecommender
 from hmrec.schema import Col, K
 
 MODELS: dict[str, Callable[[], Recommender]] = {
     "popular": PopularRecommender,
     "repurchase": RepurchaseRecommender,
+    "mf": MFRecommender,
 }
 """The ``--model`` choices, in the order ``evaluate`` reports them."""
+RULE_BASELINES = ("popular", "repurchase")
 
 
 def make_model(name: str) -> Recommender:
@@ -94,6 +97,6 @@ def shop_statistics(dataset: Dataset, cutoff: date | None = None) -> dict[str, f
         "online share": tx.select((pl.col(Col.CHANNEL) == 2).mean()).collect().item(),
         "last-week repeats": repeats / rows if rows else 0.0,
     }
-    for name in MODELS:
+    for name in RULE_BASELINES:
         stats[f"MAP@12 {name}"] = score_model(name, split).map_at_12
     return stats

@@ -1,0 +1,1 @@
+"""The matrix factorisation baseline: weighted implicit feedback, a PyTorch model, its loop."""

@@ -1,0 +1,200 @@
+"""The MF baseline as a recommender, and its top-N retrieval for candidate generation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from hmrec.data.split import Split
+from hmrec.metrics import map_at_k
+from hmrec.recommenders.base import fill_with
+from hmrec.recommenders.baselines import popular_articles
+from hmrec.recommenders.mf.model import MatrixFactorization
+from hmrec.recommenders.mf.train import Interactions, MFConfig, TrainResult, interactions_from, train
+from hmrec.recommenders.mf.weights import WEIGHT, interaction_weights
+from hmrec.schema import Col, K
+
+VALIDATION_DAYS = 7
+
+
+def build_interactions(history: pl.LazyFrame, cutoff: date, cfg: MFConfig) -> Interactions:
+    """The weighted pairs before ``cutoff``; index ranges cover every id in the history."""
+    pairs = interaction_weights(history, cutoff, cfg.weighting).sort(Col.CUSTOMER, Col.ARTICLE).collect()
+    bounds = history.select(pl.col(Col.CUSTOMER).max(), pl.col(Col.ARTICLE).max()).collect()
+    n_customers = int(bounds[Col.CUSTOMER][0] or 0) + 1
+    n_articles = int(bounds[Col.ARTICLE][0] or 0) + 1
+    return interactions_from(
+        pairs[Col.CUSTOMER].to_numpy(), pairs[Col.ARTICLE].to_numpy(), pairs[WEIGHT].to_numpy(), n_customers, n_articles
+    )
+
+
+def top_n_scores(
+    model: MatrixFactorization,
+    customers: np.ndarray,
+    candidates: np.ndarray,
+    n: int,
+    chunk_size: int = 2048,
+    exclude: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """``customer, article, score, rank``: each customer's ``n`` best ``candidates``.
+
+    Scored ``chunk_size`` customers at a time (never all customers x all articles); the score
+    leaves out the customer's bias, which does not change a customer's order. Pairs in
+    ``exclude`` (``customer, article``) are never returned.
+    """
+    device = next(model.parameters()).device
+    cand = torch.from_numpy(candidates.astype(np.int64)).to(device)
+    position = np.full(int(candidates.max()) + 1 if len(candidates) else 1, -1, dtype=np.int64)
+    position[candidates] = np.arange(len(candidates))
+    n = min(n, len(candidates))
+    rows, cols, vals = [], [], []
+    for lo in range(0, len(customers), chunk_size):
+        chunk = customers[lo : lo + chunk_size]
+        scores = model.ranking_scores(torch.from_numpy(chunk.astype(np.int64)).to(device), cand)
+        if exclude is not None:
+            _mask(scores, chunk, exclude, position)
+        values, idx = torch.topk(scores, n, dim=1)
+        rows.append(np.repeat(chunk, n))
+        cols.append(idx.cpu().numpy().ravel())
+        vals.append(values.cpu().numpy().ravel())
+    out = pl.DataFrame(
+        {
+            Col.CUSTOMER: pl.Series(np.concatenate(rows) if rows else [], dtype=pl.UInt32),
+            Col.ARTICLE: pl.Series(candidates[np.concatenate(cols)] if cols else [], dtype=pl.UInt32),
+            Col.SCORE: pl.Series(np.concatenate(vals) if vals else [], dtype=pl.Float32),
+            Col.RANK: pl.Series(np.tile(np.arange(1, n + 1), len(customers)), dtype=pl.UInt16),
+        }
+    )
+    return out.filter(pl.col(Col.SCORE) > -np.inf) if exclude is not None else out
+
+
+def _mask(scores: torch.Tensor, chunk: np.ndarray, exclude: pl.DataFrame, position: np.ndarray) -> None:
+    rows = exclude.filter(pl.col(Col.CUSTOMER).is_in(pl.Series(chunk).implode()))
+    if rows.is_empty():
+        return
+    art = rows[Col.ARTICLE].to_numpy()
+    keep = art < len(position)
+    col = position[art[keep]]
+    row_of = {c: i for i, c in enumerate(chunk.tolist())}
+    row = np.array([row_of[c] for c in rows[Col.CUSTOMER].to_numpy()[keep]], dtype=np.int64)
+    ok = col >= 0
+    scores[torch.from_numpy(row[ok]), torch.from_numpy(col[ok])] = -torch.inf
+
+
+@dataclass
+class MFRecommender:
+    """Matrix factorisation over weighted purchases; unseen customers get the popular list.
+
+    Early stopping scores MAP@12 on at most ``validation_customers`` buyers of a week.
+    ``fit`` picks the number of epochs by early stopping on the last week before the cutoff
+    (a model trained on the weeks before it), then trains again on the whole history for that
+    many epochs; with ``tune_epochs=False`` it trains once for ``config.epochs``. Only articles
+    sold in the last ``candidate_weeks`` weeks are scored. ``filter_bought`` drops what the
+    customer already bought from the model's picks (off by default: buying again is the
+    strongest signal in this data); the popular fill-up is not filtered.
+    """
+
+    config: MFConfig = field(default_factory=MFConfig)
+    candidate_weeks: int = 12
+    filter_bought: bool = False
+    tune_epochs: bool = True
+    chunk_size: int = 2048
+    validation_customers: int = 20_000
+    name: str = "mf"
+    on_epoch: Callable[[int, float, float], None] | None = None
+    checkpoint_dir: Path | None = None
+    model: MatrixFactorization | None = None
+    result: TrainResult | None = None
+    popular: list[int] = field(default_factory=list)
+    candidates: np.ndarray | None = None
+    known: np.ndarray | None = None
+    bought: pl.DataFrame | None = None
+
+    def fit(self, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
+        epochs = self._epochs_by_early_stopping(history, cutoff)
+        torch.manual_seed(self.config.seed)
+        data = build_interactions(history, cutoff, self.config)
+        self.model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
+        self.result = train(
+            self.model, data, replace(self.config, epochs=epochs), checkpoint_dir=self.checkpoint_dir, on_epoch=self.on_epoch
+        )
+        self._prepare_scoring(history, cutoff)
+        return self
+
+    def _epochs_by_early_stopping(self, history: pl.LazyFrame, cutoff: date) -> int:
+        """The best epoch count on the last week before ``cutoff``; all epochs if that is impossible."""
+        if not self.tune_epochs:
+            return self.config.epochs
+        inner = Split.at(history, cutoff - timedelta(days=VALIDATION_DAYS))
+        truth = inner.truth.collect()
+        if truth.is_empty() or inner.history.select(pl.len()).collect().item() == 0:
+            return self.config.epochs
+        torch.manual_seed(self.config.seed)
+        data = build_interactions(inner.history, inner.cutoff, self.config)
+        model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
+        self._prepare_scoring(inner.history, inner.cutoff)
+        result = train(model, data, self.config, validate=self._validator(truth), on_epoch=self.on_epoch)
+        return result.best_epoch + 1
+
+    def fit_with_holdout(
+        self, history: pl.LazyFrame, cutoff: date, truth: pl.DataFrame, *, resume: bool = False
+    ) -> MFRecommender:
+        """Train on ``history`` before ``cutoff``, early-stopping on ``truth`` (that week's purchases).
+
+        This is what ``hmrec train-baseline`` does: its reported score is the best epoch's
+        on the same week, so it is optimistic; ``evaluate --model mf`` uses ``fit`` instead.
+        """
+        torch.manual_seed(self.config.seed)
+        data = build_interactions(history, cutoff, self.config)
+        self._prepare_scoring(history, cutoff)
+        self.model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
+        self.result = train(
+            self.model,
+            data,
+            self.config,
+            checkpoint_dir=self.checkpoint_dir,
+            resume=resume,
+            validate=self._validator(truth),
+            on_epoch=self.on_epoch,
+        )
+        return self
+
+    def _prepare_scoring(self, history: pl.LazyFrame, cutoff: date) -> None:
+        self.popular = popular_articles(history, cutoff)
+        recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=self.candidate_weeks))
+        self.candidates = recent.select(pl.col(Col.ARTICLE).unique().sort()).collect()[Col.ARTICLE].to_numpy()
+        self.known = history.select(pl.col(Col.CUSTOMER).unique().sort()).collect()[Col.CUSTOMER].to_numpy()
+        self.bought = (
+            history.select(Col.CUSTOMER, Col.ARTICLE).unique().collect() if self.filter_bought else None
+        )
+
+    def _validator(self, truth: pl.DataFrame) -> Callable[[MatrixFactorization], float]:
+        """MAP@12 on (a seeded sample of at most ``validation_customers`` of) the week's buyers."""
+        buyers = truth[Col.CUSTOMER].unique().sort()
+        if buyers.len() > self.validation_customers:
+            buyers = buyers.sample(self.validation_customers, seed=self.config.seed).sort()
+        truth = truth.filter(pl.col(Col.CUSTOMER).is_in(buyers.implode()))
+
+        def score(model: MatrixFactorization) -> float:
+            self.model = model
+            return map_at_k(self.recommend(buyers, K), truth, K)
+
+        return score
+
+    def top_n(self, customers: pl.Series, n: int) -> pl.DataFrame:
+        """``customer, article, score, rank`` for the customers the model knows (for retrieval)."""
+        if self.model is None or self.candidates is None or self.known is None:
+            raise RuntimeError("call fit() before top_n()")
+        asked = customers.cast(pl.UInt32).unique().sort().to_numpy()
+        seen = asked[np.isin(asked, self.known) & (asked < self.model.customer.num_embeddings)]
+        self.model.eval()
+        return top_n_scores(self.model, seen, self.candidates, n, self.chunk_size, self.bought)
+
+    def recommend(self, customers: pl.Series, k: int = K) -> pl.DataFrame:
+        return fill_with(self.top_n(customers, k).lazy(), customers, self.popular, k)

@@ -1,0 +1,212 @@
+"""The training loop: index batches cut from arrays, sampled negatives, checkpoints, early stop."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hmrec.recommenders.mf import losses
+from hmrec.recommenders.mf.model import MatrixFactorization
+from hmrec.recommenders.mf.weights import PRESETS, Weighting
+
+LAST = "last.pt"
+BEST = "best.pt"
+
+
+@dataclass(frozen=True)
+class MFConfig:
+    """Every setting of the MF baseline; CLI flags override these."""
+
+    dim: int = 64
+    epochs: int = 25
+    batch_size: int = 65536
+    lr: float = 0.05
+    l2: float = 1e-3
+    loss: str = "bpr"
+    negatives: str = "uniform"  # "uniform": any article; "popular": drawn like the bought articles
+    patience: int = 3
+    seed: int = 0
+    weighting: Weighting = field(default_factory=lambda: PRESETS["decay0.01-price1"])
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.loss not in losses.LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(losses.LOSSES)}")
+        if self.negatives not in ("popular", "uniform"):
+            raise ValueError(f"negatives must be 'popular' or 'uniform', got {self.negatives!r}")
+        if self.dim < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("dim, epochs and batch_size must be positive, and lr above 0")
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Weighted ``(customer, article)`` pairs as aligned tensors, plus the index ranges."""
+
+    customers: torch.Tensor  # int64
+    articles: torch.Tensor  # int64
+    weights: torch.Tensor  # float32
+    n_customers: int
+    n_articles: int
+
+    def __post_init__(self) -> None:
+        if len(self.customers) == 0:
+            raise ValueError("no interactions to train on: the history before the cutoff is empty")
+
+
+@dataclass
+class TrainResult:
+    """Per-epoch mean loss and validation score (NaN when not validated)."""
+
+    losses: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+class RowAdagrad(torch.optim.Optimizer):
+    """Adagrad with one accumulator per embedding row, applied to sparse gradients as they come.
+
+    ``torch.optim.SparseAdam`` coalesces each sparse gradient first, which costs more than the
+    forward and backward passes together at full H&M size; scattering the uncoalesced rows with
+    ``index_add_`` does not (benchmarks/mf_speed.py).
+    """
+
+    def __init__(self, params: list[torch.nn.Parameter], lr: float, eps: float = 1e-8) -> None:
+        super().__init__(params, {"lr": lr, "eps": eps})
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["sum"] = torch.zeros(p.shape[0], dtype=p.dtype, device=p.device)
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if grad.is_sparse:
+                    rows, values = grad._indices()[0], grad._values()
+                else:
+                    rows, values = torch.arange(p.shape[0], device=p.device), grad
+                acc = self.state[p]["sum"]
+                acc.index_add_(0, rows, values.pow(2).mean(1))
+                scale = group["lr"] / (acc[rows].sqrt() + group["eps"])
+                p.index_add_(0, rows, -values * scale[:, None])
+
+
+def resolve_device(name: str) -> tuple[torch.device, str | None]:
+    """The device to use, falling back to the CPU (with a warning) when CUDA is absent."""
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        return torch.device("cpu"), f"--device {name} asked for, but no CUDA GPU is present: training on the CPU"
+    return torch.device(name), None
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def train(
+    model: MatrixFactorization,
+    data: Interactions,
+    cfg: MFConfig,
+    *,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    validate: Callable[[MatrixFactorization], float] | None = None,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place; with ``validate``, stop early and keep the best epoch's weights.
+
+    A checkpoint (model, optimiser, random state, scores) is written to ``checkpoint_dir`` after
+    every epoch; ``resume`` continues from it. Raises ``losses.DegenerateLoss`` on a NaN loss.
+    """
+    device, warning = resolve_device(cfg.device)
+    model.to(device)
+    optimizer = RowAdagrad(list(model.parameters()), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    result = TrainResult(warnings=[warning] if warning else [])
+    best_state, best_score, start = None, -math.inf, 0
+    if resume:
+        if checkpoint_dir is None or not (checkpoint_dir / LAST).is_file():
+            raise FileNotFoundError(f"no checkpoint to resume from in {checkpoint_dir}")
+        saved = torch.load(checkpoint_dir / LAST, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        gen.set_state(saved["generator"])
+        result.losses, result.scores, result.best_epoch = saved["losses"], saved["scores"], saved["best_epoch"]
+        best_score = saved["best_score"]
+        best_state = saved.get("best_model")
+        start = saved["epoch"] + 1
+    loss_fn = losses.LOSSES[cfg.loss]
+    n = len(data.customers)
+    for epoch in range(start, cfg.epochs):
+        order = torch.randperm(n, generator=gen)
+        total = 0.0
+        for step, lo in enumerate(range(0, n, cfg.batch_size)):
+            idx = order[lo : lo + cfg.batch_size]
+            users, items, w = data.customers[idx], data.articles[idx], data.weights[idx]
+            if cfg.negatives == "popular":
+                neg = data.articles[torch.randint(0, n, (len(idx),), generator=gen)]
+            else:
+                neg = torch.randint(0, data.n_articles, (len(idx),), generator=gen)
+            users, items, neg, w = users.to(device), items.to(device), neg.to(device), w.to(device)
+            pos_score, neg_score = model(users, items), model(users, neg)
+            reg = cfg.l2 * (
+                model.customer(users).pow(2).sum() + model.article(items).pow(2).sum() + model.article(neg).pow(2).sum()
+            ) / len(idx)
+            loss = loss_fn(pos_score, neg_score, w) + reg
+            losses.check(loss, epoch, step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        result.losses.append(total / n)
+        score = validate(model) if validate else math.nan
+        result.scores.append(score)
+        if validate and score > best_score:
+            best_score, result.best_epoch = score, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif not validate:
+            result.best_epoch = epoch
+        if checkpoint_dir is not None:
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "generator": gen.get_state(),
+                "epoch": epoch,
+                "losses": result.losses,
+                "scores": result.scores,
+                "best_epoch": result.best_epoch,
+                "best_score": best_score,
+                "best_model": best_state,
+                "config": asdict(cfg),
+            }
+            _save(checkpoint_dir / LAST, state)
+        if on_epoch:
+            on_epoch(epoch, result.losses[-1], score)
+        if validate and epoch - result.best_epoch >= cfg.patience:
+            break
+    if validate and best_state is not None:
+        model.load_state_dict(best_state)
+    if checkpoint_dir is not None:
+        _save(checkpoint_dir / BEST, {"model": model.state_dict(), "config": asdict(cfg), "best_epoch": result.best_epoch})
+    return result
+
+
+def interactions_from(customers: np.ndarray, articles: np.ndarray, weights: np.ndarray, n_customers: int, n_articles: int) -> Interactions:
+    return Interactions(
+        torch.from_numpy(customers.astype(np.int64)),
+        torch.from_numpy(articles.astype(np.int64)),
+        torch.from_numpy(weights.astype(np.float32)),
+        n_customers,
+        n_articles,
+    )
