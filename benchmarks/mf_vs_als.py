@@ -51,7 +51,7 @@ def run_als(split: Split, buyers: pl.Series, iterations: int, alpha: float) -> t
     als = AlternatingLeastSquares(factors=64, regularization=0.01, iterations=iterations, random_state=0)
     als.fit(matrix, show_progress=False)
     seconds = time.perf_counter() - start
-    helper._prepare_scoring(split.history, split.cutoff)
+    helper.prepare_scoring(split.history, split.cutoff)
     asked = buyers.to_numpy()
     seen = asked[np.isin(asked, helper.known)]
     ids, scores = als.recommend(seen, matrix[seen], N=100, filter_already_liked_items=False, items=helper.candidates)

@@ -195,7 +195,7 @@ def submit(
 @app.command("train-baseline")
 def train_baseline(
     data: DataOpt,
-    preset: Annotated[Preset, typer.Option("--preset", help="Interaction weights: time decay x price weighting.")] = "decay0.01-price1",
+    preset: Annotated[Preset, typer.Option("--preset", help="Interaction weights: time decay x price weighting.")] = "decay0.01-price0",
     t_decay: Annotated[float | None, typer.Option("--t-decay", help="Override the preset's decay per day (0: off).")] = None,
     price_weight: Annotated[
         float | None, typer.Option("--price-weight", help="Override the preset's markdown weighting in [0, 1] (0: off).")
@@ -208,6 +208,9 @@ def train_baseline(
     device: Annotated[str, typer.Option("--device", help="cpu, or cuda when a GPU is present.")] = "cpu",
     out: Annotated[Path | None, typer.Option("--out", help="Checkpoint folder (default DIR/models/mf).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
+    filter_bought: Annotated[
+        bool, typer.Option("--filter-bought", help="Never recommend what the customer already bought.")
+    ] = False,
     cutoff: CutoffOpt = None,
 ) -> None:
     """Train the matrix factorisation baseline on the history before the cutoff and save it.
@@ -238,7 +241,7 @@ def train_baseline(
             bar.update(task, completed=epoch + 1, description=f"epoch {epoch + 1}: loss {epoch_loss:.4f}, MAP@12 {score:.5f}")
             bar.console.print(f"epoch {epoch + 1:3d}  loss {epoch_loss:.4f}  holdout MAP@12 {score:.5f}", highlight=False)
 
-        model = MFRecommender(cfg, on_epoch=on_epoch, checkpoint_dir=folder)
+        model = MFRecommender(cfg, filter_bought=filter_bought, on_epoch=on_epoch, checkpoint_dir=folder)
         _guard(lambda: model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume))
     for warning in model.result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)

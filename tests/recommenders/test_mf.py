@@ -204,3 +204,14 @@ def test_filter_bought_drops_own_purchases() -> None:
     bought = set(history.filter(pl.col(Col.CUSTOMER) == 0).collect()[Col.ARTICLE])
     picks = model.top_n(pl.Series([0], dtype=pl.UInt32), 5)[Col.ARTICLE].to_list()
     assert picks and not set(picks) & bought
+
+
+def test_cuda_without_a_gpu_falls_back_to_the_cpu_with_a_warning() -> None:
+    from hmrec.recommenders.mf.train import resolve_device
+
+    device, warning = resolve_device("cuda")
+    if torch.cuda.is_available():
+        assert device.type == "cuda" and warning is None
+    else:
+        assert device.type == "cpu" and "no CUDA GPU" in warning
+    assert resolve_device("cpu") == (torch.device("cpu"), None)

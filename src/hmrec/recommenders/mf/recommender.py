@@ -124,7 +124,7 @@ class MFRecommender:
         self.result = train(
             self.model, data, replace(self.config, epochs=epochs), checkpoint_dir=self.checkpoint_dir, on_epoch=self.on_epoch
         )
-        self._prepare_scoring(history, cutoff)
+        self.prepare_scoring(history, cutoff)
         return self
 
     def _epochs_by_early_stopping(self, history: pl.LazyFrame, cutoff: date) -> int:
@@ -138,9 +138,18 @@ class MFRecommender:
         torch.manual_seed(self.config.seed)
         data = build_interactions(inner.history, inner.cutoff, self.config)
         model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
-        self._prepare_scoring(inner.history, inner.cutoff)
+        self.prepare_scoring(inner.history, inner.cutoff)
         result = train(model, data, self.config, validate=self._validator(truth), on_epoch=self.on_epoch)
         return result.best_epoch + 1
+
+    def load(self, checkpoint: Path, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
+        """Use a saved model (``best.pt`` or ``last.pt``) trained on ``history`` before ``cutoff``."""
+        state = torch.load(checkpoint, weights_only=False)["model"]
+        n_customers, dim = state["customer.weight"].shape
+        self.model = MatrixFactorization(n_customers, state["article.weight"].shape[0], dim)
+        self.model.load_state_dict(state)
+        self.prepare_scoring(history, cutoff)
+        return self
 
     def fit_with_holdout(
         self, history: pl.LazyFrame, cutoff: date, truth: pl.DataFrame, *, resume: bool = False
@@ -152,7 +161,7 @@ class MFRecommender:
         """
         torch.manual_seed(self.config.seed)
         data = build_interactions(history, cutoff, self.config)
-        self._prepare_scoring(history, cutoff)
+        self.prepare_scoring(history, cutoff)
         self.model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
         self.result = train(
             self.model,
@@ -165,7 +174,8 @@ class MFRecommender:
         )
         return self
 
-    def _prepare_scoring(self, history: pl.LazyFrame, cutoff: date) -> None:
+    def prepare_scoring(self, history: pl.LazyFrame, cutoff: date) -> None:
+        """Read what scoring needs from the history: popular list, candidates, known customers."""
         self.popular = popular_articles(history, cutoff)
         recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=self.candidate_weeks))
         self.candidates = recent.select(pl.col(Col.ARTICLE).unique().sort()).collect()[Col.ARTICLE].to_numpy()

@@ -24,7 +24,7 @@ class MFConfig:
     """Every setting of the MF baseline; CLI flags override these."""
 
     dim: int = 64
-    epochs: int = 25
+    epochs: int = 12
     batch_size: int = 65536
     lr: float = 0.05
     l2: float = 1e-3
@@ -32,7 +32,7 @@ class MFConfig:
     negatives: str = "uniform"  # "uniform": any article; "popular": drawn like the bought articles
     patience: int = 3
     seed: int = 0
-    weighting: Weighting = field(default_factory=lambda: PRESETS["decay0.01-price1"])
+    weighting: Weighting = field(default_factory=lambda: PRESETS["decay0.01-price0"])
     device: str = "cpu"
 
     def __post_init__(self) -> None:
