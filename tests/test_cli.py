@@ -15,7 +15,7 @@ from hmrec.evaluation import MODELS
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["generate", "prepare", "evaluate", "submit", "train-baseline", "demo"])
+@pytest.mark.parametrize("command", ["generate", "prepare", "evaluate", "submit", "train-baseline", "candidates", "demo"])
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"], terminal_width=200)
     assert result.exit_code == 0
@@ -89,3 +89,14 @@ def test_train_baseline_refuses_a_bad_price_weight(tiny_shop: Path, tmp_path: Pa
     result = runner.invoke(app, ["train-baseline", "--data", str(data), "--price-weight", "3"])
     assert result.exit_code == 1
     assert "price_weight" in result.output
+
+
+def test_candidates_prints_quality_and_recall_curve(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    args = ["candidates", "--data", str(data), "--n", "10", "--sizes", "5,10"]
+    result = runner.invoke(app, [*args, "--source", "repurchase", "--source", "popular"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for word in ("repurchase", "popular", "union", "oracle MAP@12", "@5", "@10"):
+        assert word in result.output
+    bad = runner.invoke(app, [*args, "--source", "nope"])
+    assert bad.exit_code == 1 and "unknown candidate source" in bad.output

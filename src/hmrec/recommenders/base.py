@@ -34,10 +34,13 @@ def days_before(cutoff: date) -> pl.Expr:
 def top_per_customer(scored: pl.LazyFrame, k: int) -> pl.LazyFrame:
     """The ``k`` best ``(customer, article, score)`` rows per customer with a 1-based ``rank``.
 
-    Ties break on the article index, so the result is deterministic.
+    Scores are rounded to 7 significant digits first: float sums whose order depends on
+    parallel joins differ in their last bits, and must not reorder a customer's list. Ties
+    then break on the article index, so the result is deterministic.
     """
     return (
-        scored.sort([Col.CUSTOMER, Col.SCORE, Col.ARTICLE], descending=[False, True, False])
+        scored.with_columns(pl.col(Col.SCORE).cast(pl.Float64).round_sig_figs(7))
+        .sort([Col.CUSTOMER, Col.SCORE, Col.ARTICLE], descending=[False, True, False])
         .with_columns(pl.int_range(1, pl.len() + 1).over(Col.CUSTOMER).alias(Col.RANK))
         .filter(pl.col(Col.RANK) <= k)
     )

@@ -26,6 +26,12 @@ def popular_articles(history: pl.LazyFrame, cutoff: date, days: int = 7, n: int 
     return recent + [a for a in top(history) if a not in set(recent)][: n - len(recent)]
 
 
+def decayed_counts(history: pl.LazyFrame, cutoff: date, weeks: int, decay: float) -> pl.LazyFrame:
+    """``customer, article, score``: units bought in the last ``weeks``, each ``exp(-decay * days)``."""
+    recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=weeks), pl.col(Col.DATE) < cutoff)
+    return recent.group_by(Col.CUSTOMER, Col.ARTICLE).agg((-decay * days_before(cutoff)).exp().sum().alias(Col.SCORE))
+
+
 @dataclass
 class PopularRecommender:
     """Everyone gets the most bought articles of the last week before the cutoff."""
@@ -60,12 +66,7 @@ class RepurchaseRecommender:
 
     def fit(self, history: pl.LazyFrame, cutoff: date) -> RepurchaseRecommender:
         self.popular = PopularRecommender().fit(history, cutoff).popular
-        recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=self.weeks))
-        self.scored = (
-            recent.group_by(Col.CUSTOMER, Col.ARTICLE)
-            .agg((-self.decay * days_before(cutoff)).exp().sum().alias(Col.SCORE))
-            .collect()
-        )
+        self.scored = decayed_counts(history, cutoff, self.weeks, self.decay).collect()
         return self
 
     def recommend(self, customers: pl.Series, k: int = K) -> pl.DataFrame:

@@ -12,6 +12,7 @@ import polars as pl
 import torch
 
 from hmrec.data.split import Split
+from hmrec.data.split import history as before
 from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import fill_with
 from hmrec.recommenders.baselines import popular_articles
@@ -24,7 +25,8 @@ VALIDATION_DAYS = 7
 
 
 def build_interactions(history: pl.LazyFrame, cutoff: date, cfg: MFConfig) -> Interactions:
-    """The weighted pairs before ``cutoff``; index ranges cover every id in the history."""
+    """The weighted pairs before ``cutoff``; index ranges cover every id seen before it."""
+    history = before(history, cutoff)
     pairs = interaction_weights(history, cutoff, cfg.weighting).sort(Col.CUSTOMER, Col.ARTICLE).collect()
     bounds = history.select(pl.col(Col.CUSTOMER).max(), pl.col(Col.ARTICLE).max()).collect()
     n_customers = int(bounds[Col.CUSTOMER][0] or 0) + 1
@@ -176,6 +178,7 @@ class MFRecommender:
 
     def prepare_scoring(self, history: pl.LazyFrame, cutoff: date) -> None:
         """Read what scoring needs from the history: popular list, candidates, known customers."""
+        history = before(history, cutoff)
         self.popular = popular_articles(history, cutoff)
         recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=self.candidate_weeks))
         self.candidates = recent.select(pl.col(Col.ARTICLE).unique().sort()).collect()[Col.ARTICLE].to_numpy()

@@ -1,0 +1,1 @@
+"""Retrieval: candidate sources that maximise recall, and their union."""

@@ -1,0 +1,101 @@
+"""Running the sources on a split and measuring them: what ``hmrec candidates`` prints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.retrieval.base import CandidateSource, RetrievalInput
+from hmrec.retrieval.bought_together import BoughtTogetherSource
+from hmrec.retrieval.measure import CandidateQuality, measure
+from hmrec.retrieval.mf import MFSource
+from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
+from hmrec.retrieval.repurchase import RepurchaseSource
+from hmrec.retrieval.same_product import SameProductSource
+from hmrec.retrieval.union import union
+from hmrec.schema import Col
+
+SOURCES: dict[str, Callable[[int], CandidateSource]] = {
+    "repurchase": lambda n: RepurchaseSource(n=n),
+    "same_product": lambda n: SameProductSource(n=n),
+    "bought_together": lambda n: BoughtTogetherSource(n=n),
+    "popular": lambda n: PopularSource(n=n),
+    "popular_age": lambda n: AgePopularSource(n=n),
+    "trending": lambda n: TrendingSource(n=n),
+    "mf": lambda n: MFSource(n=n),
+}
+"""Every source by name, built for ``n`` candidates per customer."""
+
+
+def retrieval_input(dataset: Dataset, split: Split, customers: pl.Series) -> RetrievalInput:
+    return RetrievalInput(
+        history=split.history,
+        customers=pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique(),
+        cutoff=split.cutoff,
+        articles=dataset.articles(),
+        customer_table=dataset.customers(),
+    )
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """A source's candidates (collected) and the seconds it took."""
+
+    name: str
+    candidates: pl.DataFrame
+    seconds: float
+
+
+def run_sources(
+    data: RetrievalInput, names: Sequence[str], n: int, on_done: Callable[[str], None] | None = None
+) -> list[SourceRun]:
+    """Collect each named source's ``n`` candidates per customer, timing each."""
+    runs = []
+    for name in names:
+        if name not in SOURCES:
+            raise ValueError(f"unknown candidate source {name!r}; choose from {', '.join(SOURCES)}")
+        start = time.perf_counter()
+        frame = SOURCES[name](n).candidates(data).collect()
+        runs.append(SourceRun(name, frame, time.perf_counter() - start))
+        if on_done:
+            on_done(name)
+    return runs
+
+
+def at_most(frame: pl.DataFrame, n: int) -> pl.DataFrame:
+    """A source's candidates cut to its ``n`` best per customer."""
+    return frame.filter(pl.col(Col.RANK) <= n)
+
+
+def union_at(runs: list[SourceRun], n: int) -> pl.DataFrame:
+    """The union of the sources, each cut to ``n``, capped at ``n`` per customer."""
+    return union({r.name: at_most(r.candidates, n).lazy() for r in runs}, cap=n).collect()
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    name: str
+    quality: CandidateQuality
+    seconds: float
+
+
+def quality_table(runs: list[SourceRun], truth: pl.DataFrame, n: int) -> list[QualityRow]:
+    """Each source at ``n`` per customer, then the union capped at ``n``."""
+    rows = [QualityRow(r.name, measure(at_most(r.candidates, n), truth), r.seconds) for r in runs]
+    start = time.perf_counter()
+    merged = union_at(runs, n)
+    seconds = time.perf_counter() - start + sum(r.seconds for r in runs)
+    return [*rows, QualityRow("union", measure(merged, truth), seconds)]
+
+
+def recall_curve(runs: list[SourceRun], truth: pl.DataFrame, sizes: Sequence[int]) -> dict[str, list[float]]:
+    """Recall of each source and of the union at each number of candidates per customer."""
+    curve = {r.name: [measure(at_most(r.candidates, n), truth).recall for n in sizes] for r in runs}
+    curve["union"] = [measure(union_at(runs, n), truth).recall for n in sizes]
+    return curve
+

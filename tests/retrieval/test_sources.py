@@ -1,0 +1,147 @@
+"""Every candidate source: the contract suite on the tiny shop, then a hand-made case each."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.recommenders.mf.train import MFConfig
+from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource, RetrievalInput
+from hmrec.retrieval.bought_together import BoughtTogetherSource
+from hmrec.retrieval.mf import MFSource
+from hmrec.retrieval.pipeline import SOURCES, retrieval_input
+from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
+from hmrec.retrieval.repurchase import RepurchaseSource
+from hmrec.retrieval.same_product import SameProductSource
+from hmrec.schema import Col
+
+
+def build(name: str, n: int = 20) -> CandidateSource:
+    source = SOURCES[name](n)
+    if isinstance(source, MFSource):  # keep the contract suite quick
+        source = replace(source, config=MFConfig(dim=8, epochs=2))
+    return source
+
+
+@pytest.fixture(scope="module")
+def tiny_input(tiny_dataset: Dataset) -> RetrievalInput:
+    split = Split.at(tiny_dataset.transactions())
+    customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
+    return retrieval_input(tiny_dataset, split, customers)
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+class TestEverySource:
+    def test_schema_and_no_duplicate_pairs(self, name: str, tiny_input: RetrievalInput) -> None:
+        source = build(name)
+        assert isinstance(source, CandidateSource) and source.name == name
+        out = source.candidates(tiny_input).collect()
+        assert dict(out.schema) == CANDIDATE_SCHEMA
+        assert out.height > 0
+        assert not out.select(Col.CUSTOMER, Col.ARTICLE).is_duplicated().any()
+        per = out.group_by(Col.CUSTOMER).agg(n=pl.len(), ranks=pl.col(Col.RANK).sort())
+        assert per["n"].max() <= 20
+        assert all(r == list(range(1, len(r) + 1)) for r in per["ranks"].to_list())
+
+    def test_only_known_articles_and_served_customers(self, name: str, tiny_input: RetrievalInput, tiny_dataset: Dataset) -> None:
+        out = build(name).candidates(tiny_input).collect()
+        assert out[Col.ARTICLE].max() < tiny_dataset.n_articles()
+        served = set(tiny_input.customers.collect()[Col.CUSTOMER])
+        assert set(out[Col.CUSTOMER]) <= served
+
+    def test_deterministic(self, name: str, tiny_input: RetrievalInput) -> None:
+        first = build(name).candidates(tiny_input).collect().sort(Col.CUSTOMER, Col.RANK)
+        second = build(name).candidates(tiny_input).collect().sort(Col.CUSTOMER, Col.RANK)
+        assert_frame_equal(first, second)
+
+    def test_rows_after_the_cutoff_change_nothing(self, name: str, tiny_input: RetrievalInput, tiny_dataset: Dataset) -> None:
+        full = tiny_dataset.transactions()
+        leaky = replace(tiny_input, history=full)  # the history now holds the holdout week too
+        assert full.select(pl.len()).collect().item() > tiny_input.history.select(pl.len()).collect().item()
+        assert_frame_equal(
+            build(name).candidates(tiny_input).collect().sort(Col.CUSTOMER, Col.RANK),
+            build(name).candidates(leaky).collect().sort(Col.CUSTOMER, Col.RANK),
+        )
+
+
+CUTOFF = date(2020, 9, 22)
+
+
+def hand_input(rows: list[tuple[int, int, int]], products: dict[int, int] | None = None, ages: dict[int, int] | None = None, serve: list[int] | None = None) -> RetrievalInput:
+    """``rows`` are (days before the cutoff, customer, article)."""
+    history = pl.LazyFrame(
+        {
+            Col.DATE: [CUTOFF - timedelta(days=d) for d, _, _ in rows],
+            Col.CUSTOMER: pl.Series([c for _, c, _ in rows], dtype=pl.UInt32),
+            Col.ARTICLE: pl.Series([a for _, _, a in rows], dtype=pl.UInt32),
+        }
+    )
+    articles = sorted({a for _, _, a in rows} | set(products or {}))
+    products = products or {}
+    customers = sorted({c for _, c, _ in rows} | set(serve or []))
+    return RetrievalInput(
+        history=history,
+        customers=pl.LazyFrame({Col.CUSTOMER: pl.Series(serve if serve is not None else customers, dtype=pl.UInt32)}),
+        cutoff=CUTOFF,
+        articles=pl.LazyFrame(
+            {Col.ARTICLE: pl.Series(articles, dtype=pl.UInt32), Col.PRODUCT_CODE: [products.get(a, 1000 + a) for a in articles]}
+        ),
+        customer_table=pl.LazyFrame(
+            {Col.CUSTOMER: pl.Series(customers, dtype=pl.UInt32), Col.AGE: pl.Series([(ages or {}).get(c) for c in customers], dtype=pl.Int16)}
+        ),
+    )
+
+
+def articles_for(out: pl.LazyFrame, customer: int) -> list[int]:
+    return out.collect().filter(pl.col(Col.CUSTOMER) == customer).sort(Col.RANK)[Col.ARTICLE].to_list()
+
+
+def test_repurchase_prefers_recent_and_frequent() -> None:
+    data = hand_input([(1, 0, 5), (60, 0, 6), (2, 0, 7), (3, 0, 7), (400, 0, 8)])  # 8: older than 26 weeks
+    assert articles_for(RepurchaseSource().candidates(data), 0) == [7, 5, 6]
+
+
+def test_same_product_offers_other_colours_that_still_sell() -> None:
+    # customer 0 bought article 1 (product 10); 2 and 3 are its siblings; 3 sold more lately;
+    # 4 is a sibling that stopped selling long ago; 9 is another product
+    rows = [(3, 0, 1), (2, 1, 2), (2, 2, 3), (1, 3, 3), (200, 4, 4), (1, 5, 9)]
+    data = hand_input(rows, products={1: 10, 2: 10, 3: 10, 4: 10, 9: 90})
+    assert articles_for(SameProductSource().candidates(data), 0) == [3, 2]
+
+
+def test_bought_together_expands_through_co_purchases() -> None:
+    rows = [
+        (10, 1, 5), (9, 1, 6),  # customer 1 bought 5 then 6 a day later
+        (10, 2, 5), (10, 2, 6),  # customer 2 bought both the same day
+        (10, 3, 5), (10, 3, 7),  # customer 3 bought 5 with 7
+        (30, 4, 5), (1, 4, 8),  # customer 4 bought 8 long after 5: not together
+        (2, 0, 5),  # customer 0 just bought 5
+    ]
+    out = BoughtTogetherSource().candidates(hand_input(rows, serve=[0]))
+    assert articles_for(out, 0) == [6, 7]
+
+
+def test_popular_lists_last_weeks_best_sellers_for_everyone() -> None:
+    rows = [(1, 1, 5), (2, 2, 5), (3, 3, 6), (20, 4, 7), (20, 5, 7), (20, 6, 7)]  # 7 sold 3 weeks ago
+    out = PopularSource(n=3).candidates(hand_input(rows, serve=[0, 9]))
+    assert articles_for(out, 0) == [5, 6] and articles_for(out, 9) == [5, 6]
+
+
+def test_age_popular_follows_the_age_bucket() -> None:
+    rows = [(1, 1, 5), (1, 2, 5), (1, 3, 6), (1, 4, 6), (1, 5, 6)]
+    ages = {0: 22, 1: 21, 2: 25, 3: 55, 4: 51, 5: 58, 6: 23}
+    out = AgePopularSource(n=1).candidates(hand_input(rows, ages=ages, serve=[0, 6, 3]))
+    assert articles_for(out, 0) == [5] and articles_for(out, 6) == [5] and articles_for(out, 3) == [6]
+
+
+def test_trending_prefers_rising_articles() -> None:
+    week_before = [(10, c, 5) for c in range(10)] + [(10, c, 6) for c in range(2)]
+    last_week = [(2, c, 5) for c in range(6)] + [(2, c, 6) for c in range(6)]
+    out = TrendingSource(n=2).candidates(hand_input(week_before + last_week, serve=[0]))
+    assert articles_for(out, 0) == [6, 5]  # 6 rose from 2 to 6 units, 5 fell from 10 to 6
