@@ -33,12 +33,16 @@ def test_one_row_per_pair_with_each_sources_columns() -> None:
     assert out[BEST_RANK].to_list() == [1, 1, 2, 1]
 
 
-def test_cap_keeps_the_best_ranked_and_sources_take_turns() -> None:
-    a = source([(0, 1, 1), (0, 2, 2), (0, 3, 3)])
-    b = source([(0, 7, 1), (0, 8, 2), (0, 1, 3)])
+def test_cap_fills_by_source_priority_then_rank() -> None:
+    a = source([(0, 1, 1), (0, 2, 2), (1, 5, 1)])
+    b = source([(0, 7, 1), (0, 8, 2), (0, 1, 3), (1, 6, 1), (1, 9, 2)])
     out = union({"a": a, "b": b}, cap=3).collect()
-    # rank 1 of each source first (1 is offered by both, so it leads), then a rank 2
-    assert out[Col.ARTICLE].to_list() == [1, 7, 2]
+    # customer 0: a's two articles, then b's best that a did not offer
+    assert out.filter(pl.col(Col.CUSTOMER) == 0)[Col.ARTICLE].to_list() == [1, 2, 7]
+    # customer 1: a has one article, b fills the rest
+    assert out.filter(pl.col(Col.CUSTOMER) == 1)[Col.ARTICLE].to_list() == [5, 6, 9]
+    swapped = union({"b": b, "a": a}, cap=3).collect()
+    assert swapped.filter(pl.col(Col.CUSTOMER) == 0)[Col.ARTICLE].to_list() == [7, 8, 1]
 
 
 def test_union_of_nothing_is_refused() -> None:
@@ -55,3 +59,22 @@ def test_measure_by_hand() -> None:
     assert q.recall == pytest.approx(1 / 4)  # one of four bought pairs retrieved
     assert q.customers_with_hit == pytest.approx(1 / 3)
     assert q.oracle_map == pytest.approx((1 / 2 + 0 + 0) / 3)
+
+
+def test_chunked_candidates_equal_one_pass(tiny_dataset, tmp_path) -> None:
+    from polars.testing import assert_frame_equal
+
+    from hmrec.data.split import Split
+    from hmrec.retrieval import pipeline
+
+    split = Split.at(tiny_dataset.transactions())
+    customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
+    data = pipeline.retrieval_input(tiny_dataset, split, customers)
+    names = ["repurchase", "bought_together", "popular_age"]
+    out = pipeline.write_candidates(data, names, n=10, cap=15, out_dir=tmp_path / "cands", chunk_size=70)
+    chunked = pl.scan_parquet(out).collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    assert len(list(out.glob("part-*.parquet"))) == -(-customers.n_unique() // 70)
+    runs = pipeline.run_sources(data, names, 10)
+    whole = union({r.name: r.candidates.lazy() for r in runs}, cap=15).collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    assert_frame_equal(chunked, whole)
+    assert [p.name for p in tmp_path.iterdir()] == ["cands"]  # no temporary folder left

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import polars as pl
 
@@ -24,12 +26,13 @@ SOURCES: dict[str, Callable[[int], CandidateSource]] = {
     "repurchase": lambda n: RepurchaseSource(n=n),
     "same_product": lambda n: SameProductSource(n=n),
     "bought_together": lambda n: BoughtTogetherSource(n=n),
-    "popular": lambda n: PopularSource(n=n),
-    "popular_age": lambda n: AgePopularSource(n=n),
-    "trending": lambda n: TrendingSource(n=n),
     "mf": lambda n: MFSource(n=n),
+    "popular_age": lambda n: AgePopularSource(n=n),
+    "popular": lambda n: PopularSource(n=n),
+    "trending": lambda n: TrendingSource(n=n),
 }
-"""Every source by name, built for ``n`` candidates per customer."""
+"""Every source by name, built for ``n`` candidates per customer, in the union's priority order:
+the customer's own history first (the strongest signal), then the lists shared by many."""
 
 
 def retrieval_input(dataset: Dataset, split: Split, customers: pl.Series) -> RetrievalInput:
@@ -54,9 +57,12 @@ class SourceRun:
 def run_sources(
     data: RetrievalInput, names: Sequence[str], n: int, on_done: Callable[[str], None] | None = None
 ) -> list[SourceRun]:
-    """Collect each named source's ``n`` candidates per customer, timing each."""
+    """Collect each named source's ``n`` candidates per customer, timing each.
+
+    Runs come back in ``SOURCES`` order, the union's priority, whatever the order of ``names``.
+    """
     runs = []
-    for name in names:
+    for name in sorted(names, key=lambda s: list(SOURCES).index(s) if s in SOURCES else -1):
         if name not in SOURCES:
             raise ValueError(f"unknown candidate source {name!r}; choose from {', '.join(SOURCES)}")
         start = time.perf_counter()
@@ -65,6 +71,43 @@ def run_sources(
         if on_done:
             on_done(name)
     return runs
+
+
+def write_candidates(
+    data: RetrievalInput,
+    names: Sequence[str],
+    n: int,
+    cap: int,
+    out_dir: Path,
+    chunk_size: int = 250_000,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> Path:
+    """The union of the named sources for every customer of ``data``, in customer chunks.
+
+    Each chunk's union is written to ``out_dir/part-NNNNN.parquet`` (read them back with
+    ``pl.scan_parquet(out_dir)``); memory is bounded by the chunk, not by all customers.
+    The folder is written under a temporary name and renamed when complete.
+    """
+    customers = data.customers.select(Col.CUSTOMER).unique().sort(Col.CUSTOMER).collect()[Col.CUSTOMER]
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        chunks = range(0, max(len(customers), 1), chunk_size)
+        for i, lo in enumerate(chunks):
+            part = replace(data, customers=pl.LazyFrame({Col.CUSTOMER: customers.slice(lo, chunk_size)}))
+            runs = run_sources(part, names, n)
+            union({r.name: r.candidates.lazy() for r in runs}, cap).sink_parquet(tmp / f"part-{i:05d}.parquet")
+            if on_chunk:
+                on_chunk(i + 1, len(chunks))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out_dir
 
 
 def at_most(frame: pl.DataFrame, n: int) -> pl.DataFrame:
