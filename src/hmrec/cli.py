@@ -274,6 +274,11 @@ def candidates(
     names = source or list(retrieval.SOURCES)
     curve_sizes = _guard(lambda: sorted({int(x) for x in sizes.split(",") if x.strip()} | {n}))
     split = _guard(lambda: Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None))
+    _candidate_tables(dataset, split, names, n, curve_sizes)
+
+
+def _candidate_tables(dataset: Dataset, split: Split, names: list[str], n: int, curve_sizes: list[int]) -> None:
+    """Run the sources for the week's buyers; print the quality table and the recall curve."""
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     inputs = retrieval.retrieval_input(dataset, split, buyers)
@@ -306,7 +311,8 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo shop and its submission.")] = Path("demo-data"),
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
-    """Generate the small synthetic shop, prepare it, evaluate the models, write a submission.
+    """Generate the small synthetic shop, prepare it, evaluate the models, measure the
+    candidate sources, write a submission.
 
     Example: hmrec demo --out demo-data
     """
@@ -322,6 +328,7 @@ def demo(
     with _progress() as bar:
         bar.add_task(f"writing a submission with {best}", total=None)
         write_submission(dataset, recommend_for_submission(dataset, best), submission)
+    _candidate_tables(dataset, split, list(retrieval.SOURCES), 50, [20, 50, 100])
     console.print(_scores_table(scores, f"small synthetic shop, holdout week from {split.cutoff}"))
     console.print(f"submission ({best}): {submission}")
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s")
