@@ -25,13 +25,15 @@ def main() -> None:
     opts = parser.parse_args()
     dataset = ingest.load(opts.data).dataset
     split = Split.at(dataset.transactions())
-    model = MFRecommender().load(opts.checkpoint or opts.data / "models" / "mf" / "best.pt", split.history, split.cutoff)
+    model = MFRecommender().load(
+        opts.checkpoint or opts.data / "models" / "mf" / "best.pt", split.history, split.cutoff
+    )
     customers = dataset.submission_customers().collect()[Col.CUSTOMER]
     start = time.perf_counter()
     recs = model.recommend(customers)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"| customers | candidates | predict s | peak RSS GB |\n|---:|---:|---:|---:|")
+    print("| customers | candidates | predict s | peak RSS GB |\n|---:|---:|---:|---:|")
     print(f"| {recs[Col.CUSTOMER].n_unique():,} | {len(model.candidates):,} | {seconds:.1f} | {peak:.2f} |")
 
 

@@ -32,7 +32,9 @@ def main() -> None:
     runs = {f"preset {name}, bpr": replace(MFConfig(), weighting=w) for name, w in PRESETS.items()}
     runs |= {f"default preset, {loss}": replace(MFConfig(), loss=loss) for loss in ("bce", "observed")}
     runs["default preset, bpr, popular negatives"] = replace(MFConfig(), negatives="popular")
-    print(f"| MF run ({opts.data}) | epochs | fit s | MAP@12 | recall@12 | recall@100 |\n|---|---:|---:|---:|---:|---:|")
+    print(
+        f"| MF run ({opts.data}) | epochs | fit s | MAP@12 | recall@12 | recall@100 |\n|---|---:|---:|---:|---:|---:|"
+    )
     for label, cfg in runs.items():
         start = time.perf_counter()
         model = MFRecommender(cfg).fit(split.history, split.cutoff)

@@ -74,7 +74,9 @@ def child(opts: argparse.Namespace) -> None:
         seconds, recs, top100 = run_mf(split, buyers, opts.mf_epochs)
     else:
         seconds, recs, top100 = run_als(split, buyers, opts.als_iterations, opts.alpha)
-    print(json.dumps({"train_s": seconds, "map12": map_at_k(recs, truth), "recall100": recall_at_k(top100, truth, 100)}))
+    print(
+        json.dumps({"train_s": seconds, "map12": map_at_k(recs, truth), "recall100": recall_at_k(top100, truth, 100)})
+    )
 
 
 def main() -> None:
@@ -90,15 +92,30 @@ def main() -> None:
         return
     print(f"| model ({opts.data}) | train s | peak RSS GB | MAP@12 | recall@100 |\n|---|---:|---:|---:|---:|")
     for name in ("mf", "als"):
-        args = [sys.executable, __file__, "--data", str(opts.data), "--run", name, "--mf-epochs", str(opts.mf_epochs),
-                "--als-iterations", str(opts.als_iterations), "--alpha", str(opts.alpha)]
+        args = [
+            sys.executable,
+            __file__,
+            "--data",
+            str(opts.data),
+            "--run",
+            name,
+            "--mf-epochs",
+            str(opts.mf_epochs),
+            "--als-iterations",
+            str(opts.als_iterations),
+            "--alpha",
+            str(opts.alpha),
+        ]
         done = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"{name} failed:\n{done.stdout}\n{done.stderr}")
         result = json.loads(done.stdout.strip().splitlines()[-1])
         rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 1024**2
         label = f"mf ({opts.mf_epochs} epochs)" if name == "mf" else f"implicit ALS ({opts.als_iterations} iterations)"
-        print(f"| {label} | {result['train_s']:.1f} | {rss:.2f} | {result['map12']:.5f} | {result['recall100']:.4f} |", flush=True)
+        print(
+            f"| {label} | {result['train_s']:.1f} | {rss:.2f} | {result['map12']:.5f} | {result['recall100']:.4f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

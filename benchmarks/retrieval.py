@@ -37,10 +37,14 @@ def week(data: pipeline.RetrievalInput, names: list[str], n: int, truth: pl.Data
     runs = pipeline.run_sources(data, names, n)
     rows = pipeline.quality_table(runs, truth, n)
     print(f"### {truth[Col.CUSTOMER].n_unique():,} buyers of the week from {cutoff}, {n} per source\n")
-    print("| source | per customer | recall | buyers with a hit | oracle MAP@12 | seconds |\n|---|---:|---:|---:|---:|---:|")
+    print(
+        "| source | per customer | recall | buyers with a hit | oracle MAP@12 | seconds |\n|---|---:|---:|---:|---:|---:|"
+    )
     for row in rows:
         q = row.quality
-        print(f"| {row.name} | {q.per_customer:.1f} | {q.recall:.4f} | {q.customers_with_hit:.4f} | {q.oracle_map:.4f} | {row.seconds:.1f} |")
+        print(
+            f"| {row.name} | {q.per_customer:.1f} | {q.recall:.4f} | {q.customers_with_hit:.4f} | {q.oracle_map:.4f} | {row.seconds:.1f} |"
+        )
     sizes = [20, 50, 100, 200]
     curve = pipeline.recall_curve(pipeline.run_sources(data, names, max(sizes)), truth, sizes)
     print("\n| recall at | " + " | ".join(f"@{s}" for s in sizes) + " |\n|---|" + "---:|" * len(sizes))
@@ -57,8 +61,10 @@ def everyone(data: pipeline.RetrievalInput, names: list[str], n: int, chunk_size
     seconds = time.perf_counter() - start
     rows_written = pl.scan_parquet(out).select(pl.len()).collect().item()
     customers = data.customers.select(pl.len()).collect().item()
-    print(f"\nall {customers:,} customers, chunks of {chunk_size:,}: {seconds:.1f} s, "
-          f"{rows_written:,} candidate rows, peak RSS {peak_gb():.2f} GB")
+    print(
+        f"\nall {customers:,} customers, chunks of {chunk_size:,}: {seconds:.1f} s, "
+        f"{rows_written:,} candidate rows, peak RSS {peak_gb():.2f} GB"
+    )
     shutil.rmtree(out.parent)
 
 

@@ -15,7 +15,9 @@ from hmrec.evaluation import MODELS
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["generate", "prepare", "evaluate", "submit", "train-baseline", "candidates", "demo"])
+@pytest.mark.parametrize(
+    "command", ["generate", "prepare", "evaluate", "submit", "train-baseline", "candidates", "demo"]
+)
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"], terminal_width=200)
     assert result.exit_code == 0

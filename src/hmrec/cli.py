@@ -20,13 +20,14 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split, parse_cutoff
 from hmrec.data.submission import write_submission
 from hmrec.data.validate import DataError
-from hmrec.retrieval import pipeline as retrieval
-from hmrec.schema import Col
 from hmrec.evaluation import MODELS, Score, recommend_for_submission, score_model, shop_statistics
 from hmrec.metrics import map_at_k, recall_at_k
+from hmrec.recommenders.mf.losses import LOSSES
 from hmrec.recommenders.mf.recommender import MFRecommender
 from hmrec.recommenders.mf.train import MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
+from hmrec.retrieval import pipeline as retrieval
+from hmrec.schema import Col
 
 app = typer.Typer(
     help="hmrec: recommend the 12 articles each customer will buy next week (H&M Kaggle format).",
@@ -39,7 +40,7 @@ err = Console(stderr=True)
 
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)  # type: ignore[misc]
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
-Loss = Enum("Loss", {name: name for name in ("bpr", "bce", "observed")}, type=str)  # type: ignore[misc]
+Loss = Enum("Loss", {name: name for name in LOSSES}, type=str)  # type: ignore[misc]
 Scale = Enum("Scale", {name: name for name in shop.SCALES}, type=str)  # type: ignore[misc]
 T = TypeVar("T")
 
@@ -80,7 +81,9 @@ def _load(data: Path) -> Dataset:
     """The prepared dataset for ``data``, preparing it (with a progress display) when stale."""
     with _progress() as bar:
         task = bar.add_task("checking prepared data", total=None)
-        result = _guard(lambda: ingest.load(data, progress=lambda step: bar.update(task, description=f"prepare: {step}")))
+        result = _guard(
+            lambda: ingest.load(data, progress=lambda step: bar.update(task, description=f"prepare: {step}"))
+        )
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if result.rebuilt:
@@ -148,7 +151,9 @@ def prepare(data: DataOpt) -> None:
     start = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("prepare", total=None)
-        result = _guard(lambda: ingest.prepare(data, progress=lambda step: bar.update(task, description=f"prepare: {step}")))
+        result = _guard(
+            lambda: ingest.prepare(data, progress=lambda step: bar.update(task, description=f"prepare: {step}"))
+        )
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"prepared {data} -> {result.dataset.root} in {time.perf_counter() - start:.1f} s")
@@ -196,10 +201,15 @@ def submit(
 @app.command("train-baseline")
 def train_baseline(
     data: DataOpt,
-    preset: Annotated[Preset, typer.Option("--preset", help="Interaction weights: time decay x price weighting.")] = "decay0.01-price0",
-    t_decay: Annotated[float | None, typer.Option("--t-decay", help="Override the preset's decay per day (0: off).")] = None,
+    preset: Annotated[
+        Preset, typer.Option("--preset", help="Interaction weights: time decay x price weighting.")
+    ] = "decay0.01-price0",
+    t_decay: Annotated[
+        float | None, typer.Option("--t-decay", help="Override the preset's decay per day (0: off).")
+    ] = None,
     price_weight: Annotated[
-        float | None, typer.Option("--price-weight", help="Override the preset's markdown weighting in [0, 1] (0: off).")
+        float | None,
+        typer.Option("--price-weight", help="Override the preset's markdown weighting in [0, 1] (0: off)."),
     ] = None,
     loss: Annotated[Loss, typer.Option("--loss", help="bpr (default), bce, or observed (no negatives).")] = "bpr",
     dim: Annotated[int, typer.Option("--dim", help="Embedding size.")] = MFConfig.dim,
@@ -230,7 +240,16 @@ def train_baseline(
         )
     )
     cfg = _guard(
-        lambda: replace(MFConfig(), dim=dim, epochs=epochs, lr=lr, seed=seed, loss=Loss(loss).value, weighting=weighting, device=device)
+        lambda: replace(
+            MFConfig(),
+            dim=dim,
+            epochs=epochs,
+            lr=lr,
+            seed=seed,
+            loss=Loss(loss).value,
+            weighting=weighting,
+            device=device,
+        )
     )
     folder = out or data / "models" / "mf"
     truth = split.truth.collect()
@@ -239,16 +258,31 @@ def train_baseline(
         task = bar.add_task("training mf", total=cfg.epochs)
 
         def on_epoch(epoch: int, epoch_loss: float, score: float) -> None:
-            bar.update(task, completed=epoch + 1, description=f"epoch {epoch + 1}: loss {epoch_loss:.4f}, MAP@12 {score:.5f}")
-            bar.console.print(f"epoch {epoch + 1:3d}  loss {epoch_loss:.4f}  holdout MAP@12 {score:.5f}", highlight=False)
+            bar.update(
+                task, completed=epoch + 1, description=f"epoch {epoch + 1}: loss {epoch_loss:.4f}, MAP@12 {score:.5f}"
+            )
+            bar.console.print(
+                f"epoch {epoch + 1:3d}  loss {epoch_loss:.4f}  holdout MAP@12 {score:.5f}", highlight=False
+            )
 
         model = MFRecommender(cfg, filter_bought=filter_bought, on_epoch=on_epoch, checkpoint_dir=folder)
         _guard(lambda: model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume))
     for warning in model.result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     recs = model.recommend(truth[Col.CUSTOMER].unique().sort())
-    score = Score("mf", map_at_k(recs, truth), recall_at_k(recs, truth), truth[Col.CUSTOMER].n_unique(), time.perf_counter() - start)
-    console.print(_scores_table([score], f"mf ({Preset(preset).value}, best epoch {model.result.best_epoch + 1}), holdout week from {split.cutoff}"))
+    score = Score(
+        "mf",
+        map_at_k(recs, truth),
+        recall_at_k(recs, truth),
+        truth[Col.CUSTOMER].n_unique(),
+        time.perf_counter() - start,
+    )
+    console.print(
+        _scores_table(
+            [score],
+            f"mf ({Preset(preset).value}, best epoch {model.result.best_epoch + 1}), holdout week from {split.cutoff}",
+        )
+    )
     console.print(f"saved {folder / 'best.pt'} (checkpoint of the last epoch: {folder / 'last.pt'})")
 
 
@@ -256,9 +290,14 @@ def train_baseline(
 def candidates(
     data: DataOpt,
     n: Annotated[int, typer.Option("--n", help="Candidates per customer for the quality table.")] = 50,
-    sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated sizes for the recall curve.")] = "20,50,100,200",
+    sizes: Annotated[
+        str, typer.Option("--sizes", help="Comma-separated sizes for the recall curve.")
+    ] = "20,50,100,200",
     source: Annotated[
-        list[str] | None, typer.Option("--source", help=f"Source(s) to run; repeat the flag. Default: all ({', '.join(retrieval.SOURCES)}).")
+        list[str] | None,
+        typer.Option(
+            "--source", help=f"Source(s) to run; repeat the flag. Default: all ({', '.join(retrieval.SOURCES)})."
+        ),
     ] = None,
     cutoff: CutoffOpt = None,
 ) -> None:
@@ -290,12 +329,21 @@ def _candidate_tables(dataset: Dataset, split: Split, names: list[str], n: int, 
         bar.update(task, description="measuring")
         rows = retrieval.quality_table(runs, truth, n)
         curve = retrieval.recall_curve(runs, truth, curve_sizes)
-    table = Table(title=f"candidates for {buyers.len():,} buyers of the week from {split.cutoff}, at most {n} per source")
+    table = Table(
+        title=f"candidates for {buyers.len():,} buyers of the week from {split.cutoff}, at most {n} per source"
+    )
     for column in ("source", "per customer", "recall", "buyers with a hit", "oracle MAP@12", "seconds"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for row in rows:
         q = row.quality
-        table.add_row(row.name, f"{q.per_customer:.1f}", f"{q.recall:.4f}", f"{q.customers_with_hit:.4f}", f"{q.oracle_map:.4f}", f"{row.seconds:.1f}")
+        table.add_row(
+            row.name,
+            f"{q.per_customer:.1f}",
+            f"{q.recall:.4f}",
+            f"{q.customers_with_hit:.4f}",
+            f"{q.oracle_map:.4f}",
+            f"{row.seconds:.1f}",
+        )
     console.print(table)
     recall = Table(title="recall against candidates per customer")
     recall.add_column("source")
@@ -308,7 +356,9 @@ def _candidate_tables(dataset: Dataset, split: Split, names: list[str], n: int, 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo shop and its submission.")] = Path("demo-data"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo shop and its submission.")] = Path(
+        "demo-data"
+    ),
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Generate the small synthetic shop, prepare it, evaluate the models, measure the
@@ -332,7 +382,3 @@ def demo(
     console.print(_scores_table(scores, f"small synthetic shop, holdout week from {split.cutoff}"))
     console.print(f"submission ({best}): {submission}")
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s")
-
-
-def main() -> None:  # pragma: no cover - the console script calls app directly
-    app()

@@ -21,7 +21,10 @@ SIZE = {"n_customers": 6000, "n_products": 4000, "n_weeks": 24}
 
 def generate(folder: Path, **overrides: object) -> dict[str, pl.DataFrame]:
     shop.generate(shop.config_for("small", **{**SIZE, **overrides}), folder, seed=3)
-    frames = {name: pl.read_csv(folder / f"{name}.csv", infer_schema=False) for name in ("transactions_train", "articles", "customers")}
+    frames = {
+        name: pl.read_csv(folder / f"{name}.csv", infer_schema=False)
+        for name in ("transactions_train", "articles", "customers")
+    }
     tx = frames["transactions_train"].with_columns(
         pl.col(Col.DATE).str.to_date(),
         pl.col(Col.PRICE).cast(pl.Float64),
@@ -83,7 +86,9 @@ def test_tiny_is_a_few_thousand_rows(tiny_shop: Path) -> None:
 
 
 def test_articles_come_in_colour_families(base: dict[str, pl.DataFrame]) -> None:
-    per_product = base["articles"].group_by(Col.PRODUCT_CODE).agg(n=pl.len(), colours=pl.col(Col.COLOUR_GROUP).n_unique())
+    per_product = (
+        base["articles"].group_by(Col.PRODUCT_CODE).agg(n=pl.len(), colours=pl.col(Col.COLOUR_GROUP).n_unique())
+    )
     assert per_product["n"].mean() > 1.5
     assert (per_product["n"] == per_product["colours"]).all()
 
@@ -94,7 +99,9 @@ def test_new_articles_arrive_every_week_and_then_fade(base: dict[str, pl.DataFra
     weeks_with_arrivals = first_sale.filter(pl.col("first") > 0)["first"].n_unique()
     assert weeks_with_arrivals >= SIZE["n_weeks"] - 2
     # launched inside the window: sales in the first 3 weeks far exceed those 10 to 12 weeks on
-    age = tx.join(first_sale.filter(pl.col("first") > 0), on=Col.ARTICLE_ID).with_columns(age=pl.col("week") - pl.col("first"))
+    age = tx.join(first_sale.filter(pl.col("first") > 0), on=Col.ARTICLE_ID).with_columns(
+        age=pl.col("week") - pl.col("first")
+    )
     early = age.filter(pl.col("age") < 3).height
     late = age.filter(pl.col("age").is_between(10, 12)).height
     assert early > 2 * late
@@ -156,13 +163,17 @@ def _earlier_same(tx: pl.DataFrame, key: str) -> float:
     return later.height / tx.height
 
 
-def test_customers_buy_the_same_article_again(base: dict[str, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_customers_buy_the_same_article_again(
+    base: dict[str, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     off = without(tmp_path_factory, repeat_article_prob=0.0, repeat_product_prob=0.0)
     assert _earlier_same(base["tx"], Col.ARTICLE_ID) > 0.04
     assert _earlier_same(base["tx"], Col.ARTICLE_ID) > 2 * _earlier_same(off["tx"], Col.ARTICLE_ID)
 
 
-def test_customers_buy_another_colour_of_a_product(base: dict[str, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_customers_buy_another_colour_of_a_product(
+    base: dict[str, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     off = without(tmp_path_factory, repeat_product_prob=0.0)
 
     def other_colour(frames: dict[str, pl.DataFrame]) -> float:
@@ -175,7 +186,9 @@ def test_customers_buy_another_colour_of_a_product(base: dict[str, pl.DataFrame]
 
 def _outfit_share(frames: dict[str, pl.DataFrame]) -> float:
     """Share of baskets (customer, day) holding an upper and a lower garment of one section."""
-    tx = frames["tx"].join(frames["articles"].select(Col.ARTICLE_ID, Col.PRODUCT_GROUP, "section_name"), on=Col.ARTICLE_ID)
+    tx = frames["tx"].join(
+        frames["articles"].select(Col.ARTICLE_ID, Col.PRODUCT_GROUP, "section_name"), on=Col.ARTICLE_ID
+    )
     baskets = tx.group_by(Col.CUSTOMER_ID, Col.DATE, "section_name").agg(
         upper=(pl.col(Col.PRODUCT_GROUP) == "Garment Upper body").any(),
         lower=(pl.col(Col.PRODUCT_GROUP) == "Garment Lower body").any(),
@@ -188,7 +201,9 @@ def test_outfits_are_bought_together(base: dict[str, pl.DataFrame], tmp_path_fac
     assert _outfit_share(base) > 2 * _outfit_share(off)
 
 
-def test_each_customer_has_a_channel_habit(base: dict[str, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_each_customer_has_a_channel_habit(
+    base: dict[str, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     same_habit = without(tmp_path_factory, online_concentration=10_000.0)
 
     def spread(frames: dict[str, pl.DataFrame]) -> float:

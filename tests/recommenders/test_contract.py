@@ -30,7 +30,9 @@ class TestEveryRecommender:
     def test_is_a_recommender(self, name: str) -> None:
         assert isinstance(make_model(name), Recommender)
 
-    def test_twelve_distinct_articles_for_each_customer_asked(self, name: str, split: Split, tiny_dataset: Dataset) -> None:
+    def test_twelve_distinct_articles_for_each_customer_asked(
+        self, name: str, split: Split, tiny_dataset: Dataset
+    ) -> None:
         customers = customers_of(tiny_dataset)
         recs = make_model(name).fit(split.history, split.cutoff).recommend(customers)
         assert dict(recs.schema) == RECOMMENDATION_SCHEMA

@@ -119,7 +119,11 @@ def test_checkpoint_and_resume_match_one_run(tmp_path: Path) -> None:
     c, a = two_tastes()
     resumed = MatrixFactorization(60, 20, CFG.dim)
     result = train(
-        resumed, interactions_from(c, a, np.ones(len(c)), 60, 20), replace(CFG, epochs=4), checkpoint_dir=tmp_path, resume=True
+        resumed,
+        interactions_from(c, a, np.ones(len(c)), 60, 20),
+        replace(CFG, epochs=4),
+        checkpoint_dir=tmp_path,
+        resume=True,
     )
     assert len(result.losses) == 4
     for x, y in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):

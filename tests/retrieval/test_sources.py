@@ -49,7 +49,9 @@ class TestEverySource:
         assert per["n"].max() <= 20
         assert all(r == list(range(1, len(r) + 1)) for r in per["ranks"].to_list())
 
-    def test_only_known_articles_and_served_customers(self, name: str, tiny_input: RetrievalInput, tiny_dataset: Dataset) -> None:
+    def test_only_known_articles_and_served_customers(
+        self, name: str, tiny_input: RetrievalInput, tiny_dataset: Dataset
+    ) -> None:
         out = build(name).candidates(tiny_input).collect()
         assert out[Col.ARTICLE].max() < tiny_dataset.n_articles()
         served = set(tiny_input.customers.collect()[Col.CUSTOMER])
@@ -60,7 +62,9 @@ class TestEverySource:
         second = build(name).candidates(tiny_input).collect().sort(Col.CUSTOMER, Col.RANK)
         assert_frame_equal(first, second)
 
-    def test_rows_after_the_cutoff_change_nothing(self, name: str, tiny_input: RetrievalInput, tiny_dataset: Dataset) -> None:
+    def test_rows_after_the_cutoff_change_nothing(
+        self, name: str, tiny_input: RetrievalInput, tiny_dataset: Dataset
+    ) -> None:
         full = tiny_dataset.transactions()
         leaky = replace(tiny_input, history=full)  # the history now holds the holdout week too
         assert full.select(pl.len()).collect().item() > tiny_input.history.select(pl.len()).collect().item()
@@ -73,7 +77,12 @@ class TestEverySource:
 CUTOFF = date(2020, 9, 22)
 
 
-def hand_input(rows: list[tuple[int, int, int]], products: dict[int, int] | None = None, ages: dict[int, int] | None = None, serve: list[int] | None = None) -> RetrievalInput:
+def hand_input(
+    rows: list[tuple[int, int, int]],
+    products: dict[int, int] | None = None,
+    ages: dict[int, int] | None = None,
+    serve: list[int] | None = None,
+) -> RetrievalInput:
     """``rows`` are (days before the cutoff, customer, article)."""
     history = pl.LazyFrame(
         {
@@ -90,10 +99,16 @@ def hand_input(rows: list[tuple[int, int, int]], products: dict[int, int] | None
         customers=pl.LazyFrame({Col.CUSTOMER: pl.Series(serve if serve is not None else customers, dtype=pl.UInt32)}),
         cutoff=CUTOFF,
         articles=pl.LazyFrame(
-            {Col.ARTICLE: pl.Series(articles, dtype=pl.UInt32), Col.PRODUCT_CODE: [products.get(a, 1000 + a) for a in articles]}
+            {
+                Col.ARTICLE: pl.Series(articles, dtype=pl.UInt32),
+                Col.PRODUCT_CODE: [products.get(a, 1000 + a) for a in articles],
+            }
         ),
         customer_table=pl.LazyFrame(
-            {Col.CUSTOMER: pl.Series(customers, dtype=pl.UInt32), Col.AGE: pl.Series([(ages or {}).get(c) for c in customers], dtype=pl.Int16)}
+            {
+                Col.CUSTOMER: pl.Series(customers, dtype=pl.UInt32),
+                Col.AGE: pl.Series([(ages or {}).get(c) for c in customers], dtype=pl.Int16),
+            }
         ),
     )
 
@@ -117,10 +132,14 @@ def test_same_product_offers_other_colours_that_still_sell() -> None:
 
 def test_bought_together_expands_through_co_purchases() -> None:
     rows = [
-        (10, 1, 5), (9, 1, 6),  # customer 1 bought 5 then 6 a day later
-        (10, 2, 5), (10, 2, 6),  # customer 2 bought both the same day
-        (10, 3, 5), (10, 3, 7),  # customer 3 bought 5 with 7
-        (30, 4, 5), (1, 4, 8),  # customer 4 bought 8 long after 5: not together
+        (10, 1, 5),
+        (9, 1, 6),  # customer 1 bought 5 then 6 a day later
+        (10, 2, 5),
+        (10, 2, 6),  # customer 2 bought both the same day
+        (10, 3, 5),
+        (10, 3, 7),  # customer 3 bought 5 with 7
+        (30, 4, 5),
+        (1, 4, 8),  # customer 4 bought 8 long after 5: not together
         (2, 0, 5),  # customer 0 just bought 5
     ]
     out = BoughtTogetherSource().candidates(hand_input(rows, serve=[0]))

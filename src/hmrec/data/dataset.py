@@ -57,9 +57,9 @@ class Dataset:
 
     def date_range(self) -> tuple[date, date]:
         """First and last transaction date."""
-        row = self.transactions().select(
-            pl.col(Col.DATE).min().alias("lo"), pl.col(Col.DATE).max().alias("hi")
-        ).collect()
+        row = (
+            self.transactions().select(pl.col(Col.DATE).min().alias("lo"), pl.col(Col.DATE).max().alias("hi")).collect()
+        )
         return row["lo"][0], row["hi"][0]
 
     def n_articles(self) -> int:

@@ -126,9 +126,7 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
     tmp.mkdir(parents=True)
     try:
         warnings = _write_prepared(data_dir, tmp, say)
-        (tmp / MANIFEST).write_text(
-            json.dumps({"format": FORMAT_VERSION, "inputs": _fingerprint(inputs)}, indent=1)
-        )
+        (tmp / MANIFEST).write_text(json.dumps({"format": FORMAT_VERSION, "inputs": _fingerprint(inputs)}, indent=1))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -181,9 +179,9 @@ def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
     article_map = article_ids.with_row_index(Col.ARTICLE).with_columns(pl.col(Col.ARTICLE).cast(INDEX_DTYPE))
     customer_map.write_parquet(tmp / PREPARED_FILES["customer_map"])
     article_map.write_parquet(tmp / PREPARED_FILES["article_map"])
-    order.join(customer_map, on=Col.CUSTOMER_ID, how="left", maintain_order="left").select(
-        Col.CUSTOMER
-    ).write_parquet(tmp / PREPARED_FILES["submission_order"])
+    order.join(customer_map, on=Col.CUSTOMER_ID, how="left", maintain_order="left").select(Col.CUSTOMER).write_parquet(
+        tmp / PREPARED_FILES["submission_order"]
+    )
 
     say("writing transactions")
     (

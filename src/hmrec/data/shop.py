@@ -153,9 +153,7 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
     p_type = np.array([rng.choice(types_by_kind[kinds[s]]) for s in p_section])
     p_launch = rng.integers(-cfg.prelaunched_weeks, cfg.n_weeks, n_prod)
     evergreen = rng.random(n_prod) < cfg.evergreen_share
-    p_half_life = np.where(
-        evergreen, 200.0, cfg.half_life_weeks * rng.lognormal(0.0, 0.5, n_prod)
-    )
+    p_half_life = np.where(evergreen, 200.0, cfg.half_life_weeks * rng.lognormal(0.0, 0.5, n_prod))
     p_appeal = rng.lognormal(0.0, cfg.appeal_sigma, n_prod)
     p_season_peak = rng.integers(0, 52, n_prod)
     p_season_amp = rng.uniform(0, cfg.season_amplitude, n_prod)
@@ -164,9 +162,7 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
     n_var = 1 + rng.geometric(1.0 / cfg.mean_variants, n_prod) - 1
     n_var = np.minimum(n_var, len(vocab.COLOURS))
     codes = np.sort(rng.choice(np.arange(108_775, 959_462), size=n_prod, replace=False))
-    p_name = [
-        f"{rng.choice(vocab.NAMES)} {rng.choice(vocab.ADJECTIVES).lower()} {types[t][1].lower()}" for t in p_type
-    ]
+    p_name = [f"{rng.choice(vocab.NAMES)} {rng.choice(vocab.ADJECTIVES).lower()} {types[t][1].lower()}" for t in p_type]
 
     product = np.repeat(np.arange(n_prod), n_var)
     n_art = len(product)
@@ -177,9 +173,7 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
     art_type = p_type[product]
     appeal = p_appeal[product] * rng.lognormal(0.0, 0.6, n_art)
     markdown = rng.random(n_art) < cfg.markdown_share
-    markdown_start = np.where(
-        markdown, p_launch[product] + rng.integers(3, 14, n_art), np.iinfo(np.int32).max // 2
-    )
+    markdown_start = np.where(markdown, p_launch[product] + rng.integers(3, 14, n_art), np.iinfo(np.int32).max // 2)
     first_variant = np.r_[0, np.cumsum(n_var)[:-1]]
     partner = _outfit_partners(rng, p_section, p_type, p_launch, product, variant_no, first_variant, n_var)
 
@@ -316,21 +310,25 @@ def build_customers(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator) -
     age_out = np.where(rng.random(n) < cfg.missing_age_share, np.nan, age)
     statuses, status_w = zip(*vocab.CLUB_STATUSES, strict=True)
     news, news_w = zip(*vocab.NEWS_FREQUENCIES, strict=True)
-    frame = pl.DataFrame(
-        {
-            Col.CUSTOMER_ID: ids,
-            Col.FN: np.where(fn, 1.0, np.nan),
-            Col.ACTIVE: np.where(active, 1.0, np.nan),
-            Col.CLUB_STATUS: _choice(rng, list(statuses), list(status_w), n),
-            Col.NEWS_FREQUENCY: _choice(rng, list(news), list(news_w), n),
-            Col.AGE: age_out,
-            Col.POSTAL_CODE: postal_pool.gather(postal),
-        },
-        schema_overrides={Col.CLUB_STATUS: pl.String, Col.NEWS_FREQUENCY: pl.String},
-    ).with_columns(
-        pl.col(Col.FN, Col.ACTIVE).fill_nan(None),
-        pl.col(Col.AGE).fill_nan(None).cast(pl.Int64),
-    ).select(CUSTOMER_COLUMNS)
+    frame = (
+        pl.DataFrame(
+            {
+                Col.CUSTOMER_ID: ids,
+                Col.FN: np.where(fn, 1.0, np.nan),
+                Col.ACTIVE: np.where(active, 1.0, np.nan),
+                Col.CLUB_STATUS: _choice(rng, list(statuses), list(status_w), n),
+                Col.NEWS_FREQUENCY: _choice(rng, list(news), list(news_w), n),
+                Col.AGE: age_out,
+                Col.POSTAL_CODE: postal_pool.gather(postal),
+            },
+            schema_overrides={Col.CLUB_STATUS: pl.String, Col.NEWS_FREQUENCY: pl.String},
+        )
+        .with_columns(
+            pl.col(Col.FN, Col.ACTIVE).fill_nan(None),
+            pl.col(Col.AGE).fill_nan(None).cast(pl.Int64),
+        )
+        .select(CUSTOMER_COLUMNS)
+    )
     return Customers(frame, ids, style, rate, join_week, online), style_sections
 
 
@@ -411,7 +409,9 @@ def simulate_week(
     u = rng.random(len(basket))
     remembered = history.draw(rng, customer)
     repeat = (u < cfg.repeat_article_prob) & (remembered >= 0)
-    colour = (u >= cfg.repeat_article_prob) & (u < cfg.repeat_article_prob + cfg.repeat_product_prob) & (remembered >= 0)
+    colour = (
+        (u >= cfg.repeat_article_prob) & (u < cfg.repeat_article_prob + cfg.repeat_product_prob) & (remembered >= 0)
+    )
     article = _fresh_picks(cfg, cat, cust, style_sections, weight, customer, rng)
     article = np.where(repeat, remembered, article)
     article[colour] = cat.other_colour(remembered[colour], rng)
@@ -446,7 +446,13 @@ def simulate_week(
 
 def _empty_week() -> pl.DataFrame:
     return pl.DataFrame(
-        schema={Col.DATE: pl.Int32, Col.CUSTOMER: pl.UInt32, Col.ARTICLE: pl.UInt32, Col.PRICE: pl.Float64, Col.CHANNEL: pl.Int8}
+        schema={
+            Col.DATE: pl.Int32,
+            Col.CUSTOMER: pl.UInt32,
+            Col.ARTICLE: pl.UInt32,
+            Col.PRICE: pl.Float64,
+            Col.CHANNEL: pl.Int8,
+        }
     )
 
 

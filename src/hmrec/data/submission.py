@@ -34,7 +34,9 @@ def submission_frame(dataset: Dataset, recs: pl.DataFrame, k: int = K) -> pl.Dat
     )
     short = frame.filter(pl.col(Col.ARTICLE_ID).list.len().fill_null(0) < k)
     if short.height:
-        raise ValueError(f"{short.height} customer(s) have fewer than {k} predictions, e.g. {short[Col.CUSTOMER_ID][0]}")
+        raise ValueError(
+            f"{short.height} customer(s) have fewer than {k} predictions, e.g. {short[Col.CUSTOMER_ID][0]}"
+        )
     return frame.select(Col.CUSTOMER_ID, pl.col(Col.ARTICLE_ID).list.join(" ").alias(Col.PREDICTION)).select(
         SUBMISSION_COLUMNS
     )

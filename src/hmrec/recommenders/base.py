@@ -50,9 +50,7 @@ FALLBACK_RANK = 1_000_000
 """Fallback articles rank after any of a customer's own."""
 
 
-def fill_with(
-    ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[int], k: int = K
-) -> pl.DataFrame:
+def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[int], k: int = K) -> pl.DataFrame:
     """Each of ``customers`` gets ``k`` distinct articles: its own ranked ones, then ``fallback``.
 
     ``ranked`` holds ``customer, article, rank`` (None: nothing of its own); rows for other

@@ -16,6 +16,7 @@ def popular_articles(history: pl.LazyFrame, cutoff: date, days: int = 7, n: int 
 
     Falls back to the whole history when that window holds fewer than ``n`` articles.
     """
+
     def top(rows: pl.LazyFrame) -> list[int]:
         counts = rows.group_by(Col.ARTICLE).agg(n=pl.len()).sort(["n", Col.ARTICLE], descending=[True, False])
         return counts.head(n).collect()[Col.ARTICLE].to_list()

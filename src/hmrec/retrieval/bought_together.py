@@ -21,7 +21,10 @@ def co_occurrence(data: RetrievalInput, weeks: int, days: int, per_article: int)
     later = bought.rename({Col.ARTICLE: PAIR, Col.DATE: "later"})
     pairs = (
         bought.join(later, on=Col.CUSTOMER)
-        .filter(pl.col(PAIR) != pl.col(Col.ARTICLE), (pl.col("later") - pl.col(Col.DATE)).dt.total_days().is_between(0, days))
+        .filter(
+            pl.col(PAIR) != pl.col(Col.ARTICLE),
+            (pl.col("later") - pl.col(Col.DATE)).dt.total_days().is_between(0, days),
+        )
         .select(Col.CUSTOMER, Col.ARTICLE, PAIR)
         .unique()
         .group_by(Col.ARTICLE, PAIR)

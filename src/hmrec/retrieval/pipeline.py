@@ -141,4 +141,3 @@ def recall_curve(runs: list[SourceRun], truth: pl.DataFrame, sizes: Sequence[int
     curve = {r.name: [measure(at_most(r.candidates, n), truth).recall for n in sizes] for r in runs}
     curve["union"] = [measure(union_at(runs, n), truth).recall for n in sizes]
     return curve
-

@@ -38,7 +38,9 @@ class AgePopularSource:
     name: str = "popular_age"
 
     def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
-        bucket = data.customer_table.select(Col.CUSTOMER, (pl.col(Col.AGE) // self.bucket_years).fill_null(-1).alias(BUCKET))
+        bucket = data.customer_table.select(
+            Col.CUSTOMER, (pl.col(Col.AGE) // self.bucket_years).fill_null(-1).alias(BUCKET)
+        )
         counts = (
             data.recent(self.days / 7)
             .join(bucket, on=Col.CUSTOMER, how="left")
@@ -71,6 +73,8 @@ class TrendingSource:
         rising = (
             last.filter(pl.col("last") >= self.min_units)
             .join(before, on=Col.ARTICLE)
-            .select(Col.ARTICLE, (pl.col("last") / (pl.col("both") - pl.col("last") + 1)).cast(pl.Float32).alias(Col.SCORE))
+            .select(
+                Col.ARTICLE, (pl.col("last") / (pl.col("both") - pl.col("last") + 1)).cast(pl.Float32).alias(Col.SCORE)
+            )
         )
         return for_everyone(data, rising, self.n)

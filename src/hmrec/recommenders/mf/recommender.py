@@ -124,7 +124,11 @@ class MFRecommender:
         data = build_interactions(history, cutoff, self.config)
         self.model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
         self.result = train(
-            self.model, data, replace(self.config, epochs=epochs), checkpoint_dir=self.checkpoint_dir, on_epoch=self.on_epoch
+            self.model,
+            data,
+            replace(self.config, epochs=epochs),
+            checkpoint_dir=self.checkpoint_dir,
+            on_epoch=self.on_epoch,
         )
         self.prepare_scoring(history, cutoff)
         return self
@@ -183,9 +187,7 @@ class MFRecommender:
         recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=self.candidate_weeks))
         self.candidates = recent.select(pl.col(Col.ARTICLE).unique().sort()).collect()[Col.ARTICLE].to_numpy()
         self.known = history.select(pl.col(Col.CUSTOMER).unique().sort()).collect()[Col.CUSTOMER].to_numpy()
-        self.bought = (
-            history.select(Col.CUSTOMER, Col.ARTICLE).unique().collect() if self.filter_bought else None
-        )
+        self.bought = history.select(Col.CUSTOMER, Col.ARTICLE).unique().collect() if self.filter_bought else None
 
     def _validator(self, truth: pl.DataFrame) -> Callable[[MatrixFactorization], float]:
         """MAP@12 on (a seeded sample of at most ``validation_customers`` of) the week's buyers."""

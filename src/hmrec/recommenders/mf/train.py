@@ -159,9 +159,15 @@ def train(
                 neg = torch.randint(0, data.n_articles, (len(idx),), generator=gen)
             users, items, neg, w = users.to(device), items.to(device), neg.to(device), w.to(device)
             pos_score, neg_score = model(users, items), model(users, neg)
-            reg = cfg.l2 * (
-                model.customer(users).pow(2).sum() + model.article(items).pow(2).sum() + model.article(neg).pow(2).sum()
-            ) / len(idx)
+            reg = (
+                cfg.l2
+                * (
+                    model.customer(users).pow(2).sum()
+                    + model.article(items).pow(2).sum()
+                    + model.article(neg).pow(2).sum()
+                )
+                / len(idx)
+            )
             loss = loss_fn(pos_score, neg_score, w) + reg
             losses.check(loss, epoch, step)
             optimizer.zero_grad(set_to_none=True)
@@ -198,11 +204,15 @@ def train(
     if validate and best_state is not None:
         model.load_state_dict(best_state)
     if checkpoint_dir is not None:
-        _save(checkpoint_dir / BEST, {"model": model.state_dict(), "config": asdict(cfg), "best_epoch": result.best_epoch})
+        _save(
+            checkpoint_dir / BEST, {"model": model.state_dict(), "config": asdict(cfg), "best_epoch": result.best_epoch}
+        )
     return result
 
 
-def interactions_from(customers: np.ndarray, articles: np.ndarray, weights: np.ndarray, n_customers: int, n_articles: int) -> Interactions:
+def interactions_from(
+    customers: np.ndarray, articles: np.ndarray, weights: np.ndarray, n_customers: int, n_articles: int
+) -> Interactions:
     return Interactions(
         torch.from_numpy(customers.astype(np.int64)),
         torch.from_numpy(articles.astype(np.int64)),
