@@ -89,6 +89,7 @@ def hand_input(
             Col.DATE: [CUTOFF - timedelta(days=d) for d, _, _ in rows],
             Col.CUSTOMER: pl.Series([c for _, c, _ in rows], dtype=pl.UInt32),
             Col.ARTICLE: pl.Series([a for _, _, a in rows], dtype=pl.UInt32),
+            Col.PRICE: pl.Series([0.05] * len(rows), dtype=pl.Float32),
         }
     )
     articles = sorted({a for _, _, a in rows} | set(products or {}))
@@ -164,3 +165,12 @@ def test_trending_prefers_rising_articles() -> None:
     last_week = [(2, c, 5) for c in range(6)] + [(2, c, 6) for c in range(6)]
     out = TrendingSource(n=2).candidates(hand_input(week_before + last_week, serve=[0]))
     assert articles_for(out, 0) == [6, 5]  # 6 rose from 2 to 6 units, 5 fell from 10 to 6
+
+
+def test_mf_source_proposes_the_customers_own_taste() -> None:
+    # even customers buy even articles, odd customers odd ones; each customer left some unbought
+    rows = [(1 + (c + a) % 20, c, a) for c in range(40) for a in range(c % 2, 20, 2) if (a + c) % 5]
+    data = hand_input(rows, serve=[0, 1])
+    out = MFSource(n=5, config=MFConfig(dim=8, epochs=30, batch_size=64, lr=0.05, l2=0.0)).candidates(data)
+    for customer in (0, 1):
+        assert all(a % 2 == customer % 2 for a in articles_for(out, customer))
