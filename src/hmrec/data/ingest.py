@@ -149,6 +149,8 @@ def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
     tx = tx.with_columns(article_id_10())
 
     say("matching ids")
+    # Two streaming scans, one after the other: running both in one collect_all measured
+    # 3.7 GB peak RSS at full size against 0.9 GB (and was no faster).
     unknown_customers = _unknown(tx, customer_ids[Col.CUSTOMER_ID], Col.CUSTOMER_ID)
     unknown_articles = _unknown(tx, article_map[Col.ARTICLE_ID], Col.ARTICLE_ID)
     if unknown_customers.height:
