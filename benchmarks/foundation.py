@@ -42,7 +42,10 @@ def main() -> None:
     steps = {
         "generate": [HMREC, "generate", "--scale", opts.scale, "--out", data, "--seed", str(opts.seed), "--no-stats"],
         "prepare": [HMREC, "prepare", "--data", data],
-        "evaluate (popular + repurchase)": [HMREC, "evaluate", "--data", data],
+        "evaluate (popular + repurchase)": [
+            *[HMREC, "evaluate", "--data", data],
+            *["--model", "popular", "--model", "repurchase"],
+        ],
         "submit (repurchase, every customer)": [HMREC, "submit", "--data", data, "--output", f"{data}/submission.csv"],
     }
     print(f"| step ({opts.scale}) | wall s | peak RSS GB |\n|---|---:|---:|")
