@@ -16,8 +16,8 @@ from pathlib import Path
 from hmrec.data import ingest
 from hmrec.data.split import Split
 from hmrec.metrics import map_at_k, recall_at_k
+from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.recommender import MFRecommender
-from hmrec.recommenders.mf.train import MFConfig
 from hmrec.recommenders.mf.weights import PRESETS
 from hmrec.schema import Col
 

@@ -25,8 +25,8 @@ from hmrec.data import ingest
 from hmrec.data.split import Split
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.recommenders.base import fill_with
+from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.recommender import MFRecommender, build_interactions
-from hmrec.recommenders.mf.train import MFConfig
 from hmrec.schema import Col
 
 

@@ -22,9 +22,7 @@ from hmrec.data.submission import write_submission
 from hmrec.data.validate import DataError
 from hmrec.evaluation import MODELS, Score, recommend_for_submission, score_model, shop_statistics
 from hmrec.metrics import map_at_k, recall_at_k
-from hmrec.recommenders.mf.losses import LOSSES
-from hmrec.recommenders.mf.recommender import MFRecommender
-from hmrec.recommenders.mf.train import MFConfig
+from hmrec.recommenders.mf.config import LOSS_NAMES, MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
 from hmrec.retrieval import pipeline as retrieval
 from hmrec.schema import Col
@@ -40,7 +38,7 @@ err = Console(stderr=True)
 
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)  # type: ignore[misc]
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
-Loss = Enum("Loss", {name: name for name in LOSSES}, type=str)  # type: ignore[misc]
+Loss = Enum("Loss", {name: name for name in LOSS_NAMES}, type=str)  # type: ignore[misc]
 Scale = Enum("Scale", {name: name for name in shop.SCALES}, type=str)  # type: ignore[misc]
 T = TypeVar("T")
 
@@ -264,6 +262,8 @@ def train_baseline(
             bar.console.print(
                 f"epoch {epoch + 1:3d}  loss {epoch_loss:.4f}  holdout MAP@12 {score:.5f}", highlight=False
             )
+
+        from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
 
         model = MFRecommender(cfg, filter_bought=filter_bought, on_epoch=on_epoch, checkpoint_dir=folder)
         _guard(lambda: model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume))

@@ -17,16 +17,21 @@ from hmrec.data.split import Split
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.recommenders.base import Recommender
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
-from hmrec.recommenders.mf.recommender import MFRecommender
 from hmrec.schema import Col, K
 
 MODELS: dict[str, Callable[[], Recommender]] = {
     "popular": PopularRecommender,
     "repurchase": RepurchaseRecommender,
-    "mf": MFRecommender,
+    "mf": lambda: _mf(),
 }
 """The ``--model`` choices, in the order ``evaluate`` reports them."""
 RULE_BASELINES = ("popular", "repurchase")
+
+
+def _mf() -> Recommender:
+    from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
+
+    return MFRecommender()
 
 
 def make_model(name: str) -> Recommender:

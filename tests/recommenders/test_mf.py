@@ -14,9 +14,10 @@ import torch
 from polars.testing import assert_frame_equal
 
 from hmrec.recommenders.mf import losses
+from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
 from hmrec.recommenders.mf.recommender import MFRecommender, top_n_scores
-from hmrec.recommenders.mf.train import MFConfig, interactions_from, train
+from hmrec.recommenders.mf.train import interactions_from, train
 from hmrec.recommenders.mf.weights import PRESETS, WEIGHT, Weighting, interaction_weights
 from hmrec.schema import Col
 
@@ -219,3 +220,17 @@ def test_cuda_without_a_gpu_falls_back_to_the_cpu_with_a_warning() -> None:
     else:
         assert device.type == "cpu" and "no CUDA GPU" in warning
     assert resolve_device("cpu") == (torch.device("cpu"), None)
+
+
+def test_every_loss_name_has_a_loss() -> None:
+    from hmrec.recommenders.mf.config import LOSS_NAMES
+
+    assert set(LOSS_NAMES) == set(losses.LOSSES)
+
+
+def test_the_cli_starts_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, hmrec.cli; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

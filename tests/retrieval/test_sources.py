@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
-from hmrec.recommenders.mf.train import MFConfig
+from hmrec.recommenders.mf.config import MFConfig
 from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource, RetrievalInput
 from hmrec.retrieval.bought_together import BoughtTogetherSource
 from hmrec.retrieval.mf import MFSource

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec.recommenders.mf.recommender import MFRecommender
-from hmrec.recommenders.mf.train import MFConfig
+from hmrec.recommenders.mf.config import MFConfig
 from hmrec.retrieval.base import CANDIDATE_SCHEMA, RetrievalInput
 
 
@@ -21,6 +20,8 @@ class MFSource:
     name: str = "mf"
 
     def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+        from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
+
         model = MFRecommender(self.config, tune_epochs=False).fit(data.history, data.cutoff)
         customers = data.customers.collect().to_series()
         return model.top_n(customers, self.n).lazy().cast(CANDIDATE_SCHEMA)

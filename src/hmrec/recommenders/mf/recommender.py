@@ -16,8 +16,9 @@ from hmrec.data.split import history as before
 from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import fill_with
 from hmrec.recommenders.baselines import popular_articles
+from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
-from hmrec.recommenders.mf.train import Interactions, MFConfig, TrainResult, interactions_from, train
+from hmrec.recommenders.mf.train import Interactions, TrainResult, interactions_from, train
 from hmrec.recommenders.mf.weights import WEIGHT, interaction_weights
 from hmrec.schema import Col, K
 

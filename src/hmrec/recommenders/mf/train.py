@@ -12,36 +12,11 @@ import numpy as np
 import torch
 
 from hmrec.recommenders.mf import losses
+from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
-from hmrec.recommenders.mf.weights import PRESETS, Weighting
 
 LAST = "last.pt"
 BEST = "best.pt"
-
-
-@dataclass(frozen=True)
-class MFConfig:
-    """Every setting of the MF baseline; CLI flags override these."""
-
-    dim: int = 64
-    epochs: int = 12
-    batch_size: int = 65536
-    lr: float = 0.05
-    l2: float = 1e-3
-    loss: str = "bpr"
-    negatives: str = "uniform"  # "uniform": any article; "popular": drawn like the bought articles
-    patience: int = 3
-    seed: int = 0
-    weighting: Weighting = field(default_factory=lambda: PRESETS["decay0.01-price0"])
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.loss not in losses.LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(losses.LOSSES)}")
-        if self.negatives not in ("popular", "uniform"):
-            raise ValueError(f"negatives must be 'popular' or 'uniform', got {self.negatives!r}")
-        if self.dim < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("dim, epochs and batch_size must be positive, and lr above 0")
 
 
 @dataclass(frozen=True)

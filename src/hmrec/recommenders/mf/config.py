@@ -1,0 +1,35 @@
+"""The MF baseline's settings, kept free of torch so that the CLI starts quickly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hmrec.recommenders.mf.weights import PRESETS, Weighting
+
+LOSS_NAMES = ("bpr", "bce", "observed")
+"""The losses of ``losses.LOSSES``, by name."""
+
+
+@dataclass(frozen=True)
+class MFConfig:
+    """Every setting of the MF baseline; CLI flags override these."""
+
+    dim: int = 64
+    epochs: int = 12
+    batch_size: int = 65536
+    lr: float = 0.05
+    l2: float = 1e-3
+    loss: str = "bpr"
+    negatives: str = "uniform"  # "uniform": any article; "popular": drawn like the bought articles
+    patience: int = 3
+    seed: int = 0
+    weighting: Weighting = field(default_factory=lambda: PRESETS["decay0.01-price0"])
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
+        if self.negatives not in ("popular", "uniform"):
+            raise ValueError(f"negatives must be 'popular' or 'uniform', got {self.negatives!r}")
+        if self.dim < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("dim, epochs and batch_size must be positive, and lr above 0")
