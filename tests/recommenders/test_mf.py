@@ -234,3 +234,15 @@ def test_the_cli_starts_without_torch() -> None:
 
     code = "import sys, hmrec.cli; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_exclusion_works_for_customers_in_any_order() -> None:
+    model, _ = fitted(replace(CFG, epochs=3))
+    customers = np.array([7, 2, 5])
+    plain = top_n_scores(model, customers, np.arange(20), 4)
+    banned = plain.filter(pl.col(Col.RANK) == 1).select(Col.CUSTOMER, Col.ARTICLE)
+    masked = top_n_scores(model, customers, np.arange(20), 4, exclude=banned)
+    assert masked.join(banned, on=[Col.CUSTOMER, Col.ARTICLE], how="semi").is_empty()
+    # each customer's second-best becomes their best
+    second = plain.filter(pl.col(Col.RANK) == 2).sort(Col.CUSTOMER)[Col.ARTICLE].to_list()
+    assert masked.filter(pl.col(Col.RANK) == 1).sort(Col.CUSTOMER)[Col.ARTICLE].to_list() == second

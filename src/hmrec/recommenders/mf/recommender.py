@@ -78,14 +78,15 @@ def top_n_scores(
 
 
 def _mask(scores: torch.Tensor, chunk: np.ndarray, exclude: pl.DataFrame, position: np.ndarray) -> None:
+    """Set the scores of the ``exclude`` pairs of this chunk's customers to -inf, in place."""
     rows = exclude.filter(pl.col(Col.CUSTOMER).is_in(pl.Series(chunk).implode()))
     if rows.is_empty():
         return
     art = rows[Col.ARTICLE].to_numpy()
     keep = art < len(position)
     col = position[art[keep]]
-    row_of = {c: i for i, c in enumerate(chunk.tolist())}
-    row = np.array([row_of[c] for c in rows[Col.CUSTOMER].to_numpy()[keep]], dtype=np.int64)
+    order = np.argsort(chunk, kind="stable")
+    row = order[np.searchsorted(chunk[order], rows[Col.CUSTOMER].to_numpy()[keep])].astype(np.int64)
     ok = col >= 0
     scores[torch.from_numpy(row[ok]), torch.from_numpy(col[ok])] = -torch.inf
 
