@@ -22,6 +22,7 @@ import polars as pl
 
 from hmrec.data import ingest
 from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
 from hmrec.retrieval import pipeline
 from hmrec.schema import Col
 
@@ -32,7 +33,7 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def week(data: pipeline.RetrievalInput, names: list[str], n: int, truth: pl.DataFrame, cutoff: object) -> None:
+def week(data: WeekInput, names: list[str], n: int, truth: pl.DataFrame, cutoff: object) -> None:
     """The quality table and the recall curve for the week's buyers."""
     runs = pipeline.run_sources(data, names, n)
     rows = pipeline.quality_table(runs, truth, n)
@@ -53,7 +54,7 @@ def week(data: pipeline.RetrievalInput, names: list[str], n: int, truth: pl.Data
     print(f"\npeak RSS after the week's buyers: {peak_gb():.2f} GB", flush=True)
 
 
-def everyone(data: pipeline.RetrievalInput, names: list[str], n: int, chunk_size: int) -> None:
+def everyone(data: WeekInput, names: list[str], n: int, chunk_size: int) -> None:
     """The union for every customer, in chunks, written to a temporary folder."""
     out = Path(tempfile.mkdtemp()) / "candidates"
     start = time.perf_counter()
@@ -83,10 +84,10 @@ def main() -> None:
     truth = split.truth.collect()
     if not opts.skip_week:
         buyers = truth[Col.CUSTOMER].unique().sort()
-        week(pipeline.retrieval_input(dataset, split, buyers), names, opts.n, truth, split.cutoff)
+        week(WeekInput.of(dataset, split, buyers), names, opts.n, truth, split.cutoff)
     if not opts.skip_all:
         customers = dataset.submission_customers().collect()[Col.CUSTOMER]
-        everyone(pipeline.retrieval_input(dataset, split, customers), names, opts.n, opts.chunk_size)
+        everyone(WeekInput.of(dataset, split, customers), names, opts.n, opts.chunk_size)
 
 
 if __name__ == "__main__":

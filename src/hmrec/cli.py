@@ -20,6 +20,7 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split, parse_cutoff
 from hmrec.data.submission import write_submission
 from hmrec.data.validate import DataError
+from hmrec.data.week import WeekInput
 from hmrec.evaluation import MODELS, Score, recommend_for_submission, score_model, shop_statistics
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.recommenders.mf.config import LOSS_NAMES, MFConfig
@@ -320,7 +321,7 @@ def _candidate_tables(dataset: Dataset, split: Split, names: list[str], n: int, 
     """Run the sources for the week's buyers; print the quality table and the recall curve."""
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
-    inputs = retrieval.retrieval_input(dataset, split, buyers)
+    inputs = WeekInput.of(dataset, split, buyers)
     with _progress() as bar:
         task = bar.add_task("running candidate sources", total=len(names))
         runs = _guard(

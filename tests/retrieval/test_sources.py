@@ -11,11 +11,12 @@ from polars.testing import assert_frame_equal
 
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf.config import MFConfig
-from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource, RetrievalInput
+from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
 from hmrec.retrieval.mf import MFSource
-from hmrec.retrieval.pipeline import SOURCES, retrieval_input
+from hmrec.retrieval.pipeline import SOURCES
 from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
 from hmrec.retrieval.repurchase import RepurchaseSource
 from hmrec.retrieval.same_product import SameProductSource
@@ -30,15 +31,15 @@ def build(name: str, n: int = 20) -> CandidateSource:
 
 
 @pytest.fixture(scope="module")
-def tiny_input(tiny_dataset: Dataset) -> RetrievalInput:
+def tiny_input(tiny_dataset: Dataset) -> WeekInput:
     split = Split.at(tiny_dataset.transactions())
     customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
-    return retrieval_input(tiny_dataset, split, customers)
+    return WeekInput.of(tiny_dataset, split, customers)
 
 
 @pytest.mark.parametrize("name", list(SOURCES))
 class TestEverySource:
-    def test_schema_and_no_duplicate_pairs(self, name: str, tiny_input: RetrievalInput) -> None:
+    def test_schema_and_no_duplicate_pairs(self, name: str, tiny_input: WeekInput) -> None:
         source = build(name)
         assert isinstance(source, CandidateSource) and source.name == name
         out = source.candidates(tiny_input).collect()
@@ -50,20 +51,20 @@ class TestEverySource:
         assert all(r == list(range(1, len(r) + 1)) for r in per["ranks"].to_list())
 
     def test_only_known_articles_and_served_customers(
-        self, name: str, tiny_input: RetrievalInput, tiny_dataset: Dataset
+        self, name: str, tiny_input: WeekInput, tiny_dataset: Dataset
     ) -> None:
         out = build(name).candidates(tiny_input).collect()
         assert out[Col.ARTICLE].max() < tiny_dataset.n_articles()
         served = set(tiny_input.customers.collect()[Col.CUSTOMER])
         assert set(out[Col.CUSTOMER]) <= served
 
-    def test_deterministic(self, name: str, tiny_input: RetrievalInput) -> None:
+    def test_deterministic(self, name: str, tiny_input: WeekInput) -> None:
         first = build(name).candidates(tiny_input).collect().sort(Col.CUSTOMER, Col.RANK)
         second = build(name).candidates(tiny_input).collect().sort(Col.CUSTOMER, Col.RANK)
         assert_frame_equal(first, second)
 
     def test_rows_after_the_cutoff_change_nothing(
-        self, name: str, tiny_input: RetrievalInput, tiny_dataset: Dataset
+        self, name: str, tiny_input: WeekInput, tiny_dataset: Dataset
     ) -> None:
         full = tiny_dataset.transactions()
         leaky = replace(tiny_input, history=full)  # the history now holds the holdout week too
@@ -82,7 +83,7 @@ def hand_input(
     products: dict[int, int] | None = None,
     ages: dict[int, int] | None = None,
     serve: list[int] | None = None,
-) -> RetrievalInput:
+) -> WeekInput:
     """``rows`` are (days before the cutoff, customer, article)."""
     history = pl.LazyFrame(
         {
@@ -95,7 +96,7 @@ def hand_input(
     articles = sorted({a for _, _, a in rows} | set(products or {}))
     products = products or {}
     customers = sorted({c for _, c, _ in rows} | set(serve or []))
-    return RetrievalInput(
+    return WeekInput(
         history=history,
         customers=pl.LazyFrame({Col.CUSTOMER: pl.Series(serve if serve is not None else customers, dtype=pl.UInt32)}),
         cutoff=CUTOFF,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from hmrec.data.week import WeekInput
 from hmrec.retrieval.measure import measure
 from hmrec.retrieval.union import BEST_RANK, N_SOURCES, union
 from hmrec.schema import Col
@@ -69,7 +70,7 @@ def test_chunked_candidates_equal_one_pass(tiny_dataset, tmp_path) -> None:
 
     split = Split.at(tiny_dataset.transactions())
     customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
-    data = pipeline.retrieval_input(tiny_dataset, split, customers)
+    data = WeekInput.of(tiny_dataset, split, customers)
     names = ["repurchase", "bought_together", "popular_age"]
     out = pipeline.write_candidates(data, names, n=10, cap=15, out_dir=tmp_path / "cands", chunk_size=70)
     chunked = pl.scan_parquet(out).collect().sort(Col.CUSTOMER, Col.ARTICLE)

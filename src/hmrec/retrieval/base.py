@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from hmrec.data.week import WeekInput
 from hmrec.recommenders.base import top_per_customer
 from hmrec.schema import Col
 
@@ -20,33 +19,13 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
 """What a source returns: one row per (customer, article), rank 1 its best."""
 
 
-@dataclass(frozen=True)
-class RetrievalInput:
-    """The data a source reads: the history before ``cutoff``, whom to serve, the catalogue.
-
-    ``customers`` is a frame with one column, ``customer``; ``articles`` and ``customer_table``
-    are the prepared tables (``articles.parquet`` and ``customers.parquet``).
-    """
-
-    history: pl.LazyFrame
-    customers: pl.LazyFrame
-    cutoff: date
-    articles: pl.LazyFrame
-    customer_table: pl.LazyFrame
-
-    def recent(self, weeks: float) -> pl.LazyFrame:
-        """History rows of the last ``weeks`` weeks before the cutoff."""
-        start = self.cutoff - timedelta(days=round(7 * weeks))
-        return self.history.filter(pl.col(Col.DATE) >= start, pl.col(Col.DATE) < self.cutoff)
-
-
 @runtime_checkable
 class CandidateSource(Protocol):
     """A cheap rule proposing articles per customer. Settings in the constructor, data in the call."""
 
     name: str
 
-    def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
         """``customer, article, score, rank`` for the customers of ``data`` (see CANDIDATE_SCHEMA)."""
         ...
 
@@ -56,7 +35,7 @@ def ranked(scored: pl.LazyFrame, n: int) -> pl.LazyFrame:
     return top_per_customer(scored, n).select(list(CANDIDATE_SCHEMA)).cast(CANDIDATE_SCHEMA)
 
 
-def for_everyone(data: RetrievalInput, articles: pl.LazyFrame, n: int) -> pl.LazyFrame:
+def for_everyone(data: WeekInput, articles: pl.LazyFrame, n: int) -> pl.LazyFrame:
     """The same ``article, score`` list (best first) for every customer served."""
     top = articles.sort([Col.SCORE, Col.ARTICLE], descending=[True, False]).head(n)
     return ranked(data.customers.join(top, how="cross"), n)

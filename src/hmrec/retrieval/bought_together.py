@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmrec.data.week import WeekInput
 from hmrec.recommenders.baselines import decayed_counts
-from hmrec.retrieval.base import RetrievalInput, ranked
+from hmrec.retrieval.base import ranked
 from hmrec.schema import Col
 
 PAIR = "other"
 
 
-def co_occurrence(data: RetrievalInput, weeks: int, days: int, per_article: int) -> pl.LazyFrame:
+def co_occurrence(data: WeekInput, weeks: int, days: int, per_article: int) -> pl.LazyFrame:
     """``article, other, confidence``: share of ``article``'s buyers (last ``weeks``) who bought
     ``other`` the same day or up to ``days`` days later; the ``per_article`` best per article.
     """
@@ -58,7 +59,7 @@ class BoughtTogetherSource:
     decay: float = 0.03
     name: str = "bought_together"
 
-    def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
         pairs = co_occurrence(data, self.weeks, self.days, self.per_article)
         mine = decayed_counts(data.history, data.cutoff, self.recent_weeks, self.decay).join(
             data.customers, on=Col.CUSTOMER, how="semi"

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf.config import MFConfig
-from hmrec.retrieval.base import CANDIDATE_SCHEMA, RetrievalInput
+from hmrec.retrieval.base import CANDIDATE_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class MFSource:
     config: MFConfig = field(default_factory=lambda: MFConfig(epochs=8))
     name: str = "mf"
 
-    def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
         from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
 
         model = MFRecommender(self.config, tune_epochs=False).fit(data.history, data.cutoff)

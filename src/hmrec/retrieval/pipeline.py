@@ -10,9 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec.data.dataset import Dataset
-from hmrec.data.split import Split
-from hmrec.retrieval.base import CandidateSource, RetrievalInput
+from hmrec.data.week import WeekInput
+from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
 from hmrec.retrieval.measure import CandidateQuality, measure
 from hmrec.retrieval.mf import MFSource
@@ -35,16 +34,6 @@ SOURCES: dict[str, Callable[[int], CandidateSource]] = {
 the customer's own history first (the strongest signal), then the lists shared by many."""
 
 
-def retrieval_input(dataset: Dataset, split: Split, customers: pl.Series) -> RetrievalInput:
-    return RetrievalInput(
-        history=split.history,
-        customers=pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique(),
-        cutoff=split.cutoff,
-        articles=dataset.articles(),
-        customer_table=dataset.customers(),
-    )
-
-
 @dataclass(frozen=True)
 class SourceRun:
     """A source's candidates (collected) and the seconds it took."""
@@ -55,7 +44,7 @@ class SourceRun:
 
 
 def run_sources(
-    data: RetrievalInput, names: Sequence[str], n: int, on_done: Callable[[str], None] | None = None
+    data: WeekInput, names: Sequence[str], n: int, on_done: Callable[[str], None] | None = None
 ) -> list[SourceRun]:
     """Collect each named source's ``n`` candidates per customer, timing each.
 
@@ -74,7 +63,7 @@ def run_sources(
 
 
 def write_candidates(
-    data: RetrievalInput,
+    data: WeekInput,
     names: Sequence[str],
     n: int,
     cap: int,

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from hmrec.retrieval.base import RetrievalInput, for_everyone, ranked
+from hmrec.data.week import WeekInput
+from hmrec.retrieval.base import for_everyone, ranked
 from hmrec.schema import Col
 
 BUCKET = "age_bucket"
@@ -20,7 +21,7 @@ class PopularSource:
     days: int = 7
     name: str = "popular"
 
-    def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
         counts = data.recent(self.days / 7).group_by(Col.ARTICLE).agg(pl.len().cast(pl.Float32).alias(Col.SCORE))
         return for_everyone(data, counts, self.n)
 
@@ -37,7 +38,7 @@ class AgePopularSource:
     bucket_years: int = 10
     name: str = "popular_age"
 
-    def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
         bucket = data.customer_table.select(
             Col.CUSTOMER, (pl.col(Col.AGE) // self.bucket_years).fill_null(-1).alias(BUCKET)
         )
@@ -67,7 +68,7 @@ class TrendingSource:
     min_units: int = 5
     name: str = "trending"
 
-    def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
         last = data.recent(1).group_by(Col.ARTICLE).agg(last=pl.len())
         before = data.recent(2).group_by(Col.ARTICLE).agg(both=pl.len())
         rising = (

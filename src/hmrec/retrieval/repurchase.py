@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmrec.data.week import WeekInput
 from hmrec.recommenders.baselines import decayed_counts
-from hmrec.retrieval.base import RetrievalInput, ranked
+from hmrec.retrieval.base import ranked
 from hmrec.schema import Col
 
 
@@ -20,6 +21,6 @@ class RepurchaseSource:
     decay: float = 0.03
     name: str = "repurchase"
 
-    def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
         scored = decayed_counts(data.history, data.cutoff, self.weeks, self.decay)
         return ranked(scored.join(data.customers, on=Col.CUSTOMER, how="semi"), self.n)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmrec.data.week import WeekInput
 from hmrec.recommenders.baselines import decayed_counts
-from hmrec.retrieval.base import RetrievalInput, ranked
+from hmrec.retrieval.base import ranked
 from hmrec.schema import Col
 
 
@@ -25,7 +26,7 @@ class SameProductSource:
     alive_weeks: int = 4
     name: str = "same_product"
 
-    def candidates(self, data: RetrievalInput) -> pl.LazyFrame:
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
         product = data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE)
         bought = (
             decayed_counts(data.history, data.cutoff, self.weeks, self.decay)

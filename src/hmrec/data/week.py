@@ -1,0 +1,43 @@
+"""One week's inputs to the retrieval and feature stages, as lazy frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.schema import Col
+
+
+@dataclass(frozen=True)
+class WeekInput:
+    """What a stage reads for one week: the history before ``cutoff``, whom to serve, the catalogue.
+
+    ``customers`` is a frame with one column, ``customer``; ``articles`` and ``customer_table``
+    are the prepared tables (``articles.parquet`` and ``customers.parquet``).
+    """
+
+    history: pl.LazyFrame
+    customers: pl.LazyFrame
+    cutoff: date
+    articles: pl.LazyFrame
+    customer_table: pl.LazyFrame
+
+    @classmethod
+    def of(cls, dataset: Dataset, split: Split, customers: pl.Series) -> WeekInput:
+        """The split's history and cutoff, the given customers, the dataset's tables."""
+        return cls(
+            history=split.history,
+            customers=pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique(),
+            cutoff=split.cutoff,
+            articles=dataset.articles(),
+            customer_table=dataset.customers(),
+        )
+
+    def recent(self, weeks: float) -> pl.LazyFrame:
+        """History rows of the last ``weeks`` weeks before the cutoff."""
+        start = self.cutoff - timedelta(days=round(7 * weeks))
+        return self.history.filter(pl.col(Col.DATE) >= start, pl.col(Col.DATE) < self.cutoff)
