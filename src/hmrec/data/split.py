@@ -28,6 +28,11 @@ def default_cutoff(transactions: pl.LazyFrame) -> date:
     return last - timedelta(days=LABEL_DAYS - 1)
 
 
+def days_before(cutoff: date) -> pl.Expr:
+    """Whole days between a transaction and the cutoff (1 for the day before it)."""
+    return (pl.lit(cutoff) - pl.col(Col.DATE)).dt.total_days()
+
+
 def history(transactions: pl.LazyFrame, cutoff: date) -> pl.LazyFrame:
     """Rows strictly before ``cutoff``: all a model may see."""
     return transactions.filter(pl.col(Col.DATE) < cutoff)

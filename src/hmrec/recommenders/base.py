@@ -26,11 +26,6 @@ class Recommender(Protocol):
     def recommend(self, customers: pl.Series, k: int = K) -> pl.DataFrame: ...
 
 
-def days_before(cutoff: date) -> pl.Expr:
-    """Whole days between a transaction and the cutoff (1 for the day before it)."""
-    return (pl.lit(cutoff) - pl.col(Col.DATE)).dt.total_days()
-
-
 def top_per_customer(scored: pl.LazyFrame, k: int) -> pl.LazyFrame:
     """The ``k`` best ``(customer, article, score)`` rows per customer with a 1-based ``rank``.
 

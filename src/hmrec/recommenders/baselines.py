@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from hmrec.recommenders.base import days_before, fill_with, top_per_customer
+from hmrec.data.split import days_before
+from hmrec.recommenders.base import fill_with, top_per_customer
 from hmrec.schema import Col, K
 
 

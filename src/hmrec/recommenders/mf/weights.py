@@ -16,7 +16,7 @@ from datetime import date
 
 import polars as pl
 
-from hmrec.recommenders.base import days_before
+from hmrec.data.split import days_before
 from hmrec.schema import Col
 
 WEIGHT = "weight"

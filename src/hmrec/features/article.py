@@ -1,0 +1,51 @@
+"""Article features: recent sales and their trend, age on sale, markdown, buyers, attributes."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hmrec.data.split import days_before
+from hmrec.data.week import WeekInput
+from hmrec.schema import ARTICLE_INT_COLUMNS, Col
+
+ATTRIBUTES = [c for c in ARTICLE_INT_COLUMNS if c != Col.PRODUCT_CODE]
+"""The catalogue's categorical codes, used as features as they are (``a_<name>``)."""
+
+
+def article_features(data: WeekInput) -> pl.LazyFrame:
+    """One row per catalogue article: ``article, a_n_1w, a_n_2w, a_n_4w, a_trend,
+    a_days_since_first, a_price_1w, a_price_usual, a_markdown, a_buyer_age, a_repurchase_rate``
+    and the categorical codes. ``a_trend`` is last week's units over the mean of the three
+    weeks before (+1); ``a_markdown`` last week's mean price over the article's mean price."""
+    days = days_before(data.cutoff)
+    sold = data.history.filter(pl.col(Col.DATE) < data.cutoff)
+    stats = sold.group_by(Col.ARTICLE).agg(
+        *((days <= 7 * w).sum().cast(pl.UInt32).alias(f"a_n_{w}w") for w in (1, 2, 4)),
+        days.max().cast(pl.Int32).alias("a_days_since_first"),
+        pl.col(Col.PRICE).filter(days <= 7).mean().cast(pl.Float32).alias("a_price_1w"),
+        pl.col(Col.PRICE).mean().cast(pl.Float32).alias("a_price_usual"),
+    )
+    buyer_age = (
+        sold.select(Col.CUSTOMER, Col.ARTICLE)
+        .unique()
+        .join(data.customer_table.select(Col.CUSTOMER, Col.AGE), on=Col.CUSTOMER, how="left")
+        .group_by(Col.ARTICLE)
+        .agg(pl.col(Col.AGE).mean().cast(pl.Float32).alias("a_buyer_age"))
+    )
+    repurchase = (
+        sold.group_by(Col.CUSTOMER, Col.ARTICLE)
+        .agg(days=pl.col(Col.DATE).n_unique())
+        .group_by(Col.ARTICLE)
+        .agg((pl.col("days") > 1).mean().cast(pl.Float32).alias("a_repurchase_rate"))
+    )
+    attributes = data.articles.select(Col.ARTICLE, *(pl.col(c).alias(f"a_{c}") for c in ATTRIBUTES))
+    return (
+        attributes.join(stats, on=Col.ARTICLE, how="left")
+        .join(buyer_age, on=Col.ARTICLE, how="left")
+        .join(repurchase, on=Col.ARTICLE, how="left")
+        .with_columns(pl.col("a_n_1w", "a_n_2w", "a_n_4w").fill_null(0))
+        .with_columns(
+            (pl.col("a_n_1w") / ((pl.col("a_n_4w") - pl.col("a_n_1w")) / 3 + 1)).cast(pl.Float32).alias("a_trend"),
+            (pl.col("a_price_1w") / pl.col("a_price_usual")).cast(pl.Float32).alias("a_markdown"),
+        )
+    )

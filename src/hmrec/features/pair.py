@@ -1,0 +1,36 @@
+"""Customer-article features: how often and how recently the customer bought the article, its
+product (other colours) and its department."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hmrec.data.split import days_before
+from hmrec.data.week import WeekInput
+from hmrec.schema import Col
+
+
+def _bought(data: WeekInput, key: str, prefix: str) -> pl.LazyFrame:
+    """``customer, <key>, <prefix>_n, <prefix>_days_since`` over the served customers' history."""
+    rows = data.history.filter(pl.col(Col.DATE) < data.cutoff).join(data.customers, on=Col.CUSTOMER, how="semi")
+    if key != Col.ARTICLE:
+        rows = rows.join(data.articles.select(Col.ARTICLE, key), on=Col.ARTICLE, how="left")
+    return rows.group_by(Col.CUSTOMER, key).agg(
+        pl.len().cast(pl.UInt32).alias(f"{prefix}_n"),
+        days_before(data.cutoff).min().cast(pl.Int32).alias(f"{prefix}_days_since"),
+    )
+
+
+def pair_features(data: WeekInput) -> pl.LazyFrame:
+    """``customer, article, p_n, p_days_since``: units of this article, days since the last."""
+    return _bought(data, Col.ARTICLE, "p")
+
+
+def product_features(data: WeekInput) -> pl.LazyFrame:
+    """``customer, product_code, pp_n, pp_days_since``: the same for any colour of the product."""
+    return _bought(data, Col.PRODUCT_CODE, "pp")
+
+
+def department_features(data: WeekInput) -> pl.LazyFrame:
+    """``customer, department_no, pd_n, pd_days_since``: the same for the article's department."""
+    return _bought(data, Col.DEPARTMENT_NO, "pd")

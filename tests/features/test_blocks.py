@@ -1,0 +1,149 @@
+"""Feature blocks: values by hand, and no leakage from rows at or after the cutoff."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
+from hmrec.features.article import ATTRIBUTES, article_features
+from hmrec.features.customer import customer_features
+from hmrec.features.join import join_features
+from hmrec.features.pair import department_features, pair_features, product_features
+from hmrec.schema import Col
+
+CUTOFF = date(2020, 9, 22)
+
+
+def week(rows: list[tuple[int, int, int, float, int]], ages: dict[int, int]) -> WeekInput:
+    """``rows`` are (days before the cutoff, customer, article, price, channel).
+
+    Articles 1 and 2 are colours of product 100 (department 7); article 3 is product 300
+    (department 7); article 4 is product 400 (department 8).
+    """
+    history = pl.LazyFrame(
+        {
+            Col.DATE: [CUTOFF - timedelta(days=r[0]) for r in rows],
+            Col.CUSTOMER: pl.Series([r[1] for r in rows], dtype=pl.UInt32),
+            Col.ARTICLE: pl.Series([r[2] for r in rows], dtype=pl.UInt32),
+            Col.PRICE: pl.Series([r[3] for r in rows], dtype=pl.Float32),
+            Col.CHANNEL: pl.Series([r[4] for r in rows], dtype=pl.Int8),
+        }
+    )
+    articles = pl.LazyFrame(
+        {
+            Col.ARTICLE: pl.Series([1, 2, 3, 4], dtype=pl.UInt32),
+            Col.PRODUCT_CODE: [100, 100, 300, 400],
+            **{c: [7, 7, 7, 8] if c == Col.DEPARTMENT_NO else [1, 2, 3, 4] for c in ATTRIBUTES},
+        }
+    )
+    customers = sorted(ages)
+    return WeekInput(
+        history=history,
+        customers=pl.LazyFrame({Col.CUSTOMER: pl.Series(customers, dtype=pl.UInt32)}),
+        cutoff=CUTOFF,
+        articles=articles,
+        customer_table=pl.LazyFrame(
+            {
+                Col.CUSTOMER: pl.Series(customers, dtype=pl.UInt32),
+                Col.AGE: pl.Series([ages[c] for c in customers], dtype=pl.Int16),
+            }
+        ),
+    )
+
+
+ROWS = [
+    (2, 0, 1, 0.02, 2),  # customer 0, article 1 two days ago online, at a markdown price
+    (20, 0, 1, 0.04, 1),  # ... and 20 days ago in store at full price (a repurchase)
+    (60, 0, 3, 0.06, 2),  # ... article 3, 60 days ago
+    (5, 1, 2, 0.04, 2),  # customer 1, article 2 (same product as 1)
+    (40, 1, 1, 0.04, 2),  # customer 1, article 1 long ago
+]
+AGES = {0: 20, 1: 40, 2: 30}  # customer 2 never bought
+
+
+def row(frame: pl.LazyFrame, **keys: int) -> dict:
+    out = frame.collect()
+    for k, v in keys.items():
+        out = out.filter(pl.col(k) == v)
+    assert out.height == 1
+    return out.row(0, named=True)
+
+
+def test_customer_features_by_hand() -> None:
+    feats = customer_features(week(ROWS, AGES))
+    c0 = row(feats, customer=0)
+    assert (c0["c_n_1w"], c0["c_n_4w"], c0["c_n_12w"], c0["c_n_all"]) == (1, 2, 3, 3)
+    assert c0["c_days_since_last"] == 2 and c0["c_age"] == 20
+    assert c0["c_online_share"] == pytest.approx(2 / 3)
+    assert c0["c_price_mean"] == pytest.approx(0.04)
+    c2 = row(feats, customer=2)
+    assert c2["c_n_all"] == 0 and c2["c_days_since_last"] is None and c2["c_age"] == 30
+
+
+def test_article_features_by_hand() -> None:
+    feats = article_features(week(ROWS, AGES))
+    a1 = row(feats, article=1)
+    assert (a1["a_n_1w"], a1["a_n_2w"], a1["a_n_4w"]) == (1, 1, 2)
+    assert a1["a_trend"] == pytest.approx(1 / ((2 - 1) / 3 + 1))
+    assert a1["a_days_since_first"] == 40
+    assert a1["a_markdown"] == pytest.approx(0.02 / ((0.02 + 0.04 + 0.04) / 3))
+    assert a1["a_buyer_age"] == pytest.approx(30.0)  # customers 0 (20) and 1 (40)
+    assert a1["a_repurchase_rate"] == pytest.approx(0.5)  # customer 0 bought it on two days
+    assert a1["a_product_type_no"] == 1 and a1["a_department_no"] == 7
+    a4 = row(feats, article=4)  # never sold: counts 0, the rest null
+    assert a4["a_n_4w"] == 0 and a4["a_price_usual"] is None
+
+
+def test_pair_product_department_by_hand() -> None:
+    data = week(ROWS, AGES)
+    assert row(pair_features(data), customer=0, article=1)["p_n"] == 2
+    assert row(product_features(data), customer=1, product_code=100)["pp_n"] == 2  # articles 1 and 2
+    assert row(product_features(data), customer=1, product_code=100)["pp_days_since"] == 5
+    assert row(department_features(data), customer=0, department_no=7)["pd_n"] == 3
+
+
+def test_join_keeps_one_row_per_candidate() -> None:
+    data = week(ROWS, AGES)
+    candidates = pl.LazyFrame(
+        {Col.CUSTOMER: pl.Series([0, 0, 2], dtype=pl.UInt32), Col.ARTICLE: pl.Series([2, 4, 1], dtype=pl.UInt32)}
+    )
+    out = join_features(candidates, data).collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    assert out.select(Col.CUSTOMER, Col.ARTICLE).rows() == [(0, 2), (0, 4), (2, 1)]
+    c0a2 = out.row(0, named=True)
+    assert c0a2["p_n"] == 0 and c0a2["p_days_since"] is None  # never bought article 2
+    assert c0a2["pp_n"] == 2  # but bought product 100 twice (article 1)
+    assert c0a2["x_age_gap"] == pytest.approx(20 - 40)  # article 2's only buyer is 40
+    assert c0a2["x_price_ratio"] == pytest.approx(0.04 / 0.04)
+
+
+BLOCKS: list[Callable[[WeekInput], pl.LazyFrame]] = [
+    customer_features,
+    article_features,
+    pair_features,
+    product_features,
+    department_features,
+]
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.__name__)
+def test_rows_from_the_cutoff_on_change_nothing(
+    block: Callable[[WeekInput], pl.LazyFrame], tiny_dataset: Dataset
+) -> None:
+    split = Split.at(tiny_dataset.transactions())
+    customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
+    honest = WeekInput.of(tiny_dataset, split, customers)
+    leaky = replace(honest, history=tiny_dataset.transactions())  # the holdout week included
+    key = [
+        c
+        for c in block(honest).collect_schema().names()
+        if c in (Col.CUSTOMER, Col.ARTICLE, Col.PRODUCT_CODE, Col.DEPARTMENT_NO)
+    ]
+    assert_frame_equal(block(honest).collect().sort(key), block(leaky).collect().sort(key))
