@@ -37,7 +37,15 @@ class WeekInput:
             customer_table=dataset.customers(),
         )
 
+    def past(self) -> pl.LazyFrame:
+        """History rows before the cutoff (whatever the history was given)."""
+        return self.history.filter(pl.col(Col.DATE) < self.cutoff)
+
+    def served(self) -> pl.LazyFrame:
+        """Past rows of the served customers only: filter first, aggregate after."""
+        return self.past().join(self.customers, on=Col.CUSTOMER, how="semi")
+
     def recent(self, weeks: float) -> pl.LazyFrame:
         """History rows of the last ``weeks`` weeks before the cutoff."""
         start = self.cutoff - timedelta(days=round(7 * weeks))
-        return self.history.filter(pl.col(Col.DATE) >= start, pl.col(Col.DATE) < self.cutoff)
+        return self.past().filter(pl.col(Col.DATE) >= start)

@@ -18,7 +18,7 @@ def article_features(data: WeekInput) -> pl.LazyFrame:
     and the categorical codes. ``a_trend`` is last week's units over the mean of the three
     weeks before (+1); ``a_markdown`` last week's mean price over the article's mean price."""
     days = days_before(data.cutoff)
-    sold = data.history.filter(pl.col(Col.DATE) < data.cutoff)
+    sold = data.past()
     stats = sold.group_by(Col.ARTICLE).agg(
         *((days <= 7 * w).sum().cast(pl.UInt32).alias(f"a_n_{w}w") for w in (1, 2, 4)),
         days.max().cast(pl.Int32).alias("a_days_since_first"),

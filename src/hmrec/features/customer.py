@@ -15,7 +15,7 @@ def customer_features(data: WeekInput) -> pl.LazyFrame:
     """One row per served customer: ``customer, c_age, c_n_1w, c_n_4w, c_n_12w, c_n_all,
     c_days_since_last, c_online_share, c_price_mean, c_price_std`` (null without history)."""
     days = days_before(data.cutoff)
-    bought = data.history.filter(pl.col(Col.DATE) < data.cutoff).join(data.customers, on=Col.CUSTOMER, how="semi")
+    bought = data.served()
     stats = bought.group_by(Col.CUSTOMER).agg(
         *((days <= 7 * w).sum().cast(pl.UInt32).alias(f"c_n_{w}w") for w in (1, 4, 12)),
         pl.len().cast(pl.UInt32).alias("c_n_all"),

@@ -12,7 +12,7 @@ from hmrec.schema import Col
 
 def _bought(data: WeekInput, key: str, prefix: str) -> pl.LazyFrame:
     """``customer, <key>, <prefix>_n, <prefix>_days_since`` over the served customers' history."""
-    rows = data.history.filter(pl.col(Col.DATE) < data.cutoff).join(data.customers, on=Col.CUSTOMER, how="semi")
+    rows = data.served()
     if key != Col.ARTICLE:
         rows = rows.join(data.articles.select(Col.ARTICLE, key), on=Col.ARTICLE, how="left")
     return rows.group_by(Col.CUSTOMER, key).agg(

@@ -61,9 +61,7 @@ class BoughtTogetherSource:
 
     def candidates(self, data: WeekInput) -> pl.LazyFrame:
         pairs = co_occurrence(data, self.weeks, self.days, self.per_article)
-        mine = decayed_counts(data.history, data.cutoff, self.recent_weeks, self.decay).join(
-            data.customers, on=Col.CUSTOMER, how="semi"
-        )
+        mine = decayed_counts(data.served(), data.cutoff, self.recent_weeks, self.decay)
         scored = (
             mine.join(pairs, on=Col.ARTICLE)
             .group_by(Col.CUSTOMER, PAIR)

@@ -9,7 +9,6 @@ import polars as pl
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.baselines import decayed_counts
 from hmrec.retrieval.base import ranked
-from hmrec.schema import Col
 
 
 @dataclass(frozen=True)
@@ -22,5 +21,4 @@ class RepurchaseSource:
     name: str = "repurchase"
 
     def candidates(self, data: WeekInput) -> pl.LazyFrame:
-        scored = decayed_counts(data.history, data.cutoff, self.weeks, self.decay)
-        return ranked(scored.join(data.customers, on=Col.CUSTOMER, how="semi"), self.n)
+        return ranked(decayed_counts(data.served(), data.cutoff, self.weeks, self.decay), self.n)

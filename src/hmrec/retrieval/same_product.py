@@ -28,11 +28,7 @@ class SameProductSource:
 
     def candidates(self, data: WeekInput) -> pl.LazyFrame:
         product = data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE)
-        bought = (
-            decayed_counts(data.history, data.cutoff, self.weeks, self.decay)
-            .join(data.customers, on=Col.CUSTOMER, how="semi")
-            .join(product, on=Col.ARTICLE)
-        )
+        bought = decayed_counts(data.served(), data.cutoff, self.weeks, self.decay).join(product, on=Col.ARTICLE)
         affinity = bought.group_by(Col.CUSTOMER, Col.PRODUCT_CODE).agg(pl.col(Col.SCORE).sum().alias("affinity"))
         alive = data.recent(self.alive_weeks).group_by(Col.ARTICLE).agg(units=pl.len()).join(product, on=Col.ARTICLE)
         siblings = (
