@@ -27,11 +27,10 @@ VALIDATION_DAYS = 7
 
 def build_interactions(history: pl.LazyFrame, cutoff: date, cfg: MFConfig) -> Interactions:
     """The weighted pairs before ``cutoff``; index ranges cover every id seen before it."""
-    history = before(history, cutoff)
     pairs = interaction_weights(history, cutoff, cfg.weighting).sort(Col.CUSTOMER, Col.ARTICLE).collect()
-    bounds = history.select(pl.col(Col.CUSTOMER).max(), pl.col(Col.ARTICLE).max()).collect()
-    n_customers = int(bounds[Col.CUSTOMER][0] or 0) + 1
-    n_articles = int(bounds[Col.ARTICLE][0] or 0) + 1
+    # every id of the history is in some pair, so the pairs give the index ranges
+    n_customers = int(pairs[Col.CUSTOMER].max() or 0) + 1
+    n_articles = int(pairs[Col.ARTICLE].max() or 0) + 1
     return interactions_from(
         pairs[Col.CUSTOMER].to_numpy(), pairs[Col.ARTICLE].to_numpy(), pairs[WEIGHT].to_numpy(), n_customers, n_articles
     )
@@ -120,18 +119,19 @@ class MFRecommender:
     known: np.ndarray | None = None
     bought: pl.DataFrame | None = None
 
+    def _train(
+        self, history: pl.LazyFrame, cutoff: date, cfg: MFConfig, **options: object
+    ) -> tuple[MatrixFactorization, TrainResult]:
+        """A fresh model (seeded) trained on the weighted pairs before ``cutoff``."""
+        torch.manual_seed(cfg.seed)
+        data = build_interactions(history, cutoff, cfg)
+        model = MatrixFactorization(data.n_customers, data.n_articles, cfg.dim)
+        return model, train(model, data, cfg, on_epoch=self.on_epoch, **options)
+
     def fit(self, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
         epochs = self._epochs_by_early_stopping(history, cutoff)
-        torch.manual_seed(self.config.seed)
-        data = build_interactions(history, cutoff, self.config)
-        self.model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
-        self.result = train(
-            self.model,
-            data,
-            replace(self.config, epochs=epochs),
-            checkpoint_dir=self.checkpoint_dir,
-            on_epoch=self.on_epoch,
-        )
+        cfg = replace(self.config, epochs=epochs)
+        self.model, self.result = self._train(history, cutoff, cfg, checkpoint_dir=self.checkpoint_dir)
         self.prepare_scoring(history, cutoff)
         return self
 
@@ -143,11 +143,8 @@ class MFRecommender:
         truth = inner.truth.collect()
         if truth.is_empty() or inner.history.select(pl.len()).collect().item() == 0:
             return self.config.epochs
-        torch.manual_seed(self.config.seed)
-        data = build_interactions(inner.history, inner.cutoff, self.config)
-        model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
         self.prepare_scoring(inner.history, inner.cutoff)
-        result = train(model, data, self.config, validate=self._validator(truth), on_epoch=self.on_epoch)
+        _, result = self._train(inner.history, inner.cutoff, self.config, validate=self._validator(truth))
         return result.best_epoch + 1
 
     def load(self, checkpoint: Path, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
@@ -167,18 +164,14 @@ class MFRecommender:
         This is what ``hmrec train-baseline`` does: its reported score is the best epoch's
         on the same week, so it is optimistic; ``evaluate --model mf`` uses ``fit`` instead.
         """
-        torch.manual_seed(self.config.seed)
-        data = build_interactions(history, cutoff, self.config)
         self.prepare_scoring(history, cutoff)
-        self.model = MatrixFactorization(data.n_customers, data.n_articles, self.config.dim)
-        self.result = train(
-            self.model,
-            data,
+        self.model, self.result = self._train(
+            history,
+            cutoff,
             self.config,
             checkpoint_dir=self.checkpoint_dir,
             resume=resume,
             validate=self._validator(truth),
-            on_epoch=self.on_epoch,
         )
         return self
 
