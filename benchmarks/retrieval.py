@@ -47,7 +47,9 @@ def week(data: WeekInput, names: list[str], n: int, truth: pl.DataFrame, cutoff:
             f"| {row.name} | {q.per_customer:.1f} | {q.recall:.4f} | {q.customers_with_hit:.4f} | {q.oracle_map:.4f} | {row.seconds:.1f} |"
         )
     sizes = [20, 50, 100, 200]
-    curve = pipeline.recall_curve(pipeline.run_sources(data, names, max(sizes)), truth, sizes)
+    # the sources once more at the largest size (the table above times them at ``n``)
+    wide = pipeline.run_sources(data, names, max(sizes))
+    curve = pipeline.recall_curve({size: pipeline.quality_table(wide, truth, size) for size in sizes})
     print("\n| recall at | " + " | ".join(f"@{s}" for s in sizes) + " |\n|---|" + "---:|" * len(sizes))
     for name, values in curve.items():
         print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in values) + " |")

@@ -90,6 +90,11 @@ def _load(data: Path) -> Dataset:
     return result.dataset
 
 
+def _split(dataset: Dataset, cutoff: str | None) -> Split:
+    """The holdout split at ``--cutoff`` (default: the data's last 7 days)."""
+    return _guard(lambda: Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None))
+
+
 def _scores_table(scores: list[Score], title: str) -> Table:
     table = Table(title=title)
     for column in ("model", "MAP@12", "recall@12", "customers scored", "seconds"):
@@ -100,7 +105,7 @@ def _scores_table(scores: list[Score], title: str) -> Table:
 
 
 def _evaluate(dataset: Dataset, models: list[str], cutoff: str | None) -> tuple[Split, list[Score]]:
-    split = _guard(lambda: Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None))
+    split = _split(dataset, cutoff)
     scores = []
     with _progress() as bar:
         task = bar.add_task("evaluating", total=len(models))
@@ -231,7 +236,7 @@ def train_baseline(
     Example: hmrec train-baseline --data data/small --preset decay0.001-price1 --epochs 10
     """
     dataset = _load(data)
-    split = _guard(lambda: Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None))
+    split = _split(dataset, cutoff)
     base = PRESETS[Preset(preset).value]
     weighting = _guard(
         lambda: Weighting(
@@ -313,7 +318,7 @@ def candidates(
     dataset = _load(data)
     names = source or list(retrieval.SOURCES)
     curve_sizes = _guard(lambda: sorted({int(x) for x in sizes.split(",") if x.strip()} | {n}))
-    split = _guard(lambda: Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None))
+    split = _split(dataset, cutoff)
     _candidate_tables(dataset, split, names, n, curve_sizes)
 
 
@@ -328,8 +333,8 @@ def _candidate_tables(dataset: Dataset, split: Split, names: list[str], n: int, 
             lambda: retrieval.run_sources(inputs, names, max(curve_sizes), on_done=lambda name: bar.advance(task))
         )
         bar.update(task, description="measuring")
-        rows = retrieval.quality_table(runs, truth, n)
-        curve = retrieval.recall_curve(runs, truth, curve_sizes)
+        tables = {size: retrieval.quality_table(runs, truth, size) for size in curve_sizes}
+        rows, curve = tables[n], retrieval.recall_curve(tables)
     table = Table(
         title=f"candidates for {buyers.len():,} buyers of the week from {split.cutoff}, at most {n} per source"
     )

@@ -79,3 +79,20 @@ def test_chunked_candidates_equal_one_pass(tiny_dataset, tmp_path) -> None:
     whole = union({r.name: r.candidates.lazy() for r in runs}, cap=15).collect().sort(Col.CUSTOMER, Col.ARTICLE)
     assert_frame_equal(chunked, whole)
     assert [p.name for p in tmp_path.iterdir()] == ["cands"]  # no temporary folder left
+
+
+def test_recall_curve_reads_each_size_of_the_quality_tables(tiny_dataset) -> None:
+    from hmrec.data.split import Split
+    from hmrec.data.week import WeekInput
+    from hmrec.retrieval import pipeline
+
+    split = Split.at(tiny_dataset.transactions())
+    truth = split.truth.collect()
+    data = WeekInput.of(tiny_dataset, split, truth[Col.CUSTOMER].unique())
+    runs = pipeline.run_sources(data, ["popular", "repurchase"], 10)
+    curve = pipeline.recall_curve({size: pipeline.quality_table(runs, truth, size) for size in (3, 10)})
+    assert list(curve) == ["repurchase", "popular", "union"]  # the union's priority order
+    popular = next(r for r in runs if r.name == "popular").candidates
+    assert curve["popular"] == [measure(pipeline.at_most(popular, n), truth).recall for n in (3, 10)]
+    assert curve["union"] == [measure(pipeline.union_at(runs, n), truth).recall for n in (3, 10)]
+    assert curve["popular"][0] < curve["popular"][1]

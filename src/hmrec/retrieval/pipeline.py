@@ -125,8 +125,9 @@ def quality_table(runs: list[SourceRun], truth: pl.DataFrame, n: int) -> list[Qu
     return [*rows, QualityRow("union", measure(merged, truth), seconds)]
 
 
-def recall_curve(runs: list[SourceRun], truth: pl.DataFrame, sizes: Sequence[int]) -> dict[str, list[float]]:
-    """Recall of each source and of the union at each number of candidates per customer."""
-    curve = {r.name: [measure(at_most(r.candidates, n), truth).recall for n in sizes] for r in runs}
-    curve["union"] = [measure(union_at(runs, n), truth).recall for n in sizes]
-    return curve
+def recall_curve(tables: dict[int, list[QualityRow]]) -> dict[str, list[float]]:
+    """Recall of each source and of the union, one value per size of ``tables`` (from
+    ``quality_table`` at each size), in the order of the sizes."""
+    sizes = list(tables)
+    names = [row.name for row in tables[sizes[0]]]
+    return {name: [tables[size][i].quality.recall for size in sizes] for i, name in enumerate(names)}
