@@ -159,7 +159,7 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
     p_season_amp = rng.uniform(0, cfg.season_amplitude, n_prod)
     mean_sek = np.array([types[t][7] for t in p_type], dtype=float)
     p_price_sek = np.round(mean_sek * rng.lognormal(0.0, 0.35, n_prod)) - 0.01
-    n_var = 1 + rng.geometric(1.0 / cfg.mean_variants, n_prod) - 1
+    n_var = rng.geometric(1.0 / cfg.mean_variants, n_prod)  # at least 1, mean mean_variants
     n_var = np.minimum(n_var, len(vocab.COLOURS))
     codes = np.sort(rng.choice(np.arange(108_775, 959_462), size=n_prod, replace=False))
     p_name = [f"{rng.choice(vocab.NAMES)} {rng.choice(vocab.ADJECTIVES).lower()} {types[t][1].lower()}" for t in p_type]
@@ -276,7 +276,7 @@ class Customers:
     online: np.ndarray  # probability a basket is bought online
 
 
-def build_customers(cfg: ShopConfig, cat: Catalogue, rng: np.random.Generator) -> tuple[Customers, np.ndarray]:
+def build_customers(cfg: ShopConfig, rng: np.random.Generator) -> tuple[Customers, np.ndarray]:
     """The customer table, and each style's weight over sections (n_styles x n_sections)."""
     n = cfg.n_customers
     young = rng.random(n) < cfg.young_share
@@ -489,7 +489,7 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     cat = build_catalogue(cfg, rng)
-    cust, style_sections = build_customers(cfg, cat, rng)
+    cust, style_sections = build_customers(cfg, rng)
     paths = {k: out / f"{FILES[k]}.csv" for k in ("transactions", "articles", "customers", "sample_submission")}
     write_atomic(paths["articles"], lambda p: cat.frame.write_csv(p))
     write_atomic(paths["customers"], lambda p: cust.frame.write_csv(p))
