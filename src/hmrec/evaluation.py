@@ -7,37 +7,69 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from pathlib import Path
 
 import polars as pl
 
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.metrics import map_at_k, recall_at_k
+from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
 from hmrec.recommenders.base import Recommender
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
 from hmrec.schema import Col, K
 
-MODELS: dict[str, Callable[[], Recommender]] = {
-    "popular": PopularRecommender,
-    "repurchase": RepurchaseRecommender,
-    "mf": lambda: _mf(),
-}
-"""The ``--model`` choices, in the order ``evaluate`` reports them."""
-RULE_BASELINES = ("popular", "repurchase")
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """What the two-stage model takes beyond the data: its settings, where to save it, a
+    progress callback, and a cache of labelled weeks to share between fits."""
+
+    ranker: RankerConfig = field(default_factory=RankerConfig)
+    candidates: CandidateConfig = field(default_factory=CandidateConfig)
+    artifacts: Path | None = None
+    on_step: Callable[[str], None] | None = None
+    cache: WeekCache | None = None
 
 
-def _mf() -> Recommender:
+def _mf(dataset: Dataset, options: ModelOptions) -> Recommender:
     from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
 
     return MFRecommender()
 
 
-def make_model(name: str) -> Recommender:
+def _ranker(dataset: Dataset, options: ModelOptions) -> Recommender:
+    from hmrec.pipeline import TwoStageRecommender  # lightgbm loads only when needed
+
+    return TwoStageRecommender(
+        Tables(dataset.articles(), dataset.customers()),
+        candidates=options.candidates,
+        config=options.ranker,
+        artifacts=options.artifacts,
+        cache=options.cache,
+        on_step=options.on_step,
+    )
+
+
+MODELS: dict[str, Callable[[Dataset, ModelOptions], Recommender]] = {
+    "popular": lambda dataset, options: PopularRecommender(),
+    "repurchase": lambda dataset, options: RepurchaseRecommender(),
+    "mf": _mf,
+    "ranker": _ranker,
+}
+"""The ``--model`` choices, in the order ``evaluate`` reports them."""
+RULE_BASELINES = ("popular", "repurchase")
+DEFAULT_MODEL = "ranker"
+
+
+def make_model(name: str, dataset: Dataset, options: ModelOptions | None = None) -> Recommender:
+    """The recommender ``name``, built for ``dataset`` (the ranker reads its catalogue tables)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name]()
+    return MODELS[name](dataset, options or ModelOptions())
 
 
 @dataclass(frozen=True)
@@ -51,14 +83,14 @@ class Score:
     seconds: float
 
 
-def score_model(name: str, split: Split) -> Score:
+def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None) -> Score:
     """Fit ``name`` on the split's history and score it on the customers who bought that week."""
     start = time.perf_counter()
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     if buyers.is_empty():
         raise ValueError(f"nobody bought anything in the week from {split.cutoff}: nothing to score")
-    recs = make_model(name).fit(split.history, split.cutoff).recommend(buyers, K)
+    recs = make_model(name, dataset, options).fit(split.history, split.cutoff).recommend(buyers, K)
     return Score(
         model=name,
         map_at_12=map_at_k(recs, truth, K),
@@ -68,10 +100,10 @@ def score_model(name: str, split: Split) -> Score:
     )
 
 
-def recommend_for_submission(dataset: Dataset, name: str) -> pl.DataFrame:
+def recommend_for_submission(dataset: Dataset, name: str, options: ModelOptions | None = None) -> pl.DataFrame:
     """Fit ``name`` on all the data and recommend for every customer of the submission."""
     last = dataset.date_range()[1]
-    model = make_model(name).fit(dataset.transactions(), last + timedelta(days=1))
+    model = make_model(name, dataset, options).fit(dataset.transactions(), last + timedelta(days=1))
     customers = dataset.submission_customers().collect()[Col.CUSTOMER]
     return model.recommend(customers, K)
 
@@ -103,5 +135,52 @@ def shop_statistics(dataset: Dataset, cutoff: date | None = None) -> dict[str, f
         "last-week repeats": repeats / rows if rows else 0.0,
     }
     for name in RULE_BASELINES:
-        stats[f"MAP@12 {name}"] = score_model(name, split).map_at_12
+        stats[f"MAP@12 {name}"] = score_model(name, split, dataset).map_at_12
     return stats
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """The ranker's holdout MAP@12 with one feature block or one source removed."""
+
+    removed: str
+    kind: str
+    map_at_12: float
+    change: float
+
+
+def ablation(
+    dataset: Dataset, split: Split, options: ModelOptions, on_step: Callable[[str], None] | None = None
+) -> tuple[Score, list[AblationRow]]:
+    """Score the ranker as configured, then retrained without each feature block and without each
+    of its sources in turn (candidates rebuilt without it). The block runs share labelled weeks."""
+    base_config = options.ranker
+    shared = replace(options, ranker=base_config, cache=options.cache or WeekCache(), artifacts=None)
+    step = on_step or (lambda text: None)
+    step("ablation: the full ranker")
+    base = score_model("ranker", split, dataset, shared)
+    variants: list[tuple[str, str, ModelOptions]] = [
+        (block, "feature block", replace(shared, ranker=replace(base_config, drop_blocks=(block,))))
+        for block in FEATURE_BLOCKS
+        if block not in base_config.drop_blocks
+    ]
+    sources = options.candidates.sources
+    if len(sources) > 1:
+        variants += [
+            (
+                source,
+                "source",
+                replace(
+                    shared,
+                    cache=WeekCache(),
+                    candidates=replace(options.candidates, sources=tuple(s for s in sources if s != source)),
+                ),
+            )
+            for source in sources
+        ]
+    rows = []
+    for removed, kind, variant in variants:
+        step(f"ablation: without the {kind} {removed}")
+        score = score_model("ranker", split, dataset, variant)
+        rows.append(AblationRow(removed, kind, score.map_at_12, score.map_at_12 - base.map_at_12))
+    return base, rows

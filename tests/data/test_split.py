@@ -51,7 +51,11 @@ def test_parse_cutoff_rejects_nonsense() -> None:
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_a_row_after_the_cutoff_changes_nothing(name: str, tmp_path: Path) -> None:
-    rows = [("2020-09-0" + str(1 + i % 9), i % 5, i % 17, 0.01 * (1 + i % 7), 1 + i % 2) for i in range(80)]
+    # 300 rows over the 49 days before the cutoff: enough past weeks for the ranker to learn from
+    rows = [
+        ((date(2020, 7, 21) + timedelta(days=i % 49)).isoformat(), i % 5, (i * 7) % 17, 0.01 * (1 + i % 7), 1 + i % 2)
+        for i in range(300)
+    ]
     cutoff = date(2020, 9, 8)
     future = [("2020-09-08", 0, 16, 0.5, 2)] * 30  # a burst after the cutoff: must stay unseen
     plain = ingest.prepare(write_kaggle(tmp_path / "plain", rows, articles=list(range(17)))).dataset
@@ -59,6 +63,6 @@ def test_a_row_after_the_cutoff_changes_nothing(name: str, tmp_path: Path) -> No
     customers = pl.Series(Col.CUSTOMER, range(5), dtype=pl.UInt32)
 
     def run(ds: Dataset) -> pl.DataFrame:
-        return make_model(name).fit(Split.at(ds.transactions(), cutoff).history, cutoff).recommend(customers)
+        return make_model(name, ds).fit(Split.at(ds.transactions(), cutoff).history, cutoff).recommend(customers)
 
     assert_frame_equal(run(plain), run(leaky))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from datetime import date, timedelta
 
 import polars as pl
@@ -16,7 +17,7 @@ from hmrec.data.week import WeekInput
 from hmrec.features.article import ATTRIBUTES, article_features
 from hmrec.features.customer import customer_features
 from hmrec.features.join import join_features
-from hmrec.features.pair import department_features, pair_features, product_features
+from hmrec.features.pair import TASTE, pair_features, product_features, taste_features
 from hmrec.schema import Col
 
 CUTOFF = date(2020, 9, 22)
@@ -107,7 +108,10 @@ def test_pair_product_department_by_hand() -> None:
     assert row(pair_features(data), customer=0, article=1)["p_n"] == 2
     assert row(product_features(data), customer=1, product_code=100)["pp_n"] == 2  # articles 1 and 2
     assert row(product_features(data), customer=1, product_code=100)["pp_days_since"] == 5
-    assert row(department_features(data), customer=0, department_no=7)["pd_n"] == 3
+    department = taste_features(data, Col.DEPARTMENT_NO)
+    assert row(department, customer=0, department_no=7)["pd_n"] == 3
+    assert row(department, customer=0, department_no=7)["pd_days_since"] == 2
+    assert row(taste_features(data, Col.SECTION_NO), customer=1, section_no=2)["ps_n"] == 1  # article 2's section
 
 
 def test_join_keeps_one_row_per_candidate() -> None:
@@ -122,6 +126,10 @@ def test_join_keeps_one_row_per_candidate() -> None:
     assert c0a2["pp_n"] == 2  # but bought product 100 twice (article 1)
     assert c0a2["x_age_gap"] == pytest.approx(20 - 40)  # article 2's only buyer is 40
     assert c0a2["x_price_ratio"] == pytest.approx(0.04 / 0.04)
+    assert c0a2["pd_share"] == pytest.approx(1.0)  # all 3 of customer 0's units are in department 7
+    assert c0a2["pc_share"] == pytest.approx(0.0)  # none in article 2's colour (code 2)
+    assert out.row(1, named=True)["pd_share"] == pytest.approx(0.0)  # article 4: department 8
+    assert out.row(2, named=True)["pd_share"] is None  # customer 2 never bought: no share
 
 
 BLOCKS: list[Callable[[WeekInput], pl.LazyFrame]] = [
@@ -129,11 +137,11 @@ BLOCKS: list[Callable[[WeekInput], pl.LazyFrame]] = [
     article_features,
     pair_features,
     product_features,
-    department_features,
+    *(partial(taste_features, key=key) for key in TASTE),
 ]
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.__name__)
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: getattr(b, "__name__", None) or b.keywords["key"])
 def test_rows_from_the_cutoff_on_change_nothing(
     block: Callable[[WeekInput], pl.LazyFrame], tiny_dataset: Dataset
 ) -> None:
@@ -142,8 +150,6 @@ def test_rows_from_the_cutoff_on_change_nothing(
     honest = WeekInput.of(tiny_dataset, split, customers)
     leaky = replace(honest, history=tiny_dataset.transactions())  # the holdout week included
     key = [
-        c
-        for c in block(honest).collect_schema().names()
-        if c in (Col.CUSTOMER, Col.ARTICLE, Col.PRODUCT_CODE, Col.DEPARTMENT_NO)
+        c for c in block(honest).collect_schema().names() if c in (Col.CUSTOMER, Col.ARTICLE, Col.PRODUCT_CODE, *TASTE)
     ]
     assert_frame_equal(block(honest).collect().sort(key), block(leaky).collect().sort(key))

@@ -27,14 +27,14 @@ def customers_of(tiny_dataset: Dataset) -> pl.Series:
 
 @pytest.mark.parametrize("name", list(MODELS))
 class TestEveryRecommender:
-    def test_is_a_recommender(self, name: str) -> None:
-        assert isinstance(make_model(name), Recommender)
+    def test_is_a_recommender(self, name: str, tiny_dataset: Dataset) -> None:
+        assert isinstance(make_model(name, tiny_dataset), Recommender)
 
     def test_twelve_distinct_articles_for_each_customer_asked(
         self, name: str, split: Split, tiny_dataset: Dataset
     ) -> None:
         customers = customers_of(tiny_dataset)
-        recs = make_model(name).fit(split.history, split.cutoff).recommend(customers)
+        recs = make_model(name, tiny_dataset).fit(split.history, split.cutoff).recommend(customers)
         assert dict(recs.schema) == RECOMMENDATION_SCHEMA
         assert set(recs[Col.CUSTOMER]) == set(customers)
         per = recs.group_by(Col.CUSTOMER).agg(
@@ -47,13 +47,15 @@ class TestEveryRecommender:
 
     def test_deterministic(self, name: str, split: Split, tiny_dataset: Dataset) -> None:
         customers = customers_of(tiny_dataset)
-        first = make_model(name).fit(split.history, split.cutoff).recommend(customers)
-        second = make_model(name).fit(split.history, split.cutoff).recommend(customers)
+        first = make_model(name, tiny_dataset).fit(split.history, split.cutoff).recommend(customers)
+        second = make_model(name, tiny_dataset).fit(split.history, split.cutoff).recommend(customers)
         assert_frame_equal(first.sort(Col.CUSTOMER, Col.RANK), second.sort(Col.CUSTOMER, Col.RANK))
 
-    def test_customer_without_history_gets_popular_articles(self, name: str, split: Split) -> None:
+    def test_customer_without_history_gets_popular_articles(
+        self, name: str, split: Split, tiny_dataset: Dataset
+    ) -> None:
         stranger = pl.Series([10**6], dtype=pl.UInt32)
-        recs = make_model(name).fit(split.history, split.cutoff).recommend(stranger)
+        recs = make_model(name, tiny_dataset).fit(split.history, split.cutoff).recommend(stranger)
         assert recs[Col.ARTICLE].to_list() == popular_articles(split.history, split.cutoff)[:12]
 
 

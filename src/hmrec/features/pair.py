@@ -1,5 +1,6 @@
 """Customer-article features: how often and how recently the customer bought the article, its
-product (other colours) and its department."""
+product (other colours), and the article's department, section, garment group, colour and
+product type (the customer's taste)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ def product_features(data: WeekInput) -> pl.LazyFrame:
     return _bought(data, Col.PRODUCT_CODE, "pp")
 
 
-def department_features(data: WeekInput) -> pl.LazyFrame:
-    """``customer, department_no, pd_n, pd_days_since``: the same for the article's department."""
-    return _bought(data, Col.DEPARTMENT_NO, "pd")
+TASTE: dict[str, str] = {
+    Col.DEPARTMENT_NO: "pd",
+    Col.SECTION_NO: "ps",
+    Col.GARMENT_GROUP_NO: "pg",
+    Col.COLOUR_GROUP_CODE: "pc",
+    Col.PRODUCT_TYPE_NO: "pt",
+}
+"""Catalogue attributes whose purchase counts describe a customer's taste, with their prefixes."""
+
+
+def taste_features(data: WeekInput, key: str) -> pl.LazyFrame:
+    """``customer, <key>, <prefix>_n, <prefix>_days_since`` for one attribute of ``TASTE``."""
+    return _bought(data, key, TASTE[key])

@@ -1,0 +1,91 @@
+"""The two-stage recommender: candidate sources, features, a LightGBM ranker, popular fill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, training_cutoffs
+from hmrec.ranking.inference import rank_customers
+from hmrec.ranking.model import FittedRanker, config_meta, fit_ranker, stack_weeks
+from hmrec.recommenders.base import fill_with
+from hmrec.recommenders.baselines import popular_articles
+from hmrec.schema import K
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class TwoStageRecommender:
+    """Fit: label ``train_weeks + 1`` past weeks; fit the ranker on the older ones, pick its
+    number of rounds on the newest (the "next week"), refit on the newest ``train_weeks``.
+    Recommend: rank each customer's candidates in chunks; fill up with last week's best sellers
+    (customers with no purchase get those alone).
+
+    ``artifacts``, when set, receives the model, its features and their importance.
+    """
+
+    tables: Tables
+    candidates: CandidateConfig = field(default_factory=CandidateConfig)
+    config: RankerConfig = field(default_factory=RankerConfig)
+    chunk_size: int = 100_000
+    artifacts: Path | None = None
+    cache: WeekCache | None = None
+    on_step: Step | None = None
+    name: str = "ranker"
+    ranker: FittedRanker | None = None
+    scored: pl.DataFrame | None = None
+    """The last ``recommend``'s ranked candidates (``customer, article, score, rank, sources``)."""
+
+    def _step(self, text: str) -> None:
+        if self.on_step:
+            self.on_step(text)
+
+    def fit(self, history: pl.LazyFrame, cutoff: date) -> TwoStageRecommender:
+        cache = self.cache or WeekCache()
+        cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)
+        weeks = []
+        for i, week in enumerate(cutoffs):
+            self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {week})")
+            weeks.append(cache.get(history, week, self.tables, self.candidates))
+        columns = next((w.columns for w in weeks if w.height), [])
+        features = feature_columns(columns, self.config.drop_blocks)
+        valid, older, newest = weeks[0], weeks[1:], weeks[:-1]
+        self._step(f"ranker: fitting on {sum(w.height for w in older):,} rows")
+        fitted = fit_ranker(stack_weeks(older), stack_weeks([valid]) if valid.height else None, features, self.config)
+        if self.config.refit:
+            self._step(f"ranker: refitting {fitted.best_round} rounds on the newest {len(newest)} weeks")
+            refitted = fit_ranker(stack_weeks(newest), None, features, self.config, rounds=fitted.best_round)
+            fitted = replace(refitted, valid_map=fitted.valid_map)
+        self.ranker = fitted
+        self.history, self.cutoff = history, cutoff
+        self.popular = popular_articles(history, cutoff)
+        if len(self.popular) < K:
+            raise ValueError(f"the history before {cutoff} holds fewer than {K} distinct articles")
+        if self.artifacts is not None:
+            meta = {"cutoff": cutoff.isoformat(), "candidates": self.candidates.__dict__, **config_meta(self.config)}
+            fitted.save(self.artifacts, meta)
+        return self
+
+    def recommend(
+        self, customers: pl.Series, k: int = K, on_chunk: Callable[[int, int], None] | None = None
+    ) -> pl.DataFrame:
+        if self.ranker is None:
+            raise ValueError("fit the ranker before asking it for recommendations")
+        self.scored = rank_customers(
+            self.ranker,
+            self.history,
+            self.cutoff,
+            customers,
+            self.tables,
+            self.candidates,
+            k,
+            self.chunk_size,
+            on_chunk,
+        )
+        return fill_with(self.scored.lazy(), customers, self.popular, k)

@@ -1,0 +1,1 @@
+"""Ranking: labelled training weeks, the LightGBM ranker, and scoring candidates in chunks."""

@@ -1,0 +1,134 @@
+"""The ranker's rows: each customer's candidates with their features, labelled by one week.
+
+A week's frame is the union of the candidate sources for some customers, every feature block
+joined on (all computed from the history before the week's cutoff), and, for training weeks,
+a ``label``: 1 when the customer bought the article in the 7 days from the cutoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from hmrec.data.split import history, label_rows, purchases
+from hmrec.data.week import WeekInput
+from hmrec.features.join import join_features
+from hmrec.features.pair import TASTE
+from hmrec.retrieval.pipeline import run_sources
+from hmrec.retrieval.union import BEST_RANK, N_SOURCES, union
+from hmrec.schema import Col
+
+LABEL = "label"
+RULE_SOURCES = ("repurchase", "same_product", "bought_together", "popular_age", "popular", "trending")
+"""The ranker's default sources: every cheap rule (``mf`` can be added; it trains a model per week)."""
+
+FEATURE_BLOCKS: dict[str, Callable[[str], bool]] = {
+    "customer": lambda c: c.startswith("c_"),
+    "article": lambda c: c.startswith("a_"),
+    "pair": lambda c: c.startswith(("p_", "pp_", "x_", *(f"{prefix}_" for prefix in TASTE.values()))),
+    "retrieval": lambda c: c.endswith(("_score", "_rank")) or c in (N_SOURCES, BEST_RANK),
+}
+"""Which columns each feature block owns (the ablation drops one block at a time)."""
+
+
+@dataclass(frozen=True)
+class CandidateConfig:
+    """Which sources propose candidates, how many each, and how many a customer keeps."""
+
+    sources: tuple[str, ...] = RULE_SOURCES
+    per_source: int = 50
+    cap: int = 50
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            raise ValueError("the ranker needs at least one candidate source")
+        if self.per_source < 1 or self.cap < 1:
+            raise ValueError(f"candidates per source ({self.per_source}) and cap ({self.cap}) must be at least 1")
+
+
+def check_blocks(names: Iterable[str]) -> None:
+    """Raise on a name that is not a feature block."""
+    unknown = set(names) - set(FEATURE_BLOCKS)
+    if unknown:
+        raise ValueError(f"unknown feature block(s) {sorted(unknown)}; choose from {', '.join(FEATURE_BLOCKS)}")
+
+
+def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> list[str]:
+    """The columns of ``columns`` that belong to a feature block not in ``drop_blocks``, in order."""
+    check_blocks(drop_blocks)
+    kept = [owns for name, owns in FEATURE_BLOCKS.items() if name not in drop_blocks]
+    return [c for c in columns if any(owns(c) for owns in kept)]
+
+
+def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame:
+    """``customer, article``, the union's score/rank columns and every feature, for the customers
+    of ``data`` (at most ``config.cap`` rows each; customers without candidates have none),
+    sorted by customer and article: the same input gives the same rows in the same order."""
+    runs = run_sources(data, config.sources, config.per_source)
+    merged = union({r.name: r.candidates.lazy() for r in runs}, config.cap)
+    return join_features(merged, data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
+
+
+def with_labels(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``label`` (UInt8): 1 where ``truth`` (``customer, article`` bought) holds the pair."""
+    bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(1, pl.UInt8).alias(LABEL))
+    return frame.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left").with_columns(pl.col(LABEL).fill_null(0))
+
+
+def groups_with_a_positive(frame: pl.DataFrame) -> pl.DataFrame:
+    """The customers of a labelled frame with at least one bought candidate, sorted by customer and article
+    (a ranker learns nothing from a group of negatives only)."""
+    return frame.filter(pl.col(LABEL).max().over(Col.CUSTOMER) == 1).sort(Col.CUSTOMER, Col.ARTICLE)
+
+
+def training_cutoffs(cutoff: date, weeks: int) -> list[date]:
+    """The cutoffs of the ``weeks`` full weeks before ``cutoff``, newest first."""
+    if weeks < 1:
+        raise ValueError(f"need at least one training week, got {weeks}")
+    return [cutoff - timedelta(days=7 * k) for k in range(1, weeks + 1)]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The prepared catalogue tables every week's input shares."""
+
+    articles: pl.LazyFrame
+    customers: pl.LazyFrame
+
+    def week(self, transactions: pl.LazyFrame, cutoff: date, customers: pl.Series) -> WeekInput:
+        """The input for ``customers`` at ``cutoff``: only rows before it are ever read."""
+        return WeekInput(
+            history=history(transactions, cutoff),
+            customers=pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique(),
+            cutoff=cutoff,
+            articles=self.articles,
+            customer_table=self.customers,
+        )
+
+
+def labelled_week(transactions: pl.LazyFrame, cutoff: date, tables: Tables, config: CandidateConfig) -> pl.DataFrame:
+    """Training rows for the week from ``cutoff``: its buyers' candidates (features from the rows
+    before ``cutoff`` only), labelled by the week's purchases, groups without a positive dropped."""
+    truth = purchases(label_rows(transactions, cutoff)).collect()
+    buyers = truth[Col.CUSTOMER].unique().sort()
+    if buyers.is_empty():
+        return pl.DataFrame()
+    frame = candidate_features(tables.week(transactions, cutoff, buyers), config)
+    return groups_with_a_positive(with_labels(frame, truth))
+
+
+class WeekCache:
+    """Labelled weeks kept in memory by (cutoff, candidate settings), so that several rankers
+    trained on the same weeks (the ablation) build each week once."""
+
+    def __init__(self) -> None:
+        self._weeks: dict[tuple[date, CandidateConfig], pl.DataFrame] = {}
+
+    def get(self, transactions: pl.LazyFrame, cutoff: date, tables: Tables, config: CandidateConfig) -> pl.DataFrame:
+        key = (cutoff, config)
+        if key not in self._weeks:
+            self._weeks[key] = labelled_week(transactions, cutoff, tables, config)
+        return self._weeks[key]

@@ -1,0 +1,79 @@
+"""Scoring candidates with a fitted ranker, a chunk of customers at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import polars as pl
+
+from hmrec.ranking.data import CandidateConfig, Tables, candidate_features
+from hmrec.ranking.model import FittedRanker
+from hmrec.recommenders.base import top_per_customer
+from hmrec.retrieval.union import rank_column
+from hmrec.schema import Col
+
+SOURCES = "sources"
+"""The names of the sources that proposed a recommendation, comma-separated."""
+
+
+def _sources(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.Expr:
+    present = [n for n in names if rank_column(n) in frame.columns]
+    flags = [pl.when(pl.col(rank_column(n)).is_not_null()).then(pl.lit(n)) for n in present]
+    return pl.concat_str(flags, separator=",", ignore_nulls=True).alias(SOURCES)
+
+
+def rank_chunk(ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...], k: int) -> pl.DataFrame:
+    """The ``k`` best candidates per customer of ``frame`` (from ``candidate_features``):
+    ``customer, article, score, rank, sources``."""
+    scored = frame.select(Col.CUSTOMER, Col.ARTICLE, _sources(frame, names)).with_columns(
+        pl.Series(Col.SCORE, ranker.predict(frame), dtype=pl.Float64)
+    )
+    return top_per_customer(scored.lazy(), k).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE, Col.RANK, SOURCES).collect()
+
+
+def rank_customers(
+    ranker: FittedRanker,
+    transactions: pl.LazyFrame,
+    cutoff: date,
+    customers: pl.Series,
+    tables: Tables,
+    candidates: CandidateConfig,
+    k: int,
+    chunk_size: int,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> pl.DataFrame:
+    """Rank each customer's candidates, ``chunk_size`` customers at a time (memory is bounded by
+    the chunk), and keep the ``k`` best: ``customer, article, score, rank, sources``.
+
+    Customers with no purchase before ``cutoff`` are skipped (they have no candidates of their
+    own; the caller fills their lists).
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {chunk_size}")
+    known = (
+        transactions.filter(pl.col(Col.DATE) < cutoff)
+        .select(Col.CUSTOMER)
+        .unique()
+        .join(pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}), on=Col.CUSTOMER, how="semi")
+        .sort(Col.CUSTOMER)
+        .collect()[Col.CUSTOMER]
+    )
+    starts = range(0, len(known), chunk_size)
+    parts = []
+    for i, lo in enumerate(starts):
+        data = tables.week(transactions, cutoff, known.slice(lo, chunk_size))
+        parts.append(rank_chunk(ranker, candidate_features(data, candidates), candidates.sources, k))
+        if on_chunk:
+            on_chunk(i + 1, len(starts))
+    if not parts:
+        return pl.DataFrame(
+            schema={
+                Col.CUSTOMER: pl.UInt32,
+                Col.ARTICLE: pl.UInt32,
+                Col.SCORE: pl.Float64,
+                Col.RANK: pl.Int64,
+                SOURCES: pl.String,
+            }
+        )
+    return pl.concat(parts)

@@ -1,0 +1,210 @@
+"""Ranking: labels by hand, no leakage into a week's features, chunked == one-shot inference,
+the popular fill, saved artifacts."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.features.article import ATTRIBUTES
+from hmrec.pipeline import TwoStageRecommender
+from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.data import (
+    FEATURE_BLOCKS,
+    LABEL,
+    CandidateConfig,
+    Tables,
+    feature_columns,
+    labelled_week,
+    training_cutoffs,
+)
+from hmrec.ranking.inference import SOURCES, rank_customers
+from hmrec.ranking.model import FittedRanker, stack_weeks
+from hmrec.recommenders.baselines import popular_articles
+from hmrec.schema import Col
+
+WEEK = date(2020, 9, 15)
+
+
+def transactions(rows: list[tuple[str, int, int]]) -> pl.LazyFrame:
+    """(date, customer, article) rows, price 0.03, online."""
+    return pl.LazyFrame(
+        {
+            Col.DATE: [date.fromisoformat(r[0]) for r in rows],
+            Col.CUSTOMER: pl.Series([r[1] for r in rows], dtype=pl.UInt32),
+            Col.ARTICLE: pl.Series([r[2] for r in rows], dtype=pl.UInt32),
+            Col.PRICE: pl.Series([0.03] * len(rows), dtype=pl.Float32),
+            Col.CHANNEL: pl.Series([2] * len(rows), dtype=pl.Int8),
+        }
+    )
+
+
+def hand_tables(n_articles: int = 6, n_customers: int = 3) -> Tables:
+    articles = pl.LazyFrame(
+        {
+            Col.ARTICLE: pl.Series(range(n_articles), dtype=pl.UInt32),
+            Col.PRODUCT_CODE: list(range(n_articles)),
+            **{c: list(range(n_articles)) for c in ATTRIBUTES},
+        }
+    )
+    customers = pl.LazyFrame(
+        {
+            Col.CUSTOMER: pl.Series(range(n_customers), dtype=pl.UInt32),
+            Col.AGE: pl.Series([30] * n_customers, dtype=pl.Int16),
+        }
+    )
+    return Tables(articles, customers)
+
+
+def test_labels_by_hand() -> None:
+    tx = transactions(
+        [
+            ("2020-09-10", 0, 1),  # customer 0's history: articles 1 and 2
+            ("2020-09-01", 0, 2),
+            ("2020-09-12", 1, 3),  # customer 1's: article 3
+            ("2020-09-05", 2, 1),  # customer 2's: article 1
+            ("2020-09-15", 0, 1),  # the week: customer 0 buys article 1 again (a hit) ...
+            ("2020-09-18", 0, 4),  # ... and article 4, never a candidate
+            ("2020-09-21", 1, 4),  # customer 1 buys only article 4: no positive, dropped
+            ("2020-09-22", 1, 3),  # after the week: no label
+        ]
+    )
+    frame = labelled_week(tx, WEEK, hand_tables(), CandidateConfig(sources=("repurchase",)))
+    # customer 2 bought nothing in the week: not a training customer
+    assert frame.select(Col.CUSTOMER, Col.ARTICLE, LABEL).rows() == [(0, 1, 1), (0, 2, 0)]
+    assert frame["p_n"].to_list() == [1, 1]  # features count the history before the week only
+
+
+def test_a_week_with_no_buyer_gives_no_rows() -> None:
+    tx = transactions([("2020-09-10", 0, 1)])
+    assert labelled_week(tx, WEEK, hand_tables(), CandidateConfig()).height == 0
+
+
+def test_rows_in_and_after_the_week_change_no_feature(tiny_dataset: Dataset) -> None:
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    tx = tiny_dataset.transactions()
+    week = Split.at(tx).cutoff - timedelta(days=7)
+    in_week = tx.filter(pl.col(Col.DATE) >= week)
+    # every row from the week on again, at another price and a day later: the week's purchases
+    # stay the same pairs, the features must not move
+    noisy = pl.concat([tx, in_week.with_columns(pl.col(Col.PRICE) * 3, pl.col(Col.DATE) + timedelta(days=1))])
+    config = CandidateConfig()
+    honest = labelled_week(tx.filter(pl.col(Col.DATE) < week + timedelta(days=7)), week, tables, config)
+    assert honest.height > 0 and honest[LABEL].sum() > 0
+    assert_frame_equal(honest, labelled_week(noisy, week, tables, config))
+
+
+def test_feature_columns_follow_the_blocks() -> None:
+    columns = [Col.CUSTOMER, Col.ARTICLE, "c_age", "a_n_1w", "p_n", "pd_share", "x_age_gap", "popular_rank", LABEL]
+    assert feature_columns(columns) == columns[2:-1]
+    assert feature_columns(columns, ["pair"]) == ["c_age", "a_n_1w", "popular_rank"]
+    assert feature_columns(columns, ["retrieval", "customer"]) == ["a_n_1w", "p_n", "pd_share", "x_age_gap"]
+    with pytest.raises(ValueError, match="unknown feature block"):
+        feature_columns(columns, ["colour"])
+    assert set(FEATURE_BLOCKS) == {"customer", "article", "pair", "retrieval"}
+
+
+def test_training_cutoffs_are_whole_weeks_back() -> None:
+    assert training_cutoffs(WEEK, 2) == [date(2020, 9, 8), date(2020, 9, 1)]
+    with pytest.raises(ValueError):
+        training_cutoffs(WEEK, 0)
+
+
+def test_groups_are_one_per_week_and_customer() -> None:
+    week = pl.DataFrame({Col.CUSTOMER: pl.Series([4, 4, 9], dtype=pl.UInt32), LABEL: [1, 0, 1]})
+    stacked = stack_weeks([week, pl.DataFrame(), week.tail(2)])  # customer 4 then 9, then 4 and 9 again
+    assert stacked["__group"].rle().struct.field("len").to_list() == [2, 1, 1, 1]
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="objective"):
+        RankerConfig(objective="regression")
+    with pytest.raises(ValueError, match="feature block"):
+        RankerConfig(drop_blocks=("colour",))
+    with pytest.raises(ValueError, match="source"):
+        CandidateConfig(sources=())
+
+
+@pytest.fixture(scope="module")
+def split(tiny_dataset: Dataset) -> Split:
+    return Split.at(tiny_dataset.transactions())
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_dataset: Dataset, split: Split, tmp_path_factory: pytest.TempPathFactory) -> TwoStageRecommender:
+    model = TwoStageRecommender(
+        Tables(tiny_dataset.articles(), tiny_dataset.customers()),
+        config=RankerConfig(train_weeks=2, min_data_in_leaf=5),
+        artifacts=tmp_path_factory.mktemp("ranker") / "model",
+    )
+    return model.fit(split.history, split.cutoff)
+
+
+def test_chunked_inference_ranks_as_one_shot(fitted: TwoStageRecommender, tiny_dataset: Dataset, split: Split) -> None:
+    customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
+    assert fitted.ranker is not None
+
+    def ranked(chunk: int) -> pl.DataFrame:
+        return rank_customers(
+            fitted.ranker, split.history, split.cutoff, customers, fitted.tables, fitted.candidates, 12, chunk
+        )
+
+    whole = ranked(10**6)
+    assert whole[Col.CUSTOMER].n_unique() > 100
+    assert_frame_equal(ranked(37), whole)
+    assert whole[SOURCES].str.len_chars().min() > 0  # every row names a source
+
+
+def test_cold_and_short_lists_are_filled_with_popular_articles(tiny_dataset: Dataset, split: Split) -> None:
+    model = TwoStageRecommender(
+        Tables(tiny_dataset.articles(), tiny_dataset.customers()),
+        candidates=CandidateConfig(sources=("repurchase",), per_source=3, cap=3),
+        config=RankerConfig(train_weeks=2, min_data_in_leaf=5),
+    ).fit(split.history, split.cutoff)
+    stranger = 10**6
+    buyer = split.history.select(Col.CUSTOMER).first().collect().item()
+    recs = model.recommend(pl.Series([stranger, buyer], dtype=pl.UInt32))
+    popular = popular_articles(split.history, split.cutoff)
+    assert recs.filter(pl.col(Col.CUSTOMER) == stranger)[Col.ARTICLE].to_list() == popular[:12]
+    assert model.scored is not None
+    own = model.scored.filter(pl.col(Col.CUSTOMER) == buyer).sort(Col.RANK)[Col.ARTICLE].to_list()
+    assert 1 <= len(own) <= 3
+    mine = recs.filter(pl.col(Col.CUSTOMER) == buyer).sort(Col.RANK)[Col.ARTICLE].to_list()
+    assert mine == (own + [a for a in popular if a not in own])[:12]
+
+
+def test_artifacts_hold_the_model_its_features_and_importance(fitted: TwoStageRecommender, split: Split) -> None:
+    folder = fitted.artifacts
+    assert folder is not None and fitted.ranker is not None
+    info = json.loads((folder / "features.json").read_text())
+    assert info["features"] == fitted.ranker.features and info["cutoff"] == split.cutoff.isoformat()
+    assert info["ranker"]["train_weeks"] == 2
+    importance = pl.read_csv(folder / "importance.csv")
+    assert sorted(importance["feature"]) == sorted(fitted.ranker.features)
+    assert importance["gain"].sum() > 0
+    loaded = FittedRanker.load(folder)
+    frame = pl.DataFrame({f: np.linspace(0, 1, 5) for f in fitted.ranker.features})
+    np.testing.assert_allclose(loaded.predict(frame), fitted.ranker.predict(frame))
+
+
+def test_loading_from_an_empty_folder_says_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="model.txt"):
+        FittedRanker.load(tmp_path)
+
+
+def test_binary_objective_and_dropped_blocks(tiny_dataset: Dataset, split: Split) -> None:
+    model = TwoStageRecommender(
+        Tables(tiny_dataset.articles(), tiny_dataset.customers()),
+        config=RankerConfig(train_weeks=2, min_data_in_leaf=5, objective="binary", drop_blocks=("pair",)),
+    ).fit(split.history, split.cutoff)
+    assert model.ranker is not None
+    assert not any(FEATURE_BLOCKS["pair"](f) for f in model.ranker.features)
+    assert any(FEATURE_BLOCKS["customer"](f) for f in model.ranker.features)
