@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from hmrec.cli import app
 from hmrec.evaluation import MODELS
+from hmrec.ranking.data import FEATURE_BLOCKS, RULE_SOURCES
 
 runner = CliRunner()
 
@@ -42,6 +43,41 @@ def test_generate_evaluate_submit(tmp_path: Path) -> None:
     result = runner.invoke(app, ["submit", "--data", str(data), "--output", str(out), "--model", "popular"])
     assert result.exit_code == 0, result.output
     assert pl.read_csv(out).height == pl.read_csv(data / "sample_submission.csv").height
+
+
+def test_ranker_is_the_default_of_submit_and_saves_its_artifacts(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    out, artifacts = tmp_path / "sub.csv", tmp_path / "model"
+    result = runner.invoke(
+        app, ["submit", "--data", str(data), "--output", str(out), "--artifacts", str(artifacts)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "model ranker" in result.output
+    submission = pl.read_csv(out)
+    assert submission.height == pl.read_csv(data / "sample_submission.csv").height
+    assert submission["prediction"].str.split(" ").list.len().min() == 12
+    assert {p.name for p in artifacts.iterdir()} == {"model.txt", "features.json", "importance.csv"}
+
+
+def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    result = runner.invoke(
+        app,
+        ["evaluate", "--data", str(data), "--model", "ranker", "--ablation", "--train-weeks", "2"],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert "ablation" in result.output
+    for part in (*FEATURE_BLOCKS, *RULE_SOURCES):
+        assert part in result.output
+    assert (data / "artifacts" / "evaluate" / "model.txt").exists()
+
+
+def test_evaluate_refuses_a_bad_ranker_setting(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", "ranker", "--train-weeks", "0"])
+    assert result.exit_code == 1
+    assert "train_weeks" in result.output
 
 
 def test_evaluate_one_model_with_a_cutoff(tiny_shop: Path, tmp_path: Path) -> None:

@@ -21,8 +21,20 @@ from hmrec.data.split import Split, parse_cutoff
 from hmrec.data.submission import write_submission
 from hmrec.data.validate import DataError
 from hmrec.data.week import WeekInput
-from hmrec.evaluation import MODELS, Score, recommend_for_submission, score_model, shop_statistics
+from hmrec.evaluation import (
+    DEFAULT_MODEL,
+    MODELS,
+    AblationRow,
+    ModelOptions,
+    Score,
+    ablation,
+    recommend_for_submission,
+    score_model,
+    shop_statistics,
+)
 from hmrec.metrics import map_at_k, recall_at_k
+from hmrec.ranking.config import OBJECTIVES, RankerConfig
+from hmrec.ranking.data import CandidateConfig
 from hmrec.recommenders.mf.config import LOSS_NAMES, MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
 from hmrec.retrieval import pipeline as retrieval
@@ -41,6 +53,7 @@ ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)  # type
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
 Loss = Enum("Loss", {name: name for name in LOSS_NAMES}, type=str)  # type: ignore[misc]
 Scale = Enum("Scale", {name: name for name in shop.SCALES}, type=str)  # type: ignore[misc]
+Objective = Enum("Objective", {name: name for name in OBJECTIVES}, type=str)  # type: ignore[misc]
 T = TypeVar("T")
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the Kaggle files (CSV or parquet).")]
@@ -48,6 +61,25 @@ CutoffOpt = Annotated[
     str | None,
     typer.Option("--cutoff", help="First day of the holdout week, YYYY-MM-DD (default: the data's last 7 days)."),
 ]
+TrainWeeksOpt = Annotated[
+    int, typer.Option("--train-weeks", help="Ranker: weeks of labels to train on (the week after them stops it).")
+]
+ObjectiveOpt = Annotated[
+    Objective, typer.Option("--objective", help="Ranker: lambdarank (grouped by customer) or binary.")
+]
+CapOpt = Annotated[int, typer.Option("--candidates", help="Ranker: candidates per customer (and per source).")]
+ArtifactsOpt = Annotated[
+    Path | None, typer.Option("--artifacts", help="Ranker: folder for the model, its features and importance.")
+]
+
+
+def _options(
+    data: Path, artifacts: Path | None, default: str, train_weeks: int, objective: Objective, cap: int
+) -> ModelOptions:
+    """The two-stage model's settings from the command line."""
+    ranker = _guard(lambda: RankerConfig(train_weeks=train_weeks, objective=Objective(objective).value))
+    candidates = _guard(lambda: CandidateConfig(per_source=cap, cap=cap))
+    return ModelOptions(ranker=ranker, candidates=candidates, artifacts=artifacts or data / "artifacts" / default)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -104,16 +136,28 @@ def _scores_table(scores: list[Score], title: str) -> Table:
     return table
 
 
-def _evaluate(dataset: Dataset, models: list[str], cutoff: str | None) -> tuple[Split, list[Score]]:
+def _evaluate(
+    dataset: Dataset, models: list[str], cutoff: str | None, options: ModelOptions | None = None
+) -> tuple[Split, list[Score]]:
     split = _split(dataset, cutoff)
     scores = []
     with _progress() as bar:
         task = bar.add_task("evaluating", total=len(models))
         for name in models:
             bar.update(task, description=f"fitting and scoring {name}")
-            scores.append(_guard(lambda name=name: score_model(name, split)))
+            shown = replace(options or ModelOptions(), on_step=lambda text: bar.update(task, description=text))
+            scores.append(_guard(lambda name=name, shown=shown: score_model(name, split, dataset, shown)))
             bar.advance(task)
     return split, scores
+
+
+def _ablation_table(base: Score, rows: list[AblationRow]) -> Table:
+    table = Table(title=f"ablation: ranker MAP@12 {base.map_at_12:.5f} with everything; each row removes one part")
+    for column in ("removed", "kind", "MAP@12", "change"):
+        table.add_column(column, justify="left" if column in ("removed", "kind") else "right")
+    for row in rows:
+        table.add_row(row.removed, row.kind, f"{row.map_at_12:.5f}", f"{row.change:+.5f}")
+    return table
 
 
 @app.command()
@@ -167,37 +211,66 @@ def prepare(data: DataOpt) -> None:
 def evaluate(
     data: DataOpt,
     model: Annotated[
-        list[ModelName] | None, typer.Option("--model", help="Model(s) to score; repeat the flag. Default: all.")
+        list[ModelName] | None,
+        typer.Option("--model", help="Model(s) to score; repeat the flag. Default: all (the ranker is the main one)."),
     ] = None,
     cutoff: CutoffOpt = None,
+    train_weeks: TrainWeeksOpt = RankerConfig.train_weeks,
+    objective: ObjectiveOpt = RankerConfig.objective,
+    cap: CapOpt = CandidateConfig.cap,
+    artifacts: ArtifactsOpt = None,
+    run_ablation: Annotated[
+        bool,
+        typer.Option("--ablation", help="Also retrain the ranker without each feature block and each source."),
+    ] = False,
 ) -> None:
-    """Hold out the last week of DIR, fit on the weeks before, print MAP@12 and recall@12.
+    """Hold out the last week of DIR, fit on the weeks before, print MAP@12 and recall@12 of
+    every model in one table. The ranker's model, feature list and importance are saved to
+    --artifacts (default DIR/artifacts/evaluate).
 
-    Example: hmrec evaluate --data data/small --model repurchase
+    Example: hmrec evaluate --data data/small --model ranker --model repurchase --ablation
     """
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else list(MODELS)
-    split, scores = _evaluate(dataset, names, cutoff)
+    options = _options(data, artifacts, "evaluate", train_weeks, objective, cap)
+    split, scores = _evaluate(dataset, names, cutoff, options)
     console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
+    if "ranker" in names:
+        console.print(f"ranker artifacts: {options.artifacts}")
+    if run_ablation:
+        with _progress() as bar:
+            task = bar.add_task("ablation", total=None)
+            base, rows = _guard(
+                lambda: ablation(dataset, split, options, on_step=lambda text: bar.update(task, description=text))
+            )
+        console.print(_ablation_table(base, rows))
 
 
 @app.command()
 def submit(
     data: DataOpt,
     output: Annotated[Path, typer.Option("--output", help="Where to write the submission CSV.")],
-    model: Annotated[ModelName, typer.Option("--model", help="The model to fit on all of DIR.")] = "repurchase",
+    model: Annotated[ModelName, typer.Option("--model", help="The model to fit on all of DIR.")] = DEFAULT_MODEL,
+    train_weeks: TrainWeeksOpt = RankerConfig.train_weeks,
+    objective: ObjectiveOpt = RankerConfig.objective,
+    cap: CapOpt = CandidateConfig.cap,
+    artifacts: ArtifactsOpt = None,
 ) -> None:
     """Fit on all of DIR and write a Kaggle submission (customer_id,prediction).
 
-    One row per customer of sample_submission.csv (else customers.csv), in that order.
+    One row per customer of sample_submission.csv (else customers.csv), in that order. The
+    ranker's model, feature list and importance are saved to --artifacts (default
+    DIR/artifacts/submit).
 
     Example: hmrec submit --data data/small --output submission.csv
     """
     dataset = _load(data)
     name = ModelName(model).value
+    options = _options(data, artifacts, "submit", train_weeks, objective, cap)
     with _progress() as bar:
-        bar.add_task(f"fitting {name} and writing {output}", total=None)
-        recs = _guard(lambda: recommend_for_submission(dataset, name))
+        task = bar.add_task(f"fitting {name} and writing {output}", total=None)
+        shown = replace(options, on_step=lambda text: bar.update(task, description=text))
+        recs = _guard(lambda: recommend_for_submission(dataset, name, shown))
         _guard(lambda: write_submission(dataset, recs, output))
     console.print(f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {name})")
 
@@ -378,12 +451,14 @@ def demo(
         task = bar.add_task("generating the small shop", total=cfg.n_weeks)
         shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
     dataset = _load(out)
-    split, scores = _evaluate(dataset, list(MODELS), None)
+    options = ModelOptions(artifacts=out / "artifacts" / "evaluate")
+    split, scores = _evaluate(dataset, list(MODELS), None, options)
     best = max(scores, key=lambda s: s.map_at_12).model
     submission = out / "submission.csv"
     with _progress() as bar:
         bar.add_task(f"writing a submission with {best}", total=None)
-        write_submission(dataset, recommend_for_submission(dataset, best), submission)
+        submit_options = replace(options, artifacts=out / "artifacts" / "submit")
+        write_submission(dataset, recommend_for_submission(dataset, best, submit_options), submission)
     _candidate_tables(dataset, split, list(retrieval.SOURCES), 50, [20, 50, 100])
     console.print(_scores_table(scores, f"small synthetic shop, holdout week from {split.cutoff}"))
     console.print(f"submission ({best}): {submission}")

@@ -52,7 +52,9 @@ class TwoStageRecommender:
         weeks = []
         for i, week in enumerate(cutoffs):
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {week})")
-            weeks.append(cache.get(history, week, self.tables, self.candidates))
+            weeks.append(
+                cache.get(history, week, self.tables, self.candidates, self.config.train_buyers, self.config.seed)
+            )
         columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
         valid, older, newest = weeks[0], weeks[1:], weeks[:-1]
@@ -77,6 +79,13 @@ class TwoStageRecommender:
     ) -> pl.DataFrame:
         if self.ranker is None:
             raise ValueError("fit the ranker before asking it for recommendations")
+        self._step(f"ranker: ranking the candidates of {customers.len():,} customers")
+
+        def chunk_done(done: int, total: int) -> None:
+            self._step(f"ranker: ranking the candidates of {customers.len():,} customers, chunk {done}/{total} done")
+            if on_chunk:
+                on_chunk(done, total)
+
         self.scored = rank_customers(
             self.ranker,
             self.history,
@@ -86,6 +95,7 @@ class TwoStageRecommender:
             self.candidates,
             k,
             self.chunk_size,
-            on_chunk,
+            chunk_done,
         )
+        self._step("ranker: filling short lists with popular articles")
         return fill_with(self.scored.lazy(), customers, self.popular, k)

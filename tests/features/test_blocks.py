@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from datetime import date, timedelta
+from functools import partial
 
 import polars as pl
 import pytest

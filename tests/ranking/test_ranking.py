@@ -83,6 +83,19 @@ def test_labels_by_hand() -> None:
     assert frame["p_n"].to_list() == [1, 1]  # features count the history before the week only
 
 
+def test_a_sample_of_the_week_buyers_keeps_whole_groups(tiny_dataset: Dataset) -> None:
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    tx = tiny_dataset.transactions()
+    week = Split.at(tx).cutoff - timedelta(days=7)
+    every = labelled_week(tx, week, tables, CandidateConfig())
+    some = labelled_week(tx, week, tables, CandidateConfig(), max_buyers=10)
+    assert every[Col.CUSTOMER].n_unique() > some[Col.CUSTOMER].n_unique() > 0
+    assert some[Col.CUSTOMER].n_unique() <= 10
+    kept = every.join(some.select(Col.CUSTOMER).unique(), on=Col.CUSTOMER, how="semi")
+    assert_frame_equal(kept, some)  # a sampled customer keeps all their rows
+    assert_frame_equal(some, labelled_week(tx, week, tables, CandidateConfig(), max_buyers=10))  # seeded
+
+
 def test_a_week_with_no_buyer_gives_no_rows() -> None:
     tx = transactions([("2020-09-10", 0, 1)])
     assert labelled_week(tx, WEEK, hand_tables(), CandidateConfig()).height == 0

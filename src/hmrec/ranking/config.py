@@ -16,18 +16,20 @@ class RankerConfig:
 
     ``train_weeks`` weeks of labels fit the trees; the week after them (the last before the
     cutoff) picks the number of rounds by MAP@12; with ``refit`` the trees are then refitted on
-    the ``train_weeks`` newest weeks for that many rounds.
+    the ``train_weeks`` newest weeks for that many rounds. Each labelled week keeps at most
+    ``train_buyers`` of its buyers (a seeded sample; None keeps all).
     """
 
     objective: str = "lambdarank"
     train_weeks: int = 4
-    learning_rate: float = 0.05
+    train_buyers: int | None = 30_000
+    learning_rate: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 50
     feature_fraction: float = 0.8
-    max_rounds: int = 400
+    max_rounds: int = 300
     early_stopping: int = 30
-    refit: bool = True
+    refit: bool = False
     drop_blocks: tuple[str, ...] = ()
     seed: int = 0
     threads: int = 0
@@ -37,6 +39,8 @@ class RankerConfig:
             raise ValueError(f"unknown ranker objective {self.objective!r}; choose {' or '.join(OBJECTIVES)}")
         if self.train_weeks < 1:
             raise ValueError(f"train_weeks must be at least 1, got {self.train_weeks}")
+        if self.train_buyers is not None and self.train_buyers < 1:
+            raise ValueError(f"train_buyers must be at least 1 (or None for all), got {self.train_buyers}")
         check_blocks(self.drop_blocks)
 
     def params(self) -> dict[str, object]:

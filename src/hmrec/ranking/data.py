@@ -109,26 +109,46 @@ class Tables:
         )
 
 
-def labelled_week(transactions: pl.LazyFrame, cutoff: date, tables: Tables, config: CandidateConfig) -> pl.DataFrame:
+def labelled_week(
+    transactions: pl.LazyFrame,
+    cutoff: date,
+    tables: Tables,
+    config: CandidateConfig,
+    max_buyers: int | None = None,
+    seed: int = 0,
+) -> pl.DataFrame:
     """Training rows for the week from ``cutoff``: its buyers' candidates (features from the rows
-    before ``cutoff`` only), labelled by the week's purchases, groups without a positive dropped."""
+    before ``cutoff`` only), labelled by the week's purchases, groups without a positive dropped.
+
+    With ``max_buyers``, a seeded sample of that many of the week's buyers (bounds time and memory
+    on large shops; each customer keeps all their candidates)."""
     truth = purchases(label_rows(transactions, cutoff)).collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     if buyers.is_empty():
         return pl.DataFrame()
+    if max_buyers is not None and buyers.len() > max_buyers:
+        buyers = buyers.sample(max_buyers, seed=seed).sort()
     frame = candidate_features(tables.week(transactions, cutoff, buyers), config)
     return groups_with_a_positive(with_labels(frame, truth))
 
 
 class WeekCache:
-    """Labelled weeks kept in memory by (cutoff, candidate settings), so that several rankers
-    trained on the same weeks (the ablation) build each week once."""
+    """Labelled weeks of one transactions frame kept in memory by (cutoff, settings), so that
+    several rankers trained on the same weeks (the ablation) build each week once."""
 
     def __init__(self) -> None:
-        self._weeks: dict[tuple[date, CandidateConfig], pl.DataFrame] = {}
+        self._weeks: dict[tuple[date, CandidateConfig, int | None, int], pl.DataFrame] = {}
 
-    def get(self, transactions: pl.LazyFrame, cutoff: date, tables: Tables, config: CandidateConfig) -> pl.DataFrame:
-        key = (cutoff, config)
+    def get(
+        self,
+        transactions: pl.LazyFrame,
+        cutoff: date,
+        tables: Tables,
+        config: CandidateConfig,
+        max_buyers: int | None = None,
+        seed: int = 0,
+    ) -> pl.DataFrame:
+        key = (cutoff, config, max_buyers, seed)
         if key not in self._weeks:
-            self._weeks[key] = labelled_week(transactions, cutoff, tables, config)
+            self._weeks[key] = labelled_week(transactions, cutoff, tables, config, max_buyers, seed)
         return self._weeks[key]

@@ -130,7 +130,7 @@ def fit_ranker(
         num_boost_round=config.max_rounds,
         valid_sets=[valid_set],
         valid_names=["next_week"],
-        callbacks=[lgb.early_stopping(config.early_stopping, verbose=False)],
+        callbacks=[lgb.early_stopping(config.early_stopping, verbose=False, min_delta=1e-9)],  # ties: not progress
     )
     best = booster.best_iteration or config.max_rounds
     score = booster.best_score["next_week"].get(f"map@{K}")
