@@ -46,7 +46,9 @@ def main() -> None:
             *[HMREC, "evaluate", "--data", data],
             *["--model", "popular", "--model", "repurchase"],
         ],
-        "submit (repurchase, every customer)": [HMREC, "submit", "--data", data, "--output", f"{data}/submission.csv"],
+        "submit (repurchase, every customer)": [
+            *[HMREC, "submit", "--data", data, "--output", f"{data}/submission.csv", "--model", "repurchase"]
+        ],
     }
     print(f"| step ({opts.scale}) | wall s | peak RSS GB |\n|---|---:|---:|")
     for name, args in steps.items():

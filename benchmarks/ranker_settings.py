@@ -1,0 +1,67 @@
+"""Score the ranker on a shop's holdout week under several settings (labelled weeks are shared
+between settings with the same candidates).
+
+    .venv/bin/python benchmarks/ranker_settings.py --data data/small \\
+        --setting "objective=binary" --setting "refit=True" --candidates 100 --setting "objective=binary"
+
+Each ``--setting`` is a comma-separated list of RankerConfig fields (``name=value``);
+``--candidates N`` switches the candidates per source and per customer for the settings after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from hmrec.data import ingest
+from hmrec.data.split import Split
+from hmrec.evaluation import ModelOptions, score_model
+from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.data import CandidateConfig, WeekCache
+
+FIELDS = {f.name for f in fields(RankerConfig)}
+
+
+def parse(setting: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for part in filter(None, setting.split(",")):
+        name, value = part.split("=", 1)
+        if name.strip() not in FIELDS:
+            raise SystemExit(f"unknown RankerConfig field {name!r}")
+        out[name.strip()] = ast.literal_eval(value.strip())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    args, rest = parser.parse_known_args()
+    dataset = ingest.load(args.data).dataset
+    split = Split.at(dataset.transactions())
+    candidates, cache = CandidateConfig(), WeekCache()
+    print("| candidates | setting | MAP@12 | recall@12 | seconds |\n|---:|---|---:|---:|---:|")
+    items = iter(rest or ["--setting", ""])
+    for flag in items:
+        value = next(items)
+        if flag == "--candidates":
+            candidates, cache = CandidateConfig(per_source=int(value), cap=int(value)), WeekCache()
+            continue
+        if flag != "--setting":
+            raise SystemExit(f"unknown flag {flag}")
+        start = time.perf_counter()
+        options = ModelOptions(ranker=RankerConfig(**parse(value)), candidates=candidates, cache=cache)
+        score = score_model("ranker", split, dataset, options)
+        print(
+            f"| {candidates.cap} | {value or 'defaults'} | {score.map_at_12:.5f} | {score.recall_at_12:.5f} "
+            f"| {time.perf_counter() - start:.1f} |",
+            flush=True,
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
