@@ -6,10 +6,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -28,13 +30,14 @@ from hmrec.evaluation import (
     ModelOptions,
     Score,
     ablation,
+    evaluate_model,
     recommend_for_submission,
-    score_model,
     shop_statistics,
 )
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import OBJECTIVES, RankerConfig
 from hmrec.ranking.data import CandidateConfig
+from hmrec.recommenders.baselines import popular_articles
 from hmrec.recommenders.mf.config import LOSS_NAMES, MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
 from hmrec.retrieval import pipeline as retrieval
@@ -69,17 +72,20 @@ ObjectiveOpt = Annotated[
 ]
 CapOpt = Annotated[int, typer.Option("--candidates", help="Ranker: candidates per customer (and per source).")]
 ArtifactsOpt = Annotated[
-    Path | None, typer.Option("--artifacts", help="Ranker: folder for the model, its features and importance.")
+    Path | None,
+    typer.Option(
+        "--artifacts",
+        help="Folder for what hmrec serve reads: recommendations with scores and sources, articles, "
+        "recent purchases; the ranker's model, features and importance in its model/ folder.",
+    ),
 ]
 
 
-def _options(
-    data: Path, artifacts: Path | None, default: str, train_weeks: int, objective: Objective, cap: int
-) -> ModelOptions:
-    """The two-stage model's settings from the command line."""
+def _options(folder: Path, train_weeks: int, objective: Objective, cap: int) -> ModelOptions:
+    """The two-stage model's settings from the command line; its model goes to ``folder/model``."""
     ranker = _guard(lambda: RankerConfig(train_weeks=train_weeks, objective=Objective(objective).value))
     candidates = _guard(lambda: CandidateConfig(per_source=cap, cap=cap))
-    return ModelOptions(ranker=ranker, candidates=candidates, artifacts=artifacts or data / "artifacts" / default)
+    return ModelOptions(ranker=ranker, candidates=candidates, artifacts=folder / "model")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -138,17 +144,58 @@ def _scores_table(scores: list[Score], title: str) -> Table:
 
 def _evaluate(
     dataset: Dataset, models: list[str], cutoff: str | None, options: ModelOptions | None = None
-) -> tuple[Split, list[Score]]:
+) -> tuple[Split, list[Score], dict[str, pl.DataFrame]]:
+    """Fit and score each model on the holdout split; also each one's recommendations."""
     split = _split(dataset, cutoff)
-    scores = []
+    scores, recs = [], {}
     with _progress() as bar:
         task = bar.add_task("evaluating", total=len(models))
         for name in models:
             bar.update(task, description=f"fitting and scoring {name}")
             shown = replace(options or ModelOptions(), on_step=lambda text: bar.update(task, description=text))
-            scores.append(_guard(lambda name=name, shown=shown: score_model(name, split, dataset, shown)))
+            score, recs[name] = _guard(lambda name=name, shown=shown: evaluate_model(name, split, dataset, shown))
+            scores.append(score)
             bar.advance(task)
-    return split, scores
+    return split, scores, recs
+
+
+def _save_evaluation(
+    dataset: Dataset,
+    split: Split,
+    scores: list[Score],
+    recs: dict[str, pl.DataFrame],
+    folder: Path,
+    options: ModelOptions,
+) -> Path:
+    """Serving artifacts of the main model's holdout recommendations (with what was bought) and the
+    HTML report, into ``folder``; returns the report's path."""
+    from hmrec.report.build import ModelResult, ReportInput, write_report  # matplotlib loads only here
+    from hmrec.serve.artifacts import write_artifacts
+
+    truth = split.truth.collect()
+    main = "ranker" if "ranker" in recs else scores[-1].model
+    with _progress() as bar:
+        task = bar.add_task("saving artifacts", total=None)
+        popular = popular_articles(split.history, split.cutoff)
+        _guard(lambda: write_artifacts(folder, dataset, recs[main], main, split.cutoff, popular, truth))
+        bar.update(task, description="measuring candidate recall for the report")
+        buyers = truth[Col.CUSTOMER].unique().sort()
+        sizes = [10, 20, 50, 100]
+        runs = retrieval.run_sources(WeekInput.of(dataset, split, buyers), list(options.candidates.sources), max(sizes))
+        curve = retrieval.recall_curve({size: retrieval.quality_table(runs, truth, size) for size in sizes})
+        bar.update(task, description="drawing the report")
+        importance_file = (options.artifacts or folder / "model") / "importance.csv"
+        report = ReportInput(
+            cutoff=split.cutoff,
+            results=[ModelResult(s.model, s.map_at_12, s.recall_at_12, recs[s.model]) for s in scores],
+            truth=truth,
+            history=split.history,
+            customers=dataset.customers(),
+            recall_curve=curve,
+            curve_sizes=sizes,
+            importance=pl.read_csv(importance_file) if "ranker" in recs and importance_file.exists() else None,
+        )
+        return _guard(lambda: write_report(report, folder / "report.html"))
 
 
 def _ablation_table(base: Score, rows: list[AblationRow]) -> Table:
@@ -225,18 +272,20 @@ def evaluate(
     ] = False,
 ) -> None:
     """Hold out the last week of DIR, fit on the weeks before, print MAP@12 and recall@12 of
-    every model in one table. The ranker's model, feature list and importance are saved to
-    --artifacts (default DIR/artifacts/evaluate).
+    every model in one table, and write the HTML report. The main model's holdout
+    recommendations (with what was bought, for hmrec serve), the ranker's model, feature list
+    and importance, and report.html go to --artifacts (default DIR/artifacts/evaluate).
 
     Example: hmrec evaluate --data data/small --model ranker --model repurchase --ablation
     """
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else list(MODELS)
-    options = _options(data, artifacts, "evaluate", train_weeks, objective, cap)
-    split, scores = _evaluate(dataset, names, cutoff, options)
+    folder = artifacts or data / "artifacts" / "evaluate"
+    options = _options(folder, train_weeks, objective, cap)
+    split, scores, recs = _evaluate(dataset, names, cutoff, options)
     console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
-    if "ranker" in names:
-        console.print(f"ranker artifacts: {options.artifacts}")
+    report = _save_evaluation(dataset, split, scores, recs, folder, options)
+    console.print(f"artifacts: {folder}  report: {report}")
     if run_ablation:
         with _progress() as bar:
             task = bar.add_task("ablation", total=None)
@@ -258,21 +307,29 @@ def submit(
 ) -> None:
     """Fit on all of DIR and write a Kaggle submission (customer_id,prediction).
 
-    One row per customer of sample_submission.csv (else customers.csv), in that order. The
-    ranker's model, feature list and importance are saved to --artifacts (default
+    One row per customer of sample_submission.csv (else customers.csv), in that order. What
+    hmrec serve reads (the recommendations with scores and sources, the articles, recent
+    purchases) and the ranker's model, features and importance go to --artifacts (default
     DIR/artifacts/submit).
 
     Example: hmrec submit --data data/small --output submission.csv
     """
+    from hmrec.serve.artifacts import write_artifacts
+
     dataset = _load(data)
     name = ModelName(model).value
-    options = _options(data, artifacts, "submit", train_weeks, objective, cap)
+    folder = artifacts or data / "artifacts" / "submit"
+    options = _options(folder, train_weeks, objective, cap)
     with _progress() as bar:
         task = bar.add_task(f"fitting {name} and writing {output}", total=None)
         shown = replace(options, on_step=lambda text: bar.update(task, description=text))
         recs = _guard(lambda: recommend_for_submission(dataset, name, shown))
         _guard(lambda: write_submission(dataset, recs, output))
-    console.print(f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {name})")
+        bar.update(task, description=f"saving artifacts to {folder}")
+        cutoff = dataset.date_range()[1] + timedelta(days=1)
+        popular = popular_articles(dataset.transactions(), cutoff)
+        _guard(lambda: write_artifacts(folder, dataset, recs, name, cutoff, popular))
+    console.print(f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {name}); artifacts: {folder}")
 
 
 @app.command("train-baseline")
@@ -451,15 +508,65 @@ def demo(
         task = bar.add_task("generating the small shop", total=cfg.n_weeks)
         shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
     dataset = _load(out)
-    options = ModelOptions(artifacts=out / "artifacts" / "evaluate")
-    split, scores = _evaluate(dataset, list(MODELS), None, options)
+    options = ModelOptions(artifacts=out / "artifacts" / "evaluate" / "model")
+    split, scores, recs = _evaluate(dataset, list(MODELS), None, options)
+    report = _save_evaluation(dataset, split, scores, recs, out / "artifacts" / "evaluate", options)
     best = max(scores, key=lambda s: s.map_at_12).model
     submission = out / "submission.csv"
     with _progress() as bar:
         bar.add_task(f"writing a submission with {best}", total=None)
-        submit_options = replace(options, artifacts=out / "artifacts" / "submit")
+        submit_options = replace(options, artifacts=out / "artifacts" / "submit" / "model")
         write_submission(dataset, recommend_for_submission(dataset, best, submit_options), submission)
     _candidate_tables(dataset, split, list(retrieval.SOURCES), 50, [20, 50, 100])
     console.print(_scores_table(scores, f"small synthetic shop, holdout week from {split.cutoff}"))
     console.print(f"submission ({best}): {submission}")
+    console.print(f"report: {report}; explore the holdout week with: hmrec serve --artifacts {report.parent}")
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s")
+
+
+@app.command()
+def report(
+    data: DataOpt,
+    model: Annotated[
+        list[ModelName] | None,
+        typer.Option("--model", help="Model(s) to compare; repeat the flag. Default: popular, repurchase, ranker."),
+    ] = None,
+    cutoff: CutoffOpt = None,
+    artifacts: ArtifactsOpt = None,
+) -> None:
+    """Evaluate on the holdout week and write one self-contained HTML report with plots: MAP@12
+    per model, candidate recall per source, MAP@12 by customer segment, feature importance,
+    score distribution (to --artifacts, default DIR/artifacts/evaluate/report.html).
+
+    Example: hmrec report --data data/small
+    """
+    dataset = _load(data)
+    names = [ModelName(m).value for m in model] if model else ["popular", "repurchase", "ranker"]
+    folder = artifacts or data / "artifacts" / "evaluate"
+    options = _options(folder, RankerConfig.train_weeks, Objective(RankerConfig.objective), CandidateConfig.cap)
+    split, scores, recs = _evaluate(dataset, names, cutoff, options)
+    console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
+    console.print(f"report: {_save_evaluation(dataset, split, scores, recs, folder, options)}")
+
+
+@app.command()
+def serve(
+    artifacts: Annotated[
+        Path, typer.Option("--artifacts", help="Folder written by hmrec submit (or evaluate) --artifacts.")
+    ],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the recommendations over HTTP, with the customer explorer page at / and the
+    OpenAPI page at /docs. Everything loads once at start-up.
+
+    Example: hmrec serve --artifacts data/small/artifacts/submit --port 8000
+    """
+    import uvicorn
+
+    from hmrec.serve.app import create_app
+
+    start = time.perf_counter()
+    application = _guard(lambda: create_app(artifacts))
+    err.print(f"loaded {artifacts} in {time.perf_counter() - start:.1f} s; open http://{host}:{port}/", highlight=False)
+    uvicorn.run(application, host=host, port=port, log_level="warning")

@@ -63,6 +63,8 @@ MODELS: dict[str, Callable[[Dataset, ModelOptions], Recommender]] = {
 """The ``--model`` choices, in the order ``evaluate`` reports them."""
 RULE_BASELINES = ("popular", "repurchase")
 DEFAULT_MODEL = "ranker"
+FILL = "popular fill"
+"""The ``sources`` of an article the popular fill added to a ranked list."""
 
 
 def make_model(name: str, dataset: Dataset, options: ModelOptions | None = None) -> Recommender:
@@ -83,29 +85,51 @@ class Score:
     seconds: float
 
 
-def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None) -> Score:
-    """Fit ``name`` on the split's history and score it on the customers who bought that week."""
+def detailed(model: Recommender, recs: pl.DataFrame) -> pl.DataFrame:
+    """``recs`` with ``score`` and ``sources``: the ranker's own where it ranked the article,
+    ``popular fill`` for what the fill added; other models name themselves and have no score."""
+    scored = getattr(model, "scored", None)
+    if not isinstance(scored, pl.DataFrame) or Col.SOURCES not in scored.columns:
+        return recs.with_columns(pl.lit(None, pl.Float64).alias(Col.SCORE), pl.lit(model.name).alias(Col.SOURCES))
+    return recs.join(
+        scored.select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE, Col.SOURCES), on=[Col.CUSTOMER, Col.ARTICLE], how="left"
+    ).with_columns(pl.col(Col.SOURCES).fill_null(FILL))
+
+
+def evaluate_model(
+    name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None
+) -> tuple[Score, pl.DataFrame]:
+    """Fit ``name`` on the split's history, recommend for the customers who bought that week, and
+    score them; also return the recommendations (``customer, article, rank, score, sources``)."""
     start = time.perf_counter()
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     if buyers.is_empty():
         raise ValueError(f"nobody bought anything in the week from {split.cutoff}: nothing to score")
-    recs = make_model(name, dataset, options).fit(split.history, split.cutoff).recommend(buyers, K)
-    return Score(
+    model = make_model(name, dataset, options).fit(split.history, split.cutoff)
+    recs = model.recommend(buyers, K)
+    score = Score(
         model=name,
         map_at_12=map_at_k(recs, truth, K),
         recall_at_12=recall_at_k(recs, truth, K),
         customers=buyers.len(),
         seconds=time.perf_counter() - start,
     )
+    return score, detailed(model, recs)
+
+
+def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None) -> Score:
+    """Fit ``name`` on the split's history and score it on the customers who bought that week."""
+    return evaluate_model(name, split, dataset, options)[0]
 
 
 def recommend_for_submission(dataset: Dataset, name: str, options: ModelOptions | None = None) -> pl.DataFrame:
-    """Fit ``name`` on all the data and recommend for every customer of the submission."""
+    """Fit ``name`` on all the data and recommend for every customer of the submission:
+    ``customer, article, rank, score, sources``."""
     last = dataset.date_range()[1]
     model = make_model(name, dataset, options).fit(dataset.transactions(), last + timedelta(days=1))
     customers = dataset.submission_customers().collect()[Col.CUSTOMER]
-    return model.recommend(customers, K)
+    return detailed(model, model.recommend(customers, K))
 
 
 def shop_statistics(dataset: Dataset, cutoff: date | None = None) -> dict[str, float | int | str]:

@@ -46,6 +46,7 @@ class Col:
     POSTAL = "postal"
     RANK = "rank"
     SCORE = "score"
+    SOURCES = "sources"  # the retrieval sources behind a recommendation, comma-separated
 
 
 CUSTOMER_ID_PATTERN = r"^[0-9a-f]{64}$"

@@ -13,8 +13,7 @@ from hmrec.recommenders.base import top_per_customer
 from hmrec.retrieval.union import rank_column
 from hmrec.schema import Col
 
-SOURCES = "sources"
-"""The names of the sources that proposed a recommendation, comma-separated."""
+SOURCES = Col.SOURCES
 
 
 def _sources(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.Expr:

@@ -1,0 +1,124 @@
+"""Load-test ``hmrec serve``: start it on loopback in its own process, drive it from this one
+with an async HTTP client for a while, and print requests per second, latency percentiles and
+errors.
+
+    .venv/bin/python benchmarks/serve_load.py --artifacts DIR/artifacts/submit --seconds 30 --concurrency 16
+
+Requests cycle over known customers' recommendations (k=12), with one request in ``--unknown-every``
+asking for an unknown customer (the popular list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import polars as pl
+
+from hmrec.schema import Col
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(artifacts: Path, port: int) -> subprocess.Popen[bytes]:
+    hmrec = Path(sys.executable).with_name("hmrec")
+    command = [str(hmrec), "serve", "--artifacts", str(artifacts), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+        if server.poll() is not None:
+            raise SystemExit(f"the server stopped: {server.stderr.read().decode() if server.stderr else ''}")
+    server.kill()
+    raise SystemExit("the server did not answer /health within 300 s")
+
+
+async def drive(base: str, paths: list[str], seconds: float, concurrency: int) -> tuple[list[float], int, int]:
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
+
+        async def worker(offset: int) -> None:
+            nonlocal errors, sent
+            i = offset
+            while time.perf_counter() < stop:
+                path = paths[i % len(paths)]
+                i += concurrency
+                start = time.perf_counter()
+                try:
+                    response = await client.get(path)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - start)
+                sent += 1
+                errors += not ok
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return latencies, sent, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--artifacts", type=Path, required=True)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--unknown-every", type=int, default=20)
+    parser.add_argument("--customers", type=int, default=20_000, help="distinct known customers to cycle over")
+    args = parser.parse_args()
+
+    ids = (
+        pl.scan_parquet(args.artifacts / "recommendations.parquet")
+        .select(Col.CUSTOMER_ID)
+        .unique()
+        .head(args.customers)
+        .collect()[Col.CUSTOMER_ID]
+        .to_list()
+    )
+    random.Random(0).shuffle(ids)
+    paths = [f"/customers/{c}/recommendations?k=12" for c in ids]
+    for i in range(0, len(paths), args.unknown_every):
+        paths[i] = f"/customers/{os.urandom(32).hex()}/recommendations?k=12"
+
+    port = free_port()
+    started = time.perf_counter()
+    server = start_server(args.artifacts, port)
+    print(f"server up in {time.perf_counter() - started:.1f} s (pid {server.pid})", flush=True)
+    try:
+        asyncio.run(drive(f"http://127.0.0.1:{port}", paths[:200], 2, args.concurrency))  # warm-up
+        latencies, sent, errors = asyncio.run(drive(f"http://127.0.0.1:{port}", paths, args.seconds, args.concurrency))
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    ms = sorted(x * 1000 for x in latencies)
+    p = statistics.quantiles(ms, n=100)
+    print(
+        f"| {args.seconds:.0f} s | {args.concurrency} | {sent:,} | {sent / args.seconds:.0f} | {p[49]:.1f} | "
+        f"{p[98]:.1f} | {ms[-1]:.1f} | {errors} |"
+    )
+    print("(duration | concurrency | requests | requests/s | p50 ms | p99 ms | max ms | errors)")
+
+
+if __name__ == "__main__":
+    main()

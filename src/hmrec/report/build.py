@@ -1,0 +1,244 @@
+"""The evaluation report: one self-contained HTML file with PNG plots (matplotlib) and tables."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen: draw into memory
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from hmrec.data.atomic import write_atomic  # noqa: E402
+from hmrec.metrics import average_precisions  # noqa: E402
+from hmrec.schema import Col, K  # noqa: E402
+
+AGE_BINS = [25, 35, 45, 55]
+AGE_LABELS = ["under 25", "25-34", "35-44", "45-54", "55 and over"]
+ACTIVITY_BINS = [2, 5, 10, 25]
+ACTIVITY_LABELS = ["0-1", "2-4", "5-9", "10-24", "25 and more"]
+SEGMENT_ORDER = {
+    "age group": [*AGE_LABELS, "unknown"],
+    "purchases in 12 weeks": ACTIVITY_LABELS,
+    "new or returning": ["new", "returning"],
+}
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model's holdout result: its scores and its recommendations (``customer, article,
+    rank`` and, for the ranker, ``score, sources``)."""
+
+    name: str
+    map_at_12: float
+    recall_at_12: float
+    recs: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """Everything the report shows; the CLI gathers it from one ``evaluate`` run."""
+
+    cutoff: date
+    results: Sequence[ModelResult]
+    truth: pl.DataFrame
+    history: pl.LazyFrame
+    customers: pl.LazyFrame
+    recall_curve: dict[str, list[float]] | None = None
+    curve_sizes: Sequence[int] = ()
+    importance: pl.DataFrame | None = None
+
+
+def _png(fig: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _img(fig: plt.Figure, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">'
+
+
+def _table(frame: pl.DataFrame, floats: int = 5) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.iter_rows():
+        cells = "".join(
+            f'<td class="num">{v:.{floats}f}</td>' if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>"
+            for v in row
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def segments(data: ReportInput) -> pl.DataFrame:
+    """``customer, age group, activity, new or returning`` for the holdout week's buyers."""
+    buyers = data.truth.select(Col.CUSTOMER).unique()
+    since = data.cutoff - timedelta(weeks=12)
+    counts = (
+        data.history.filter(pl.col(Col.DATE) < data.cutoff)
+        .join(buyers.lazy(), on=Col.CUSTOMER, how="semi")
+        .group_by(Col.CUSTOMER)
+        .agg(all=pl.len(), recent=(pl.col(Col.DATE) >= since).sum())
+        .collect()
+    )
+    ages = data.customers.select(Col.CUSTOMER, Col.AGE).join(buyers.lazy(), on=Col.CUSTOMER, how="semi").collect()
+    return (
+        buyers.join(counts, on=Col.CUSTOMER, how="left")
+        .join(ages, on=Col.CUSTOMER, how="left")
+        .with_columns(pl.col("all", "recent").fill_null(0))
+        .select(
+            Col.CUSTOMER,
+            pl.when(pl.col(Col.AGE).is_null())
+            .then(pl.lit("unknown"))
+            .otherwise(pl.col(Col.AGE).cut(AGE_BINS, labels=AGE_LABELS, left_closed=True).cast(pl.String))
+            .alias("age group"),
+            pl.col("recent")
+            .cut(ACTIVITY_BINS, labels=ACTIVITY_LABELS, left_closed=True)
+            .cast(pl.String)
+            .alias("purchases in 12 weeks"),
+            pl.when(pl.col("all") > 0).then(pl.lit("returning")).otherwise(pl.lit("new")).alias("new or returning"),
+        )
+    )
+
+
+def segment_maps(data: ReportInput) -> dict[str, pl.DataFrame]:
+    """Per segment kind: ``segment, buyers`` and one MAP@12 column per model."""
+    seg = segments(data)
+    per_model = {
+        r.name: average_precisions(r.recs, data.truth, K).join(seg, on=Col.CUSTOMER, how="left") for r in data.results
+    }
+    out = {}
+    for kind, order in SEGMENT_ORDER.items():
+        table = seg.group_by(kind).agg(pl.len().alias("buyers"))
+        for name, ap in per_model.items():
+            table = table.join(ap.group_by(kind).agg(pl.col("ap").mean().alias(name)), on=kind, how="left")
+        out[kind] = table.sort(pl.col(kind).cast(pl.Enum(order))).rename({kind: "segment"})
+    return out
+
+
+def _bar_models(data: ReportInput) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 3))
+    names = [r.name for r in data.results]
+    values = [r.map_at_12 for r in data.results]
+    ax.bar(names, values, color=["#c0282d" if n == "ranker" else "#8e8e8e" for n in names])
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.4f}", ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("MAP@12")
+    ax.set_title(f"MAP@12 per model, holdout week from {data.cutoff}")
+    return fig
+
+
+def _recall_plot(data: ReportInput) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, values in (data.recall_curve or {}).items():
+        style = {"linewidth": 2.5, "color": "black"} if name == "union" else {"linewidth": 1.2}
+        ax.plot(list(data.curve_sizes), values, marker="o", label=name, **style)
+    ax.set_xlabel("candidates per customer")
+    ax.set_ylabel("recall")
+    ax.set_title("recall against the number of candidates")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def _segment_plot(kind: str, table: pl.DataFrame, models: list[str]) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 3))
+    width = 0.8 / max(len(models), 1)
+    for i, name in enumerate(models):
+        xs = [j + i * width for j in range(table.height)]
+        ax.bar(xs, table[name].fill_null(0).to_list(), width=width, label=name)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(table.height)], table["segment"].to_list(), fontsize=8)
+    ax.set_ylabel("MAP@12")
+    ax.set_title(f"MAP@12 by {kind}")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _importance_plot(importance: pl.DataFrame, top: int = 20) -> plt.Figure:
+    head = importance.sort("gain", descending=True).head(top).reverse()
+    fig, ax = plt.subplots(figsize=(6, 0.25 * head.height + 1))
+    ax.barh(head["feature"].to_list(), head["gain"].to_list(), color="#2f5fb3")
+    ax.set_xlabel("total gain")
+    ax.set_title(f"ranker feature importance (top {head.height})")
+    ax.tick_params(axis="y", labelsize=7)
+    return fig
+
+
+def _score_plot(recs: pl.DataFrame, truth: pl.DataFrame) -> plt.Figure:
+    labelled = recs.filter(pl.col(Col.SCORE).is_not_null()).join(
+        truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(True).alias("hit")),
+        on=[Col.CUSTOMER, Col.ARTICLE],
+        how="left",
+    )
+    fig, ax = plt.subplots(figsize=(6, 3))
+    bought = labelled.filter(pl.col("hit").is_not_null())[Col.SCORE].to_list()
+    missed = labelled.filter(pl.col("hit").is_null())[Col.SCORE].to_list()
+    ax.hist(missed, bins=50, alpha=0.6, density=True, label=f"not bought ({len(missed):,})")
+    if bought:
+        ax.hist(bought, bins=50, alpha=0.6, density=True, label=f"bought ({len(bought):,})")
+    ax.set_xlabel("ranker score of a recommended article")
+    ax.set_ylabel("density")
+    ax.set_title("score distribution of the recommendations")
+    ax.legend(fontsize=8)
+    return fig
+
+
+STYLE = """
+body { font: 14px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #222; padding: 0 1rem; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; } th, td { padding: .25rem .6rem; border-bottom: 1px solid #eee; }
+th { text-align: left; color: #666; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+img { max-width: 100%; } .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+"""
+
+
+def render(data: ReportInput) -> str:
+    """The report as one HTML string (plots embedded as base64 PNG)."""
+    models = [r.name for r in data.results]
+    scores = pl.DataFrame(
+        {
+            "model": models,
+            "MAP@12": [r.map_at_12 for r in data.results],
+            "recall@12": [r.recall_at_12 for r in data.results],
+        }
+    )
+    parts = [
+        f"<h1>hmrec evaluation: holdout week from {data.cutoff}</h1>",
+        f"<p>{data.truth[Col.CUSTOMER].n_unique():,} buyers in the holdout week, "
+        f"{data.truth.height:,} distinct (customer, article) purchases.</p>",
+        "<h2>MAP@12 per model</h2>",
+        _table(scores),
+        _img(_bar_models(data), "MAP@12 per model"),
+    ]
+    if data.recall_curve:
+        curve = pl.DataFrame(
+            {"source": list(data.recall_curve)}
+            | {f"@{s}": [v[i] for v in data.recall_curve.values()] for i, s in enumerate(data.curve_sizes)}
+        )
+        parts += ["<h2>Candidate recall</h2>", _table(curve, 4), _img(_recall_plot(data), "recall curve")]
+    parts.append("<h2>MAP@12 by customer segment</h2>")
+    for kind, table in segment_maps(data).items():
+        parts += [f"<h3>{html.escape(kind)}</h3>", _table(table), _img(_segment_plot(kind, table, models), kind)]
+    if data.importance is not None and data.importance.height:
+        parts += ["<h2>Feature importance</h2>", _img(_importance_plot(data.importance), "feature importance")]
+    ranker = next(
+        (r for r in data.results if Col.SCORE in r.recs.columns and r.recs[Col.SCORE].is_not_null().any()), None
+    )
+    if ranker is not None:
+        parts += ["<h2>Score distribution</h2>", _img(_score_plot(ranker.recs, data.truth), "score distribution")]
+    body = "\n".join(parts)
+    return f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hmrec report {data.cutoff}</title><style>{STYLE}</style></head><body>{body}</body></html>'
+
+
+def write_report(data: ReportInput, path: Path) -> Path:
+    """Write the report to ``path`` (atomically)."""
+    text = render(data)
+    return write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

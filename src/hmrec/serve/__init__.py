@@ -1,0 +1,1 @@
+"""The HTTP API and explorer page over saved artifacts, and the files they read."""

@@ -1,0 +1,307 @@
+"""The HTTP API and the customer explorer page over saved artifacts (``hmrec serve``).
+
+Everything is loaded once when the app is created; a request reads from memory only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from hmrec.schema import ARTICLE_ID_WIDTH, CUSTOMER_ID_PATTERN, Col
+from hmrec.serve.artifacts import ARTICLE_FIELDS, ARTICLES, HISTORY, META, RECOMMENDATIONS, TRUTH
+from hmrec.serve.colours import swatch
+
+PAGE = Path(__file__).with_name("explorer.html")
+ARTICLE_ID_PATTERN = rf"^[0-9]{{{ARTICLE_ID_WIDTH}}}$"
+
+
+class Article(BaseModel):
+    article_id: str
+    name: str | None
+    product_type: str | None
+    product_group: str | None
+    colour: str | None
+    colour_hex: str
+    department: str | None
+    description: str | None
+
+
+class Recommendation(BaseModel):
+    rank: int
+    article: Article
+    score: float | None
+    sources: list[str]
+    bought: bool | None  # None when the week is not known (a submission)
+
+
+class Recommendations(BaseModel):
+    customer_id: str
+    known: bool  # False: an unknown customer, given the popular list
+    model: str
+    cutoff: str
+    recommendations: list[Recommendation]
+
+
+class Purchase(BaseModel):
+    date: str
+    article: Article
+    price: float
+    channel: str
+
+
+class History(BaseModel):
+    customer_id: str
+    known: bool
+    purchases: list[Purchase]
+    bought_in_holdout: list[Article] | None
+
+
+class Health(BaseModel):
+    status: str
+    model: str
+    cutoff: str
+    customers: int
+    articles: int
+    holdout_known: bool
+
+
+def _ranges(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """``customer_id -> (first row, end row)`` of a frame sorted by customer_id."""
+    spans = (
+        frame.with_row_index("__row")
+        .group_by(Col.CUSTOMER_ID, maintain_order=True)
+        .agg(pl.col("__row").min().alias("lo"), pl.len().alias("n"))
+    )
+    return {c: (lo, lo + n) for c, lo, n in spans.iter_rows()}
+
+
+def _article_json(row: dict[str, Any]) -> dict[str, Any]:
+    return Article(
+        article_id=row[Col.ARTICLE_ID],
+        name=row[Col.PROD_NAME],
+        product_type=row["product_type_name"],
+        product_group=row[Col.PRODUCT_GROUP],
+        colour=row[Col.COLOUR_GROUP],
+        colour_hex=swatch(row[Col.COLOUR_GROUP]),
+        department=row["department_name"],
+        description=row["detail_desc"],
+    ).model_dump()
+
+
+def _unknown_article(article_id: str) -> dict[str, Any]:
+    return _article_json({k: None for k in [Col.PROD_NAME, *ARTICLE_FIELDS]} | {Col.ARTICLE_ID: article_id})
+
+
+@dataclass
+class Store:
+    """The artifacts in memory as arrays, indexed by customer id; article payloads built once."""
+
+    meta: dict[str, Any]
+    articles: list[dict[str, Any]]  # by article position
+    article_pos: dict[str, int]
+    rec_rows: dict[str, tuple[int, int]]
+    rec_article: np.ndarray
+    rec_rank: np.ndarray
+    rec_score: np.ndarray  # NaN: no score
+    rec_sources: np.ndarray  # position in source_lists
+    source_lists: list[list[str]]
+    history_rows: dict[str, tuple[int, int]]
+    history_article: np.ndarray
+    history_date: list[str]
+    history_price: np.ndarray
+    history_channel: np.ndarray
+    truth: dict[str, set[str]] | None
+
+    @classmethod
+    def load(cls, folder: Path) -> Store:
+        missing = [name for name in (META, RECOMMENDATIONS, ARTICLES, HISTORY) if not (folder / name).exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"{folder} holds no serving artifacts (missing {', '.join(missing)}); "
+                "write them with: hmrec submit --data DIR --output sub.csv --artifacts " + str(folder)
+            )
+        meta = json.loads((folder / META).read_text())
+        catalogue = pl.read_parquet(folder / ARTICLES, columns=[Col.ARTICLE_ID, *ARTICLE_FIELDS])
+        articles = [_article_json(row) for row in catalogue.iter_rows(named=True)]
+        article_pos = {a["article_id"]: i for i, a in enumerate(articles)}
+        positions = pl.DataFrame({Col.ARTICLE_ID: list(article_pos), "__pos": list(article_pos.values())})
+
+        def with_positions(frame: pl.DataFrame) -> pl.DataFrame:
+            missing = frame.join(positions, on=Col.ARTICLE_ID, how="anti")[Col.ARTICLE_ID].unique().to_list()
+            for article_id in missing:  # ids absent from the catalogue still get a payload
+                article_pos[article_id] = len(articles)
+                articles.append(_unknown_article(article_id))
+            extra = pl.DataFrame({Col.ARTICLE_ID: missing, "__pos": [article_pos[a] for a in missing]})
+            lookup = pl.concat([positions, extra], how="vertical_relaxed") if missing else positions
+            return frame.join(lookup, on=Col.ARTICLE_ID, how="left", maintain_order="left")
+
+        recs = with_positions(pl.read_parquet(folder / RECOMMENDATIONS))
+        names = recs[Col.SOURCES].fill_null("")
+        distinct = names.unique().sort().to_list()
+        codes = names.cast(pl.Enum(distinct))
+        source_lists = [s.split(",") if s else [] for s in distinct]
+        history = with_positions(pl.read_parquet(folder / HISTORY))
+        truth = None
+        if (folder / TRUTH).exists():
+            bought = pl.read_parquet(folder / TRUTH).group_by(Col.CUSTOMER_ID).agg(pl.col(Col.ARTICLE_ID))
+            truth = {c: set(a) for c, a in bought.iter_rows()}
+        return cls(
+            meta=meta,
+            articles=articles,
+            article_pos=article_pos,
+            rec_rows=_ranges(recs),
+            rec_article=recs["__pos"].to_numpy(),
+            rec_rank=recs[Col.RANK].to_numpy(),
+            rec_score=recs[Col.SCORE].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
+            rec_sources=codes.to_physical().to_numpy(),
+            source_lists=source_lists,
+            history_rows=_ranges(history),
+            history_article=history["__pos"].to_numpy(),
+            history_date=history[Col.DATE].cast(pl.String).to_list(),
+            history_price=history[Col.PRICE].cast(pl.Float64).to_numpy(),
+            history_channel=history[Col.CHANNEL].to_numpy(),
+            truth=truth,
+        )
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        pos = self.article_pos.get(article_id)
+        return _unknown_article(article_id) if pos is None else self.articles[pos]
+
+
+def _json(payload: object) -> Response:
+    return Response(content=json.dumps(payload), media_type="application/json")
+
+
+def _check_customer(customer_id: str) -> None:
+    if not re.fullmatch(CUSTOMER_ID_PATTERN, customer_id):
+        raise HTTPException(
+            status_code=422,
+            detail=f"customer_id must be 64 lowercase hexadecimal characters (as in customers.csv), got {customer_id!r}",
+        )
+
+
+def create_app(folder: Path) -> FastAPI:
+    """The app over the artifacts in ``folder`` (loaded now, once)."""
+    store = Store.load(folder)
+    page = PAGE.read_text()
+    app = FastAPI(
+        title="hmrec",
+        description="Recommendations of the next week's 12 articles per customer, and the explorer page.",
+        version="0.1.0",
+    )
+
+    @app.get("/health", response_model=Health)
+    def health() -> Response:
+        return _json(
+            {
+                "status": "ok",
+                "model": store.meta["model"],
+                "cutoff": store.meta["cutoff"],
+                "customers": len(store.rec_rows),
+                "articles": len(store.article_pos),
+                "holdout_known": store.truth is not None,
+            }
+        )
+
+    @app.get("/customers/{customer_id}/recommendations", response_model=Recommendations)
+    def recommendations(
+        customer_id: str, k: int = Query(12, ge=1, le=100, description="How many articles to return.")
+    ) -> Response:
+        """The customer's recommendations, best first; an unknown customer gets the popular list
+        with ``known`` false. ``bought`` says whether the holdout week held the purchase (null for
+        a submission)."""
+        _check_customer(customer_id)
+        span = store.rec_rows.get(customer_id)
+        bought = store.truth.get(customer_id, set()) if store.truth is not None else None
+        if span is None:
+            items = [
+                {"rank": i + 1, "article": store.article(a), "score": None, "sources": ["popular"], "bought": None}
+                for i, a in enumerate(store.meta["popular"][:k])
+            ]
+        else:
+            lo, hi = span
+            items = []
+            for row in range(lo, min(hi, lo + k)):
+                article = store.articles[store.rec_article[row]]
+                score = float(store.rec_score[row])
+                items.append(
+                    {
+                        "rank": int(store.rec_rank[row]),
+                        "article": article,
+                        "score": None if math.isnan(score) else score,
+                        "sources": store.source_lists[store.rec_sources[row]],
+                        "bought": None if bought is None else article["article_id"] in bought,
+                    }
+                )
+        return _json(
+            {
+                "customer_id": customer_id,
+                "known": span is not None,
+                "model": store.meta["model"],
+                "cutoff": store.meta["cutoff"],
+                "recommendations": items,
+            }
+        )
+
+    @app.get("/customers/{customer_id}/history", response_model=History)
+    def history(customer_id: str) -> Response:
+        """The customer's most recent purchases before the cutoff, newest first, and (when the
+        holdout week is known) what they bought in it."""
+        _check_customer(customer_id)
+        span = store.history_rows.get(customer_id)
+        purchases = []
+        if span is not None:
+            purchases = [
+                {
+                    "date": store.history_date[row],
+                    "article": store.articles[store.history_article[row]],
+                    "price": float(store.history_price[row]),
+                    "channel": "online" if store.history_channel[row] == 2 else "store",
+                }
+                for row in range(*span)
+            ]
+        truth = None
+        if store.truth is not None:
+            truth = [store.article(a) for a in sorted(store.truth.get(customer_id, set()))]
+        return _json(
+            {
+                "customer_id": customer_id,
+                "known": customer_id in store.rec_rows or span is not None,
+                "purchases": purchases,
+                "bought_in_holdout": truth,
+            }
+        )
+
+    @app.get("/customers")
+    def customers(limit: int = Query(20, ge=1, le=200), prefix: str = Query("", max_length=64)) -> list[str]:
+        """Customer ids to pick from: those starting with ``prefix`` (holdout buyers first when known)."""
+        pool = sorted(store.truth) if store.truth is not None and not prefix else store.rec_rows
+        return [c for c in pool if c.startswith(prefix.lower())][:limit]
+
+    @app.get("/articles/{article_id}", response_model=Article)
+    def article(article_id: str) -> Response:
+        if not re.fullmatch(ARTICLE_ID_PATTERN, article_id):
+            raise HTTPException(
+                status_code=422,
+                detail=f"article_id must be {ARTICLE_ID_WIDTH} digits with its leading zero (as in articles.csv), got {article_id!r}",
+            )
+        if article_id not in store.article_pos:
+            raise HTTPException(status_code=404, detail=f"no article {article_id} in the catalogue")
+        return _json(store.article(article_id))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def explorer() -> str:
+        return page
+
+    return app

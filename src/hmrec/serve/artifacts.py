@@ -1,0 +1,90 @@
+"""What ``hmrec submit --artifacts DIR`` (and ``evaluate``) leave for ``hmrec serve``: the
+recommendations with their scores and sources, the article names, each customer's recent
+purchases, the popular list, and (for a holdout week) what was really bought.
+
+Everything is keyed by the Kaggle ids (64-hex ``customer_id``, 10-digit ``article_id``), so the
+server never needs the prepared data or the training code.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from hmrec.data.atomic import write_atomic
+from hmrec.data.dataset import Dataset
+from hmrec.schema import Col
+
+RECOMMENDATIONS = "recommendations.parquet"
+ARTICLES = "articles.parquet"
+HISTORY = "history.parquet"
+TRUTH = "truth.parquet"
+META = "meta.json"
+ARTICLE_FIELDS = [
+    Col.PROD_NAME,
+    "product_type_name",
+    Col.PRODUCT_GROUP,
+    Col.COLOUR_GROUP,
+    "department_name",
+    "detail_desc",
+]
+"""The catalogue columns the API returns with an article."""
+HISTORY_ROWS = 30
+"""Purchases kept per customer for the explorer page (the most recent)."""
+
+
+def _ids(frame: pl.LazyFrame, dataset: Dataset) -> pl.LazyFrame:
+    """Replace the ``customer`` and ``article`` indices of ``frame`` by their Kaggle ids."""
+    return (
+        frame.join(dataset.customer_map(), on=Col.CUSTOMER, how="left")
+        .join(dataset.article_map(), on=Col.ARTICLE, how="left")
+        .drop(Col.CUSTOMER, Col.ARTICLE)
+    )
+
+
+def write_artifacts(
+    folder: Path,
+    dataset: Dataset,
+    recs: pl.DataFrame,
+    model: str,
+    cutoff: date,
+    popular: list[int],
+    truth: pl.DataFrame | None = None,
+) -> Path:
+    """Write the serving files for ``recs`` (``customer, article, rank, score, sources``) into
+    ``folder``; each file is written to a temporary name and renamed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    customers = recs.select(Col.CUSTOMER).unique()
+    ranked = _ids(recs.lazy(), dataset).select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES)
+    history = (
+        dataset.transactions()
+        .filter(pl.col(Col.DATE) < cutoff)
+        .join(customers.lazy(), on=Col.CUSTOMER, how="semi")
+        .sort([Col.CUSTOMER, Col.DATE], descending=[False, True])
+        .group_by(Col.CUSTOMER, maintain_order=True)
+        .head(HISTORY_ROWS)
+    )
+    history = _ids(history, dataset).select(Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL)
+    articles = dataset.articles().join(dataset.article_map(), on=Col.ARTICLE).select(Col.ARTICLE_ID, *ARTICLE_FIELDS)
+    popular_ids = (
+        pl.DataFrame({Col.ARTICLE: pl.Series(popular, dtype=pl.UInt32)})
+        .join(dataset.article_map().collect(), on=Col.ARTICLE, how="left")[Col.ARTICLE_ID]
+        .to_list()
+    )
+    write_atomic(folder / RECOMMENDATIONS, ranked.sort(Col.CUSTOMER_ID, Col.RANK).collect().write_parquet)
+    write_atomic(
+        folder / HISTORY, history.sort(Col.CUSTOMER_ID, Col.DATE, descending=[False, True]).collect().write_parquet
+    )
+    write_atomic(folder / ARTICLES, articles.collect().write_parquet)
+    if truth is not None:
+        write_atomic(
+            folder / TRUTH, _ids(truth.lazy(), dataset).select(Col.CUSTOMER_ID, Col.ARTICLE_ID).collect().write_parquet
+        )
+    elif (folder / TRUTH).exists():
+        (folder / TRUTH).unlink()
+    meta = {"model": model, "cutoff": cutoff.isoformat(), "popular": popular_ids, "holdout_known": truth is not None}
+    write_atomic(folder / META, lambda path: Path(path).write_text(json.dumps(meta, indent=2)))
+    return folder

@@ -1,0 +1,143 @@
+"""The HTTP API through FastAPI's test client, over artifacts written from the tiny shop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+from hmrec.data.dataset import Dataset
+from hmrec.evaluation import recommend_for_submission
+from hmrec.recommenders.baselines import popular_articles
+from hmrec.schema import Col
+from hmrec.serve.app import create_app
+from hmrec.serve.artifacts import write_artifacts
+from hmrec.serve.colours import swatch
+
+
+@pytest.fixture(scope="module")
+def client(holdout: Path) -> TestClient:
+    return TestClient(create_app(holdout))
+
+
+def customer_ids(dataset: Dataset, frame: pl.DataFrame) -> list[str]:
+    return frame.join(dataset.customer_map().collect(), on=Col.CUSTOMER)[Col.CUSTOMER_ID].to_list()
+
+
+def test_health(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["model"] == "ranker" and body["holdout_known"] is True
+    assert body["customers"] > 0 and body["articles"] > 0
+
+
+def test_recommendations_of_a_known_customer(client: TestClient, holdout: Path) -> None:
+    recs = pl.read_parquet(holdout / "recommendations.parquet")
+    customer = recs[Col.CUSTOMER_ID][0]
+    response = client.get(f"/customers/{customer}/recommendations")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["known"] is True and body["customer_id"] == customer
+    items = body["recommendations"]
+    assert [r["rank"] for r in items] == list(range(1, 13))
+    expected = recs.filter(pl.col(Col.CUSTOMER_ID) == customer).sort(Col.RANK)[Col.ARTICLE_ID].to_list()
+    assert [r["article"]["article_id"] for r in items] == expected
+    first = items[0]
+    assert set(first) == {"rank", "article", "score", "sources", "bought"}
+    assert set(first["article"]) >= {"article_id", "name", "product_group", "colour", "colour_hex"}
+    assert first["article"]["name"] and first["article"]["colour_hex"].startswith("#")
+    assert first["sources"] and isinstance(first["bought"], bool)
+    assert len(client.get(f"/customers/{customer}/recommendations?k=3").json()["recommendations"]) == 3
+
+
+def test_bought_flags_match_the_holdout_week(client: TestClient, holdout: Path) -> None:
+    truth = pl.read_parquet(holdout / "truth.parquet")
+    recs = pl.read_parquet(holdout / "recommendations.parquet")
+    hits = recs.join(truth, on=[Col.CUSTOMER_ID, Col.ARTICLE_ID], how="semi")
+    assert hits.height > 0
+    customer = hits[Col.CUSTOMER_ID][0]
+    items = client.get(f"/customers/{customer}/recommendations").json()["recommendations"]
+    bought = set(truth.filter(pl.col(Col.CUSTOMER_ID) == customer)[Col.ARTICLE_ID])
+    assert [r["bought"] for r in items] == [r["article"]["article_id"] in bought for r in items]
+    assert any(r["bought"] for r in items)
+
+
+def test_unknown_customer_gets_the_popular_list_flagged(client: TestClient, holdout: Path) -> None:
+    popular = json.loads((holdout / "meta.json").read_text())["popular"]
+    body = client.get(f"/customers/{'f' * 64}/recommendations").json()
+    assert body["known"] is False
+    assert [r["article"]["article_id"] for r in body["recommendations"]] == popular[:12]
+    assert all(r["sources"] == ["popular"] for r in body["recommendations"])
+
+
+@pytest.mark.parametrize("bad", ["123", "G" * 64, "a" * 63, "a" * 65])
+def test_malformed_customer_id_is_a_422_with_a_message(client: TestClient, bad: str) -> None:
+    for path in (f"/customers/{bad}/recommendations", f"/customers/{bad}/history"):
+        response = client.get(path)
+        assert response.status_code == 422
+        assert "64 lowercase hexadecimal" in response.json()["detail"]
+
+
+def test_k_out_of_range_is_a_422(client: TestClient) -> None:
+    assert client.get(f"/customers/{'a' * 64}/recommendations?k=0").status_code == 422
+    assert client.get(f"/customers/{'a' * 64}/recommendations?k=x").status_code == 422
+
+
+def test_articles(client: TestClient, holdout: Path) -> None:
+    articles = pl.read_parquet(holdout / "articles.parquet")
+    article = articles.row(0, named=True)
+    body = client.get(f"/articles/{article[Col.ARTICLE_ID]}").json()
+    assert body["name"] == article[Col.PROD_NAME] and body["colour"] == article[Col.COLOUR_GROUP]
+    assert client.get("/articles/0000000001").status_code == 404
+    response = client.get("/articles/12ab")
+    assert response.status_code == 422 and "10 digits" in response.json()["detail"]
+
+
+def test_history_is_newest_first_and_before_the_cutoff(client: TestClient, holdout: Path) -> None:
+    cutoff = json.loads((holdout / "meta.json").read_text())["cutoff"]
+    customer = pl.read_parquet(holdout / "history.parquet")[Col.CUSTOMER_ID][0]
+    body = client.get(f"/customers/{customer}/history").json()
+    dates = [p["date"] for p in body["purchases"]]
+    assert dates and dates == sorted(dates, reverse=True) and max(dates) < cutoff
+    assert {p["channel"] for p in body["purchases"]} <= {"online", "store"}
+    assert body["bought_in_holdout"] is not None
+
+
+def test_customer_picker_lists_holdout_buyers(client: TestClient, holdout: Path) -> None:
+    listed = client.get("/customers?limit=5").json()
+    truth = set(pl.read_parquet(holdout / "truth.parquet")[Col.CUSTOMER_ID])
+    assert len(listed) == 5 and set(listed) <= truth
+    prefix = listed[0][:3]
+    assert all(c.startswith(prefix) for c in client.get(f"/customers?prefix={prefix}").json())
+
+
+def test_openapi_and_page(client: TestClient) -> None:
+    assert "/customers/{customer_id}/recommendations" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 200 and "hmrec" in page.text and "<script>" in page.text
+
+
+def test_submission_artifacts_have_no_holdout(tiny_dataset: Dataset, tmp_path: Path) -> None:
+    recs = recommend_for_submission(tiny_dataset, "popular")
+    cutoff = tiny_dataset.date_range()[1]
+    popular = popular_articles(tiny_dataset.transactions(), cutoff)
+    folder = write_artifacts(tmp_path, tiny_dataset, recs, "popular", cutoff, popular)
+    client = TestClient(create_app(folder))
+    assert client.get("/health").json()["holdout_known"] is False
+    customer = customer_ids(tiny_dataset, recs.head(1))[0]
+    items = client.get(f"/customers/{customer}/recommendations").json()["recommendations"]
+    assert all(r["bought"] is None and r["sources"] == ["popular"] and r["score"] is None for r in items)
+
+
+def test_missing_artifacts_say_how_to_make_them(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="hmrec submit"):
+        create_app(tmp_path)
+
+
+def test_swatches() -> None:
+    assert swatch("Black") == "#1b1b1b"
+    assert swatch("Light Blue") != swatch("Blue") != swatch("Dark Blue")
+    assert swatch("Something else") == swatch(None)

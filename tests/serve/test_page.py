@@ -1,0 +1,129 @@
+"""The explorer page in a real headless browser (Debian's chromium and chromedriver, which
+`make test` installs; the test is skipped where they are absent)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+import uvicorn
+
+from hmrec.schema import Col
+from hmrec.serve.app import create_app
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver (make test installs them)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(holdout: Path) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(create_app(holdout), host="127.0.0.1", port=port, log_level="warning")
+    app_server = uvicorn.Server(config)
+    thread = threading.Thread(target=app_server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not app_server.started:
+        if time.time() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    app_server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def wait_for(condition, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("the page did not get there in time")
+
+
+def test_search_a_customer_shows_history_and_recommendations(browser, server: str, holdout: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    truth = pl.read_parquet(holdout / "truth.parquet")
+    recs = pl.read_parquet(holdout / "recommendations.parquet")
+    hit = recs.join(truth, on=[Col.CUSTOMER_ID, Col.ARTICLE_ID], how="semi")[Col.CUSTOMER_ID][0]
+    history = pl.read_parquet(holdout / "history.parquet").filter(pl.col(Col.CUSTOMER_ID) == hit)
+
+    browser.get(server + "/")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#customer-list option"))  # the picker is filled
+    assert "customers" in browser.find_element(By.ID, "meta").text
+    box = browser.find_element(By.ID, "customer")
+    box.clear()
+    box.send_keys(hit)
+    browser.find_element(By.ID, "show").click()
+    rows = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#recommendations tbody tr"))
+    assert len(rows) == 12
+    assert rows[0].find_element(By.CSS_SELECTOR, "td").text == "1"
+    history_rows = browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")
+    assert len(history_rows) == history.height
+    first = history_rows[0].find_elements(By.CSS_SELECTOR, "td")
+    assert first[0].text == history[Col.DATE][0].isoformat()
+    assert first[3].text in ("online", "store")
+    swatch = history_rows[0].find_element(By.CSS_SELECTOR, ".swatch")
+    assert swatch.value_of_css_property("background-color").startswith("rgb")
+    assert browser.find_elements(By.CSS_SELECTOR, "#recommendations .bought")  # a real purchase is marked
+    assert browser.find_elements(By.CSS_SELECTOR, "#recommendations .chip")  # sources shown
+    assert "bought in the week" in browser.find_element(By.ID, "recs-note").text
+
+
+def test_a_malformed_id_shows_the_message(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    box = browser.find_element(By.ID, "customer")
+    box.send_keys("not-a-customer")
+    browser.find_element(By.ID, "show").click()
+    status = browser.find_element(By.ID, "status")
+    wait_for(lambda: "hexadecimal" in status.text)
+    assert status.get_attribute("class") == "error"
+
+
+def test_pick_one_loads_a_customer(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#customer-list option"))
+    browser.find_element(By.ID, "random").click()
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#recommendations tbody tr")) == 12)
+    assert len(browser.find_element(By.ID, "customer").get_attribute("value")) == 64
