@@ -14,11 +14,13 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,6 +81,39 @@ async def drive(base: str, paths: list[str], seconds: float, concurrency: int) -
     return latencies, sent, errors
 
 
+def drive_wrk(base: str, paths: list[str], seconds: float, concurrency: int) -> str:
+    """The same paths through wrk (a C client, so the client's own cost stays out of the figures)."""
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    with script:
+        script.write("paths = {" + ",".join(f'"{p}"' for p in paths) + "}\n")
+        script.write(
+            "i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(nil, paths[(i % #paths) + 1])\nend\n"
+        )
+    command = ["wrk", "-t", "1", "-c", str(concurrency), "-d", f"{seconds:.0f}s", "--latency", "-s", script.name, base]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        Path(script.name).unlink()
+
+
+def wrk_row(output: str) -> str:
+    """``requests/s | p50 | p99 | max | errors`` from wrk's --latency report (times in ms)."""
+
+    def ms(text: str) -> float:
+        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = ms(re.search(r"50%\s+(\S+)", output).group(1))
+    p99 = ms(re.search(r"99%\s+(\S+)", output).group(1))
+    top = ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    n_errors = (int(errors.group(1)) if errors else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0)
+    return f"{requests:,} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {top:.1f} | {n_errors}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifacts", type=Path, required=True)
@@ -86,6 +121,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--unknown-every", type=int, default=20)
     parser.add_argument("--customers", type=int, default=20_000, help="distinct known customers to cycle over")
+    parser.add_argument("--client", choices=["python", "wrk"], default="python", help="wrk: Debian's wrk drives it")
     args = parser.parse_args()
 
     ids = (
@@ -107,17 +143,26 @@ def main() -> None:
     print(f"server up in {time.perf_counter() - started:.1f} s (pid {server.pid})", flush=True)
     try:
         asyncio.run(drive(f"http://127.0.0.1:{port}", paths[:200], 2, args.concurrency))  # warm-up
-        latencies, sent, errors = asyncio.run(drive(f"http://127.0.0.1:{port}", paths, args.seconds, args.concurrency))
+        if args.client == "wrk":
+            row = wrk_row(drive_wrk(f"http://127.0.0.1:{port}", paths, args.seconds, args.concurrency))
+        else:
+            latencies, sent, errors = asyncio.run(
+                drive(f"http://127.0.0.1:{port}", paths, args.seconds, args.concurrency)
+            )
+        status = Path(f"/proc/{server.pid}/status")
+        peak = re.search(r"VmHWM:\s+(\d+) kB", status.read_text()) if status.exists() else None
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
-    ms = sorted(x * 1000 for x in latencies)
-    p = statistics.quantiles(ms, n=100)
+    server_gb = int(peak.group(1)) / 1024**2 if peak else float("nan")
+    if args.client == "python":
+        ms = sorted(x * 1000 for x in latencies)
+        p = statistics.quantiles(ms, n=100)
+        row = f"{sent:,} | {sent / args.seconds:.0f} | {p[49]:.1f} | {p[98]:.1f} | {ms[-1]:.1f} | {errors}"
+    print(f"| {args.client} | {args.seconds:.0f} s | {args.concurrency} | {row} | {server_gb:.2f} |")
     print(
-        f"| {args.seconds:.0f} s | {args.concurrency} | {sent:,} | {sent / args.seconds:.0f} | {p[49]:.1f} | "
-        f"{p[98]:.1f} | {ms[-1]:.1f} | {errors} |"
+        "(client | duration | concurrency | requests | requests/s | p50 ms | p99 ms | max ms | errors | server peak RSS GB)"
     )
-    print("(duration | concurrency | requests | requests/s | p50 ms | p99 ms | max ms | errors)")
 
 
 if __name__ == "__main__":

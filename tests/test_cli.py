@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize(
-    "command", ["generate", "prepare", "evaluate", "submit", "train-baseline", "candidates", "demo"]
+    "command", ["generate", "prepare", "evaluate", "submit", "train-baseline", "candidates", "demo", "report", "serve"]
 )
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"], terminal_width=200)
@@ -56,7 +56,13 @@ def test_ranker_is_the_default_of_submit_and_saves_its_artifacts(tiny_shop: Path
     submission = pl.read_csv(out)
     assert submission.height == pl.read_csv(data / "sample_submission.csv").height
     assert submission["prediction"].str.split(" ").list.len().min() == 12
-    assert {p.name for p in artifacts.iterdir()} == {"model.txt", "features.json", "importance.csv"}
+    assert {p.name for p in (artifacts / "model").iterdir()} == {"model.txt", "features.json", "importance.csv"}
+    assert {"recommendations.parquet", "articles.parquet", "history.parquet", "meta.json"} <= {
+        p.name for p in artifacts.iterdir()
+    }
+    assert not (artifacts / "truth.parquet").exists()  # a submission's week is unknown
+    served = pl.read_parquet(artifacts / "recommendations.parquet")
+    assert served.height == submission.height * 12 and served["sources"].null_count() == 0
 
 
 def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_path: Path) -> None:
@@ -70,7 +76,19 @@ def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_pa
     assert "ablation" in result.output
     for part in (*FEATURE_BLOCKS, *RULE_SOURCES):
         assert part in result.output
-    assert (data / "artifacts" / "evaluate" / "model.txt").exists()
+    assert (data / "artifacts" / "evaluate" / "model" / "model.txt").exists()
+
+
+def test_report_writes_the_html_with_its_plots(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["report", "--data", str(data), "--model", "repurchase", "--artifacts", str(out)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    text = (out / "report.html").read_text()
+    assert text.count("data:image/png;base64,") >= 5 and "repurchase" in text
+    assert (out / "truth.parquet").exists()  # the holdout week is known: the page can mark hits
 
 
 def test_evaluate_refuses_a_bad_ranker_setting(tiny_shop: Path, tmp_path: Path) -> None:

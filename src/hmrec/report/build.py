@@ -79,6 +79,14 @@ def _table(frame: pl.DataFrame, floats: int = 5) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _bucket(expr: pl.Expr, bins: Sequence[int], labels: Sequence[str]) -> pl.Expr:
+    """``labels[i]`` for values in ``[bins[i-1], bins[i])``; the last label from ``bins[-1]`` on."""
+    out = pl.lit(labels[-1])
+    for edge, label in zip(reversed(bins), reversed(labels[:-1]), strict=True):
+        out = pl.when(expr < edge).then(pl.lit(label)).otherwise(out)
+    return out
+
+
 def segments(data: ReportInput) -> pl.DataFrame:
     """``customer, age group, activity, new or returning`` for the holdout week's buyers."""
     buyers = data.truth.select(Col.CUSTOMER).unique()
@@ -99,12 +107,9 @@ def segments(data: ReportInput) -> pl.DataFrame:
             Col.CUSTOMER,
             pl.when(pl.col(Col.AGE).is_null())
             .then(pl.lit("unknown"))
-            .otherwise(pl.col(Col.AGE).cut(AGE_BINS, labels=AGE_LABELS, left_closed=True).cast(pl.String))
+            .otherwise(_bucket(pl.col(Col.AGE), AGE_BINS, AGE_LABELS))
             .alias("age group"),
-            pl.col("recent")
-            .cut(ACTIVITY_BINS, labels=ACTIVITY_LABELS, left_closed=True)
-            .cast(pl.String)
-            .alias("purchases in 12 weeks"),
+            _bucket(pl.col("recent"), ACTIVITY_BINS, ACTIVITY_LABELS).alias("purchases in 12 weeks"),
             pl.when(pl.col("all") > 0).then(pl.lit("returning")).otherwise(pl.lit("new")).alias("new or returning"),
         )
     )
