@@ -5,7 +5,8 @@ between settings with the same candidates).
         --setting "objective=binary" --setting "refit=True" --candidates 100 --setting "objective=binary"
 
 Each ``--setting`` is a comma-separated list of RankerConfig fields (``name=value``);
-``--candidates N`` switches the candidates per source and per customer for the settings after it.
+``--candidates N`` switches the candidates per source and per customer for the settings after it,
+``--sources a,b,c`` the candidate sources (in the union's priority order).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import ast
 import sys
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from hmrec.data import ingest
@@ -43,12 +44,15 @@ def main() -> None:
     dataset = ingest.load(args.data).dataset
     split = Split.at(dataset.transactions())
     candidates, cache = CandidateConfig(), WeekCache()
-    print("| candidates | setting | MAP@12 | recall@12 | seconds |\n|---:|---|---:|---:|---:|")
+    print("| candidates | sources | setting | MAP@12 | recall@12 | seconds |\n|---:|---|---|---:|---:|---:|")
     items = iter(rest or ["--setting", ""])
     for flag in items:
         value = next(items)
         if flag == "--candidates":
-            candidates, cache = CandidateConfig(per_source=int(value), cap=int(value)), WeekCache()
+            candidates, cache = replace(candidates, per_source=int(value), cap=int(value)), WeekCache()
+            continue
+        if flag == "--sources":
+            candidates, cache = replace(candidates, sources=tuple(value.split(","))), WeekCache()
             continue
         if flag != "--setting":
             raise SystemExit(f"unknown flag {flag}")
@@ -56,7 +60,7 @@ def main() -> None:
         options = ModelOptions(ranker=RankerConfig(**parse(value)), candidates=candidates, cache=cache)
         score = score_model("ranker", split, dataset, options)
         print(
-            f"| {candidates.cap} | {value or 'defaults'} | {score.map_at_12:.5f} | {score.recall_at_12:.5f} "
+            f"| {candidates.cap} | {','.join(candidates.sources)} | {value or 'defaults'} | {score.map_at_12:.5f} | {score.recall_at_12:.5f} "
             f"| {time.perf_counter() - start:.1f} |",
             flush=True,
         )
