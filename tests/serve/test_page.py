@@ -105,6 +105,10 @@ def test_search_a_customer_shows_history_and_recommendations(browser, server: st
     assert browser.find_elements(By.CSS_SELECTOR, "#recommendations .bought")  # a real purchase is marked
     assert browser.find_elements(By.CSS_SELECTOR, "#recommendations .chip")  # sources shown
     assert "bought in the week" in browser.find_element(By.ID, "recs-note").text
+    bought = truth.filter(pl.col(Col.CUSTOMER_ID) == hit)
+    listed = browser.find_elements(By.CSS_SELECTOR, "#bought tbody tr")
+    assert len(listed) == bought.height  # every purchase of the week, recommended or not
+    assert any(row.text.rstrip().split("\n")[-1].startswith("yes, #") for row in listed)
 
 
 def test_a_malformed_id_shows_the_message(browser, server: str) -> None:  # type: ignore[no-untyped-def]
