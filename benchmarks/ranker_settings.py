@@ -4,7 +4,8 @@ between settings with the same candidates).
     .venv/bin/python benchmarks/ranker_settings.py --data data/small \\
         --setting "objective=binary" --setting "refit=True" --candidates 100 --setting "objective=binary"
 
-Each ``--setting`` is a comma-separated list of RankerConfig fields (``name=value``);
+``--weeks N`` scores each setting on the last N holdout weeks and their mean (one week is noisy
+on a small shop). Each ``--setting`` is a comma-separated list of RankerConfig fields (``name=value``);
 ``--candidates N`` switches the candidates per source and per customer for the settings after it,
 ``--sources a,b,c`` the candidate sources (in the union's priority order).
 """
@@ -16,6 +17,7 @@ import ast
 import sys
 import time
 from dataclasses import fields, replace
+from datetime import timedelta
 from pathlib import Path
 
 from hmrec.data import ingest
@@ -40,11 +42,18 @@ def parse(setting: str) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--weeks", type=int, default=1, help="score on this many holdout weeks, the last first")
     args, rest = parser.parse_known_args()
     dataset = ingest.load(args.data).dataset
-    split = Split.at(dataset.transactions())
+    last = Split.at(dataset.transactions()).cutoff
+    # a labelled week reads only rows before its own end, so the weeks are shared between holdouts
+    splits = [Split.at(dataset.transactions(), last - timedelta(days=7 * k)) for k in range(args.weeks)]
     candidates, cache = CandidateConfig(), WeekCache()
-    print("| candidates | sources | setting | MAP@12 | recall@12 | seconds |\n|---:|---|---|---:|---:|---:|")
+    weeks = " | ".join(str(s.cutoff) for s in splits)
+    print(
+        f"| candidates | sources | setting | {weeks} | mean MAP@12 | seconds |\n|---:|---|---|"
+        + "---:|" * (len(splits) + 2)
+    )
     items = iter(rest or ["--setting", ""])
     for flag in items:
         value = next(items)
@@ -58,10 +67,11 @@ def main() -> None:
             raise SystemExit(f"unknown flag {flag}")
         start = time.perf_counter()
         options = ModelOptions(ranker=RankerConfig(**parse(value)), candidates=candidates, cache=cache)
-        score = score_model("ranker", split, dataset, options)
+        maps = [score_model("ranker", split, dataset, options).map_at_12 for split in splits]
         print(
-            f"| {candidates.cap} | {','.join(candidates.sources)} | {value or 'defaults'} | {score.map_at_12:.5f} | {score.recall_at_12:.5f} "
-            f"| {time.perf_counter() - start:.1f} |",
+            f"| {candidates.cap} | {','.join(candidates.sources)} | {value or 'defaults'} | "
+            + " | ".join(f"{m:.5f}" for m in maps)
+            + f" | {sum(maps) / len(maps):.5f} | {time.perf_counter() - start:.1f} |",
             flush=True,
         )
     sys.stdout.flush()
