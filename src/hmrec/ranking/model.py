@@ -4,7 +4,6 @@ with its feature list and importance."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from hmrec.data.atomic import write_folder_atomic
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import LABEL
 from hmrec.schema import Col, K
@@ -79,22 +79,14 @@ class FittedRanker:
     def save(self, folder: Path, meta: dict[str, object]) -> Path:
         """Write ``model.txt``, ``features.json`` (the features and ``meta``) and ``importance.csv``
         to ``folder``, all or nothing."""
-        tmp = folder.with_name(f".{folder.name}.tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        try:
+
+        def write(tmp: Path) -> None:
             self.booster.save_model(str(tmp / "model.txt"))
             info = {"features": self.features, "best_round": self.best_round, "valid_map": self.valid_map, **meta}
             (tmp / "features.json").write_text(json.dumps(info, indent=2, default=str))
             self.importance().write_csv(tmp / "importance.csv")
-            if folder.exists():
-                shutil.rmtree(folder)
-            tmp.rename(folder)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-        return folder
+
+        return write_folder_atomic(folder, write)
 
     @classmethod
     def load(cls, folder: Path) -> FittedRanker:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from hmrec.data.atomic import write_folder_atomic
 from hmrec.data.week import WeekInput
 from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
@@ -78,25 +78,17 @@ def write_candidates(
     The folder is written under a temporary name and renamed when complete.
     """
     customers = data.customers.select(Col.CUSTOMER).unique().sort(Col.CUSTOMER).collect()[Col.CUSTOMER]
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        chunks = range(0, max(len(customers), 1), chunk_size)
+    chunks = range(0, max(len(customers), 1), chunk_size)
+
+    def write(tmp: Path) -> None:
         for i, lo in enumerate(chunks):
             part = replace(data, customers=pl.LazyFrame({Col.CUSTOMER: customers.slice(lo, chunk_size)}))
             runs = run_sources(part, names, n)
             union({r.name: r.candidates.lazy() for r in runs}, cap).sink_parquet(tmp / f"part-{i:05d}.parquet")
             if on_chunk:
                 on_chunk(i + 1, len(chunks))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return out_dir
+
+    return write_folder_atomic(out_dir, write)
 
 
 def at_most(frame: pl.DataFrame, n: int) -> pl.DataFrame:
