@@ -15,7 +15,6 @@ from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.features.join import join_features
 from hmrec.retrieval import pipeline
-from hmrec.retrieval.union import union
 from hmrec.schema import Col
 
 RULES = ["repurchase", "same_product", "bought_together", "popular_age", "popular", "trending"]
@@ -31,7 +30,7 @@ def main() -> None:
     buyers = split.truth.collect()[Col.CUSTOMER].unique().sort()
     data = WeekInput.of(dataset, split, buyers)
     runs = pipeline.run_sources(data, RULES, opts.n)
-    candidates = union({r.name: r.candidates.lazy() for r in runs}, cap=opts.n).collect()
+    candidates = pipeline.union_of(runs, opts.n).collect()
     start = time.perf_counter()
     features = join_features(candidates.lazy(), data).collect()
     seconds = time.perf_counter() - start

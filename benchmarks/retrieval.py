@@ -49,7 +49,7 @@ def week(data: WeekInput, names: list[str], n: int, truth: pl.DataFrame, cutoff:
     sizes = [20, 50, 100, 200]
     # the sources once more at the largest size (the table above times them at ``n``)
     wide = pipeline.run_sources(data, names, max(sizes))
-    curve = pipeline.recall_curve({size: pipeline.quality_table(wide, truth, size) for size in sizes})
+    curve = pipeline.recall_curve(pipeline.quality_tables(wide, truth, sizes))
     print("\n| recall at | " + " | ".join(f"@{s}" for s in sizes) + " |\n|---|" + "---:|" * len(sizes))
     for name, values in curve.items():
         print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in values) + " |")

@@ -182,7 +182,7 @@ def _save_evaluation(
         buyers = truth[Col.CUSTOMER].unique().sort()
         sizes = [10, 20, 50, 100]
         runs = retrieval.run_sources(WeekInput.of(dataset, split, buyers), list(options.candidates.sources), max(sizes))
-        curve = retrieval.recall_curve({size: retrieval.quality_table(runs, truth, size) for size in sizes})
+        curve = retrieval.recall_curve(retrieval.quality_tables(runs, truth, sizes))
         bar.update(task, description="drawing the report")
         importance_file = (options.artifacts or folder / "model") / "importance.csv"
         report = ReportInput(
@@ -463,7 +463,7 @@ def _candidate_tables(dataset: Dataset, split: Split, names: list[str], n: int, 
             lambda: retrieval.run_sources(inputs, names, max(curve_sizes), on_done=lambda name: bar.advance(task))
         )
         bar.update(task, description="measuring")
-        tables = {size: retrieval.quality_table(runs, truth, size) for size in curve_sizes}
+        tables = retrieval.quality_tables(runs, truth, curve_sizes)
         rows, curve = tables[n], retrieval.recall_curve(tables)
     table = Table(
         title=f"candidates for {buyers.len():,} buyers of the week from {split.cutoff}, at most {n} per source"

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from hmrec.data.dataset import Dataset
-from hmrec.data.split import Split
+from hmrec.data.split import Split, history
 from hmrec.schema import Col
 
 
@@ -27,15 +27,28 @@ class WeekInput:
     customer_table: pl.LazyFrame
 
     @classmethod
+    def before(
+        cls,
+        transactions: pl.LazyFrame,
+        cutoff: date,
+        customers: pl.Series,
+        articles: pl.LazyFrame,
+        customer_table: pl.LazyFrame,
+    ) -> WeekInput:
+        """The rows of ``transactions`` before ``cutoff`` (no later row is ever read), the given
+        customers, the catalogue tables."""
+        return cls(
+            history=history(transactions, cutoff),
+            customers=pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique(),
+            cutoff=cutoff,
+            articles=articles,
+            customer_table=customer_table,
+        )
+
+    @classmethod
     def of(cls, dataset: Dataset, split: Split, customers: pl.Series) -> WeekInput:
         """The split's history and cutoff, the given customers, the dataset's tables."""
-        return cls(
-            history=split.history,
-            customers=pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique(),
-            cutoff=split.cutoff,
-            articles=dataset.articles(),
-            customer_table=dataset.customers(),
-        )
+        return cls.before(split.history, split.cutoff, customers, dataset.articles(), dataset.customers())
 
     def past(self) -> pl.LazyFrame:
         """History rows before the cutoff (whatever the history was given)."""

@@ -13,12 +13,12 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from hmrec.data.split import history, label_rows, purchases
+from hmrec.data.split import label_rows, purchases
 from hmrec.data.week import WeekInput
 from hmrec.features.join import join_features
 from hmrec.features.pair import TASTE
-from hmrec.retrieval.pipeline import run_sources
-from hmrec.retrieval.union import BEST_RANK, N_SOURCES, union
+from hmrec.retrieval.pipeline import run_sources, union_of
+from hmrec.retrieval.union import BEST_RANK, N_SOURCES
 from hmrec.schema import Col
 
 LABEL = "label"
@@ -67,8 +67,7 @@ def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame
     """``customer, article``, the union's score/rank columns and every feature, for the customers
     of ``data`` (at most ``config.cap`` rows each; customers without candidates have none),
     sorted by customer and article: the same input gives the same rows in the same order."""
-    runs = run_sources(data, config.sources, config.per_source)
-    merged = union({r.name: r.candidates.lazy() for r in runs}, config.cap)
+    merged = union_of(run_sources(data, config.sources, config.per_source), config.cap)
     return join_features(merged, data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
 
 
@@ -100,13 +99,7 @@ class Tables:
 
     def week(self, transactions: pl.LazyFrame, cutoff: date, customers: pl.Series) -> WeekInput:
         """The input for ``customers`` at ``cutoff``: only rows before it are ever read."""
-        return WeekInput(
-            history=history(transactions, cutoff),
-            customers=pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique(),
-            cutoff=cutoff,
-            articles=self.articles,
-            customer_table=self.customers,
-        )
+        return WeekInput.before(transactions, cutoff, customers, self.articles, self.customers)
 
 
 def labelled_week(

@@ -84,7 +84,7 @@ def write_candidates(
         for i, lo in enumerate(chunks):
             part = replace(data, customers=pl.LazyFrame({Col.CUSTOMER: customers.slice(lo, chunk_size)}))
             runs = run_sources(part, names, n)
-            union({r.name: r.candidates.lazy() for r in runs}, cap).sink_parquet(tmp / f"part-{i:05d}.parquet")
+            union_of(runs, cap).sink_parquet(tmp / f"part-{i:05d}.parquet")
             if on_chunk:
                 on_chunk(i + 1, len(chunks))
 
@@ -96,9 +96,14 @@ def at_most(frame: pl.DataFrame, n: int) -> pl.DataFrame:
     return frame.filter(pl.col(Col.RANK) <= n)
 
 
+def union_of(runs: Sequence[SourceRun], cap: int) -> pl.LazyFrame:
+    """The union of the runs' candidates (in the runs' priority order), capped at ``cap`` per customer."""
+    return union({r.name: r.candidates.lazy() for r in runs}, cap)
+
+
 def union_at(runs: list[SourceRun], n: int) -> pl.DataFrame:
     """The union of the sources, each cut to ``n``, capped at ``n`` per customer."""
-    return union({r.name: at_most(r.candidates, n).lazy() for r in runs}, cap=n).collect()
+    return union_of([replace(r, candidates=at_most(r.candidates, n)) for r in runs], n).collect()
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,11 @@ def quality_table(runs: list[SourceRun], truth: pl.DataFrame, n: int) -> list[Qu
     merged = union_at(runs, n)
     seconds = time.perf_counter() - start + sum(r.seconds for r in runs)
     return [*rows, QualityRow("union", measure(merged, truth), seconds)]
+
+
+def quality_tables(runs: list[SourceRun], truth: pl.DataFrame, sizes: Sequence[int]) -> dict[int, list[QualityRow]]:
+    """``quality_table`` at each size (``runs`` hold at least the largest size per source)."""
+    return {size: quality_table(runs, truth, size) for size in sizes}
 
 
 def recall_curve(tables: dict[int, list[QualityRow]]) -> dict[str, list[float]]:
