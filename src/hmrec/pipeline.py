@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 
 from hmrec.ranking.config import RankerConfig
-from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, training_cutoffs
+from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, labelled_week, training_cutoffs
 from hmrec.ranking.inference import rank_customers
-from hmrec.ranking.model import FittedRanker, config_meta, fit_ranker, stack_weeks
+from hmrec.ranking.model import FittedRanker, fit_ranker, stack_weeks
 from hmrec.recommenders.base import fill_with
-from hmrec.recommenders.baselines import popular_articles
+from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.schema import K
 
 Step = Callable[[str], None]
@@ -49,12 +50,12 @@ class TwoStageRecommender:
     def fit(self, history: pl.LazyFrame, cutoff: date) -> TwoStageRecommender:
         cache = self.cache or WeekCache()
         cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)
+        sample = (self.config.train_buyers, self.config.seed)
         weeks = []
         for i, week in enumerate(cutoffs):
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {week})")
-            weeks.append(
-                cache.get(history, week, self.tables, self.candidates, self.config.train_buyers, self.config.seed)
-            )
+            build = partial(labelled_week, history, week, self.tables, self.candidates, *sample)
+            weeks.append(cache.get((week, self.candidates, *sample), build))
         columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
         valid, older, newest = weeks[0], weeks[1:], weeks[:-1]
@@ -66,25 +67,20 @@ class TwoStageRecommender:
             fitted = replace(refitted, valid_map=fitted.valid_map)
         self.ranker = fitted
         self.history, self.cutoff = history, cutoff
-        self.popular = popular_articles(history, cutoff)
-        if len(self.popular) < K:
-            raise ValueError(f"the history before {cutoff} holds fewer than {K} distinct articles")
+        self.popular = PopularRecommender().fit(history, cutoff).popular
         if self.artifacts is not None:
-            meta = {"cutoff": cutoff.isoformat(), "candidates": self.candidates.__dict__, **config_meta(self.config)}
+            meta = {"cutoff": cutoff.isoformat(), "candidates": asdict(self.candidates), "ranker": asdict(self.config)}
             fitted.save(self.artifacts, meta)
         return self
 
-    def recommend(
-        self, customers: pl.Series, k: int = K, on_chunk: Callable[[int, int], None] | None = None
-    ) -> pl.DataFrame:
+    def recommend(self, customers: pl.Series, k: int = K) -> pl.DataFrame:
         if self.ranker is None:
             raise ValueError("fit the ranker before asking it for recommendations")
-        self._step(f"ranker: ranking the candidates of {customers.len():,} customers")
+        doing = f"ranker: ranking the candidates of {customers.len():,} customers"
+        self._step(doing)
 
         def chunk_done(done: int, total: int) -> None:
-            self._step(f"ranker: ranking the candidates of {customers.len():,} customers, chunk {done}/{total} done")
-            if on_chunk:
-                on_chunk(done, total)
+            self._step(f"{doing}, chunk {done}/{total} done")
 
         self.scored = rank_customers(
             self.ranker,

@@ -26,7 +26,7 @@ from hmrec.ranking.data import (
     labelled_week,
     training_cutoffs,
 )
-from hmrec.ranking.inference import SOURCES, rank_customers
+from hmrec.ranking.inference import rank_customers
 from hmrec.ranking.model import FittedRanker, stack_weeks
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
@@ -173,7 +173,7 @@ def test_chunked_inference_ranks_as_one_shot(fitted: TwoStageRecommender, tiny_d
     whole = ranked(10**6)
     assert whole[Col.CUSTOMER].n_unique() > 100
     assert_frame_equal(ranked(37), whole)
-    assert whole[SOURCES].str.len_chars().min() > 0  # every row names a source
+    assert whole[Col.SOURCES].str.len_chars().min() > 0  # every row names a source
 
 
 def test_cold_and_short_lists_are_filled_with_popular_articles(tiny_dataset: Dataset, split: Split) -> None:

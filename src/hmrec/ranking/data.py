@@ -7,7 +7,7 @@ a ``label``: 1 when the customer bought the article in the 7 days from the cutof
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -72,15 +72,18 @@ def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame
 
 
 def with_labels(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with ``label`` (UInt8): 1 where ``truth`` (``customer, article`` bought) holds the pair."""
+    """``frame`` with ``label`` (UInt8), row for row in its order: 1 where ``truth`` (``customer,
+    article`` bought) holds the pair."""
     bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(1, pl.UInt8).alias(LABEL))
-    return frame.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left").with_columns(pl.col(LABEL).fill_null(0))
+    return frame.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left", maintain_order="left").with_columns(
+        pl.col(LABEL).fill_null(0)
+    )
 
 
 def groups_with_a_positive(frame: pl.DataFrame) -> pl.DataFrame:
-    """The customers of a labelled frame with at least one bought candidate, sorted by customer and article
-    (a ranker learns nothing from a group of negatives only)."""
-    return frame.filter(pl.col(LABEL).max().over(Col.CUSTOMER) == 1).sort(Col.CUSTOMER, Col.ARTICLE)
+    """The rows of the customers of a labelled frame with at least one bought candidate, in the
+    frame's order (a ranker learns nothing from a group of negatives only)."""
+    return frame.filter(pl.col(LABEL).max().over(Col.CUSTOMER) == 1)
 
 
 def training_cutoffs(cutoff: date, weeks: int) -> list[date]:
@@ -111,7 +114,8 @@ def labelled_week(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Training rows for the week from ``cutoff``: its buyers' candidates (features from the rows
-    before ``cutoff`` only), labelled by the week's purchases, groups without a positive dropped.
+    before ``cutoff`` only), labelled by the week's purchases, groups without a positive dropped,
+    sorted by customer and article.
 
     With ``max_buyers``, a seeded sample of that many of the week's buyers (bounds time and memory
     on large shops; each customer keeps all their candidates)."""
@@ -126,22 +130,14 @@ def labelled_week(
 
 
 class WeekCache:
-    """Labelled weeks of one transactions frame kept in memory by (cutoff, settings), so that
+    """Labelled weeks kept in memory under a key naming everything they depend on, so that
     several rankers trained on the same weeks (the ablation) build each week once."""
 
     def __init__(self) -> None:
-        self._weeks: dict[tuple[date, CandidateConfig, int | None, int], pl.DataFrame] = {}
+        self._weeks: dict[Hashable, pl.DataFrame] = {}
 
-    def get(
-        self,
-        transactions: pl.LazyFrame,
-        cutoff: date,
-        tables: Tables,
-        config: CandidateConfig,
-        max_buyers: int | None = None,
-        seed: int = 0,
-    ) -> pl.DataFrame:
-        key = (cutoff, config, max_buyers, seed)
+    def get(self, key: Hashable, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        """The frame stored under ``key``, built by ``build()`` the first time."""
         if key not in self._weeks:
-            self._weeks[key] = labelled_week(transactions, cutoff, tables, config, max_buyers, seed)
+            self._weeks[key] = build()
         return self._weeks[key]

@@ -13,13 +13,11 @@ from hmrec.recommenders.base import top_per_customer
 from hmrec.retrieval.union import rank_column
 from hmrec.schema import Col
 
-SOURCES = Col.SOURCES
-
 
 def _sources(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.Expr:
     present = [n for n in names if rank_column(n) in frame.columns]
     flags = [pl.when(pl.col(rank_column(n)).is_not_null()).then(pl.lit(n)) for n in present]
-    return pl.concat_str(flags, separator=",", ignore_nulls=True).alias(SOURCES)
+    return pl.concat_str(flags, separator=",", ignore_nulls=True).alias(Col.SOURCES)
 
 
 def rank_chunk(ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...], k: int) -> pl.DataFrame:
@@ -28,7 +26,9 @@ def rank_chunk(ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...]
     scored = frame.select(Col.CUSTOMER, Col.ARTICLE, _sources(frame, names)).with_columns(
         pl.Series(Col.SCORE, ranker.predict(frame), dtype=pl.Float64)
     )
-    return top_per_customer(scored.lazy(), k).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE, Col.RANK, SOURCES).collect()
+    return (
+        top_per_customer(scored.lazy(), k).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE, Col.RANK, Col.SOURCES).collect()
+    )
 
 
 def rank_customers(
@@ -72,7 +72,7 @@ def rank_customers(
                 Col.ARTICLE: pl.UInt32,
                 Col.SCORE: pl.Float64,
                 Col.RANK: pl.Int64,
-                SOURCES: pl.String,
+                Col.SOURCES: pl.String,
             }
         )
     return pl.concat(parts)

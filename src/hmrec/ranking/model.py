@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightgbm as lgb
@@ -127,8 +127,3 @@ def fit_ranker(
     best = booster.best_iteration or config.max_rounds
     score = booster.best_score["next_week"].get(f"map@{K}")
     return FittedRanker(booster, list(features), best, None if score is None else float(score))
-
-
-def config_meta(config: RankerConfig) -> dict[str, object]:
-    """The settings to save beside a model."""
-    return {"ranker": asdict(config)}
