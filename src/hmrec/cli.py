@@ -36,7 +36,7 @@ from hmrec.evaluation import (
 )
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import OBJECTIVES, RankerConfig
-from hmrec.ranking.data import CandidateConfig
+from hmrec.ranking.data import CandidateConfig, WeekCache
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.recommenders.mf.config import LOSS_NAMES, MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
@@ -198,6 +198,17 @@ def _save_evaluation(
         return _guard(lambda: write_report(report, folder / "report.html"))
 
 
+def _evaluate_and_save(
+    dataset: Dataset, names: list[str], cutoff: str | None, folder: Path, options: ModelOptions
+) -> tuple[Split, list[Score]]:
+    """``_evaluate``, print the scores, then write the artifacts and report into ``folder``."""
+    split, scores, recs = _evaluate(dataset, names, cutoff, options)
+    console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
+    report = _save_evaluation(dataset, split, scores, recs, folder, options)
+    console.print(f"artifacts: {folder}  report: {report}")
+    return split, scores
+
+
 def _ablation_table(base: Score, rows: list[AblationRow]) -> Table:
     table = Table(title=f"ablation: ranker MAP@12 {base.map_at_12:.5f} with everything; each row removes one part")
     for column in ("removed", "kind", "MAP@12", "change"):
@@ -282,15 +293,17 @@ def evaluate(
     names = [ModelName(m).value for m in model] if model else list(MODELS)
     folder = artifacts or data / "artifacts" / "evaluate"
     options = _options(folder, train_weeks, objective, cap)
-    split, scores, recs = _evaluate(dataset, names, cutoff, options)
-    console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
-    report = _save_evaluation(dataset, split, scores, recs, folder, options)
-    console.print(f"artifacts: {folder}  report: {report}")
+    if run_ablation:  # the ablation's variants reuse the ranker's labelled weeks and its score
+        options = replace(options, cache=WeekCache())
+    split, scores = _evaluate_and_save(dataset, names, cutoff, folder, options)
     if run_ablation:
+        ranked = next((s for s in scores if s.model == "ranker"), None)
         with _progress() as bar:
             task = bar.add_task("ablation", total=None)
             base, rows = _guard(
-                lambda: ablation(dataset, split, options, on_step=lambda text: bar.update(task, description=text))
+                lambda: ablation(
+                    dataset, split, options, base=ranked, on_step=lambda text: bar.update(task, description=text)
+                )
             )
         console.print(_ablation_table(base, rows))
 
@@ -544,9 +557,7 @@ def report(
     names = [ModelName(m).value for m in model] if model else ["popular", "repurchase", "ranker"]
     folder = artifacts or data / "artifacts" / "evaluate"
     options = _options(folder, RankerConfig.train_weeks, Objective(RankerConfig.objective), CandidateConfig.cap)
-    split, scores, recs = _evaluate(dataset, names, cutoff, options)
-    console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
-    console.print(f"report: {_save_evaluation(dataset, split, scores, recs, folder, options)}")
+    _evaluate_and_save(dataset, names, cutoff, folder, options)
 
 
 @app.command()

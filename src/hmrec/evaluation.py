@@ -174,15 +174,21 @@ class AblationRow:
 
 
 def ablation(
-    dataset: Dataset, split: Split, options: ModelOptions, on_step: Callable[[str], None] | None = None
+    dataset: Dataset,
+    split: Split,
+    options: ModelOptions,
+    base: Score | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> tuple[Score, list[AblationRow]]:
-    """Score the ranker as configured, then retrained without each feature block and without each
-    of its sources in turn (candidates rebuilt without it). The block runs share labelled weeks."""
+    """Score the ranker as configured (unless ``base`` is that score already), then retrained
+    without each feature block and without each of its sources in turn (candidates rebuilt
+    without it). The block runs share labelled weeks through ``options.cache``."""
     base_config = options.ranker
-    shared = replace(options, ranker=base_config, cache=options.cache or WeekCache(), artifacts=None)
+    shared = replace(options, cache=options.cache or WeekCache(), artifacts=None)
     step = on_step or (lambda text: None)
-    step("ablation: the full ranker")
-    base = score_model("ranker", split, dataset, shared)
+    if base is None:
+        step("ablation: the full ranker")
+        base = score_model("ranker", split, dataset, shared)
     variants: list[tuple[str, str, ModelOptions]] = [
         (block, "feature block", replace(shared, ranker=replace(base_config, drop_blocks=(block,))))
         for block in FEATURE_BLOCKS
@@ -196,7 +202,7 @@ def ablation(
                 "source",
                 replace(
                     shared,
-                    cache=WeekCache(),
+                    cache=WeekCache(),  # its own weeks, freed after its run
                     candidates=replace(options.candidates, sources=tuple(s for s in sources if s != source)),
                 ),
             )
