@@ -24,7 +24,9 @@ from hmrec.serve.artifacts import ARTICLE_FIELDS, ARTICLES, HISTORY, META, RECOM
 from hmrec.serve.colours import swatch
 
 PAGE = Path(__file__).with_name("explorer.html")
-ARTICLE_ID_PATTERN = rf"^[0-9]{{{ARTICLE_ID_WIDTH}}}$"
+SERVED_ARTICLE_ID = rf"^[0-9]{{{ARTICLE_ID_WIDTH}}}$"
+"""The API takes article ids as the files write them: exactly 10 digits (schema's pattern also
+accepts the shorter ids of pandas-saved inputs)."""
 
 
 class Article(BaseModel):
@@ -101,7 +103,7 @@ def _article_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unknown_article(article_id: str) -> dict[str, Any]:
-    return _article_json({k: None for k in [Col.PROD_NAME, *ARTICLE_FIELDS]} | {Col.ARTICLE_ID: article_id})
+    return _article_json(dict.fromkeys(ARTICLE_FIELDS) | {Col.ARTICLE_ID: article_id})
 
 
 @dataclass
@@ -296,7 +298,7 @@ def create_app(folder: Path) -> FastAPI:
 
     @app.get("/articles/{article_id}", response_model=Article)
     def article(article_id: str) -> Response:
-        if not re.fullmatch(ARTICLE_ID_PATTERN, article_id):
+        if not re.fullmatch(SERVED_ARTICLE_ID, article_id):
             raise HTTPException(
                 status_code=422,
                 detail=f"article_id must be {ARTICLE_ID_WIDTH} digits with its leading zero (as in articles.csv), got {article_id!r}",
