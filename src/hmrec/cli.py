@@ -37,6 +37,7 @@ from hmrec.evaluation import (
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import OBJECTIVES, RankerConfig
 from hmrec.ranking.data import CandidateConfig, WeekCache
+from hmrec.ranking.tune import TuneResult
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.recommenders.mf.config import LOSS_NAMES, MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
@@ -56,6 +57,7 @@ ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)  # type
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
 Loss = Enum("Loss", {name: name for name in LOSS_NAMES}, type=str)  # type: ignore[misc]
 Scale = Enum("Scale", {name: name for name in shop.SCALES}, type=str)  # type: ignore[misc]
+Profile = Enum("Profile", {name: name for name in shop.PROFILES}, type=str)  # type: ignore[misc]
 Objective = Enum("Objective", {name: name for name in OBJECTIVES}, type=str)  # type: ignore[misc]
 T = TypeVar("T")
 
@@ -71,6 +73,17 @@ ObjectiveOpt = Annotated[
     Objective, typer.Option("--objective", help="Ranker: lambdarank (grouped by customer) or binary.")
 ]
 CapOpt = Annotated[int, typer.Option("--candidates", help="Ranker: candidates per customer (and per source).")]
+TuneOpt = Annotated[
+    bool,
+    typer.Option(
+        "--tune",
+        help="Ranker: choose objective, tree size, training weeks and candidates on the weeks before the "
+        "cutoff (the holdout never takes part), print the choice and save it with the model.",
+    ),
+]
+TuneBudgetOpt = Annotated[
+    float, typer.Option("--tune-budget", help="Ranker: seconds for --tune; trials that would not fit are skipped.")
+]
 ArtifactsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -81,11 +94,35 @@ ArtifactsOpt = Annotated[
 ]
 
 
-def _options(folder: Path, train_weeks: int, objective: Objective, cap: int) -> ModelOptions:
+def _options(
+    folder: Path, train_weeks: int, objective: Objective, cap: int, tune: bool = False, budget: float = 600.0
+) -> ModelOptions:
     """The two-stage model's settings from the command line; its model goes to ``folder/model``."""
     ranker = _guard(lambda: RankerConfig(train_weeks=train_weeks, objective=Objective(objective).value))
     candidates = _guard(lambda: CandidateConfig(per_source=cap, cap=cap))
-    return ModelOptions(ranker=ranker, candidates=candidates, artifacts=folder / "model")
+    if tune and budget <= 0:
+        raise _fail(f"--tune-budget must be a positive number of seconds, got {budget}")
+    return ModelOptions(
+        ranker=ranker,
+        candidates=candidates,
+        artifacts=folder / "model",
+        tune_budget=budget if tune else None,
+        on_tuned=_print_tuning,
+    )
+
+
+def _print_tuning(result: TuneResult) -> None:
+    """The trials of ``--tune`` and what was chosen, on stderr (stdout keeps the scores)."""
+    weeks = [str(w) for w in result.validation_weeks]
+    table = Table(title=f"tuning: validation MAP@12 on the weeks from {', '.join(weeks)}")
+    for column in ("setting", *weeks, "mean", "seconds", "kept"):
+        table.add_column(column, justify="left" if column == "setting" else "right")
+    for t in result.trials:
+        table.add_row(
+            t.label, *(f"{m:.5f}" for m in t.maps), f"{t.mean:.5f}", f"{t.seconds:.0f}", "yes" if t.kept else ""
+        )
+    err.print(table)
+    err.print(f"tuning chose: {result.reason()}", highlight=False)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -222,22 +259,32 @@ def _ablation_table(base: Score, rows: list[AblationRow]) -> Table:
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the four Kaggle CSV files into.")],
     scale: Annotated[Scale, typer.Option("--scale", help="tiny (tests), small (demo), full (H&M size).")] = "small",
-    seed: Annotated[int, typer.Option("--seed", help="Same seed and scale, same bytes.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, scale and profile, same bytes.")] = 0,
+    profile: Annotated[
+        Profile,
+        typer.Option(
+            "--profile",
+            help="The shop's habits: fashion (life cycles, seasons, repeats), trendy (short bursts, "
+            "regional tastes), loyal (long memory, lasting type and colour taste), grocery (staples, "
+            "large baskets).",
+        ),
+    ] = "fashion",
     stats: Annotated[bool, typer.Option("--stats/--no-stats", help="Print the shop's statistics table.")] = True,
 ) -> None:
     """Write a synthetic shop in the exact Kaggle format.
 
-    Example: hmrec generate --scale small --out data/small
+    Example: hmrec generate --scale small --profile trendy --out data/trendy
     """
-    cfg = shop.config_for(Scale(scale).value)
+    name = Profile(profile).value
+    cfg = shop.config_for(Scale(scale).value, name)
     start = time.perf_counter()
     with _progress() as bar:
-        task = bar.add_task(f"generating the {Scale(scale).value} shop", total=cfg.n_weeks)
+        task = bar.add_task(f"generating the {Scale(scale).value} {name} shop", total=cfg.n_weeks)
         paths = shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
     console.print(f"wrote {len(paths)} files to {out} in {time.perf_counter() - start:.1f} s")
     if stats:
         dataset = _load(out)
-        table = Table(title=f"synthetic shop '{Scale(scale).value}' (seed {seed})")
+        table = Table(title=f"synthetic shop '{Scale(scale).value}', profile {name} (seed {seed})")
         table.add_column("statistic")
         table.add_column("value", justify="right")
         for key, value in _guard(lambda: shop_statistics(dataset)).items():
@@ -277,6 +324,8 @@ def evaluate(
     objective: ObjectiveOpt = RankerConfig.objective,
     cap: CapOpt = CandidateConfig.cap,
     artifacts: ArtifactsOpt = None,
+    tune: TuneOpt = False,
+    tune_budget: TuneBudgetOpt = 600.0,
     run_ablation: Annotated[
         bool,
         typer.Option("--ablation", help="Also retrain the ranker without each feature block and each source."),
@@ -292,11 +341,17 @@ def evaluate(
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else list(MODELS)
     folder = artifacts or data / "artifacts" / "evaluate"
-    options = _options(folder, train_weeks, objective, cap)
+    options = _options(folder, train_weeks, objective, cap, tune, tune_budget)
+    tuned: list[TuneResult] = []
+    if tune:
+        options = replace(options, on_tuned=lambda result: (tuned.append(result), _print_tuning(result)))
     if run_ablation:  # the ablation's variants reuse the ranker's labelled weeks and its score
         options = replace(options, cache=WeekCache())
     split, scores = _evaluate_and_save(dataset, names, cutoff, folder, options)
     if run_ablation:
+        if tuned:  # the ablation removes parts of the tuned ranker, without tuning again
+            chosen = tuned[-1]
+            options = replace(options, ranker=chosen.ranker, candidates=chosen.candidates, tune_budget=None)
         ranked = next((s for s in scores if s.model == "ranker"), None)
         with _progress() as bar:
             task = bar.add_task("ablation", total=None)
@@ -317,6 +372,8 @@ def submit(
     objective: ObjectiveOpt = RankerConfig.objective,
     cap: CapOpt = CandidateConfig.cap,
     artifacts: ArtifactsOpt = None,
+    tune: TuneOpt = False,
+    tune_budget: TuneBudgetOpt = 600.0,
 ) -> None:
     """Fit on all of DIR and write a Kaggle submission (customer_id,prediction).
 
@@ -332,7 +389,7 @@ def submit(
     dataset = _load(data)
     name = ModelName(model).value
     folder = artifacts or data / "artifacts" / "submit"
-    options = _options(folder, train_weeks, objective, cap)
+    options = _options(folder, train_weeks, objective, cap, tune, tune_budget)
     with _progress() as bar:
         task = bar.add_task(f"fitting {name} and writing {output}", total=None)
         shown = replace(options, on_step=lambda text: bar.update(task, description=text))

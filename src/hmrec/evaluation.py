@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -18,6 +19,9 @@ from hmrec.data.split import Split
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
+
+if TYPE_CHECKING:
+    from hmrec.ranking.tune import TuneResult
 from hmrec.recommenders.base import Recommender
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
 from hmrec.schema import Col, K
@@ -33,6 +37,9 @@ class ModelOptions:
     artifacts: Path | None = None
     on_step: Callable[[str], None] | None = None
     cache: WeekCache | None = None
+    tune_budget: float | None = None
+    """Seconds for choosing the ranker's settings on the weeks before the cutoff (None: no tuning)."""
+    on_tuned: Callable[[TuneResult], None] | None = None
 
 
 def _mf(dataset: Dataset, options: ModelOptions) -> Recommender:
@@ -51,6 +58,8 @@ def _ranker(dataset: Dataset, options: ModelOptions) -> Recommender:
         artifacts=options.artifacts,
         cache=options.cache,
         on_step=options.on_step,
+        tune_budget=options.tune_budget,
+        on_tuned=options.on_tuned,
     )
 
 

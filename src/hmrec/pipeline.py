@@ -14,6 +14,7 @@ from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, labelled_week, training_cutoffs
 from hmrec.ranking.inference import rank_customers
 from hmrec.ranking.model import FittedRanker, fit_ranker, stack_weeks
+from hmrec.ranking.tune import Trial, TuneResult, tune
 from hmrec.recommenders.base import fill_with
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.schema import K
@@ -28,7 +29,9 @@ class TwoStageRecommender:
     Recommend: rank each customer's candidates in chunks; fill up with last week's best sellers
     (customers with no purchase get those alone).
 
-    ``artifacts``, when set, receives the model, its features and their importance.
+    ``artifacts``, when set, receives the model, its features and their importance. With
+    ``tune_budget`` (seconds), ``fit`` first chooses the settings on the weeks before its cutoff
+    (``ranking/tune.py``); the choice is kept in ``tuning`` and saved with the model.
     """
 
     tables: Tables
@@ -38,7 +41,10 @@ class TwoStageRecommender:
     artifacts: Path | None = None
     cache: WeekCache | None = None
     on_step: Step | None = None
+    tune_budget: float | None = None
+    on_tuned: Callable[[TuneResult], None] | None = None
     name: str = "ranker"
+    tuning: TuneResult | None = None
     ranker: FittedRanker | None = None
     scored: pl.DataFrame | None = None
     """The last ``recommend``'s ranked candidates (``customer, article, score, rank, sources``)."""
@@ -47,8 +53,27 @@ class TwoStageRecommender:
         if self.on_step:
             self.on_step(text)
 
+    def _tune(self, history: pl.LazyFrame, cutoff: date) -> WeekCache | None:
+        """Choose the settings on the weeks before ``cutoff``; the labelled weeks of the chosen
+        candidates, for the fit to reuse."""
+        assert self.tune_budget is not None
+
+        def tried(trial: Trial) -> None:
+            self._step(f"tuning: {trial.label}: MAP@12 {trial.mean:.5f} in {trial.seconds:.0f} s")
+
+        caches: dict[CandidateConfig, WeekCache] = {}
+        self._step(f"tuning the ranker on the weeks before {cutoff} (budget {self.tune_budget:.0f} s)")
+        result = tune(
+            history, cutoff, self.tables, self.config, self.candidates, self.tune_budget, on_trial=tried, caches=caches
+        )
+        self.tuning, self.config, self.candidates = result, result.ranker, result.candidates
+        if self.on_tuned:
+            self.on_tuned(result)
+        return caches.get(result.candidates)
+
     def fit(self, history: pl.LazyFrame, cutoff: date) -> TwoStageRecommender:
-        cache = self.cache or WeekCache()
+        tuned = self._tune(history, cutoff) if self.tune_budget is not None else None
+        cache = self.cache or tuned or WeekCache()
         cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)
         sample = (self.config.train_buyers, self.config.seed)
         weeks = []
@@ -70,6 +95,8 @@ class TwoStageRecommender:
         self.popular = PopularRecommender().fit(history, cutoff).popular
         if self.artifacts is not None:
             meta = {"cutoff": cutoff.isoformat(), "candidates": asdict(self.candidates), "ranker": asdict(self.config)}
+            if self.tuning is not None:
+                meta["tuning"] = self.tuning.meta()
             fitted.save(self.artifacts, meta)
         return self
 

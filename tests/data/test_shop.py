@@ -212,3 +212,90 @@ def test_each_customer_has_a_channel_habit(
 
     assert abs((base["tx"][Col.CHANNEL] == 2).mean() - 0.7) < 0.05
     assert spread(base) > 1.5 * spread(same_habit)
+
+
+# --- profiles -----------------------------------------------------------------------------
+
+
+def test_profiles_are_named_settings_over_a_scale() -> None:
+    assert shop.config_for("small", "fashion") == shop.SCALES["small"]
+    trendy = shop.config_for("small", "trendy")
+    assert trendy.n_customers == shop.SCALES["small"].n_customers and trendy.trend_share > 0
+    assert shop.config_for("small", "grocery", n_weeks=5).n_weeks == 5  # overrides come last
+    with pytest.raises(ValueError, match="unknown profile 'bakery'; choose one of fashion, trendy, loyal, grocery"):
+        shop.config_for("small", "bakery")
+
+
+def _bursts(frames: dict[str, pl.DataFrame]) -> float:
+    """Share of articles selling 40+ units with a week selling 3 times more than both 3 weeks
+    before and 3 weeks after (+1 each): a rise and a fall within weeks."""
+    weekly = frames["tx"].group_by(Col.ARTICLE_ID, "week").agg(n=pl.len())
+    grid = weekly.select(Col.ARTICLE_ID).unique().join(weekly.select("week").unique(), how="cross")
+    full = grid.join(weekly, on=[Col.ARTICLE_ID, "week"], how="left").fill_null(0).sort(Col.ARTICLE_ID, "week")
+    n = pl.col("n")
+    flagged = full.with_columns(
+        burst=(n >= 3 * (n.shift(3).over(Col.ARTICLE_ID) + 1)) & (n >= 3 * (n.shift(-3).over(Col.ARTICLE_ID) + 1))
+    )
+    per = flagged.group_by(Col.ARTICLE_ID).agg(total=n.sum(), burst=pl.col("burst").any())
+    return per.filter(pl.col("total") >= 40)["burst"].mean()
+
+
+def test_trends_rise_and_fall_within_weeks(tmp_path_factory: pytest.TempPathFactory) -> None:
+    trendy = without(tmp_path_factory, trend_share=0.3, trend_boost=8.0)
+    base = without(tmp_path_factory)  # same seed, trends off
+    assert _bursts(trendy) > 1.5 * _bursts(base)
+
+
+def _same_kind_later(frames: dict[str, pl.DataFrame], gap_weeks: int) -> float:
+    """Share of rows buying an article new to the customer whose product type and colour they
+    bought at least ``gap_weeks`` weeks earlier."""
+    kinds = frames["articles"].select(Col.ARTICLE_ID, Col.PRODUCT_TYPE_NO, Col.COLOUR_GROUP_CODE)
+    tx = frames["tx"].join(kinds, on=Col.ARTICLE_ID)
+    first_article = tx.group_by(Col.CUSTOMER_ID, Col.ARTICLE_ID).agg(first_a=pl.col("week").min())
+    first_kind = tx.group_by(Col.CUSTOMER_ID, Col.PRODUCT_TYPE_NO, Col.COLOUR_GROUP_CODE).agg(
+        first_k=pl.col("week").min()
+    )
+    rows = tx.join(first_article, on=[Col.CUSTOMER_ID, Col.ARTICLE_ID]).join(
+        first_kind, on=[Col.CUSTOMER_ID, Col.PRODUCT_TYPE_NO, Col.COLOUR_GROUP_CODE]
+    )
+    new = rows.filter(pl.col("week") == pl.col("first_a"))
+    return new.filter(pl.col("week") - pl.col("first_k") >= gap_weeks).height / new.height
+
+
+def test_customers_return_to_types_and_colours_months_later(tmp_path_factory: pytest.TempPathFactory) -> None:
+    loyal = without(tmp_path_factory, taste_prob=0.4, memory_slots=48)
+    base = without(tmp_path_factory, memory_slots=48)
+    assert _same_kind_later(loyal, 8) > 1.5 * _same_kind_later(base, 8)
+
+
+def _postal_concentration(frames: dict[str, pl.DataFrame]) -> float:
+    """How far the largest postal codes' article mix is from the whole shop's (total variation)."""
+    tx = frames["tx"].join(frames["customers"].select(Col.CUSTOMER_ID, Col.POSTAL_CODE), on=Col.CUSTOMER_ID)
+    overall = tx.group_by(Col.ARTICLE_ID).agg(all=pl.len() / tx.height)
+    big = tx[Col.POSTAL_CODE].value_counts(sort=True).head(3)[Col.POSTAL_CODE]
+    distances = []
+    for code in big:
+        mine = tx.filter(pl.col(Col.POSTAL_CODE) == code)
+        local = mine.group_by(Col.ARTICLE_ID).agg(local=pl.len() / mine.height)
+        both = overall.join(local, on=Col.ARTICLE_ID, how="left").fill_null(0)
+        distances.append(0.5 * (both["all"] - both["local"]).abs().sum())
+    return sum(distances) / len(distances)
+
+
+def test_postal_cohorts_have_their_own_taste(tmp_path_factory: pytest.TempPathFactory) -> None:
+    regional = without(tmp_path_factory, n_regions=6, cohort_prob=0.4)
+    base = without(tmp_path_factory)
+    assert _postal_concentration(regional) > _postal_concentration(base) + 0.05
+
+
+def test_grocery_repeats_staples_in_large_baskets(tmp_path: Path) -> None:
+    cfg = shop.config_for("small", "grocery", n_customers=3000, n_products=1500, n_weeks=16)
+    shop.generate(cfg, tmp_path, seed=1)
+    tx = pl.read_csv(tmp_path / "transactions_train.csv", infer_schema=False)
+    per_basket = tx.group_by(Col.CUSTOMER_ID, Col.DATE).len()["len"].mean()
+    fashion = shop.config_for("small", n_customers=3000, n_products=1500, n_weeks=16)
+    shop.generate(fashion, tmp_path / "fashion", seed=1)
+    fx = pl.read_csv(tmp_path / "fashion" / "transactions_train.csv", infer_schema=False)
+    assert per_basket > 3 * fx.group_by(Col.CUSTOMER_ID, Col.DATE).len()["len"].mean()
+    days = tx.with_columns(days=pl.col(Col.DATE).n_unique().over(Col.CUSTOMER_ID, Col.ARTICLE_ID))
+    assert days.filter(pl.col("days") > 1).height / tx.height > 0.3  # rows of articles bought on several days

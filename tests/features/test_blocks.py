@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from functools import partial
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -18,6 +19,13 @@ from hmrec.features.article import ATTRIBUTES, article_features
 from hmrec.features.customer import customer_features
 from hmrec.features.join import join_features
 from hmrec.features.pair import TASTE, pair_features, product_features, taste_features
+from hmrec.features.signals import (
+    AGE_BUCKET,
+    age_cohort_features,
+    covisit_features,
+    postal_cohort_features,
+    trend_features,
+)
 from hmrec.schema import Col
 
 CUTOFF = date(2020, 9, 22)
@@ -55,6 +63,7 @@ def week(rows: list[tuple[int, int, int, float, int]], ages: dict[int, int]) -> 
             {
                 Col.CUSTOMER: pl.Series(customers, dtype=pl.UInt32),
                 Col.AGE: pl.Series([ages[c] for c in customers], dtype=pl.Int16),
+                Col.POSTAL: pl.Series([c % 2 for c in customers], dtype=pl.UInt32),  # 0 and 2 share a postal code
             }
         ),
     )
@@ -132,12 +141,89 @@ def test_join_keeps_one_row_per_candidate() -> None:
     assert out.row(2, named=True)["pd_share"] is None  # customer 2 never bought: no share
 
 
+def test_trend_features_by_hand() -> None:
+    rows = [
+        (1, 0, 1, 0.02, 2),  # article 1: 1 unit in the last 3 days,
+        (5, 1, 1, 0.02, 2),  # ... 2 in the last week,
+        (9, 0, 1, 0.02, 2),  # ... 1 the week before, none three weeks ago
+        (10, 1, 3, 0.05, 2),  # article 3: 1 unit the week before, 2 three weeks ago
+        (16, 0, 3, 0.05, 2),
+        (17, 1, 3, 0.05, 2),
+        (30, 0, 4, 0.05, 2),  # article 4: older than 3 weeks, not in the block
+    ]
+    feats = trend_features(week(rows, AGES))
+    a1 = row(feats, article=1)
+    assert a1["t_n_3d"] == 1 and a1["t_share_1w"] == pytest.approx(1.0) and a1["t_share_3d"] == pytest.approx(1.0)
+    assert a1["t_velocity"] == pytest.approx(2 / (1 + 1))
+    assert a1["t_accel"] == pytest.approx((2 - 1) - (1 - 0))
+    assert a1["t_day_slope"] == pytest.approx((1 / 3) / ((2 - 1) / 4 + 1))
+    a3 = row(feats, article=3)
+    assert a3["t_share_1w"] == 0 and a3["t_velocity"] == 0 and a3["t_accel"] == pytest.approx((0 - 1) - (1 - 2))
+    assert feats.collect().filter(pl.col(Col.ARTICLE) == 4).is_empty()
+
+
+def test_covisit_features_by_hand() -> None:
+    rows = [
+        (3, 0, 1, 0.02, 2),  # customer 0 bought 1 and 3 on the same day: a pair 3 days ago
+        (3, 0, 3, 0.02, 2),
+        (10, 1, 1, 0.02, 2),  # customer 1 bought 1, then 4 five days later (gap 5)
+        (5, 1, 4, 0.02, 2),
+        (2, 2, 1, 0.02, 2),  # customer 2 bought only article 1, two days ago
+    ]
+    feats = covisit_features(week(rows, {**AGES}))
+    # article 1's own weight: three purchases, 3, 10 and 2 days ago
+    own = sum(np.exp(-0.05 * d) for d in (3, 10, 2))
+    w13 = np.exp(-0.05 * 3) / 1 / own  # same day
+    w14 = np.exp(-0.05 * 5) / (1 + 5) / own  # the later purchase 5 days ago, 5 days apart
+    c2 = feats.collect().filter(pl.col(Col.CUSTOMER) == 2).sort(Col.ARTICLE)
+    assert c2[Col.ARTICLE].to_list() == [3, 4]
+    mine = np.exp(-0.1 * 2)  # customer 2's purchase of article 1, two days ago
+    assert c2["v_score"].to_list() == pytest.approx([mine * w13, mine * w14], rel=1e-5)
+    assert c2["v_best"].to_list() == pytest.approx([w13, w14], rel=1e-5)
+
+
+def test_cohort_features_by_hand() -> None:
+    rows = [
+        (2, 0, 1, 0.02, 2),  # customer 0 (age 20, postal 0) bought article 1 twice last week
+        (3, 0, 1, 0.02, 2),
+        (4, 2, 3, 0.02, 2),  # customer 2 (age 30, postal 0) bought article 3
+        (4, 1, 3, 0.02, 2),  # customer 1 (age 40, postal 1) bought article 3
+        (20, 0, 4, 0.02, 2),  # three weeks ago: postal only (4 weeks), not age (1 week)
+    ]
+    data = week(rows, AGES)
+    age = age_cohort_features(data)
+    a20 = row(age, **{AGE_BUCKET: 20 // 5, Col.ARTICLE: 1})
+    assert a20["k_age_n"] == 2 and a20["k_age_share"] == pytest.approx(1.0)
+    assert age.collect().filter(pl.col(Col.ARTICLE) == 4).is_empty()
+    postal = postal_cohort_features(data)
+    p0 = row(postal, **{Col.POSTAL: 0, Col.ARTICLE: 1})
+    assert p0["k_postal_n"] == 2 and p0["k_postal_share"] == pytest.approx(2 / 4)  # of postal 0's 4 units
+    assert row(postal, **{Col.POSTAL: 0, Col.ARTICLE: 4})["k_postal_share"] == pytest.approx(1 / 4)
+
+
+def test_join_adds_signals_and_price_band() -> None:
+    data = week(ROWS, AGES)
+    candidates = pl.LazyFrame(
+        {Col.CUSTOMER: pl.Series([0, 1], dtype=pl.UInt32), Col.ARTICLE: pl.Series([4, 1], dtype=pl.UInt32)}
+    )
+    out = join_features(candidates, data).collect().sort(Col.CUSTOMER)
+    assert AGE_BUCKET not in out.columns and Col.POSTAL not in out.columns
+    never = out.row(0, named=True)  # article 4 was never sold: zero counts and shares
+    assert (never["t_n_3d"], never["v_score"], never["k_age_n"], never["k_postal_share"]) == (0, 0, 0, 0)
+    c1a1 = out.row(1, named=True)  # customer 1 pays 0.04 every time (std 0); article 1 cost 0.02 last week
+    assert c1a1["b_price_z"] == pytest.approx((0.02 - 0.04) / 1e-4, rel=1e-4)
+
+
 BLOCKS: list[Callable[[WeekInput], pl.LazyFrame]] = [
     customer_features,
     article_features,
     pair_features,
     product_features,
     *(partial(taste_features, key=key) for key in TASTE),
+    trend_features,
+    covisit_features,
+    age_cohort_features,
+    postal_cohort_features,
 ]
 
 
@@ -150,6 +236,8 @@ def test_rows_from_the_cutoff_on_change_nothing(
     honest = WeekInput.of(tiny_dataset, split, customers)
     leaky = replace(honest, history=tiny_dataset.transactions())  # the holdout week included
     key = [
-        c for c in block(honest).collect_schema().names() if c in (Col.CUSTOMER, Col.ARTICLE, Col.PRODUCT_CODE, *TASTE)
+        c
+        for c in block(honest).collect_schema().names()
+        if c in (Col.CUSTOMER, Col.ARTICLE, Col.PRODUCT_CODE, AGE_BUCKET, Col.POSTAL, *TASTE)
     ]
     assert_frame_equal(block(honest).collect().sort(key), block(leaky).collect().sort(key))

@@ -59,6 +59,7 @@ def hand_tables(n_articles: int = 6, n_customers: int = 3) -> Tables:
         {
             Col.CUSTOMER: pl.Series(range(n_customers), dtype=pl.UInt32),
             Col.AGE: pl.Series([30] * n_customers, dtype=pl.Int16),
+            Col.POSTAL: pl.Series([0] * n_customers, dtype=pl.UInt32),
         }
     )
     return Tables(articles, customers)
@@ -122,7 +123,23 @@ def test_feature_columns_follow_the_blocks() -> None:
     assert feature_columns(columns, ["retrieval", "customer"]) == ["a_n_1w", "p_n", "pd_share", "x_age_gap"]
     with pytest.raises(ValueError, match="unknown feature block"):
         feature_columns(columns, ["colour"])
-    assert set(FEATURE_BLOCKS) == {"customer", "article", "pair", "retrieval"}
+    signals = [*columns[:-1], "t_velocity", "v_score", "k_age_share", "b_price_z", "covisit_score"]
+    assert feature_columns(signals, ["covisit"]) == [
+        *columns[2:-1],
+        "t_velocity",
+        "k_age_share",
+        "b_price_z",
+        "covisit_score",
+    ]
+    assert feature_columns(signals, ["trend", "cohort", "price", "retrieval"]) == [
+        "c_age",
+        "a_n_1w",
+        "p_n",
+        "pd_share",
+        "x_age_gap",
+        "v_score",
+    ]
+    assert set(FEATURE_BLOCKS) == {"customer", "article", "pair", "retrieval", "trend", "covisit", "cohort", "price"}
 
 
 def test_training_cutoffs_are_whole_weeks_back() -> None:

@@ -17,7 +17,17 @@ Every mechanism is a named field of :class:`ShopConfig`:
 * repeats: re-buying an article (``repeat_article_prob``) or another colour of a product
   (``repeat_product_prob``) from the customer's recent purchases;
 * outfits: a top bought with a bottom of the same section (``outfit_prob``);
-* channel: a per-customer online habit (``online_share``, ``online_concentration``).
+* channel: a per-customer online habit (``online_share``, ``online_concentration``);
+* trends: a share ``trend_share`` of products has one short burst (``trend_weeks`` long, up to
+  ``trend_boost`` times its appeal) that rises and falls within a few weeks;
+* lasting taste: a share ``taste_prob`` of new picks returns to the product type and colour of
+  one of the customer's ``memory_slots`` remembered purchases (months back for a long memory);
+* cohorts: customers live in ``n_regions`` regions (by postal code), each with its own taste
+  over articles (``cohort_sigma``); a share ``cohort_prob`` of new picks follows it;
+* staples: long-lived basics (``evergreen_share``) sell ``evergreen_appeal`` times more.
+
+Profiles (``PROFILES``) are named sets of these values for shops of other habits: ``fashion``
+(the default shop), ``trendy``, ``loyal`` and ``grocery``.
 
 Files are written week by week so that the full scale (31.8M rows) streams in bounded
 memory; the same seed and config give byte-identical files.
@@ -39,8 +49,6 @@ from hmrec.schema import ARTICLE_COLUMNS, CUSTOMER_COLUMNS, FILES, SUBMISSION_CO
 
 PRICE_SCALE = 8500.0
 """SEK per unit of normalised price: typical garments land near the real mean of 0.028."""
-HISTORY_SLOTS = 12
-"""How many recent purchases per customer the repeat mechanism draws from."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,16 @@ class ShopConfig:
     multi_unit_prob: float = 0.07
     online_share: float = 0.7
     online_concentration: float = 1.5
+    memory_slots: int = 12
+    # mechanisms off in the default (fashion) shop; profiles turn them on
+    evergreen_appeal: float = 1.0
+    trend_share: float = 0.0
+    trend_boost: float = 6.0
+    trend_weeks: tuple[int, int] = (2, 4)
+    taste_prob: float = 0.0
+    n_regions: int = 0
+    cohort_prob: float = 0.0
+    cohort_sigma: float = 1.5
 
     @property
     def first_date(self) -> date:
@@ -95,10 +113,59 @@ SCALES: dict[str, ShopConfig] = {
 }
 
 
-def config_for(scale: str, **overrides: object) -> ShopConfig:
+PROFILES: dict[str, dict[str, object]] = {
+    # today's shop: life cycles, seasons, markdowns, age styles, repeats from the last 12 buys
+    "fashion": {},
+    # fast fashion: short life cycles, strong bursts of 2 to 4 weeks, regional tastes, few repeats
+    "trendy": {
+        "half_life_weeks": 3.0,
+        "trend_share": 0.25,
+        "trend_boost": 8.0,
+        "repeat_article_prob": 0.05,
+        "repeat_product_prob": 0.04,
+        "n_regions": 12,
+        "cohort_prob": 0.15,
+    },
+    # loyal customers: more repeats from a long memory, lasting type and colour taste, steadier visits
+    "loyal": {
+        "repeat_article_prob": 0.15,
+        "repeat_product_prob": 0.1,
+        "memory_slots": 48,
+        "taste_prob": 0.35,
+        "activity_shape": 0.5,
+        "n_regions": 12,
+        "cohort_prob": 0.1,
+    },
+    # grocery: staples bought again and again, large baskets, little colour or season, regional tastes
+    "grocery": {
+        "mean_variants": 1.1,
+        "evergreen_share": 0.4,
+        "evergreen_appeal": 3.0,
+        "season_amplitude": 0.3,
+        "markdown_share": 0.15,
+        "baskets_per_week": 0.08,
+        "activity_shape": 0.8,
+        "extra_items_per_basket": 7.0,
+        "repeat_article_prob": 0.4,
+        "repeat_product_prob": 0.02,
+        "memory_slots": 40,
+        "outfit_prob": 0.05,
+        "multi_unit_prob": 0.25,
+        "taste_prob": 0.1,
+        "n_regions": 12,
+        "cohort_prob": 0.1,
+    },
+}
+"""Shop habits by name (``hmrec generate --profile``): ShopConfig values over a scale's sizes."""
+
+
+def config_for(scale: str, profile: str = "fashion", **overrides: object) -> ShopConfig:
+    """The ``scale``'s sizes with the ``profile``'s habits, then ``overrides``."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    return replace(SCALES[scale], **overrides)
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return replace(SCALES[scale], **{**PROFILES[profile], **overrides})
 
 
 @dataclass(frozen=True)
@@ -118,6 +185,10 @@ class Catalogue:
     partner: np.ndarray  # an article completing an outfit, or -1
     first_variant: np.ndarray  # per product, its first article (variants are contiguous)
     n_variants: np.ndarray  # per product
+    kind: np.ndarray  # product type x colour, as one code (what lasting taste returns to)
+    trend_start: np.ndarray  # week a trend burst starts (a huge number for none)
+    trend_length: np.ndarray  # its length in weeks
+    region_taste: np.ndarray  # n_regions x articles: each region's taste multiplier
 
     def other_colour(self, article: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random variant (possibly the same one) of each article's product."""
@@ -176,6 +247,19 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
     markdown_start = np.where(markdown, p_launch[product] + rng.integers(3, 14, n_art), np.iinfo(np.int32).max // 2)
     first_variant = np.r_[0, np.cumsum(n_var)[:-1]]
     partner = _outfit_partners(rng, p_section, p_type, p_launch, product, variant_no, first_variant, n_var)
+    if evergreen.any() and cfg.evergreen_appeal != 1.0:
+        appeal = appeal * np.where(evergreen[product], cfg.evergreen_appeal, 1.0)
+    # the mechanisms below draw only when switched on, so that the default shop keeps its bytes
+    never = np.iinfo(np.int32).max // 2
+    trend_start, trend_length = np.full(n_art, never), np.ones(n_art, dtype=np.int64)
+    if cfg.trend_share > 0:
+        trending = rng.random(n_prod) < cfg.trend_share
+        start = np.where(trending, p_launch + rng.integers(0, 10, n_prod), never)  # while it sells
+        length = rng.integers(cfg.trend_weeks[0], cfg.trend_weeks[1] + 1, n_prod)
+        trend_start, trend_length = start[product], length[product]
+    region_taste = np.ones((0, n_art))
+    if cfg.n_regions > 0:
+        region_taste = rng.lognormal(-0.5 * cfg.cohort_sigma**2, cfg.cohort_sigma, (cfg.n_regions, n_prod))[:, product]
 
     sec_rows = [sections[s] for s in art_sec]
     idx_rows = [index_by_code[r[2]] for r in sec_rows]
@@ -233,6 +317,10 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
         partner=partner,
         first_variant=first_variant,
         n_variants=n_var,
+        kind=art_type * len(vocab.COLOURS) + colour,
+        trend_start=trend_start,
+        trend_length=trend_length,
+        region_taste=region_taste,
     )
 
 
@@ -274,6 +362,7 @@ class Customers:
     rate: np.ndarray  # expected baskets per week
     join_week: np.ndarray
     online: np.ndarray  # probability a basket is bought online
+    region: np.ndarray  # the postal code's region (0 where there are no regions)
 
 
 def build_customers(cfg: ShopConfig, rng: np.random.Generator) -> tuple[Customers, np.ndarray]:
@@ -329,7 +418,8 @@ def build_customers(cfg: ShopConfig, rng: np.random.Generator) -> tuple[Customer
         )
         .select(CUSTOMER_COLUMNS)
     )
-    return Customers(frame, ids, style, rate, join_week, online), style_sections
+    region = postal % max(cfg.n_regions, 1)
+    return Customers(frame, ids, style, rate, join_week, online, region), style_sections
 
 
 def week_of_year(cfg: ShopConfig, week: int) -> int:
@@ -345,6 +435,10 @@ def appeal_in_week(cfg: ShopConfig, cat: Catalogue, week: int) -> tuple[np.ndarr
     season = 1 + cat.season_amp * np.cos(2 * np.pi * (woy - cat.season_peak) / 52)
     on_markdown = (week >= cat.markdown_start) & (week < cat.markdown_start + cfg.markdown_weeks)
     weight = np.where(age >= 0, cat.appeal * rise * decay * season, 0.0)
+    into_trend = week - cat.trend_start
+    in_trend = (into_trend >= 0) & (into_trend < cat.trend_length)
+    burst = np.sin(np.pi * (into_trend + 0.5) / cat.trend_length)  # rises and falls within the burst
+    weight = weight * np.where(in_trend, 1 + cfg.trend_boost * burst, 1.0)
     weight = weight * np.where(on_markdown, cfg.markdown_boost, 1.0)
     price_factor = np.where(on_markdown, 1 - cfg.markdown_discount, 1.0)
     return weight, price_factor
@@ -352,20 +446,24 @@ def appeal_in_week(cfg: ShopConfig, cat: Catalogue, week: int) -> tuple[np.ndarr
 
 @dataclass
 class History:
-    """The last ``HISTORY_SLOTS`` articles each customer bought (-1: empty)."""
+    """The last ``slots.shape[1]`` articles each customer bought (-1: empty)."""
 
     slots: np.ndarray
     count: np.ndarray
 
     @classmethod
-    def empty(cls, n: int) -> History:
-        return cls(np.full((n, HISTORY_SLOTS), -1, dtype=np.int32), np.zeros(n, dtype=np.int64))
+    def empty(cls, n: int, slots: int) -> History:
+        return cls(np.full((n, slots), -1, dtype=np.int32), np.zeros(n, dtype=np.int64))
+
+    @property
+    def size(self) -> int:
+        return self.slots.shape[1]
 
     def draw(self, rng: np.random.Generator, customers: np.ndarray) -> np.ndarray:
         """One remembered article per customer (-1 where they have none)."""
-        filled = np.minimum(self.count[customers], HISTORY_SLOTS)
+        filled = np.minimum(self.count[customers], self.size)
         pick = (rng.random(len(customers)) * np.maximum(filled, 1)).astype(np.int64)
-        pos = (self.count[customers] - 1 - pick) % HISTORY_SLOTS
+        pos = (self.count[customers] - 1 - pick) % self.size
         out = self.slots[customers, pos]
         return np.where(filled > 0, out, -1)
 
@@ -375,7 +473,7 @@ class History:
             return
         starts = np.r_[0, np.flatnonzero(np.diff(customers)) + 1]
         offset = np.arange(len(customers)) - np.repeat(starts, np.diff(np.r_[starts, len(customers)]))
-        pos = (self.count[customers] + offset) % HISTORY_SLOTS
+        pos = (self.count[customers] + offset) % self.size
         self.slots[customers, pos] = articles
         np.add.at(self.count, customers, 1)
 
@@ -413,6 +511,13 @@ def simulate_week(
         (u >= cfg.repeat_article_prob) & (u < cfg.repeat_article_prob + cfg.repeat_product_prob) & (remembered >= 0)
     )
     article = _fresh_picks(cfg, cat, cust, style_sections, weight, customer, rng)
+    fresh = ~repeat & ~colour
+    if cfg.cohort_prob > 0 and cfg.n_regions > 0:
+        local = fresh & (rng.random(len(basket)) < cfg.cohort_prob)
+        article[local] = _regional_picks(cat, cust.region[customer[local]], weight, rng)
+    if cfg.taste_prob > 0:
+        same_kind = fresh & (remembered >= 0) & (rng.random(len(basket)) < cfg.taste_prob)
+        article[same_kind] = _picks_like(cat, remembered[same_kind], weight, article[same_kind], rng)
     article = np.where(repeat, remembered, article)
     article[colour] = cat.other_colour(remembered[colour], rng)
     # outfits: a new pick brings its partner along
@@ -475,6 +580,32 @@ def _fresh_picks(
     return np.minimum(out, len(weight) - 1)
 
 
+def _regional_picks(cat: Catalogue, regions: np.ndarray, weight: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An article per slot, drawn by this week's appeal times the slot's region's taste."""
+    out = np.empty(len(regions), dtype=np.int64)
+    for r in np.unique(regions):
+        rows = np.flatnonzero(regions == r)
+        cum = np.cumsum(weight * cat.region_taste[r])
+        out[rows] = np.searchsorted(cum, rng.random(len(rows)) * cum[-1], side="right")
+    return np.minimum(out, len(weight) - 1)
+
+
+def _picks_like(
+    cat: Catalogue, remembered: np.ndarray, weight: np.ndarray, fallback: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Per slot, an article of the remembered article's product type and colour, drawn by this
+    week's appeal (the ``fallback`` pick where none of that kind is on sale)."""
+    order = np.argsort(cat.kind, kind="stable")
+    cum = np.r_[0.0, np.cumsum(weight[order])]
+    kinds = cat.kind[order]
+    wanted = cat.kind[remembered]
+    lo, hi = np.searchsorted(kinds, wanted, side="left"), np.searchsorted(kinds, wanted, side="right")
+    base, total = cum[lo], cum[hi] - cum[lo]
+    pos = np.searchsorted(cum, base + rng.random(len(wanted)) * total, side="right") - 1
+    picked = order[np.minimum(np.clip(pos, lo, np.maximum(hi - 1, lo)), len(order) - 1)]
+    return np.where(total > 0, picked, fallback)
+
+
 def generate(
     cfg: ShopConfig,
     out_dir: Path | str,
@@ -500,7 +631,7 @@ def generate(
     first = cfg.first_date
 
     def write_transactions(path: Path) -> None:
-        history = History.empty(cfg.n_customers)
+        history = History.empty(cfg.n_customers, cfg.memory_slots)
         with open(path, "wb") as fh:
             for week in range(cfg.n_weeks):
                 rows = simulate_week(cfg, cat, cust, style_sections, history, week, rng)

@@ -13,6 +13,7 @@ from hmrec.data.atomic import write_folder_atomic
 from hmrec.data.week import WeekInput
 from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
+from hmrec.retrieval.covisit import CoVisitSource
 from hmrec.retrieval.measure import CandidateQuality, measure
 from hmrec.retrieval.mf import MFSource
 from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
@@ -25,6 +26,7 @@ SOURCES: dict[str, Callable[[int], CandidateSource]] = {
     "repurchase": lambda n: RepurchaseSource(n=n),
     "same_product": lambda n: SameProductSource(n=n),
     "bought_together": lambda n: BoughtTogetherSource(n=n),
+    "covisit": lambda n: CoVisitSource(n=n),
     "mf": lambda n: MFSource(n=n),
     "popular_age": lambda n: AgePopularSource(n=n),
     "popular": lambda n: PopularSource(n=n),

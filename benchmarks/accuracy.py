@@ -1,0 +1,181 @@
+"""The accuracy matrix: every shop profile x seeds x holdout weeks, every model, one table.
+
+    .venv/bin/python benchmarks/accuracy.py --markdown docs/accuracy-matrix.md
+
+generates each profile's small shop per seed (under ``--work``),
+scores popular, repurchase, mf and the ranker on the last ``--weeks`` holdout weeks, and prints
+(and with ``--markdown`` writes) per profile the mean MAP@12 and recall@12 of each model and the
+ranker's ratio to the best of popular and repurchase (mean over runs, and the worst single run).
+Every run's figures go to ``--csv`` as well.
+
+Ranker variants (the ablation) are extra columns: ``--ranker NAME=SPEC`` where SPEC is a
+``;``-separated list of ``field=value`` over RankerConfig and CandidateConfig fields, for example
+``--ranker "no_trend=drop_blocks=('trend',)"`` or ``--ranker "binary=objective='binary'"``.
+Labelled weeks are shared between the holdout weeks and between variants with the same candidates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import fields
+from datetime import timedelta
+from pathlib import Path
+
+from hmrec.data import ingest, shop
+from hmrec.data.split import Split
+from hmrec.evaluation import ModelOptions, score_model
+from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.data import CandidateConfig, WeekCache
+
+RANKER_FIELDS = {f.name for f in fields(RankerConfig)}
+CANDIDATE_FIELDS = {f.name for f in fields(CandidateConfig)}
+BASELINES = ("popular", "repurchase")
+
+
+def parse_variant(text: str) -> tuple[str, RankerConfig, CandidateConfig]:
+    """``NAME=field=value;field=value`` -> the name and its ranker and candidate settings."""
+    name, _, spec = text.partition("=")
+    ranker: dict[str, object] = {}
+    candidates: dict[str, object] = {}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        key, value = (s.strip() for s in part.split("=", 1))
+        parsed = ast.literal_eval(value)
+        if key in RANKER_FIELDS:
+            ranker[key] = parsed
+        elif key in CANDIDATE_FIELDS:
+            candidates[key] = tuple(parsed) if isinstance(parsed, list) else parsed
+        else:
+            raise SystemExit(f"unknown setting {key!r}: not a RankerConfig or CandidateConfig field")
+    return name, RankerConfig(**ranker), CandidateConfig(**candidates)
+
+
+def shop_folder(work: Path, profile: str, seed: int, scale: str) -> Path:
+    """The profile's shop, generated afresh (a few seconds at small scale) so it is never stale."""
+    folder = work / f"{profile}-{scale}-seed{seed}"
+    shop.generate(shop.config_for(scale, profile), folder, seed)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/hmrec-accuracy"), help="where the shops are written")
+    parser.add_argument("--profiles", nargs="+", default=list(shop.PROFILES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--weeks", type=int, default=4, help="holdout weeks per shop, the last first")
+    parser.add_argument("--scale", default="small")
+    parser.add_argument("--models", nargs="+", default=["popular", "repurchase", "mf", "ranker"])
+    parser.add_argument("--ranker", action="append", default=[], help="a ranker variant NAME=SPEC (repeatable)")
+    parser.add_argument("--csv", type=Path, default=None, help="every run's figures (default WORK/runs.csv)")
+    parser.add_argument("--markdown", type=Path, default=None, help="write the tables to this file too")
+    args = parser.parse_args()
+
+    variants = [parse_variant(v) for v in args.ranker]
+    models = [m for m in args.models if m != "ranker"]
+    rankers = ([("ranker", RankerConfig(), CandidateConfig())] if "ranker" in args.models else []) + variants
+    runs: list[dict[str, object]] = []
+    start = time.perf_counter()
+    for profile in args.profiles:
+        for seed in args.seeds:
+            dataset = ingest.load(shop_folder(args.work, profile, seed, args.scale)).dataset
+            last = Split.at(dataset.transactions()).cutoff
+            splits = [Split.at(dataset.transactions(), last - timedelta(days=7 * k)) for k in range(args.weeks)]
+            caches: dict[CandidateConfig, WeekCache] = defaultdict(WeekCache)
+            for split in splits:
+                row: dict[str, object] = {"profile": profile, "seed": seed, "week": str(split.cutoff)}
+                for name in models:
+                    score = score_model(name, split, dataset)
+                    row[f"{name}_map"], row[f"{name}_recall"] = score.map_at_12, score.recall_at_12
+                for label, ranker, candidates in rankers:
+                    options = ModelOptions(ranker=ranker, candidates=candidates, cache=caches[candidates])
+                    score = score_model("ranker", split, dataset, options)
+                    row[f"{label}_map"], row[f"{label}_recall"] = score.map_at_12, score.recall_at_12
+                runs.append(row)
+                shown = " ".join(f"{k[:-4]} {v:.5f}" for k, v in row.items() if k.endswith("_map"))
+                print(
+                    f"[{time.perf_counter() - start:7.1f} s] {profile} seed {seed} {split.cutoff}: {shown}", flush=True
+                )
+
+    out_csv = args.csv or args.work / "runs.csv"
+    with open(out_csv, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(runs[0]))
+        writer.writeheader()
+        writer.writerows(runs)
+    text = tables(runs, models, [label for label, _, _ in rankers], args)
+    text += f"\n{len(runs)} runs in {time.perf_counter() - start:.0f} s.\n"
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+
+
+def tables(runs: list[dict[str, object]], models: list[str], rankers: list[str], args: argparse.Namespace) -> str:
+    """Per profile: mean MAP@12 (recall@12) of every model; each ranker's mean and worst ratio to
+    the best baseline of its run, and its change against ``ranker`` with the spread of that change."""
+    by_profile: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for run in runs:
+        by_profile[str(run["profile"])].append(run)
+    names = models + rankers
+    lines = [
+        f"Scale {args.scale}, seeds {', '.join(map(str, args.seeds))}, the last {args.weeks} holdout weeks; "
+        "MAP@12 (recall@12) averaged over the runs.",
+        "",
+        "| profile | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for profile, rows in by_profile.items():
+        cells = [
+            f"{statistics.fmean(float(r[f'{n}_map']) for r in rows):.5f} "
+            f"({statistics.fmean(float(r[f'{n}_recall']) for r in rows):.4f})"
+            for n in names
+        ]
+        lines.append(f"| {profile} | " + " | ".join(cells) + " |")
+    if not rankers or not all(f"{b}_map" in runs[0] for b in BASELINES):
+        return "\n".join(lines) + "\n"
+    lines += [
+        "",
+        "Ratio of each ranker to the best of popular and repurchase in the same run: mean over runs (the worst run).",
+        "",
+        "| profile | " + " | ".join(rankers) + " |",
+        "|---|" + "---:|" * len(rankers),
+    ]
+    overall: dict[str, list[float]] = defaultdict(list)
+    for profile, rows in by_profile.items():
+        cells = []
+        for n in rankers:
+            ratios = [float(r[f"{n}_map"]) / max(float(r[f"{b}_map"]) for b in BASELINES) for r in rows]
+            overall[n] += ratios
+            cells.append(f"{statistics.fmean(ratios):.3f} ({min(ratios):.3f})")
+        lines.append(f"| {profile} | " + " | ".join(cells) + " |")
+    lines.append("| all | " + " | ".join(f"{statistics.fmean(v):.3f} ({min(v):.3f})" for v in overall.values()) + " |")
+    if len(rankers) > 1 and "ranker" in rankers:
+        lines += [
+            "",
+            "Change of each variant's MAP@12 against `ranker`, mean over runs +- its standard error "
+            "(a change within twice the error is noise).",
+            "",
+            "| profile | " + " | ".join(rankers[1:]) + " |",
+            "|---|" + "---:|" * (len(rankers) - 1),
+        ]
+        deltas: dict[str, list[float]] = defaultdict(list)
+        for profile, rows in by_profile.items():
+            cells = []
+            for n in rankers[1:]:
+                d = [float(r[f"{n}_map"]) - float(r["ranker_map"]) for r in rows]
+                deltas[n] += d
+                cells.append(_mean_err(d))
+            lines.append(f"| {profile} | " + " | ".join(cells) + " |")
+        lines.append("| all | " + " | ".join(_mean_err(v) for v in deltas.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _mean_err(values: list[float]) -> str:
+    err = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
+    return f"{statistics.fmean(values):+.5f} +- {err:.5f}"
+
+
+if __name__ == "__main__":
+    main()

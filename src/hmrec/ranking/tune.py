@@ -1,0 +1,176 @@
+"""Settings chosen by validation on the data's own earlier weeks, within a time budget.
+
+Tuning for a model fitted at ``cutoff`` reads only rows before ``cutoff``: each trial fits the
+ranker as it would be fitted, but for validation cutoffs one, two, ... weeks earlier, and is
+scored (MAP@12) on the week from each. So the week the model is finally judged on (or the
+unknown week a submission predicts) never takes part in choosing its settings.
+
+The search is greedy, one setting at a time (objective, tree size, training weeks, candidates):
+each alternative is tried against the best so far and kept when its mean MAP@12 is higher by
+more than ``min_gain``. A trial that would not fit in what is left of the budget is skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
+
+import polars as pl
+
+from hmrec.data.split import Split
+from hmrec.metrics import map_at_k
+from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.data import CandidateConfig, Tables, WeekCache
+from hmrec.schema import Col, K
+
+Change = tuple[dict[str, object], dict[str, object]]
+"""A trial's change: RankerConfig fields, CandidateConfig fields."""
+
+SEARCH: tuple[tuple[str, tuple[Change, ...]], ...] = (
+    ("objective", (({"objective": "binary"}, {}),)),
+    (
+        "tree size",
+        (({"num_leaves": 15, "min_data_in_leaf": 200}, {}), ({"num_leaves": 63, "min_data_in_leaf": 20}, {})),
+    ),
+    ("training weeks", (({"train_weeks": 8}, {}), ({"train_weeks": 2}, {}))),
+    ("candidates", (({}, {"per_source": 100, "cap": 100}),)),
+)
+"""What ``--tune`` tries, one setting after another, each against the best so far."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One setting tried: what it changed, its validation MAP@12 per week and on average, its cost."""
+
+    label: str
+    ranker: RankerConfig
+    candidates: CandidateConfig
+    maps: tuple[float, ...]
+    seconds: float
+    kept: bool = False
+
+    @property
+    def mean(self) -> float:
+        return sum(self.maps) / len(self.maps)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The chosen settings, every trial in order, and the budget left unused by skipped trials."""
+
+    ranker: RankerConfig
+    candidates: CandidateConfig
+    trials: list[Trial]
+    skipped: list[str] = field(default_factory=list)
+    validation_weeks: tuple[date, ...] = ()
+
+    def reason(self) -> str:
+        """One line: what was chosen and why."""
+        base = self.trials[0]
+        best = max(self.trials, key=lambda t: t.mean if t.kept else float("-inf"))
+        kept = [t.label for t in self.trials[1:] if t.kept]
+        if not kept:
+            why = "no change beat the defaults on the validation weeks"
+        else:
+            why = f"kept {', '.join(kept)}: MAP@12 {base.mean:.5f} -> {best.mean:.5f} on the validation weeks"
+        weeks = ", ".join(str(w) for w in self.validation_weeks)
+        skipped = f"; skipped for the budget: {', '.join(self.skipped)}" if self.skipped else ""
+        return f"{why} (from {weeks}){skipped}"
+
+    def meta(self) -> dict[str, object]:
+        """What is saved with the model."""
+        return {
+            "chosen": {"ranker": asdict(self.ranker), "candidates": asdict(self.candidates)},
+            "reason": self.reason(),
+            "validation_weeks": [str(w) for w in self.validation_weeks],
+            "trials": [
+                {"setting": t.label, "maps": list(t.maps), "mean": t.mean, "seconds": t.seconds, "kept": t.kept}
+                for t in self.trials
+            ],
+            "skipped": self.skipped,
+        }
+
+
+def _describe(change: Change) -> str:
+    ranker, candidates = change
+    return ", ".join(f"{k}={v}" for k, v in {**ranker, **candidates}.items() if k != "cap")
+
+
+def validation_score(
+    transactions: pl.LazyFrame,
+    cutoffs: Sequence[date],
+    tables: Tables,
+    ranker: RankerConfig,
+    candidates: CandidateConfig,
+    cache: WeekCache,
+) -> tuple[float, ...]:
+    """The ranker's MAP@12 on the week from each of ``cutoffs``, fitted on the weeks before it."""
+    from hmrec.pipeline import TwoStageRecommender  # lightgbm loads only when needed
+
+    maps = []
+    for cutoff in cutoffs:
+        split = Split.at(transactions, cutoff)
+        truth = split.truth.collect()
+        buyers = truth[Col.CUSTOMER].unique().sort()
+        if buyers.is_empty():
+            raise ValueError(f"nobody bought anything in the validation week from {cutoff}: cannot tune")
+        model = TwoStageRecommender(tables, candidates=candidates, config=ranker, cache=cache)
+        recs = model.fit(split.history, cutoff).recommend(buyers, K)
+        maps.append(map_at_k(recs, truth, K))
+    return tuple(maps)
+
+
+def tune(
+    transactions: pl.LazyFrame,
+    cutoff: date,
+    tables: Tables,
+    ranker: RankerConfig,
+    candidates: CandidateConfig,
+    budget_s: float,
+    weeks: int = 2,
+    min_gain: float = 0.0,
+    search: Sequence[tuple[str, Sequence[Change]]] = SEARCH,
+    on_trial: Callable[[Trial], None] | None = None,
+    caches: dict[CandidateConfig, WeekCache] | None = None,
+) -> TuneResult:
+    """Choose ranker and candidate settings for a model fitted at ``cutoff``, on the ``weeks``
+    weeks before it (only rows before ``cutoff`` are read), within about ``budget_s`` seconds.
+
+    The defaults (``ranker``, ``candidates``) are always scored first; then each group of
+    ``search`` in turn, each change applied to the best settings so far. ``caches`` (labelled
+    weeks per candidate settings) is filled for the caller to reuse."""
+    if weeks < 1:
+        raise ValueError(f"tuning needs at least one validation week, got {weeks}")
+    if budget_s <= 0:
+        raise ValueError(f"the tuning budget must be positive, got {budget_s} s")
+    seen = transactions.filter(pl.col(Col.DATE) < cutoff)
+    cutoffs = tuple(cutoff - timedelta(days=7 * k) for k in range(1, weeks + 1))
+    caches = {} if caches is None else caches
+    start = time.perf_counter()
+
+    def run(label: str, r: RankerConfig, c: CandidateConfig) -> Trial:
+        began = time.perf_counter()
+        maps = validation_score(seen, cutoffs, tables, r, c, caches.setdefault(c, WeekCache()))
+        trial = Trial(label, r, c, maps, time.perf_counter() - began)
+        if on_trial:
+            on_trial(trial)
+        return trial
+
+    best = replace(run("defaults", ranker, candidates), kept=True)
+    trials, skipped = [best], []
+    for _group, changes in search:
+        for change in changes:
+            r, c = replace(best.ranker, **change[0]), replace(best.candidates, **change[1])
+            # a trial costs about what the first did, more with more weeks or candidates
+            scale = (r.train_weeks + 1) / (ranker.train_weeks + 1) * c.cap / candidates.cap
+            if time.perf_counter() - start + trials[0].seconds * scale > budget_s:
+                skipped.append(_describe(change))
+                continue
+            trial = run(_describe(change), r, c)
+            if trial.mean > best.mean + min_gain:
+                trial = replace(trial, kept=True)
+                best = trial
+            trials.append(trial)
+    return TuneResult(best.ranker, best.candidates, trials, skipped, cutoffs)
