@@ -72,12 +72,27 @@ def main() -> None:
     parser.add_argument("--ranker", action="append", default=[], help="a ranker variant NAME=SPEC (repeatable)")
     parser.add_argument("--csv", type=Path, default=None, help="every run's figures (default WORK/runs.csv)")
     parser.add_argument("--markdown", type=Path, default=None, help="write the tables to this file too")
+    parser.add_argument("--from-csv", type=Path, default=None, help="only print the tables of a --csv written before")
     args = parser.parse_args()
+    if args.from_csv:
+        with open(args.from_csv, newline="") as fh:
+            runs = list(csv.DictReader(fh))
+        names = [c[: -len("_map")] for c in runs[0] if c.endswith("_map")]
+        found = [n for n in names if n in ("popular", "repurchase", "mf")]
+        args.seeds = sorted({int(str(r["seed"])) for r in runs})
+        args.weeks = len({r["week"] for r in runs})
+        text = tables(runs, found, [n for n in names if n not in found], args)
+        print(text)
+        if args.markdown:
+            args.markdown.write_text(text)
+        return
 
     variants = [parse_variant(v) for v in args.ranker]
     models = [m for m in args.models if m != "ranker"]
     rankers = ([("ranker", RankerConfig(), CandidateConfig())] if "ranker" in args.models else []) + variants
     runs: list[dict[str, object]] = []
+    out_csv = args.csv or args.work / "runs.csv"
+    args.work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for profile in args.profiles:
         for seed in args.seeds:
@@ -95,21 +110,24 @@ def main() -> None:
                     score = score_model("ranker", split, dataset, options)
                     row[f"{label}_map"], row[f"{label}_recall"] = score.map_at_12, score.recall_at_12
                 runs.append(row)
+                _write_csv(out_csv, runs)  # every run as it ends: a cut-short matrix keeps its rows
                 shown = " ".join(f"{k[:-4]} {v:.5f}" for k, v in row.items() if k.endswith("_map"))
                 print(
                     f"[{time.perf_counter() - start:7.1f} s] {profile} seed {seed} {split.cutoff}: {shown}", flush=True
                 )
 
-    out_csv = args.csv or args.work / "runs.csv"
-    with open(out_csv, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(runs[0]))
-        writer.writeheader()
-        writer.writerows(runs)
     text = tables(runs, models, [label for label, _, _ in rankers], args)
     text += f"\n{len(runs)} runs in {time.perf_counter() - start:.0f} s.\n"
     print(text)
     if args.markdown:
         args.markdown.write_text(text)
+
+
+def _write_csv(path: Path, runs: list[dict[str, object]]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(runs[0]))
+        writer.writeheader()
+        writer.writerows(runs)
 
 
 def tables(runs: list[dict[str, object]], models: list[str], rankers: list[str], args: argparse.Namespace) -> str:

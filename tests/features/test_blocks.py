@@ -22,10 +22,12 @@ from hmrec.features.pair import TASTE, pair_features, product_features, taste_fe
 from hmrec.features.signals import (
     AGE_BUCKET,
     age_cohort_features,
-    covisit_features,
     postal_cohort_features,
+    recent_share_features,
+    section_share_features,
     trend_features,
 )
+from hmrec.retrieval.covisit import CoVisitation
 from hmrec.schema import Col
 
 CUTOFF = date(2020, 9, 22)
@@ -162,7 +164,7 @@ def test_trend_features_by_hand() -> None:
     assert feats.collect().filter(pl.col(Col.ARTICLE) == 4).is_empty()
 
 
-def test_covisit_features_by_hand() -> None:
+def test_covisitation_scores_by_hand() -> None:
     rows = [
         (3, 0, 1, 0.02, 2),  # customer 0 bought 1 and 3 on the same day: a pair 3 days ago
         (3, 0, 3, 0.02, 2),
@@ -170,7 +172,7 @@ def test_covisit_features_by_hand() -> None:
         (5, 1, 4, 0.02, 2),
         (2, 2, 1, 0.02, 2),  # customer 2 bought only article 1, two days ago
     ]
-    feats = covisit_features(week(rows, {**AGES}))
+    feats = CoVisitation().scores(week(rows, AGES), recent_weeks=4, decay=0.1)
     # article 1's own weight: three purchases, 3, 10 and 2 days ago
     own = sum(np.exp(-0.05 * d) for d in (3, 10, 2))
     w13 = np.exp(-0.05 * 3) / 1 / own  # same day
@@ -178,8 +180,8 @@ def test_covisit_features_by_hand() -> None:
     c2 = feats.collect().filter(pl.col(Col.CUSTOMER) == 2).sort(Col.ARTICLE)
     assert c2[Col.ARTICLE].to_list() == [3, 4]
     mine = np.exp(-0.1 * 2)  # customer 2's purchase of article 1, two days ago
-    assert c2["v_score"].to_list() == pytest.approx([mine * w13, mine * w14], rel=1e-5)
-    assert c2["v_best"].to_list() == pytest.approx([w13, w14], rel=1e-5)
+    assert c2[Col.SCORE].to_list() == pytest.approx([mine * w13, mine * w14], rel=1e-5)
+    assert c2["best"].to_list() == pytest.approx([w13, w14], rel=1e-5)
 
 
 def test_cohort_features_by_hand() -> None:
@@ -209,9 +211,29 @@ def test_join_adds_signals_and_price_band() -> None:
     out = join_features(candidates, data).collect().sort(Col.CUSTOMER)
     assert AGE_BUCKET not in out.columns and Col.POSTAL not in out.columns
     never = out.row(0, named=True)  # article 4 was never sold: zero counts and shares
-    assert (never["t_n_3d"], never["v_score"], never["k_age_n"], never["k_postal_share"]) == (0, 0, 0, 0)
+    assert (never["t_n_3d"], never["e_last10_share"], never["k_age_n"], never["k_postal_share"]) == (0, 0, 0, 0)
     c1a1 = out.row(1, named=True)  # customer 1 pays 0.04 every time (std 0); article 1 cost 0.02 last week
     assert c1a1["b_price_z"] == pytest.approx((0.02 - 0.04) / 1e-4, rel=1e-4)
+
+
+def test_recent_share_counts_purchases_not_days() -> None:
+    # customer 0: 12 units of article 3 long ago, then article 1 twice and article 2 once recently
+    rows = [(100 + d, 0, 3, 0.02, 2) for d in range(30)] + [
+        (50, 0, 1, 0.02, 2),
+        (40, 0, 2, 0.02, 2),
+        (30, 0, 1, 0.02, 2),
+    ]
+    rows.append((1, 1, 4, 0.02, 2))  # customer 1: a single unit of article 4
+    feats = recent_share_features(week(rows, AGES))
+    a1 = row(feats, customer=0, article=1)
+    assert a1["e_last10_share"] == pytest.approx(2 / 10) and a1["e_last30_share"] == pytest.approx(2 / 30)
+    a3 = row(feats, customer=0, article=3)
+    assert a3["e_last10_share"] == pytest.approx(7 / 10)  # 10 latest: 1, 2, 1 and seven of article 3
+    assert a3["e_last30_share"] == pytest.approx(27 / 30)
+    assert row(feats, customer=1, article=4)["e_last10_share"] == pytest.approx(1.0)  # all of one unit
+    sections = section_share_features(week([(1, 0, 1, 0.02, 2), (2, 1, 1, 0.02, 2), (3, 0, 2, 0.02, 2)], AGES))
+    # every article has its own section code in this catalogue: each is all of its section's units
+    assert row(sections, article=1)["e_section_share_1w"] == pytest.approx(1.0)
 
 
 BLOCKS: list[Callable[[WeekInput], pl.LazyFrame]] = [
@@ -221,9 +243,10 @@ BLOCKS: list[Callable[[WeekInput], pl.LazyFrame]] = [
     product_features,
     *(partial(taste_features, key=key) for key in TASTE),
     trend_features,
-    covisit_features,
     age_cohort_features,
     postal_cohort_features,
+    recent_share_features,
+    section_share_features,
 ]
 
 

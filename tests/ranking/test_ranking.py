@@ -123,23 +123,17 @@ def test_feature_columns_follow_the_blocks() -> None:
     assert feature_columns(columns, ["retrieval", "customer"]) == ["a_n_1w", "p_n", "pd_share", "x_age_gap"]
     with pytest.raises(ValueError, match="unknown feature block"):
         feature_columns(columns, ["colour"])
-    signals = [*columns[:-1], "t_velocity", "v_score", "k_age_share", "b_price_z", "covisit_score"]
-    assert feature_columns(signals, ["covisit"]) == [
+    signals = [*columns[:-1], "t_velocity", "e_fresh", "k_age_share", "b_price_z", "covisit_score"]
+    assert feature_columns(signals, ["estimate"]) == [
         *columns[2:-1],
         "t_velocity",
         "k_age_share",
         "b_price_z",
         "covisit_score",
     ]
-    assert feature_columns(signals, ["trend", "cohort", "price", "retrieval"]) == [
-        "c_age",
-        "a_n_1w",
-        "p_n",
-        "pd_share",
-        "x_age_gap",
-        "v_score",
-    ]
-    assert set(FEATURE_BLOCKS) == {"customer", "article", "pair", "retrieval", "trend", "covisit", "cohort", "price"}
+    kept = feature_columns(signals, ["trend", "cohort", "price", "retrieval"])
+    assert kept == ["c_age", "a_n_1w", "p_n", "pd_share", "x_age_gap", "e_fresh"]
+    assert set(FEATURE_BLOCKS) == {"customer", "article", "pair", "retrieval", "trend", "cohort", "price", "estimate"}
 
 
 def test_training_cutoffs_are_whole_weeks_back() -> None:

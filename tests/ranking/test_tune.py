@@ -24,7 +24,7 @@ from hmrec.schema import Col
 QUICK = RankerConfig(train_weeks=2, max_rounds=40, early_stopping=10)
 CANDIDATES = CandidateConfig(per_source=20, cap=20)
 # a crippled start: only the customer block, which says nothing about the articles
-CRIPPLED = replace(QUICK, drop_blocks=("article", "pair", "retrieval", "trend", "covisit", "cohort", "price"))
+CRIPPLED = replace(QUICK, drop_blocks=("article", "pair", "retrieval", "trend", "cohort", "price", "estimate"))
 SEARCH = (("blocks", (({"drop_blocks": ()}, {}),)),)
 
 

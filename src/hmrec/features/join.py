@@ -11,12 +11,17 @@ from hmrec.features.pair import TASTE, pair_features, product_features, taste_fe
 from hmrec.features.signals import (
     AGE_BUCKET,
     age_cohort_features,
-    covisit_features,
+    age_section_features,
     customer_cohorts,
     postal_cohort_features,
+    recent_share_features,
+    section_share_features,
     trend_features,
 )
 from hmrec.schema import Col
+
+PRIOR_UNITS = 3.0
+"""How many units of the age bucket's section mix ``e_fresh_prior`` adds to the customer's own."""
 
 
 def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
@@ -27,13 +32,13 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
     price over what the customer pays on average) and, per taste attribute, ``<prefix>_share``
     (the customer's units with the article's value over all their units; null without any),
     ``b_price_z`` (the article's price last week, else its usual price, in standard deviations of
-    the customer's prices from their mean). The trend, co-visitation and cohort blocks are in
-    ``features/signals.py``; co-visitation and cohort counts of pairs never seen are 0.
+    the customer's prices from their mean). The trend, cohort and estimate blocks are in
+    ``features/signals.py``; their counts and shares of articles never seen are 0.
     """
     keys = data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE, *TASTE)
     counts = ["p_n", "pp_n", *(f"{prefix}_n" for prefix in TASTE.values())]
-    zeros = ["t_n_3d", "t_share_1w", "t_share_3d", "v_score", "v_best", "k_age_n", "k_age_share"]
-    zeros += ["k_postal_n", "k_postal_share"]
+    zeros = ["t_n_3d", "t_share_1w", "t_share_3d", "k_age_n", "k_age_share"]
+    zeros += ["k_postal_n", "k_postal_share", "e_last10_share", "e_last30_share", "e_section_share_1w"]
     joined = (
         candidates.join(keys, on=Col.ARTICLE, how="left")
         .join(customer_features(data), on=Col.CUSTOMER, how="left")
@@ -41,10 +46,12 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
         .join(pair_features(data), on=[Col.CUSTOMER, Col.ARTICLE], how="left")
         .join(product_features(data), on=[Col.CUSTOMER, Col.PRODUCT_CODE], how="left")
         .join(trend_features(data), on=Col.ARTICLE, how="left")
-        .join(covisit_features(data), on=[Col.CUSTOMER, Col.ARTICLE], how="left")
         .join(customer_cohorts(data), on=Col.CUSTOMER, how="left")
         .join(age_cohort_features(data), on=[AGE_BUCKET, Col.ARTICLE], how="left")
         .join(postal_cohort_features(data), on=[Col.POSTAL, Col.ARTICLE], how="left")
+        .join(recent_share_features(data), on=[Col.CUSTOMER, Col.ARTICLE], how="left")
+        .join(section_share_features(data), on=Col.ARTICLE, how="left")
+        .join(age_section_features(data), on=[AGE_BUCKET, Col.SECTION_NO], how="left")
     )
     for key in TASTE:
         joined = joined.join(taste_features(data, key), on=[Col.CUSTOMER, key], how="left")
@@ -57,6 +64,16 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
         )
         .cast(pl.Float32)
         .alias("b_price_z"),
+        (pl.col("ps_n").fill_null(0) / pl.col("c_n_all").clip(1) * pl.col("e_section_share_1w").fill_null(0))
+        .cast(pl.Float32)
+        .alias("e_fresh"),
+        (
+            (pl.col("ps_n").fill_null(0) + PRIOR_UNITS * pl.col("e_age_section_share").fill_null(0))
+            / (pl.col("c_n_all").fill_null(0) + PRIOR_UNITS)
+            * pl.col("e_section_share_1w").fill_null(0)
+        )
+        .cast(pl.Float32)
+        .alias("e_fresh_prior"),
         (pl.col("c_age") - pl.col("a_buyer_age")).cast(pl.Float32).alias("x_age_gap"),
         (pl.col("a_price_usual") / pl.col("c_price_mean")).cast(pl.Float32).alias("x_price_ratio"),
         *(

@@ -1,6 +1,11 @@
-"""Signals from the competition's winners: article trends (prefix ``t_``), co-visitation of the
-candidate with the customer's last purchases (``v_``), cohort popularity by age and postal code
-(``k_``), and the candidate's price against the customer's price band (``b_``, in ``join``)."""
+"""Signals from the competition's winners: article trends (prefix ``t_``), cohort popularity by
+age and postal code (``k_``), the candidate's price against the customer's price band (``b_``,
+in ``join``), and estimates of how a basket slot is filled (``e_``): the article's share of the
+customer's latest purchases, and of its section's sales times the customer's section share.
+
+Co-visitation with the customer's last purchases was a block too (``v_score``, ``v_best``); the
+accuracy matrix found it no help on average (docs/accuracy.md), so it lives on as the optional
+``covisit`` candidate source, whose score and rank become features when it is used."""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ import polars as pl
 
 from hmrec.data.split import days_before
 from hmrec.data.week import WeekInput
-from hmrec.retrieval.covisit import CoVisitation
 from hmrec.schema import Col
 
 AGE_BUCKET = "k_age_bucket"
+LAST_PURCHASES = (10, 30)
+"""How many of the customer's latest purchased units ``e_last<N>_share`` looks at."""
 AGE_YEARS = 5
 
 
@@ -38,18 +44,6 @@ def trend_features(data: WeekInput) -> pl.LazyFrame:
         (pl.col("w1") / (pl.col("w2") + 1)).cast(pl.Float32).alias("t_velocity"),
         ((pl.col("w1") - pl.col("w2")) - (pl.col("w2") - pl.col("w3"))).cast(pl.Float32).alias("t_accel"),
         ((pl.col("n3") / 3) / ((pl.col("w1") - pl.col("n3")) / 4 + 1)).cast(pl.Float32).alias("t_day_slope"),
-    )
-
-
-def covisit_features(data: WeekInput, table: CoVisitation | None = None) -> pl.LazyFrame:
-    """``customer, article, v_score, v_best``: for the served customers, the co-visitation score of
-    every article partnered with what they bought in the last 4 weeks (see ``CoVisitation.scores``)."""
-    scored = (table or CoVisitation()).scores(data, recent_weeks=4, decay=0.1)
-    return scored.select(
-        Col.CUSTOMER,
-        Col.ARTICLE,
-        pl.col(Col.SCORE).cast(pl.Float32).alias("v_score"),
-        pl.col("best").cast(pl.Float32).alias("v_best"),
     )
 
 
@@ -85,3 +79,49 @@ def age_cohort_features(data: WeekInput) -> pl.LazyFrame:
 def postal_cohort_features(data: WeekInput) -> pl.LazyFrame:
     """``postal, article, k_postal_n, k_postal_share`` over the last 4 weeks."""
     return _cohort_share(data, Col.POSTAL, 4, "k_postal")
+
+
+def recent_share_features(data: WeekInput) -> pl.LazyFrame:
+    """``customer, article, e_last10_share, e_last30_share``: the article's share of the served
+    customer's latest 10 (30) purchased units (recency counted in purchases, not days; ties on a
+    day broken by article index)."""
+    rows = data.served().select(Col.CUSTOMER, Col.ARTICLE, Col.DATE)
+    order = pl.int_range(pl.len()).over(Col.CUSTOMER, order_by=[Col.DATE, Col.ARTICLE], descending=True)
+    ranked = rows.with_columns(order.alias("__pos"))
+    n = max(LAST_PURCHASES)
+    return (
+        ranked.filter(pl.col("__pos") < n)
+        .with_columns(pl.len().over(Col.CUSTOMER).alias("__seen"))
+        .group_by(Col.CUSTOMER, Col.ARTICLE)
+        .agg(
+            *(
+                ((pl.col("__pos") < k).sum() / pl.col("__seen").first().clip(upper_bound=k))
+                .cast(pl.Float32)
+                .alias(f"e_last{k}_share")
+                for k in LAST_PURCHASES
+            )
+        )
+    )
+
+
+def section_share_features(data: WeekInput) -> pl.LazyFrame:
+    """``article, e_section_share_1w``: the article's share of last week's units in its section."""
+    section = data.articles.select(Col.ARTICLE, Col.SECTION_NO)
+    units = data.recent(1).group_by(Col.ARTICLE).agg(pl.len().alias("__n")).join(section, on=Col.ARTICLE)
+    return units.select(
+        Col.ARTICLE,
+        (pl.col("__n") / pl.col("__n").sum().over(Col.SECTION_NO)).cast(pl.Float32).alias("e_section_share_1w"),
+    )
+
+
+def age_section_features(data: WeekInput, weeks: int = 12) -> pl.LazyFrame:
+    """``k_age_bucket, section_no, e_age_section_share``: the age bucket's share of units in each
+    section over the last ``weeks`` weeks (a prior for customers with few purchases of their own)."""
+    section = data.articles.select(Col.ARTICLE, Col.SECTION_NO)
+    rows = data.recent(weeks).join(customer_cohorts(data), on=Col.CUSTOMER, how="left").join(section, on=Col.ARTICLE)
+    per = rows.group_by(AGE_BUCKET, Col.SECTION_NO).agg(pl.len().alias("__n"))
+    return per.select(
+        AGE_BUCKET,
+        Col.SECTION_NO,
+        (pl.col("__n") / pl.col("__n").sum().over(AGE_BUCKET)).cast(pl.Float32).alias("e_age_section_share"),
+    )

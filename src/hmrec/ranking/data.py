@@ -29,11 +29,11 @@ FEATURE_BLOCKS: dict[str, Callable[[str], bool]] = {
     "customer": lambda c: c.startswith("c_"),
     "article": lambda c: c.startswith("a_"),
     "pair": lambda c: c.startswith(("p_", "pp_", "x_", *(f"{prefix}_" for prefix in TASTE.values()))),
-    "retrieval": lambda c: (c.endswith(("_score", "_rank")) and not c.startswith("v_")) or c in (N_SOURCES, BEST_RANK),
+    "retrieval": lambda c: c.endswith(("_score", "_rank")) or c in (N_SOURCES, BEST_RANK),
     "trend": lambda c: c.startswith("t_"),
-    "covisit": lambda c: c.startswith("v_"),
     "cohort": lambda c: c.startswith("k_"),
     "price": lambda c: c.startswith("b_"),
+    "estimate": lambda c: c.startswith("e_"),
 }
 """Which columns each feature block owns (the ablation drops one block at a time)."""
 
