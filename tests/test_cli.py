@@ -156,3 +156,18 @@ def test_candidates_prints_quality_and_recall_curve(tiny_shop: Path, tmp_path: P
         assert word in result.output
     bad = runner.invoke(app, [*args, "--source", "nope"])
     assert bad.exit_code == 1 and "unknown candidate source" in bad.output
+
+
+def test_generate_takes_a_profile_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    out = tmp_path / "grocery"
+    result = runner.invoke(
+        app, ["generate", "--scale", "tiny", "--profile", "grocery", "--out", str(out)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "profile grocery" in result.output
+    tx = pl.read_csv(out / "transactions_train.csv", infer_schema=False)
+    fashion = tmp_path / "fashion"
+    assert runner.invoke(app, ["generate", "--scale", "tiny", "--out", str(fashion), "--no-stats"]).exit_code == 0
+    assert tx.height != pl.read_csv(fashion / "transactions_train.csv", infer_schema=False).height
+    bad = runner.invoke(app, ["generate", "--scale", "tiny", "--profile", "bakery", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "bakery" in bad.output
