@@ -27,7 +27,7 @@ from hmrec.features.signals import (
     section_share_features,
     trend_features,
 )
-from hmrec.retrieval.covisit import CoVisitation
+from hmrec.retrieval.covisit import CoVisitation, CoVisitSource
 from hmrec.schema import Col
 
 CUTOFF = date(2020, 9, 22)
@@ -164,7 +164,7 @@ def test_trend_features_by_hand() -> None:
     assert feats.collect().filter(pl.col(Col.ARTICLE) == 4).is_empty()
 
 
-def test_covisitation_scores_by_hand() -> None:
+def test_covisitation_by_hand() -> None:
     rows = [
         (3, 0, 1, 0.02, 2),  # customer 0 bought 1 and 3 on the same day: a pair 3 days ago
         (3, 0, 3, 0.02, 2),
@@ -172,16 +172,18 @@ def test_covisitation_scores_by_hand() -> None:
         (5, 1, 4, 0.02, 2),
         (2, 2, 1, 0.02, 2),  # customer 2 bought only article 1, two days ago
     ]
-    feats = CoVisitation().scores(week(rows, AGES), recent_weeks=4, decay=0.1)
+    data = week(rows, AGES)
     # article 1's own weight: three purchases, 3, 10 and 2 days ago
     own = sum(np.exp(-0.05 * d) for d in (3, 10, 2))
     w13 = np.exp(-0.05 * 3) / 1 / own  # same day
     w14 = np.exp(-0.05 * 5) / (1 + 5) / own  # the later purchase 5 days ago, 5 days apart
-    c2 = feats.collect().filter(pl.col(Col.CUSTOMER) == 2).sort(Col.ARTICLE)
+    source = CoVisitSource(n=10, recent_weeks=4, decay=0.1)
+    c2 = source.candidates(data).collect().filter(pl.col(Col.CUSTOMER) == 2).sort(Col.ARTICLE)
     assert c2[Col.ARTICLE].to_list() == [3, 4]
     mine = np.exp(-0.1 * 2)  # customer 2's purchase of article 1, two days ago
     assert c2[Col.SCORE].to_list() == pytest.approx([mine * w13, mine * w14], rel=1e-5)
-    assert c2["best"].to_list() == pytest.approx([w13, w14], rel=1e-5)
+    pairs = CoVisitation().pairs(data).collect().filter(pl.col(Col.ARTICLE) == 1).sort("other")
+    assert pairs["weight"].to_list() == pytest.approx([w13, w14], rel=1e-5)
 
 
 def test_cohort_features_by_hand() -> None:

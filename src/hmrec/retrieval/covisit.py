@@ -1,8 +1,8 @@
 """Item-to-item co-visitation weighted by recency and by how close in time two purchases were.
 
 The pair table is article-level (it depends on the history and the cutoff only); a customer's
-candidates are its best partners of their last purchases. The same scores are a feature for
-every candidate (``features/covisit.py``).
+candidates are the best partners of their last purchases. An optional source: the accuracy
+matrix found it no help as a default, and none as a feature block (docs/accuracy.md).
 """
 
 from __future__ import annotations
@@ -57,18 +57,6 @@ class CoVisitation:
             .filter(pl.int_range(pl.len()).over(Col.ARTICLE) < self.per_article)
         )
 
-    def scores(self, data: WeekInput, recent_weeks: int, decay: float) -> pl.LazyFrame:
-        """``customer, article, score, best``: for the served customers, each partner of what they
-        bought in the last ``recent_weeks`` (each purchase ``exp(-decay * days)``), its summed
-        weight times the purchase's, and its largest pair weight. Bought articles included."""
-        mine = decayed_counts(data.served(), data.cutoff, recent_weeks, decay)
-        return (
-            mine.join(self.pairs(data), on=Col.ARTICLE)
-            .group_by(Col.CUSTOMER, PAIR)
-            .agg((pl.col(Col.SCORE) * pl.col(WEIGHT)).sum().alias(Col.SCORE), pl.col(WEIGHT).max().alias("best"))
-            .rename({PAIR: Col.ARTICLE})
-        )
-
 
 @dataclass(frozen=True)
 class CoVisitSource:
@@ -82,8 +70,14 @@ class CoVisitSource:
     name: str = "covisit"
 
     def candidates(self, data: WeekInput) -> pl.LazyFrame:
+        """Score: the sum over the customer's recent articles of their decayed count (each unit
+        ``exp(-decay * days)``) times the pair's weight."""
         mine = decayed_counts(data.served(), data.cutoff, self.recent_weeks, self.decay)
-        scored = self.table.scores(data, self.recent_weeks, self.decay).join(
-            mine.select(Col.CUSTOMER, Col.ARTICLE), on=[Col.CUSTOMER, Col.ARTICLE], how="anti"
+        scored = (
+            mine.join(self.table.pairs(data), on=Col.ARTICLE)
+            .group_by(Col.CUSTOMER, PAIR)
+            .agg((pl.col(Col.SCORE) * pl.col(WEIGHT)).sum().alias(Col.SCORE))
+            .rename({PAIR: Col.ARTICLE})
+            .join(mine.select(Col.CUSTOMER, Col.ARTICLE), on=[Col.CUSTOMER, Col.ARTICLE], how="anti")
         )
         return ranked(scored, self.n)
