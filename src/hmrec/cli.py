@@ -37,12 +37,12 @@ from hmrec.evaluation import (
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import OBJECTIVES, RankerConfig
 from hmrec.ranking.data import CandidateConfig, WeekCache
-from hmrec.ranking.tune import TuneResult
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.recommenders.mf.config import LOSS_NAMES, MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
 from hmrec.retrieval import pipeline as retrieval
 from hmrec.schema import Col
+from hmrec.tuning import TuneResult
 
 app = typer.Typer(
     help="hmrec: recommend the 12 articles each customer will buy next week (H&M Kaggle format).",

@@ -21,7 +21,7 @@ from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
 
 if TYPE_CHECKING:
-    from hmrec.ranking.tune import TuneResult
+    from hmrec.tuning import TuneResult
 from hmrec.recommenders.base import Recommender
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
 from hmrec.schema import Col, K

@@ -14,10 +14,10 @@ from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, labelled_week, training_cutoffs
 from hmrec.ranking.inference import rank_customers
 from hmrec.ranking.model import FittedRanker, fit_ranker, stack_weeks
-from hmrec.ranking.tune import Trial, TuneResult, tune
 from hmrec.recommenders.base import fill_with
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.schema import K
+from hmrec.tuning import Trial, TuneResult, tune
 
 Step = Callable[[str], None]
 
@@ -31,7 +31,7 @@ class TwoStageRecommender:
 
     ``artifacts``, when set, receives the model, its features and their importance. With
     ``tune_budget`` (seconds), ``fit`` first chooses the settings on the weeks before its cutoff
-    (``ranking/tune.py``); the choice is kept in ``tuning`` and saved with the model.
+    (``tuning.py``); the choice is kept in ``tuning`` and saved with the model.
     """
 
     tables: Tables

@@ -1,5 +1,7 @@
 """Settings chosen by validation on the data's own earlier weeks, within a time budget.
 
+It sits beside ``pipeline.py`` (it fits the whole two-stage model), above ``ranking``.
+
 Tuning for a model fitted at ``cutoff`` reads only rows before ``cutoff``: each trial fits the
 ranker as it would be fitted, but for validation cutoffs one, two, ... weeks earlier, and is
 scored (MAP@12) on the week from each. So the week the model is finally judged on (or the
@@ -69,7 +71,7 @@ class TuneResult:
     def reason(self) -> str:
         """One line: what was chosen and why."""
         base = self.trials[0]
-        best = max(self.trials, key=lambda t: t.mean if t.kept else float("-inf"))
+        best = [t for t in self.trials if t.kept][-1]  # each kept trial beat the one kept before
         kept = [t.label for t in self.trials[1:] if t.kept]
         if not kept:
             why = "no change beat the defaults on the validation weeks"
@@ -107,7 +109,7 @@ def validation_score(
     cache: WeekCache,
 ) -> tuple[float, ...]:
     """The ranker's MAP@12 on the week from each of ``cutoffs``, fitted on the weeks before it."""
-    from hmrec.pipeline import TwoStageRecommender  # lightgbm loads only when needed
+    from hmrec.pipeline import TwoStageRecommender  # pipeline imports this module: import at call time
 
     maps = []
     for cutoff in cutoffs:

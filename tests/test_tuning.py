@@ -18,8 +18,8 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables
-from hmrec.ranking.tune import tune
 from hmrec.schema import Col
+from hmrec.tuning import tune
 
 QUICK = RankerConfig(train_weeks=2, max_rounds=40, early_stopping=10)
 CANDIDATES = CandidateConfig(per_source=20, cap=20)
