@@ -38,7 +38,7 @@ from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import OBJECTIVES, RankerConfig
 from hmrec.ranking.data import CandidateConfig, WeekCache
 from hmrec.recommenders.baselines import popular_articles
-from hmrec.recommenders.mf.config import LOSS_NAMES, MFConfig
+from hmrec.recommenders.mf.config import FILTERS, LOSS_NAMES, SOLVERS, MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
 from hmrec.retrieval import pipeline as retrieval
 from hmrec.schema import Col
@@ -56,6 +56,8 @@ err = Console(stderr=True)
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)  # type: ignore[misc]
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
 Loss = Enum("Loss", {name: name for name in LOSS_NAMES}, type=str)  # type: ignore[misc]
+Solver = Enum("Solver", {name: name for name in SOLVERS}, type=str)  # type: ignore[misc]
+MFFilter = Enum("MFFilter", {name: name for name in FILTERS}, type=str)  # type: ignore[misc]
 Scale = Enum("Scale", {name: name for name in shop.SCALES}, type=str)  # type: ignore[misc]
 Profile = Enum("Profile", {name: name for name in shop.PROFILES}, type=str)  # type: ignore[misc]
 Objective = Enum("Objective", {name: name for name in OBJECTIVES}, type=str)  # type: ignore[misc]
@@ -415,17 +417,30 @@ def train_baseline(
         float | None,
         typer.Option("--price-weight", help="Override the preset's markdown weighting in [0, 1] (0: off)."),
     ] = None,
-    loss: Annotated[Loss, typer.Option("--loss", help="bpr (default), bce, or observed (no negatives).")] = "bpr",
+    solver: Annotated[
+        Solver, typer.Option("--solver", help="als (weighted least squares) or sgd (sampled negatives, --loss).")
+    ] = MFConfig.solver,
+    loss: Annotated[Loss, typer.Option("--loss", help="sgd: bpr (default), bce, or observed (no negatives).")] = "bpr",
+    alpha: Annotated[float, typer.Option("--alpha", help="als: confidence per unit of weight.")] = MFConfig.alpha,
+    reg: Annotated[float, typer.Option("--reg", help="als: ridge penalty per row.")] = MFConfig.reg,
+    cg_steps: Annotated[
+        int, typer.Option("--cg-steps", help="als: conjugate-gradient steps per row and epoch.")
+    ] = MFConfig.cg_steps,
     dim: Annotated[int, typer.Option("--dim", help="Embedding size.")] = MFConfig.dim,
     epochs: Annotated[int, typer.Option("--epochs", help="At most this many epochs.")] = MFConfig.epochs,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate (row-wise Adagrad).")] = MFConfig.lr,
+    lr: Annotated[float, typer.Option("--lr", help="sgd: learning rate (row-wise Adagrad).")] = MFConfig.lr,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: Annotated[str, typer.Option("--device", help="cpu, or cuda when a GPU is present.")] = "cpu",
     out: Annotated[Path | None, typer.Option("--out", help="Checkpoint folder (default DIR/models/mf).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
-    filter_bought: Annotated[
-        bool, typer.Option("--filter-bought", help="Never recommend what the customer already bought.")
-    ] = False,
+    bought_filter: Annotated[
+        MFFilter,
+        typer.Option(
+            "--filter",
+            help="Leave out what the customer bought: none, bought (all of it), or interval (bought more "
+            "recently than the article's median interval between repeat purchases).",
+        ),
+    ] = "none",
     cutoff: CutoffOpt = None,
 ) -> None:
     """Train the matrix factorisation baseline on the history before the cutoff and save it.
@@ -451,6 +466,10 @@ def train_baseline(
             lr=lr,
             seed=seed,
             loss=Loss(loss).value,
+            solver=Solver(solver).value,
+            alpha=alpha,
+            reg=reg,
+            cg_steps=cg_steps,
             weighting=weighting,
             device=device,
         )
@@ -471,7 +490,7 @@ def train_baseline(
 
         from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
 
-        model = MFRecommender(cfg, filter_bought=filter_bought, on_epoch=on_epoch, checkpoint_dir=folder)
+        model = MFRecommender(cfg, filter=MFFilter(bought_filter).value, on_epoch=on_epoch, checkpoint_dir=folder)
         _guard(lambda: model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume))
     for warning in model.result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)

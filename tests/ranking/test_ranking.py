@@ -133,7 +133,17 @@ def test_feature_columns_follow_the_blocks() -> None:
     ]
     kept = feature_columns(signals, ["trend", "cohort", "price", "retrieval"])
     assert kept == ["c_age", "a_n_1w", "p_n", "pd_share", "x_age_gap", "e_fresh"]
-    assert set(FEATURE_BLOCKS) == {"customer", "article", "pair", "retrieval", "trend", "cohort", "price", "estimate"}
+    assert set(FEATURE_BLOCKS) == {
+        "customer",
+        "article",
+        "pair",
+        "retrieval",
+        "trend",
+        "cohort",
+        "price",
+        "estimate",
+        "embedding",
+    }
 
 
 def test_training_cutoffs_are_whole_weeks_back() -> None:

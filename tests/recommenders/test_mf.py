@@ -85,7 +85,7 @@ def two_tastes(n_customers: int = 60, n_articles: int = 20, seed: int = 0) -> tu
     return np.array(customers), np.array(articles)
 
 
-CFG = MFConfig(dim=8, epochs=30, batch_size=64, lr=0.05, l2=0.0, patience=100)
+CFG = MFConfig(dim=8, epochs=30, batch_size=64, lr=0.05, l2=0.0, patience=100, solver="sgd")
 
 
 def fitted(cfg: MFConfig = CFG, **kwargs: object) -> tuple[MatrixFactorization, object]:
@@ -205,7 +205,7 @@ def test_recommender_serves_unseen_customers_the_popular_list() -> None:
 
 def test_filter_bought_drops_own_purchases() -> None:
     history = shop_history()
-    model = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter_bought=True).fit(history, CUTOFF)
+    model = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="bought").fit(history, CUTOFF)
     bought = set(history.filter(pl.col(Col.CUSTOMER) == 0).collect()[Col.ARTICLE])
     picks = model.top_n(pl.Series([0], dtype=pl.UInt32), 5)[Col.ARTICLE].to_list()
     assert picks and not set(picks) & bought
@@ -246,3 +246,146 @@ def test_exclusion_works_for_customers_in_any_order() -> None:
     # each customer's second-best becomes their best
     second = plain.filter(pl.col(Col.RANK) == 2).sort(Col.CUSTOMER)[Col.ARTICLE].to_list()
     assert masked.filter(pl.col(Col.RANK) == 1).sort(Col.CUSTOMER)[Col.ARTICLE].to_list() == second
+
+
+ALS = MFConfig(dim=8, epochs=8, solver="als", alpha=5.0, reg=0.1, patience=100)
+
+
+def als_fitted(cfg: MFConfig = ALS, **kwargs: object) -> tuple[MatrixFactorization, object]:
+    return fitted(cfg, **kwargs)
+
+
+def test_als_learns_each_customers_taste() -> None:
+    model, result = als_fitted()
+    scores = model.score_matrix(torch.arange(60), torch.arange(20))
+    top = torch.topk(scores, 5, dim=1).indices
+    assert bool(((top % 2) == (torch.arange(60) % 2)[:, None]).all())
+    # each epoch solves a least-squares problem from the last solution: the loss never rises
+    assert all(b <= a + 1e-6 for a, b in zip(result.losses, result.losses[1:], strict=False))
+    assert result.losses[-1] < result.losses[0]
+
+
+def test_als_rows_are_the_least_squares_solution() -> None:
+    """Enough conjugate-gradient steps give each row's exact ridge regression."""
+    from hmrec.recommenders.mf.als import Side, solve
+
+    gen = torch.Generator().manual_seed(1)
+    c, a = two_tastes()
+    weights = torch.rand(len(c), generator=gen)
+    fixed = torch.randn(20, 8, generator=gen)
+    side = Side.build(torch.from_numpy(c), torch.from_numpy(a), 5.0 * weights, 60, 20)
+    rows = torch.randn(60, 8, generator=gen)  # any start
+    solve(rows, fixed, side, 0.1, 30)
+    conf, target = torch.ones(60, 20), torch.zeros(60, 20)
+    conf[c, a] = 1 + 5.0 * weights
+    target[c, a] = 1.0
+    for u in (0, 1, 33):
+        lhs = fixed.T @ torch.diag(conf[u]) @ fixed + 0.1 * torch.eye(8)
+        exact = torch.linalg.solve(lhs, fixed.T @ (conf[u] * target[u]))
+        assert torch.allclose(rows[u], exact, atol=1e-4)
+
+
+def test_als_resume_matches_one_run(tmp_path: Path) -> None:
+    straight, _ = als_fitted(replace(ALS, epochs=4))
+    als_fitted(replace(ALS, epochs=2), checkpoint_dir=tmp_path)
+    c, a = two_tastes()
+    resumed = MatrixFactorization(60, 20, ALS.dim)
+    result = train(
+        resumed,
+        interactions_from(c, a, np.ones(len(c)), 60, 20),
+        replace(ALS, epochs=4),
+        checkpoint_dir=tmp_path,
+        resume=True,
+    )
+    assert len(result.losses) == 4 and (tmp_path / "best.pt").is_file()
+    for x, y in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(x, y, atol=1e-6)
+
+
+def test_als_early_stopping_keeps_the_best_epoch() -> None:
+    scores = iter([0.1, 0.3, 0.2, 0.1, 0.05, 0.0])
+    snapshots: list[torch.Tensor] = []
+
+    def validate(model: MatrixFactorization) -> float:
+        snapshots.append(model.customer.weight.detach().clone())
+        return next(scores)
+
+    model, result = als_fitted(replace(ALS, epochs=6, patience=2), validate=validate)
+    assert result.best_epoch == 1 and len(result.scores) == 4
+    assert torch.equal(model.customer.weight, snapshots[1])
+
+
+def test_bad_solver_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="solver"):
+        MFConfig(solver="adam")
+    with pytest.raises(ValueError, match="alpha"):
+        MFConfig(solver="als", alpha=0.0)
+
+
+@pytest.mark.parametrize("cfg", [ALS, replace(CFG, epochs=10)], ids=["als", "sgd"])
+def test_fold_in_gives_a_new_customer_their_taste(cfg: MFConfig) -> None:
+    """Fitted without customer 60, then refreshed with their odd-article purchases."""
+    history = shop_history()
+    model = MFRecommender(cfg, tune_epochs=False).fit(history, CUTOFF)
+    newcomer = rows([("2020-09-20", 60, 1, 0.05), ("2020-09-20", 60, 3, 0.05), ("2020-09-21", 60, 5, 0.05)])
+    before = model.recommend(pl.Series([60], dtype=pl.UInt32))
+    assert before[Col.ARTICLE].to_list() == model.popular[:12]  # unseen: the popular list
+    model.refresh(pl.concat([history, newcomer]), CUTOFF)
+    picks = model.top_n(pl.Series([60], dtype=pl.UInt32), 5)[Col.ARTICLE].to_list()
+    assert len(picks) == 5 and all(a % 2 == 1 for a in picks)
+    # the factors of the customers the model was fitted on are untouched
+    assert model.model is not None and model.model.customer.num_embeddings == 61
+
+
+def test_fold_in_equals_an_als_customer_pass() -> None:
+    """A folded-in row is what a customer pass of ALS gives against the same article factors."""
+    from hmrec.recommenders.mf.als import Side, fold_in, solve
+
+    model, _ = als_fitted()
+    articles = model.article.weight.detach()
+    c = torch.tensor([0, 0, 1, 1, 1])
+    a = torch.tensor([2, 4, 1, 3, 9])
+    w = torch.tensor([1.0, 0.5, 1.0, 1.0, 0.2])
+    got = fold_in(articles, c, a, w, 2, ALS)
+    rows = torch.zeros(2, 8)
+    solve(rows, articles, Side.build(c, a, ALS.alpha * w, 2, 20), ALS.reg, 50)
+    assert torch.allclose(got, rows, atol=1e-5)
+    assert got[0] @ articles[2] > got[0] @ articles[1]
+
+
+def test_refresh_before_fit_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="fit"):
+        MFRecommender(ALS).refresh(shop_history(), CUTOFF)
+
+
+def test_repeat_intervals_by_hand() -> None:
+    from hmrec.recommenders.mf.recommender import repeat_intervals, too_recent
+
+    history = rows(
+        [
+            ("2020-09-01", 0, 1, 0.1),
+            ("2020-09-11", 0, 1, 0.1),  # gap 10
+            ("2020-09-11", 0, 1, 0.1),  # same day: not a repeat
+            ("2020-09-05", 1, 1, 0.1),
+            ("2020-09-09", 1, 1, 0.1),  # gap 4
+            ("2020-09-19", 1, 1, 0.1),  # gap 10 -> median of (10, 4, 10) = 10
+            ("2020-09-20", 2, 2, 0.1),  # article 2: never bought again
+            ("2020-09-01", 3, 1, 0.1),  # customer 3 last bought article 1 21 days before the cutoff
+        ]
+    )
+    intervals = repeat_intervals(history).collect()
+    assert intervals.to_dicts() == [{Col.ARTICLE: 1, "interval": 10.0}]
+    out = too_recent(history, CUTOFF).collect().sort(Col.CUSTOMER)
+    # customer 0: 11 days since (>= 10, may buy again); 1: 3 days (< 10); 2: no repeats ever
+    assert out.rows() == [(1, 1), (2, 2)]
+
+
+def test_interval_filter_keeps_what_is_due_again() -> None:
+    history = shop_history()
+    bought = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="bought").fit(history, CUTOFF)
+    interval = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="interval").fit(history, CUTOFF)
+    assert interval.bought is not None and bought.bought is not None
+    assert interval.bought.height <= bought.bought.height
+    assert interval.bought.join(bought.bought, on=[Col.CUSTOMER, Col.ARTICLE], how="anti").is_empty()
+    with pytest.raises(ValueError, match="filter"):
+        MFRecommender(filter="recent")

@@ -8,13 +8,14 @@ a ``label``: 1 when the customer bought the article in the 7 days from the cutof
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
 
 from hmrec.data.split import label_rows, purchases
 from hmrec.data.week import WeekInput
+from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
 from hmrec.features.pair import TASTE
 from hmrec.retrieval.pipeline import run_sources, union_of
@@ -34,17 +35,21 @@ FEATURE_BLOCKS: dict[str, Callable[[str], bool]] = {
     "cohort": lambda c: c.startswith("k_"),
     "price": lambda c: c.startswith("b_"),
     "estimate": lambda c: c.startswith("e_"),
+    "embedding": lambda c: c.startswith("m_"),
 }
 """Which columns each feature block owns (the ablation drops one block at a time)."""
 
 
 @dataclass(frozen=True)
 class CandidateConfig:
-    """Which sources propose candidates, how many each, and how many a customer keeps."""
+    """Which sources propose candidates, how many each, and how many a customer keeps; with
+    ``embedding``, the MF features (``features/embedding.py``: an ALS model per cutoff) are
+    joined on as well."""
 
     sources: tuple[str, ...] = RULE_SOURCES
     per_source: int = 50
     cap: int = 50
+    embedding: bool = False
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -67,12 +72,16 @@ def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> 
     return [c for c in columns if any(owns(c) for owns in kept)]
 
 
-def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame:
+def candidate_features(
+    data: WeekInput, config: CandidateConfig, factors: ArticleFactors | None = None
+) -> pl.DataFrame:
     """``customer, article``, the union's score/rank columns and every feature, for the customers
     of ``data`` (at most ``config.cap`` rows each; customers without candidates have none),
-    sorted by customer and article: the same input gives the same rows in the same order."""
+    sorted by customer and article: the same input gives the same rows in the same order.
+    With ``factors`` (the cutoff's, from ``Tables.factors``), the ``m_`` columns too."""
     merged = union_of(run_sources(data, config.sources, config.per_source), config.cap)
-    return join_features(merged, data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
+    frame = join_features(merged, data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
+    return frame.with_columns(factors.features(data, frame)) if factors is not None else frame
 
 
 def with_labels(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
@@ -99,10 +108,24 @@ def training_cutoffs(cutoff: date, weeks: int) -> list[date]:
 
 @dataclass(frozen=True)
 class Tables:
-    """The prepared catalogue tables every week's input shares."""
+    """The prepared catalogue tables every week's input shares, and the MF feature model of each
+    cutoff, fitted the first time a week asks for it."""
 
     articles: pl.LazyFrame
     customers: pl.LazyFrame
+    fitted: dict[tuple[int, date], tuple[pl.LazyFrame, ArticleFactors]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def factors(self, transactions: pl.LazyFrame, cutoff: date, config: CandidateConfig) -> ArticleFactors | None:
+        """The cutoff's MF feature model when ``config.embedding`` asks for it (else None); one
+        fit per (transactions, cutoff), reading only rows before the cutoff."""
+        if not config.embedding:
+            return None
+        key = (id(transactions), cutoff)
+        if key not in self.fitted:  # the frame is kept with its model, so its id is not reused
+            self.fitted[key] = (transactions, ArticleFactors.fit(transactions, cutoff))
+        return self.fitted[key][1]
 
     def week(self, transactions: pl.LazyFrame, cutoff: date, customers: pl.Series) -> WeekInput:
         """The input for ``customers`` at ``cutoff``: only rows before it are ever read."""
@@ -129,7 +152,8 @@ def labelled_week(
         return pl.DataFrame()
     if max_buyers is not None and buyers.len() > max_buyers:
         buyers = buyers.sample(max_buyers, seed=seed).sort()
-    frame = candidate_features(tables.week(transactions, cutoff, buyers), config)
+    factors = tables.factors(transactions, cutoff, config)
+    frame = candidate_features(tables.week(transactions, cutoff, buyers), config, factors)
     return groups_with_a_positive(with_labels(frame, truth))
 
 

@@ -59,10 +59,11 @@ def rank_customers(
         .collect()[Col.CUSTOMER]
     )
     starts = range(0, len(known), chunk_size)
+    factors = tables.factors(transactions, cutoff, candidates) if len(known) else None
     parts = []
     for i, lo in enumerate(starts):
         data = tables.week(transactions, cutoff, known.slice(lo, chunk_size))
-        parts.append(rank_chunk(ranker, candidate_features(data, candidates), candidates.sources, k))
+        parts.append(rank_chunk(ranker, candidate_features(data, candidates, factors), candidates.sources, k))
         if on_chunk:
             on_chunk(i + 1, len(starts))
     if not parts:

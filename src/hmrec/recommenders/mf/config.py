@@ -9,6 +9,14 @@ from hmrec.recommenders.mf.weights import PRESETS, Weighting
 LOSS_NAMES = ("bpr", "bce", "observed")
 """The losses of ``losses.LOSSES``, by name."""
 
+SOLVERS = ("als", "sgd")
+"""``als``: weighted least squares solved row by row (``als.py``); ``sgd``: sampled negatives and a
+loss from ``LOSS_NAMES``, by row-wise Adagrad (``train.py``)."""
+
+FILTERS = ("none", "bought", "interval")
+"""What ``MFRecommender`` leaves out of the model's picks: nothing, every article the customer
+bought, or one bought more recently than the article's median interval between repeats."""
+
 
 @dataclass(frozen=True)
 class MFConfig:
@@ -25,8 +33,16 @@ class MFConfig:
     seed: int = 0
     weighting: Weighting = field(default_factory=lambda: PRESETS["decay0.01-price0"])
     device: str = "cpu"
+    solver: str = "als"
+    alpha: float = 30.0  # ALS: confidence 1 + alpha * weight on a bought pair
+    reg: float = 300.0  # ALS: ridge penalty per row
+    cg_steps: int = 3  # ALS: conjugate-gradient steps per row and epoch
 
     def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
+        if self.alpha <= 0 or self.reg < 0 or self.cg_steps < 1:
+            raise ValueError("alpha must be above 0, reg at least 0 and cg_steps at least 1")
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
         if self.negatives not in ("popular", "uniform"):

@@ -23,6 +23,19 @@ class MatrixFactorization(nn.Module):
         for table in (self.customer_bias, self.article_bias):
             nn.init.zeros_(table.weight)
 
+    @torch.no_grad()
+    def grow(self, n_customers: int) -> None:
+        """Room for customer indices below ``n_customers``; new rows start at zero."""
+        old = self.customer.num_embeddings
+        if n_customers <= old:
+            return
+        for name in ("customer", "customer_bias"):
+            table = getattr(self, name)
+            bigger = nn.Embedding(n_customers, table.embedding_dim, sparse=True)
+            nn.init.zeros_(bigger.weight)
+            bigger.weight[:old] = table.weight
+            setattr(self, name, bigger)
+
     def forward(self, customers: torch.Tensor, articles: torch.Tensor) -> torch.Tensor:
         """Scores of aligned ``(customers[j], articles[j])`` pairs."""
         dot = (self.customer(customers) * self.article(articles)).sum(-1)

@@ -16,13 +16,37 @@ from hmrec.data.split import history as before
 from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import fill_with
 from hmrec.recommenders.baselines import popular_articles
-from hmrec.recommenders.mf.config import MFConfig
+from hmrec.recommenders.mf.config import FILTERS, MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
 from hmrec.recommenders.mf.train import Interactions, TrainResult, interactions_from, train
 from hmrec.recommenders.mf.weights import WEIGHT, interaction_weights
 from hmrec.schema import Col, K
 
 VALIDATION_DAYS = 7
+
+
+def repeat_intervals(history: pl.LazyFrame) -> pl.LazyFrame:
+    """``article, interval``: the median days between a customer's successive purchase days of it.
+
+    Only articles bought again by somebody (on another day) have a row.
+    """
+    days = history.select(Col.CUSTOMER, Col.ARTICLE, Col.DATE).unique()
+    gaps = days.sort(Col.CUSTOMER, Col.ARTICLE, Col.DATE).with_columns(
+        pl.col(Col.DATE).diff().dt.total_days().over(Col.CUSTOMER, Col.ARTICLE).alias("gap")
+    )
+    return gaps.drop_nulls("gap").group_by(Col.ARTICLE).agg(pl.col("gap").median().alias("interval"))
+
+
+def too_recent(history: pl.LazyFrame, cutoff: date) -> pl.LazyFrame:
+    """``customer, article`` pairs last bought fewer days before ``cutoff`` than the article's
+    median repeat interval (all pairs of an article nobody bought again)."""
+    last = history.group_by(Col.CUSTOMER, Col.ARTICLE).agg(pl.col(Col.DATE).max().alias("last"))
+    since = (pl.lit(cutoff) - pl.col("last")).dt.total_days()
+    return (
+        last.join(repeat_intervals(history), on=Col.ARTICLE, how="left")
+        .filter(pl.col("interval").is_null() | (since < pl.col("interval")))
+        .select(Col.CUSTOMER, Col.ARTICLE)
+    )
 
 
 def build_interactions(history: pl.LazyFrame, cutoff: date, cfg: MFConfig) -> Interactions:
@@ -98,14 +122,17 @@ class MFRecommender:
     ``fit`` picks the number of epochs by early stopping on the last week before the cutoff
     (a model trained on the weeks before it), then trains again on the whole history for that
     many epochs; with ``tune_epochs=False`` it trains once for ``config.epochs``. Only articles
-    sold in the last ``candidate_weeks`` weeks are scored. ``filter_bought`` drops what the
-    customer already bought from the model's picks (off by default: buying again is the
-    strongest signal in this data); the popular fill-up is not filtered.
+    sold in the last ``candidate_weeks`` weeks are scored. ``filter`` (one of ``FILTERS``)
+    drops from the model's picks what the customer bought (``bought``), or only what they
+    bought more recently than the article's median repeat interval (``interval``); ``none`` by
+    default (buying again is the strongest signal in this data); the popular fill-up is not
+    filtered. ``refresh`` takes a newer history without refitting: customers it adds get
+    factors folded in from their purchases.
     """
 
     config: MFConfig = field(default_factory=MFConfig)
     candidate_weeks: int = 12
-    filter_bought: bool = False
+    filter: str = "none"
     tune_epochs: bool = True
     chunk_size: int = 2048
     validation_customers: int = 20_000
@@ -118,6 +145,11 @@ class MFRecommender:
     candidates: np.ndarray | None = None
     known: np.ndarray | None = None
     bought: pl.DataFrame | None = None
+    trained: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.filter not in FILTERS:
+            raise ValueError(f"unknown filter {self.filter!r}; choose one of {', '.join(FILTERS)}")
 
     def _train(
         self, history: pl.LazyFrame, cutoff: date, cfg: MFConfig, **options: object
@@ -133,7 +165,47 @@ class MFRecommender:
         cfg = replace(self.config, epochs=epochs)
         self.model, self.result = self._train(history, cutoff, cfg, checkpoint_dir=self.checkpoint_dir)
         self.prepare_scoring(history, cutoff)
+        self.trained = self.known
         return self
+
+    def refresh(self, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
+        """Score from a newer ``history`` without refitting.
+
+        Popular list, candidates and filters are read again; each customer with purchases
+        before ``cutoff`` but no factors from the fit gets them by fold-in: the least-squares
+        solve of an ALS customer pass against the fitted article factors.
+        """
+        if self.model is None or self.trained is None:
+            raise RuntimeError("call fit() or load() before refresh()")
+        self.prepare_scoring(history, cutoff)
+        new = self.known[~np.isin(self.known, self.trained)]
+        if len(new):
+            self._fold_in(before(history, cutoff), cutoff, new)
+        self.trained = self.known
+        return self
+
+    def _fold_in(self, history: pl.LazyFrame, cutoff: date, new: np.ndarray) -> None:
+        from hmrec.recommenders.mf.als import fold_in
+
+        assert self.model is not None
+        n_articles = self.model.article.num_embeddings
+        local = pl.DataFrame({Col.CUSTOMER: pl.Series(new, dtype=pl.UInt32), "row": np.arange(len(new))})
+        pairs = (
+            interaction_weights(history.filter(pl.col(Col.ARTICLE) < n_articles), cutoff, self.config.weighting)
+            .join(local.lazy(), on=Col.CUSTOMER)
+            .collect()
+        )
+        factors = fold_in(
+            self.model.article.weight.detach(),
+            torch.from_numpy(pairs["row"].to_numpy().astype(np.int64)),
+            torch.from_numpy(pairs[Col.ARTICLE].to_numpy().astype(np.int64)),
+            torch.from_numpy(pairs[WEIGHT].to_numpy().astype(np.float32)),
+            len(new),
+            self.config,
+        )
+        self.model.grow(int(new.max()) + 1)
+        with torch.no_grad():
+            self.model.customer.weight[torch.from_numpy(new.astype(np.int64))] = factors
 
     def _epochs_by_early_stopping(self, history: pl.LazyFrame, cutoff: date) -> int:
         """The best epoch count on the last week before ``cutoff``; all epochs if that is impossible."""
@@ -154,6 +226,7 @@ class MFRecommender:
         self.model = MatrixFactorization(n_customers, state["article.weight"].shape[0], dim)
         self.model.load_state_dict(state)
         self.prepare_scoring(history, cutoff)
+        self.trained = self.known
         return self
 
     def fit_with_holdout(
@@ -173,6 +246,7 @@ class MFRecommender:
             resume=resume,
             validate=self._validator(truth),
         )
+        self.trained = self.known
         return self
 
     def prepare_scoring(self, history: pl.LazyFrame, cutoff: date) -> None:
@@ -182,7 +256,12 @@ class MFRecommender:
         recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=self.candidate_weeks))
         self.candidates = recent.select(pl.col(Col.ARTICLE).unique().sort()).collect()[Col.ARTICLE].to_numpy()
         self.known = history.select(pl.col(Col.CUSTOMER).unique().sort()).collect()[Col.CUSTOMER].to_numpy()
-        self.bought = history.select(Col.CUSTOMER, Col.ARTICLE).unique().collect() if self.filter_bought else None
+        if self.filter == "bought":
+            self.bought = history.select(Col.CUSTOMER, Col.ARTICLE).unique().collect()
+        elif self.filter == "interval":
+            self.bought = too_recent(history, cutoff).collect()
+        else:
+            self.bought = None
 
     def _validator(self, truth: pl.DataFrame) -> Callable[[MatrixFactorization], float]:
         """MAP@12 on (a seeded sample of at most ``validation_customers`` of) the week's buyers."""

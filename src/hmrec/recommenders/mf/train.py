@@ -82,7 +82,7 @@ def resolve_device(name: str) -> tuple[torch.device, str | None]:
     return torch.device(name), None
 
 
-def _save(path: Path, state: dict) -> None:
+def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -102,7 +102,16 @@ def train(
 
     A checkpoint (model, optimiser, random state, scores) is written to ``checkpoint_dir`` after
     every epoch; ``resume`` continues from it. Raises ``losses.DegenerateLoss`` on a NaN loss.
+    ``cfg.solver == "als"`` hands the work to ``als.train_als`` (same contract).
     """
+    if cfg.solver == "als":
+        from hmrec.recommenders.mf.als import train_als
+
+        result = train_als(
+            model, data, cfg, checkpoint_dir=checkpoint_dir, resume=resume, validate=validate, on_epoch=on_epoch
+        )
+        _save_best(model, cfg, result, checkpoint_dir)
+        return result
     device, warning = resolve_device(cfg.device)
     model.to(device)
     optimizer = RowAdagrad(list(model.parameters()), lr=cfg.lr)
@@ -171,18 +180,22 @@ def train(
                 "best_model": best_state,
                 "config": asdict(cfg),
             }
-            _save(checkpoint_dir / LAST, state)
+            save_checkpoint(checkpoint_dir / LAST, state)
         if on_epoch:
             on_epoch(epoch, result.losses[-1], score)
         if validate and epoch - result.best_epoch >= cfg.patience:
             break
     if validate and best_state is not None:
         model.load_state_dict(best_state)
+    _save_best(model, cfg, result, checkpoint_dir)
+    return result
+
+
+def _save_best(model: MatrixFactorization, cfg: MFConfig, result: TrainResult, checkpoint_dir: Path | None) -> None:
     if checkpoint_dir is not None:
-        _save(
+        save_checkpoint(
             checkpoint_dir / BEST, {"model": model.state_dict(), "config": asdict(cfg), "best_epoch": result.best_epoch}
         )
-    return result
 
 
 def interactions_from(
