@@ -72,9 +72,7 @@ def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> 
     return [c for c in columns if any(owns(c) for owns in kept)]
 
 
-def candidate_features(
-    data: WeekInput, config: CandidateConfig, factors: ArticleFactors | None = None
-) -> pl.DataFrame:
+def candidate_features(data: WeekInput, config: CandidateConfig, factors: ArticleFactors | None = None) -> pl.DataFrame:
     """``customer, article``, the union's score/rank columns and every feature, for the customers
     of ``data`` (at most ``config.cap`` rows each; customers without candidates have none),
     sorted by customer and article: the same input gives the same rows in the same order.
