@@ -88,6 +88,9 @@ def main() -> None:
         return
 
     variants = [parse_variant(v) for v in args.ranker]
+    taken = {name for name, _, _ in variants} & {*args.models, "ranker"}
+    if taken or len({name for name, _, _ in variants}) < len(variants):
+        raise SystemExit(f"ranker variant names must differ from each other and from the models: {sorted(taken)}")
     models = [m for m in args.models if m != "ranker"]
     rankers = ([("ranker", RankerConfig(), CandidateConfig())] if "ranker" in args.models else []) + variants
     runs: list[dict[str, object]] = []

@@ -1,4 +1,5 @@
-"""MF settings compared on one holdout week: the four weighting presets, then the losses.
+"""MF settings compared on one holdout week: the solvers, the four weighting presets (ALS), the
+gradient trainer's losses, and the three repurchase filters.
 
 Every run uses ``MFRecommender.fit`` (epochs chosen by early stopping on the week before the
 holdout, then a refit), so no score here has seen its own holdout week.
@@ -25,19 +26,25 @@ from hmrec.schema import Col
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--only", nargs="*", help="run only the rows whose label contains one of these")
     opts = parser.parse_args()
     split = Split.at(ingest.load(opts.data).dataset.transactions())
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
-    runs = {f"preset {name}, bpr": replace(MFConfig(), weighting=w) for name, w in PRESETS.items()}
-    runs |= {f"default preset, {loss}": replace(MFConfig(), loss=loss) for loss in ("bce", "observed")}
-    runs["default preset, bpr, popular negatives"] = replace(MFConfig(), negatives="popular")
+    sgd = replace(MFConfig(), solver="sgd")
+    runs = {f"als, preset {name}": (replace(MFConfig(), weighting=w), "none") for name, w in PRESETS.items()}
+    runs |= {f"sgd, default preset, {loss}": (replace(sgd, loss=loss), "none") for loss in ("bpr", "bce", "observed")}
+    runs["sgd, default preset, bpr, popular negatives"] = (replace(sgd, negatives="popular"), "none")
+    runs |= {f"als, default preset, filter {f}": (MFConfig(), f) for f in ("bought", "interval")}
+    runs |= {f"sgd, default preset, bpr, filter {f}": (sgd, f) for f in ("bought", "interval")}
+    if opts.only:
+        runs = {label: run for label, run in runs.items() if any(word in label for word in opts.only)}
     print(
         f"| MF run ({opts.data}) | epochs | fit s | MAP@12 | recall@12 | recall@100 |\n|---|---:|---:|---:|---:|---:|"
     )
-    for label, cfg in runs.items():
+    for label, (cfg, bought_filter) in runs.items():
         start = time.perf_counter()
-        model = MFRecommender(cfg).fit(split.history, split.cutoff)
+        model = MFRecommender(cfg, filter=bought_filter).fit(split.history, split.cutoff)
         seconds = time.perf_counter() - start
         recs = model.recommend(buyers)
         top100 = model.top_n(buyers, 100)

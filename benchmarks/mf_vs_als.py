@@ -1,5 +1,8 @@
 """The MF baseline next to implicit's ALS: same history, same holdout week, same candidates.
 
+The MF baseline runs with its defaults (the ALS solver of ``recommenders/mf/als.py``) for
+``--mf-epochs`` epochs, or ``--mf-solver sgd`` for the gradient trainer.
+
 Each model runs in its own process under GNU ``/usr/bin/time -v`` (so peak memory is its
 own); the table gives training time, peak RSS, MAP@12 and recall@100 on the last week.
 Needs the ``bench`` extra: ``.venv/bin/pip install -c constraints.txt -e '.[bench]'``.
@@ -30,9 +33,10 @@ from hmrec.recommenders.mf.recommender import MFRecommender, build_interactions
 from hmrec.schema import Col
 
 
-def run_mf(split: Split, buyers: pl.Series, epochs: int) -> tuple[float, pl.DataFrame, pl.DataFrame]:
+def run_mf(split: Split, buyers: pl.Series, epochs: int, solver: str) -> tuple[float, pl.DataFrame, pl.DataFrame]:
     start = time.perf_counter()
-    model = MFRecommender(replace(MFConfig(), epochs=epochs), tune_epochs=False).fit(split.history, split.cutoff)
+    cfg = replace(MFConfig(), epochs=epochs, solver=solver)
+    model = MFRecommender(cfg, tune_epochs=False).fit(split.history, split.cutoff)
     seconds = time.perf_counter() - start
     return seconds, model.recommend(buyers), model.top_n(buyers, 100)
 
@@ -71,7 +75,7 @@ def child(opts: argparse.Namespace) -> None:
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     if opts.run == "mf":
-        seconds, recs, top100 = run_mf(split, buyers, opts.mf_epochs)
+        seconds, recs, top100 = run_mf(split, buyers, opts.mf_epochs, opts.mf_solver)
     else:
         seconds, recs, top100 = run_als(split, buyers, opts.als_iterations, opts.alpha)
     print(
@@ -82,7 +86,8 @@ def child(opts: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--mf-epochs", type=int, default=10)
+    parser.add_argument("--mf-epochs", type=int, default=5)
+    parser.add_argument("--mf-solver", choices=["als", "sgd"], default="als")
     parser.add_argument("--als-iterations", type=int, default=15)
     parser.add_argument("--alpha", type=float, default=10.0, help="ALS confidence per unit of weight")
     parser.add_argument("--run", choices=["mf", "als"], help=argparse.SUPPRESS)
@@ -101,6 +106,8 @@ def main() -> None:
             name,
             "--mf-epochs",
             str(opts.mf_epochs),
+            "--mf-solver",
+            opts.mf_solver,
             "--als-iterations",
             str(opts.als_iterations),
             "--alpha",
@@ -111,7 +118,11 @@ def main() -> None:
             raise SystemExit(f"{name} failed:\n{done.stdout}\n{done.stderr}")
         result = json.loads(done.stdout.strip().splitlines()[-1])
         rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 1024**2
-        label = f"mf ({opts.mf_epochs} epochs)" if name == "mf" else f"implicit ALS ({opts.als_iterations} iterations)"
+        label = (
+            f"mf ({opts.mf_solver}, {opts.mf_epochs} epochs)"
+            if name == "mf"
+            else f"implicit ALS ({opts.als_iterations} iterations)"
+        )
         print(
             f"| {label} | {result['train_s']:.1f} | {rss:.2f} | {result['map12']:.5f} | {result['recall100']:.4f} |",
             flush=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import shutil
 from pathlib import Path
 
@@ -77,6 +79,18 @@ def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_pa
     for part in (*FEATURE_BLOCKS, *RULE_SOURCES):
         assert part in result.output
     assert (data / "artifacts" / "evaluate" / "model" / "model.txt").exists()
+
+
+def test_evaluate_with_mf_features_trains_on_them(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    args = ["evaluate", "--data", str(data), "--model", "ranker", "--train-weeks", "2"]
+    result = runner.invoke(app, [*args, "--mf-features"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    model = data / "artifacts" / "evaluate" / "model"
+    features = json.loads((model / "features.json").read_text())
+    assert {"m_score", "m_last5"} <= set(features["features"])
+    assert features["candidates"]["embedding"] is True
+    assert "m_score" in pl.read_csv(model / "importance.csv")["feature"].to_list()
 
 
 def test_report_writes_the_html_with_its_plots(tiny_shop: Path, tmp_path: Path) -> None:

@@ -75,6 +75,13 @@ ObjectiveOpt = Annotated[
     Objective, typer.Option("--objective", help="Ranker: lambdarank (grouped by customer) or binary.")
 ]
 CapOpt = Annotated[int, typer.Option("--candidates", help="Ranker: candidates per customer (and per source).")]
+MFFeaturesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--mf-features/--no-mf-features",
+        help="Ranker: add the MF model's score and taste similarity as features (an ALS fit per labelled week).",
+    ),
+]
 TuneOpt = Annotated[
     bool,
     typer.Option(
@@ -97,11 +104,17 @@ ArtifactsOpt = Annotated[
 
 
 def _options(
-    folder: Path, train_weeks: int, objective: Objective, cap: int, tune: bool = False, budget: float = 600.0
+    folder: Path,
+    train_weeks: int,
+    objective: Objective,
+    cap: int,
+    tune: bool = False,
+    budget: float = 600.0,
+    mf_features: bool = CandidateConfig.embedding,
 ) -> ModelOptions:
     """The two-stage model's settings from the command line; its model goes to ``folder/model``."""
     ranker = _guard(lambda: RankerConfig(train_weeks=train_weeks, objective=Objective(objective).value))
-    candidates = _guard(lambda: CandidateConfig(per_source=cap, cap=cap))
+    candidates = _guard(lambda: CandidateConfig(per_source=cap, cap=cap, embedding=mf_features))
     if tune and budget <= 0:
         raise _fail(f"--tune-budget must be a positive number of seconds, got {budget}")
     return ModelOptions(
@@ -325,6 +338,7 @@ def evaluate(
     train_weeks: TrainWeeksOpt = RankerConfig.train_weeks,
     objective: ObjectiveOpt = RankerConfig.objective,
     cap: CapOpt = CandidateConfig.cap,
+    mf_features: MFFeaturesOpt = CandidateConfig.embedding,
     artifacts: ArtifactsOpt = None,
     tune: TuneOpt = False,
     tune_budget: TuneBudgetOpt = 600.0,
@@ -343,7 +357,7 @@ def evaluate(
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else list(MODELS)
     folder = artifacts or data / "artifacts" / "evaluate"
-    options = _options(folder, train_weeks, objective, cap, tune, tune_budget)
+    options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)
     tuned: list[TuneResult] = []
     if tune:
         options = replace(options, on_tuned=lambda result: (tuned.append(result), _print_tuning(result)))
@@ -373,6 +387,7 @@ def submit(
     train_weeks: TrainWeeksOpt = RankerConfig.train_weeks,
     objective: ObjectiveOpt = RankerConfig.objective,
     cap: CapOpt = CandidateConfig.cap,
+    mf_features: MFFeaturesOpt = CandidateConfig.embedding,
     artifacts: ArtifactsOpt = None,
     tune: TuneOpt = False,
     tune_budget: TuneBudgetOpt = 600.0,
@@ -391,7 +406,7 @@ def submit(
     dataset = _load(data)
     name = ModelName(model).value
     folder = artifacts or data / "artifacts" / "submit"
-    options = _options(folder, train_weeks, objective, cap, tune, tune_budget)
+    options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)
     with _progress() as bar:
         task = bar.add_task(f"fitting {name} and writing {output}", total=None)
         shown = replace(options, on_step=lambda text: bar.update(task, description=text))

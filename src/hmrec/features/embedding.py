@@ -84,15 +84,18 @@ class ArticleFactors:
         bought[pairs[Col.ARTICLE].unique().to_numpy()] = True
         return cls(cutoff, model.article.weight.detach().numpy().copy(), bought, config)
 
-    def customer_factors(self, data: WeekInput) -> tuple[np.ndarray, np.ndarray]:
-        """The served customers (sorted) and their folded-in factors, from their rows before the cutoff."""
+    def _past(self, data: WeekInput) -> pl.LazyFrame:
+        """The served customers' rows before the cutoff, of articles with factors, read once."""
+        rows = data.served().filter(pl.col(Col.ARTICLE) < len(self.factors))
+        return rows.select(Col.DATE, Col.CUSTOMER, Col.ARTICLE, Col.PRICE).collect().lazy()
+
+    def customer_factors(self, data: WeekInput, past: pl.LazyFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The served customers (sorted) and their folded-in factors, from their ``past`` rows."""
         import torch
 
         from hmrec.recommenders.mf.als import fold_in
 
-        n_articles = len(self.factors)
-        rows = data.served().filter(pl.col(Col.ARTICLE) < n_articles)
-        pairs = interaction_weights(rows, data.cutoff, self.config.weighting).collect()
+        pairs = interaction_weights(past, data.cutoff, self.config.weighting).collect()
         who = pairs[Col.CUSTOMER].unique().sort()
         row = pairs[Col.CUSTOMER].cast(pl.Int64).to_numpy()
         local = np.searchsorted(who.to_numpy(), row)
@@ -107,13 +110,10 @@ class ArticleFactors:
         )
         return who.to_numpy(), factors.numpy()
 
-    def last_bought(self, data: WeekInput) -> tuple[np.ndarray, np.ndarray]:
+    def last_bought(self, past: pl.LazyFrame) -> tuple[np.ndarray, np.ndarray]:
         """The served customers (sorted) and the mean unit direction of their last 5 articles."""
-        n_articles = len(self.factors)
         last = (
-            data.served()
-            .filter(pl.col(Col.ARTICLE) < n_articles)
-            .group_by(Col.CUSTOMER, Col.ARTICLE)
+            past.group_by(Col.CUSTOMER, Col.ARTICLE)
             .agg(pl.col(Col.DATE).max())
             .sort([Col.CUSTOMER, Col.DATE, Col.ARTICLE], descending=[False, True, False])
             .group_by(Col.CUSTOMER, maintain_order=True)
@@ -138,10 +138,11 @@ class ArticleFactors:
         known[known] &= self.bought[articles[known]]
         safe = np.where(known, articles, 0)
         norms = np.linalg.norm(self.factors, axis=1)
+        past = self._past(data)
         out = []
         for name, (who, table), unit in (
-            ("m_score", self.customer_factors(data), False),
-            ("m_last5", self.last_bought(data), True),
+            ("m_score", self.customer_factors(data, past), False),
+            ("m_last5", self.last_bought(past), True),
         ):
             at = np.searchsorted(who, customers).clip(0, max(len(who) - 1, 0))
             has = known & (len(who) > 0) & (who[at] == customers if len(who) else False)

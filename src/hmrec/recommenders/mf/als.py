@@ -16,11 +16,9 @@ An epoch is one customer pass and one article pass.
 
 from __future__ import annotations
 
-import copy
-import math
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,7 +26,7 @@ import torch
 from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
-from hmrec.recommenders.mf.train import LAST, Interactions, TrainResult, save_checkpoint
+from hmrec.recommenders.mf.train import Interactions, Progress, TrainResult
 
 INIT_STD = 0.01
 
@@ -132,16 +130,12 @@ def train_als(
     else:
         warning = None
     result = TrainResult(warnings=[warning] if warning else [])
-    best_state, best_score, start = None, -math.inf, 0
+    progress = Progress(model, cfg, result, checkpoint_dir, validate, on_epoch)
+    start = 0
     with torch.no_grad():
         model.to("cpu")
         if resume:
-            if checkpoint_dir is None or not (checkpoint_dir / LAST).is_file():
-                raise FileNotFoundError(f"no checkpoint to resume from in {checkpoint_dir}")
-            saved = torch.load(checkpoint_dir / LAST, weights_only=False)
-            model.load_state_dict(saved["model"])
-            result.losses, result.scores, result.best_epoch = saved["losses"], saved["scores"], saved["best_epoch"]
-            best_score, best_state, start = saved["best_score"], saved.get("best_model"), saved["epoch"] + 1
+            start = progress.resume()["epoch"] + 1
         else:
             gen = torch.Generator().manual_seed(cfg.seed)
             model.article.weight.copy_(torch.randn(model.article.weight.shape, generator=gen) * INIT_STD)
@@ -155,33 +149,9 @@ def train_als(
             solve(articles, customers, by_article, cfg.reg, cfg.cg_steps)
             loss = _loss(model, by_customer, cfg.reg)
             losses.check(torch.tensor(loss), epoch, 0)
-            result.losses.append(loss)
-            score = validate(model) if validate else math.nan
-            result.scores.append(score)
-            if validate and score > best_score:
-                best_score, result.best_epoch = score, epoch
-                best_state = copy.deepcopy(model.state_dict())
-            elif not validate:
-                result.best_epoch = epoch
-            if checkpoint_dir is not None:
-                checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                state = {
-                    "model": model.state_dict(),
-                    "epoch": epoch,
-                    "losses": result.losses,
-                    "scores": result.scores,
-                    "best_epoch": result.best_epoch,
-                    "best_score": best_score,
-                    "best_model": best_state,
-                    "config": asdict(cfg),
-                }
-                save_checkpoint(checkpoint_dir / LAST, state)
-            if on_epoch:
-                on_epoch(epoch, loss, score)
-            if validate and epoch - result.best_epoch >= cfg.patience:
+            if progress.end_epoch(epoch, loss, {}):
                 break
-        if validate and best_state is not None:
-            model.load_state_dict(best_state)
+        progress.finish()
     return result
 
 

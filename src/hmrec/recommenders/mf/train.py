@@ -107,27 +107,20 @@ def train(
     if cfg.solver == "als":
         from hmrec.recommenders.mf.als import train_als
 
-        result = train_als(
+        return train_als(
             model, data, cfg, checkpoint_dir=checkpoint_dir, resume=resume, validate=validate, on_epoch=on_epoch
         )
-        _save_best(model, cfg, result, checkpoint_dir)
-        return result
     device, warning = resolve_device(cfg.device)
     model.to(device)
     optimizer = RowAdagrad(list(model.parameters()), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     result = TrainResult(warnings=[warning] if warning else [])
-    best_state, best_score, start = None, -math.inf, 0
+    progress = Progress(model, cfg, result, checkpoint_dir, validate, on_epoch)
+    start = 0
     if resume:
-        if checkpoint_dir is None or not (checkpoint_dir / LAST).is_file():
-            raise FileNotFoundError(f"no checkpoint to resume from in {checkpoint_dir}")
-        saved = torch.load(checkpoint_dir / LAST, weights_only=False)
-        model.load_state_dict(saved["model"])
+        saved = progress.resume()
         optimizer.load_state_dict(saved["optimizer"])
         gen.set_state(saved["generator"])
-        result.losses, result.scores, result.best_epoch = saved["losses"], saved["scores"], saved["best_epoch"]
-        best_score = saved["best_score"]
-        best_state = saved.get("best_model")
         start = saved["epoch"] + 1
     loss_fn = losses.LOSSES[cfg.loss]
     n = len(data.customers)
@@ -158,37 +151,76 @@ def train(
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
-        result.losses.append(total / n)
-        score = validate(model) if validate else math.nan
+        extra = {"optimizer": optimizer.state_dict(), "generator": gen.get_state()}
+        if progress.end_epoch(epoch, total / n, extra):
+            break
+    progress.finish()
+    return result
+
+
+class Progress:
+    """What every trainer does around its epochs: scores, the best epoch's weights, a checkpoint
+    per epoch (with the trainer's own ``extra`` state), resume, early stopping, ``best.pt``."""
+
+    def __init__(
+        self,
+        model: MatrixFactorization,
+        cfg: MFConfig,
+        result: TrainResult,
+        checkpoint_dir: Path | None,
+        validate: Callable[[MatrixFactorization], float] | None,
+        on_epoch: Callable[[int, float, float], None] | None,
+    ) -> None:
+        self.model, self.cfg, self.result = model, cfg, result
+        self.checkpoint_dir, self.validate, self.on_epoch = checkpoint_dir, validate, on_epoch
+        self.best_state: dict | None = None
+        self.best_score = -math.inf
+
+    def resume(self) -> dict:
+        """Load ``last.pt`` into the model and the bookkeeping; the whole checkpoint, for the rest."""
+        if self.checkpoint_dir is None or not (self.checkpoint_dir / LAST).is_file():
+            raise FileNotFoundError(f"no checkpoint to resume from in {self.checkpoint_dir}")
+        saved = torch.load(self.checkpoint_dir / LAST, weights_only=False)
+        self.model.load_state_dict(saved["model"])
+        self.result.losses, self.result.scores = saved["losses"], saved["scores"]
+        self.result.best_epoch, self.best_score = saved["best_epoch"], saved["best_score"]
+        self.best_state = saved.get("best_model")
+        return saved
+
+    def end_epoch(self, epoch: int, loss: float, extra: dict) -> bool:
+        """Record the epoch (validating, checkpointing); True when early stopping says stop."""
+        result = self.result
+        result.losses.append(loss)
+        score = self.validate(self.model) if self.validate else math.nan
         result.scores.append(score)
-        if validate and score > best_score:
-            best_score, result.best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif not validate:
+        if self.validate and score > self.best_score:
+            self.best_score, result.best_epoch = score, epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        elif not self.validate:
             result.best_epoch = epoch
-        if checkpoint_dir is not None:
-            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        if self.checkpoint_dir is not None:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "generator": gen.get_state(),
+                "model": self.model.state_dict(),
+                **extra,
                 "epoch": epoch,
                 "losses": result.losses,
                 "scores": result.scores,
                 "best_epoch": result.best_epoch,
-                "best_score": best_score,
-                "best_model": best_state,
-                "config": asdict(cfg),
+                "best_score": self.best_score,
+                "best_model": self.best_state,
+                "config": asdict(self.cfg),
             }
-            save_checkpoint(checkpoint_dir / LAST, state)
-        if on_epoch:
-            on_epoch(epoch, result.losses[-1], score)
-        if validate and epoch - result.best_epoch >= cfg.patience:
-            break
-    if validate and best_state is not None:
-        model.load_state_dict(best_state)
-    _save_best(model, cfg, result, checkpoint_dir)
-    return result
+            save_checkpoint(self.checkpoint_dir / LAST, state)
+        if self.on_epoch:
+            self.on_epoch(epoch, loss, score)
+        return bool(self.validate) and epoch - result.best_epoch >= self.cfg.patience
+
+    def finish(self) -> None:
+        """Keep the best epoch's weights (when validated) and write ``best.pt``."""
+        if self.validate and self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        _save_best(self.model, self.cfg, self.result, self.checkpoint_dir)
 
 
 def _save_best(model: MatrixFactorization, cfg: MFConfig, result: TrainResult, checkpoint_dir: Path | None) -> None:
