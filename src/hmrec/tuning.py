@@ -7,7 +7,8 @@ ranker as it would be fitted, but for validation cutoffs one, two, ... weeks ear
 scored (MAP@12) on the week from each. So the week the model is finally judged on (or the
 unknown week a submission predicts) never takes part in choosing its settings.
 
-The search is greedy, one setting at a time (objective, tree size, training weeks, candidates):
+The search is greedy, one setting at a time (objective, tree size, training weeks, candidates,
+the MF features):
 each alternative is tried against the best so far and kept when its mean MAP@12 is higher by
 more than ``min_gain``. A trial that would not fit in what is left of the budget is skipped.
 """
@@ -38,6 +39,7 @@ SEARCH: tuple[tuple[str, tuple[Change, ...]], ...] = (
     ),
     ("training weeks", (({"train_weeks": 8}, {}), ({"train_weeks": 2}, {}))),
     ("candidates", (({}, {"per_source": 100, "cap": 100}),)),
+    ("mf features", (({}, {"embedding": True}),)),
 )
 """What ``--tune`` tries, one setting after another, each against the best so far."""
 

@@ -107,23 +107,21 @@ def training_cutoffs(cutoff: date, weeks: int) -> list[date]:
 @dataclass(frozen=True)
 class Tables:
     """The prepared catalogue tables every week's input shares, and the MF feature model of each
-    cutoff, fitted the first time a week asks for it."""
+    cutoff, fitted the first time a week asks for it. One ``Tables`` serves one shop (like a
+    ``WeekCache``): a cutoff's model depends only on the shop's rows before that cutoff."""
 
     articles: pl.LazyFrame
     customers: pl.LazyFrame
-    fitted: dict[tuple[int, date], tuple[pl.LazyFrame, ArticleFactors]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    fitted: dict[date, ArticleFactors] = field(default_factory=dict, compare=False, repr=False)
 
     def factors(self, transactions: pl.LazyFrame, cutoff: date, config: CandidateConfig) -> ArticleFactors | None:
         """The cutoff's MF feature model when ``config.embedding`` asks for it (else None); one
-        fit per (transactions, cutoff), reading only rows before the cutoff."""
+        fit per cutoff, reading only rows before it."""
         if not config.embedding:
             return None
-        key = (id(transactions), cutoff)
-        if key not in self.fitted:  # the frame is kept with its model, so its id is not reused
-            self.fitted[key] = (transactions, ArticleFactors.fit(transactions, cutoff))
-        return self.fitted[key][1]
+        if cutoff not in self.fitted:
+            self.fitted[cutoff] = ArticleFactors.fit(transactions, cutoff)
+        return self.fitted[cutoff]
 
     def week(self, transactions: pl.LazyFrame, cutoff: date, customers: pl.Series) -> WeekInput:
         """The input for ``customers`` at ``cutoff``: only rows before it are ever read."""
