@@ -389,3 +389,13 @@ def test_interval_filter_keeps_what_is_due_again() -> None:
     assert interval.bought.join(bought.bought, on=[Col.CUSTOMER, Col.ARTICLE], how="anti").is_empty()
     with pytest.raises(ValueError, match="filter"):
         MFRecommender(filter="recent")
+
+
+def test_als_blocks_of_rows_solve_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hmrec.recommenders.mf import als
+
+    whole, _ = als_fitted(replace(ALS, epochs=3))
+    monkeypatch.setattr(als, "BLOCK_ROWS", 7)  # 60 customers in 9 blocks, 20 articles in 3
+    blocked, _ = als_fitted(replace(ALS, epochs=3))
+    for x, y in zip(whole.state_dict().values(), blocked.state_dict().values(), strict=True):
+        assert torch.allclose(x, y, atol=1e-6)
