@@ -63,9 +63,6 @@ def test_scores_follow_each_customers_taste() -> None:
         # every customer's five best articles by the feature are of their own taste
         top = got.sort(column, descending=True).group_by(Col.CUSTOMER).head(5)
         assert top["own"].all(), column
-    best = got.sort("m_score", descending=True).group_by(Col.CUSTOMER, maintain_order=True).head(1)
-    assert best["m_rank"].to_list() == [1.0] * 10
-    assert got["m_rank"].max() == 20
     assert got["m_last5"].max() <= 1 + 1e-5 and got["m_last5"].min() >= -1 - 1e-5  # a cosine
 
 

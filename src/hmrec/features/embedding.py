@@ -9,11 +9,9 @@ is scored as well as one it did. Two columns per candidate:
 
 - ``m_score``: the customer's factors dotted with the article's (the MF model's own score);
 - ``m_last5``: the cosine similarity of the article to the mean direction of the customer's
-  last 5 distinct articles bought;
-- ``m_rank``: the rank of ``m_score`` among the customer's candidates (1 = best; a score's
-  scale differs from customer to customer, its order does not).
+  last 5 distinct articles bought.
 
-All are null for an article nobody bought before the cutoff (it has no factors).
+Both are null for an article nobody bought before the cutoff (it has no factors).
 """
 
 from __future__ import annotations
@@ -133,7 +131,7 @@ class ArticleFactors:
         return who, profile
 
     def features(self, data: WeekInput, frame: pl.DataFrame) -> list[pl.Series]:
-        """``m_score``, ``m_last5`` and ``m_rank`` for the rows of ``frame`` (``customer, article``), in its order."""
+        """``m_score`` and ``m_last5`` for the rows of ``frame`` (``customer, article``), in its order."""
         customers = frame[Col.CUSTOMER].to_numpy()
         articles = frame[Col.ARTICLE].to_numpy().astype(np.int64)
         known = articles < len(self.factors)
@@ -154,7 +152,4 @@ class ArticleFactors:
                 dots = np.einsum("ij,ij->i", rows, cols)
                 value[has] = dots / np.maximum(norms[safe[has]], 1e-12) if unit else dots
             out.append(pl.Series(name, value).fill_nan(None))
-        rank = pl.DataFrame({"customer": customers, "score": out[0]}).select(
-            pl.col("score").rank("ordinal", descending=True).over("customer").cast(pl.Float32).alias("m_rank")
-        )
-        return [*out, rank.to_series()]
+        return out
