@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from hmrec.cli import app
 from hmrec.evaluation import MODELS
 from hmrec.ranking.data import FEATURE_BLOCKS, RULE_SOURCES
+from hmrec.recommenders.mf.weights import PRESETS
 
 runner = CliRunner()
 
@@ -151,6 +153,32 @@ def test_train_baseline_saves_a_checkpoint_and_resumes(tiny_shop: Path, tmp_path
     resumed = runner.invoke(app, [*args, "--epochs", "3", "--resume"], terminal_width=200)
     assert resumed.exit_code == 0, resumed.output
     assert "epoch   3" in resumed.output and "epoch   1" not in resumed.output
+
+
+@pytest.mark.parametrize("solver", ["als", "sgd"])
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_train_baseline_trains_and_scores_every_preset(
+    tiny_shop: Path, tmp_path: Path, preset: str, solver: str
+) -> None:
+    import torch
+
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    out = tmp_path / "mf"
+    args = ["train-baseline", "--data", str(data), "--dim", "8", "--epochs", "2", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--preset", preset, "--solver", solver], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert preset in result.output and (out / "best.pt").is_file()
+    saved = torch.load(out / "best.pt", weights_only=False)["config"]
+    assert saved["solver"] == solver and saved["weighting"] == asdict(PRESETS[preset])
+
+
+def test_train_baseline_filters_by_repeat_interval(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    args = ["train-baseline", "--data", str(data), "--dim", "8", "--epochs", "2", "--out", str(tmp_path / "mf")]
+    result = runner.invoke(app, [*args, "--filter", "interval"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    bad = runner.invoke(app, [*args, "--filter", "recent"], terminal_width=200)
+    assert bad.exit_code != 0 and "recent" in bad.output
 
 
 def test_train_baseline_refuses_a_bad_price_weight(tiny_shop: Path, tmp_path: Path) -> None:
