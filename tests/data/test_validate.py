@@ -68,6 +68,16 @@ def test_age_not_a_number(good: Path) -> None:
     assert_rejected(good, "customers.csv", "column 'age'", "'twenty'")
 
 
+def test_a_huge_field_is_quoted_short(good: Path) -> None:
+    huge = "f" * 1_000_000
+    corrupt(good, "transactions_train.csv", hex_id(1), huge)
+    with pytest.raises(DataError) as caught:
+        ingest.prepare(good)
+    message = str(caught.value)
+    assert "column 'customer_id'" in message and "(1,000,000 characters)" in message
+    assert len(message) < 1_000
+
+
 def test_customer_id_of_wrong_form(good: Path) -> None:
     corrupt(good, "transactions_train.csv", hex_id(2), "not-a-hex-id")
     assert_rejected(good, "transactions_train.csv", "column 'customer_id'", "64 lowercase hex", "'not-a-hex-id'")

@@ -80,6 +80,14 @@ def test_malformed_customer_id_is_a_422_with_a_message(client: TestClient, bad: 
         assert "64 lowercase hexadecimal" in response.json()["detail"]
 
 
+def test_a_422_quotes_a_huge_id_short(client: TestClient) -> None:
+    response = client.get(f"/customers/{'x' * 50_000}/recommendations")  # httpx caps a URL at 64 KB
+    assert response.status_code == 422
+    assert "(50,000 characters)" in response.json()["detail"] and len(response.content) < 1_000
+    article = client.get(f"/articles/{'9' * 50_000}")
+    assert article.status_code == 422 and len(article.content) < 1_000
+
+
 def test_k_out_of_range_is_a_422(client: TestClient) -> None:
     assert client.get(f"/customers/{'a' * 64}/recommendations?k=0").status_code == 422
     assert client.get(f"/customers/{'a' * 64}/recommendations?k=x").status_code == 422

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from hmrec.schema import Col
+from hmrec.text import quoted
 
 LABEL_DAYS = 7
 
@@ -17,7 +18,7 @@ def parse_cutoff(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise ValueError(f"cutoff {text!r} is not a date of the form YYYY-MM-DD") from exc
+        raise ValueError(f"cutoff {quoted(text)} is not a date of the form YYYY-MM-DD") from exc
 
 
 def default_cutoff(transactions: pl.LazyFrame) -> date:

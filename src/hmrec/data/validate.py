@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec.schema import ARTICLE_ID_PATTERN, CUSTOMER_ID_PATTERN, Col
+from hmrec.text import quoted
 
 DATE_FORMAT = "%Y-%m-%d"
 SHOWN_ROWS = 5
@@ -129,5 +130,5 @@ def _describe(lf: pl.LazyFrame, path: Path, check: Check, n_bad: int) -> str:
         .head(SHOWN_ROWS)
         .collect(engine="streaming")
     )
-    shown = ", ".join(f"{word} {line}: {value!r}" for line, value in rows.iter_rows())
+    shown = ", ".join(f"{word} {line}: {quoted(value)}" for line, value in rows.iter_rows())
     return f"{path}: column '{check.column}' {check.problem} in {n_bad} row(s); first: {shown}"

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from hmrec.schema import ARTICLE_ID_WIDTH, CUSTOMER_ID_PATTERN, Col
 from hmrec.serve.artifacts import ARTICLE_FIELDS, ARTICLES, HISTORY, META, RECOMMENDATIONS, TRUTH
 from hmrec.serve.colours import swatch
+from hmrec.text import quoted
 
 PAGE = Path(__file__).with_name("explorer.html")
 SERVED_ARTICLE_ID = rf"^[0-9]{{{ARTICLE_ID_WIDTH}}}$"
@@ -190,7 +191,7 @@ def _check_customer(customer_id: str) -> None:
     if not re.fullmatch(CUSTOMER_ID_PATTERN, customer_id):
         raise HTTPException(
             status_code=422,
-            detail=f"customer_id must be 64 lowercase hexadecimal characters (as in customers.csv), got {customer_id!r}",
+            detail=f"customer_id must be 64 lowercase hexadecimal characters (as in customers.csv), got {quoted(customer_id)}",
         )
 
 
@@ -301,7 +302,7 @@ def create_app(folder: Path) -> FastAPI:
         if not re.fullmatch(SERVED_ARTICLE_ID, article_id):
             raise HTTPException(
                 status_code=422,
-                detail=f"article_id must be {ARTICLE_ID_WIDTH} digits with its leading zero (as in articles.csv), got {article_id!r}",
+                detail=f"article_id must be {ARTICLE_ID_WIDTH} digits with its leading zero (as in articles.csv), got {quoted(article_id)}",
             )
         if article_id not in store.article_pos:
             raise HTTPException(status_code=404, detail=f"no article {article_id} in the catalogue")
