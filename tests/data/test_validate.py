@@ -60,7 +60,26 @@ def test_price_not_a_number(good: Path) -> None:
 
 def test_negative_price(good: Path) -> None:
     corrupt(good, "transactions_train.csv", "0.05,", "-0.05,")
-    assert_rejected(good, "column 'price'", "non-negative", "line 2: '-0.05'")
+    assert_rejected(good, "column 'price'", "finite non-negative", "line 2: '-0.05'")
+
+
+def test_price_too_large_to_store(good: Path) -> None:
+    corrupt(good, "transactions_train.csv", "0.05,", "1e40,")  # a 32-bit float would hold inf
+    assert_rejected(good, "column 'price'", "finite non-negative", "line 2: '1e40'")
+
+
+@pytest.mark.parametrize("channel", ["300", "3", "-1", "0"])
+def test_channel_outside_store_and_online(good: Path, channel: str) -> None:
+    corrupt(good, "transactions_train.csv", ",0.05,2", f",0.05,{channel}")
+    assert_rejected(good, "column 'sales_channel_id'", "1 (store) or 2 (online)", f"line 2: '{channel}'")
+
+
+def test_price_far_above_the_log_is_kept_with_a_warning(tmp_path: Path) -> None:
+    rows = [(f"2020-09-0{d}", d, d, 0.05, 2) for d in range(1, 8)] + [("2020-09-08", 1, 2, 1e9, 1)]
+    result = ingest.prepare(write_kaggle(tmp_path / "in", rows))
+    assert any("price" in w and "median" in w and "1e+09" in w for w in result.warnings), result.warnings
+    plain = ingest.prepare(write_kaggle(tmp_path / "plain", rows[:-1]))
+    assert not any("median" in w for w in plain.warnings)
 
 
 def test_age_not_a_number(good: Path) -> None:

@@ -198,7 +198,29 @@ def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
         )
         .sink_parquet(tmp / PREPARED_FILES["transactions"])
     )
-    return warnings
+    outlier = _price_outliers(tmp / PREPARED_FILES["transactions"], tx_path)
+    return warnings + ([outlier] if outlier else [])
+
+
+PRICE_OUTLIER = 1000.0
+"""A price this many times the log's median is reported (kept: the data may mean it)."""
+
+
+def _price_outliers(prepared: Path, source: Path) -> str | None:
+    """A warning naming the prices over ``PRICE_OUTLIER`` times the median, or None."""
+    prices = pl.scan_parquet(prepared).select(Col.PRICE)
+    median = prices.select(pl.col(Col.PRICE).median()).collect().item()
+    if not median:
+        return None
+    limit = PRICE_OUTLIER * median
+    high = prices.filter(pl.col(Col.PRICE) > limit).select(pl.len(), pl.col(Col.PRICE).max()).collect()
+    n, top = high.row(0)
+    if not n:
+        return None
+    return (
+        f"{source.name}: {n} price(s) over {PRICE_OUTLIER:g} times the median price {median:.6g} "
+        f"(kept; the highest {top:.6g}): check the unit of column '{Col.PRICE}'"
+    )
 
 
 def _n_rows(path: Path) -> int:

@@ -51,10 +51,22 @@ def required_pattern(column: str, pattern: str, what: str) -> Check:
     return Check(column, ~pl.col(column).str.contains(pattern).fill_null(False), f"is not {what}")
 
 
-def non_negative_number(column: str) -> Check:
+FLOAT32_MAX = 3.4028234663852886e38
+"""Prices are stored as 32-bit floats: a larger value would become infinity."""
+
+
+def price_check(column: str) -> Check:
     value = parsed_float(column)
-    bad = value.is_null() | value.is_nan() | value.is_infinite() | (value < 0)
-    return Check(column, bad.fill_null(True), "is not a non-negative number")
+    bad = value.is_null() | value.is_nan() | value.is_infinite() | (value < 0) | (value > FLOAT32_MAX)
+    return Check(column, bad.fill_null(True), "is not a finite non-negative number")
+
+
+CHANNELS = (1, 2)
+
+
+def channel_check(column: str) -> Check:
+    bad = ~parsed_int(column).is_in(list(CHANNELS)).fill_null(False)
+    return Check(column, bad, "is not 1 (store) or 2 (online)")
 
 
 def required_int(column: str) -> Check:
@@ -81,8 +93,8 @@ def transaction_checks() -> list[Check]:
         required_date(Col.DATE),
         CUSTOMER_ID_CHECK,
         ARTICLE_ID_CHECK,
-        non_negative_number(Col.PRICE),
-        required_int(Col.CHANNEL),
+        price_check(Col.PRICE),
+        channel_check(Col.CHANNEL),
     ]
 
 
