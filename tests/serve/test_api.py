@@ -33,6 +33,30 @@ def test_health(client: TestClient) -> None:
     assert body["customers"] > 0 and body["articles"] > 0
 
 
+def test_health_answers_head(client: TestClient) -> None:
+    response = client.head("/health")  # what load balancers send
+    assert response.status_code == 200 and response.content == b""
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '{"cutoff": "2020-09-16", "popular": []}',  # no model
+        '{"model": "ranker", "cutoff": "2020-09-16", "popular": 7}',  # popular not a list
+        '["ranker"]',
+        "{not json",
+    ],
+)
+def test_a_damaged_meta_is_refused_at_start(holdout: Path, tmp_path: Path, meta: str) -> None:
+    import shutil
+
+    folder = Path(shutil.copytree(holdout, tmp_path / "artifacts"))
+    (folder / "meta.json").write_text(meta)
+    with pytest.raises(ValueError, match="meta.json") as caught:
+        create_app(folder)
+    assert "hmrec submit" in str(caught.value)
+
+
 def test_recommendations_of_a_known_customer(client: TestClient, holdout: Path) -> None:
     recs = pl.read_parquet(holdout / "recommendations.parquet")
     customer = recs[Col.CUSTOMER_ID][0]

@@ -135,7 +135,7 @@ class Store:
                 f"{folder} holds no serving artifacts (missing {', '.join(missing)}); "
                 "write them with: hmrec submit --data DIR --output sub.csv --artifacts " + str(folder)
             )
-        meta = json.loads((folder / META).read_text())
+        meta = _read_meta(folder / META)
         catalogue = pl.read_parquet(folder / ARTICLES, columns=[Col.ARTICLE_ID, *ARTICLE_FIELDS])
         articles = [_article_json(row) for row in catalogue.iter_rows(named=True)]
         article_pos = {a["article_id"]: i for i, a in enumerate(articles)}
@@ -183,6 +183,25 @@ class Store:
         return _unknown_article(article_id) if pos is None else self.articles[pos]
 
 
+META_KEYS = {"model": str, "cutoff": str, "popular": list}
+"""What ``meta.json`` must hold for every request to be answerable."""
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``meta.json``, refused at start (not at the first request) when it lacks what serving reads."""
+    again = "write the artifacts again with: hmrec submit --data DIR --output sub.csv --artifacts " + str(path.parent)
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); {again}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} must hold a JSON object; {again}")
+    wrong = [key for key, kind in META_KEYS.items() if not isinstance(meta.get(key), kind)]
+    if wrong:
+        raise ValueError(f"{path} lacks or mistypes key(s) {', '.join(wrong)}; {again}")
+    return meta
+
+
 def _json(payload: object) -> Response:
     return Response(content=json.dumps(payload), media_type="application/json")
 
@@ -209,7 +228,7 @@ def create_app(folder: Path) -> FastAPI:
         version="0.1.0",
     )
 
-    @app.get("/health", response_model=Health)
+    @app.api_route("/health", methods=["GET", "HEAD"], response_model=Health)
     def health() -> Response:
         return _json(
             {
