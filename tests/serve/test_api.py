@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -162,6 +163,29 @@ def test_submission_artifacts_have_no_holdout(tiny_dataset: Dataset, tmp_path: P
     customer = customer_ids(tiny_dataset, recs.head(1))[0]
     items = client.get(f"/customers/{customer}/recommendations").json()["recommendations"]
     assert all(r["bought"] is None and r["sources"] == ["popular"] and r["score"] is None for r in items)
+
+
+def test_artifacts_are_the_same_bytes_for_the_same_input(tmp_path: Path) -> None:
+    """40 purchases on one day, listed in shuffled order: the 30 kept are the same ones (the
+    lowest article indices) and every file is byte-identical on a second write."""
+    import random
+
+    from hmrec.data import ingest
+    from tests.conftest import article_id, write_kaggle
+
+    articles = list(range(1, 41))
+    random.Random(0).shuffle(articles)
+    rows = [("2020-09-01", 1, a, 0.05, 2) for a in articles] + [("2020-09-02", 2, a, 0.05, 1) for a in range(1, 14)]
+    dataset = ingest.prepare(write_kaggle(tmp_path / "in", rows)).dataset
+    recs = recommend_for_submission(dataset, "popular")
+    cutoff = dataset.date_range()[1]
+    popular = popular_articles(dataset.transactions(), cutoff + timedelta(days=1))
+    first = write_artifacts(tmp_path / "a", dataset, recs, "popular", cutoff + timedelta(days=1), popular)
+    second = write_artifacts(tmp_path / "b", dataset, recs, "popular", cutoff + timedelta(days=1), popular)
+    for name in ("recommendations.parquet", "history.parquet", "articles.parquet", "meta.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    kept = pl.read_parquet(first / "history.parquet").filter(pl.col(Col.CUSTOMER_ID) == f"{1:064x}")
+    assert sorted(kept[Col.ARTICLE_ID].to_list()) == [article_id(a) for a in range(1, 31)]
 
 
 def test_missing_artifacts_say_how_to_make_them(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ ARTICLE_FIELDS = [
 ]
 """The catalogue columns the API returns with an article."""
 HISTORY_ROWS = 30
+HISTORY_ORDER = [Col.CUSTOMER, Col.DATE, Col.ARTICLE, Col.PRICE, Col.CHANNEL]
 """Purchases kept per customer for the explorer page (the most recent)."""
 
 
@@ -63,7 +64,8 @@ def write_artifacts(
         dataset.transactions()
         .filter(pl.col(Col.DATE) < cutoff)
         .join(customers.lazy(), on=Col.CUSTOMER, how="semi")
-        .sort([Col.CUSTOMER, Col.DATE], descending=[False, True])
+        # every column breaks ties: the same input keeps the same rows of a customer's last day
+        .sort(HISTORY_ORDER, descending=[False, True, False, False, False])
         .group_by(Col.CUSTOMER, maintain_order=True)
         .head(HISTORY_ROWS)
     )
@@ -75,13 +77,20 @@ def write_artifacts(
         .to_list()
     )
     write_atomic(folder / RECOMMENDATIONS, ranked.sort(Col.CUSTOMER_ID, Col.RANK).collect().write_parquet)
+    newest_first = [Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL]
     write_atomic(
-        folder / HISTORY, history.sort(Col.CUSTOMER_ID, Col.DATE, descending=[False, True]).collect().write_parquet
+        folder / HISTORY,
+        history.sort(newest_first, descending=[False, True, False, False, False]).collect().write_parquet,
     )
-    write_atomic(folder / ARTICLES, articles.collect().write_parquet)
+    write_atomic(folder / ARTICLES, articles.sort(Col.ARTICLE_ID).collect().write_parquet)
     if truth is not None:
         write_atomic(
-            folder / TRUTH, _ids(truth.lazy(), dataset).select(Col.CUSTOMER_ID, Col.ARTICLE_ID).collect().write_parquet
+            folder / TRUTH,
+            _ids(truth.lazy(), dataset)
+            .select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
+            .sort(Col.CUSTOMER_ID, Col.ARTICLE_ID)
+            .collect()
+            .write_parquet,
         )
     elif (folder / TRUTH).exists():
         (folder / TRUTH).unlink()
