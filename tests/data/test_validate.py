@@ -82,6 +82,14 @@ def test_price_far_above_the_log_is_kept_with_a_warning(tmp_path: Path) -> None:
     assert not any("median" in w for w in plain.warnings)
 
 
+@pytest.mark.parametrize("name", ["articles.csv", "customers.csv", "transactions_train.csv"])
+def test_bytes_that_are_not_utf8_name_the_file(good: Path, name: str) -> None:
+    path = good / name
+    header, first, rest = path.read_bytes().split(b"\n", 2)
+    path.write_bytes(b"\n".join([header, first[:-1] + b"\xff\xfe" + first[-1:], rest]))  # Latin-1 bytes
+    assert_rejected(good, name, "cannot be read", "UTF-8")
+
+
 def test_age_not_a_number(good: Path) -> None:
     corrupt(good, "customers.csv", ",21,", ",twenty,")
     assert_rejected(good, "customers.csv", "column 'age'", "'twenty'")

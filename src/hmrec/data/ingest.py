@@ -11,7 +11,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,8 +73,20 @@ def scan_raw(path: Path, required: list[str]) -> pl.LazyFrame:
     return lf.select(pl.col(c).cast(pl.String) for c in required)
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _first_line(exc: Exception, limit: int = 200) -> str:
+    line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return line if len(line) <= limit else f"{line[:limit]}... ({len(line):,} characters)"
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """An error polars raises while reading ``path`` becomes one message naming the file."""
+    try:
+        yield
+    except PolarsError as exc:
+        first = _first_line(exc)
+        hint = "; save the file as UTF-8" if "utf-8" in first.lower() or "utf8" in first.lower() else ""
+        raise v.DataError(f"{path}: cannot be read ({first}){hint}") from None
 
 
 def article_id_10() -> pl.Expr:
@@ -137,13 +150,22 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
 
 
 def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
-    warnings: list[str] = []
     say("customers")
-    customer_ids = _prepare_customers(find_file(data_dir, "customers"), tmp)
+    with _reading(path := find_file(data_dir, "customers")):
+        customer_ids = _prepare_customers(path, tmp)
     say("articles")
-    article_map = _prepare_articles(find_file(data_dir, "articles"), tmp)
+    with _reading(path := find_file(data_dir, "articles")):
+        article_map = _prepare_articles(path, tmp)
     say("validating transactions")
     tx_path = find_file(data_dir, "transactions")
+    with _reading(tx_path):
+        return _write_transactions(data_dir, tmp, say, tx_path, customer_ids, article_map)
+
+
+def _write_transactions(
+    data_dir: Path, tmp: Path, say: Progress, tx_path: Path, customer_ids: pl.DataFrame, article_map: pl.DataFrame
+) -> list[str]:
+    warnings: list[str] = []
     tx = scan_raw(tx_path, TRANSACTION_COLUMNS)
     v.run_checks(tx, tx_path, v.transaction_checks())
     tx = tx.with_columns(article_id_10())
@@ -169,9 +191,10 @@ def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
     submission_path = find_file(data_dir, "sample_submission", required=False)
     if submission_path is not None:
         say("sample submission")
-        order = scan_raw(submission_path, [Col.CUSTOMER_ID])
-        v.run_checks(order, submission_path, v.submission_checks())
-        order = order.collect()
+        with _reading(submission_path):
+            order = scan_raw(submission_path, [Col.CUSTOMER_ID])
+            v.run_checks(order, submission_path, v.submission_checks())
+            order = order.collect()
         extra = order.join(customer_ids, on=Col.CUSTOMER_ID, how="anti").sort(Col.CUSTOMER_ID)
         customer_ids = pl.concat([customer_ids, extra])
     else:
