@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from enum import Enum
@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from hmrec.data import ingest, shop
+from hmrec.data.atomic import Busy, locked
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split, parse_cutoff
 from hmrec.data.submission import write_submission
@@ -151,6 +152,19 @@ def _guard(work: Callable[[], T]) -> T:
         return work()
     except (DataError, ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _holding(*targets: Path) -> Iterator[None]:
+    """Hold the locks on what this command writes; if another hmrec run holds one, stop now
+    with a message naming it (nothing of this run is written)."""
+    with ExitStack() as stack:
+        try:
+            for target in targets:
+                stack.enter_context(locked(target))
+        except Busy as exc:
+            raise _fail(str(exc)) from None
+        yield
 
 
 @contextmanager
@@ -363,7 +377,8 @@ def evaluate(
         options = replace(options, on_tuned=lambda result: (tuned.append(result), _print_tuning(result)))
     if run_ablation:  # the ablation's variants reuse the ranker's labelled weeks and its score
         options = replace(options, cache=WeekCache())
-    split, scores = _evaluate_and_save(dataset, names, cutoff, folder, options)
+    with _holding(folder):
+        split, scores = _evaluate_and_save(dataset, names, cutoff, folder, options)
     if run_ablation:
         if tuned:  # the ablation removes parts of the tuned ranker, without tuning again
             chosen = tuned[-1]
@@ -407,7 +422,7 @@ def submit(
     name = ModelName(model).value
     folder = artifacts or data / "artifacts" / "submit"
     options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)
-    with _progress() as bar:
+    with _holding(folder, output), _progress() as bar:
         task = bar.add_task(f"fitting {name} and writing {output}", total=None)
         shown = replace(options, on_step=lambda text: bar.update(task, description=text))
         recs = _guard(lambda: recommend_for_submission(dataset, name, shown))

@@ -1,16 +1,42 @@
-"""Write a file under a temporary name and rename it into place: no half-written output."""
+"""Outputs that are whole or absent, and runs that do not write over each other.
+
+- ``write_atomic``: a file written under a temporary name of its own (process id and a random
+  part: two runs never share one) and renamed into place.
+- ``write_folder_atomic``: a folder built under a temporary name and published by renames: the
+  old folder is moved aside, the new one moved in, the old one deleted; a run killed between
+  the two renames leaves the old folder aside, and the next ``publish`` of that folder puts it
+  back before anything else (``recover``).
+- ``locked``: an exclusive lock (``fcntl.flock`` on a ``.NAME.lock`` file beside the target),
+  released by the kernel when the process ends however it ends, so a killed run never leaves
+  a stale lock; while holding it, temporary and set-aside folders of runs that died are removed.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
+
+from hmrec import faults
+
+
+class Busy(ValueError):
+    """Another hmrec run holds the lock on what this run would write."""
+
+
+def _suffix() -> str:
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)``, then move ``tmp`` to ``path``; on failure nothing is left behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.tmp-{_suffix()}")
     try:
         write(tmp)
         tmp.replace(path)
@@ -19,19 +45,99 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def _aside(folder: Path) -> list[Path]:
+    return sorted(folder.parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
+
+
+def recover(folder: Path) -> None:
+    """Undo what a killed run left (call with the folder's lock held): a folder moved aside
+    and never replaced is put back; temporary and set-aside copies are removed."""
+    aside = _aside(folder) if folder.parent.is_dir() else []
+    if aside and not folder.exists():
+        aside.pop().rename(folder)
+    for stale in [*aside, *folder.parent.glob(f".{folder.name}.tmp-*")] if folder.parent.is_dir() else []:
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+
+
+def publish(tmp: Path, folder: Path) -> None:
+    """Replace ``folder`` by the complete folder ``tmp`` (two renames; see the module's note)."""
+    old = folder.with_name(f".{folder.name}.old-{_suffix()}")
+    if folder.exists():
+        folder.rename(old)
+    faults.point("publish:between-renames")
+    tmp.rename(folder)
+    if old.exists():
+        shutil.rmtree(old)
+
+
 def write_folder_atomic(folder: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on an empty temporary folder, then replace ``folder`` with it; on
     failure ``folder`` keeps what it held and no temporary folder is left."""
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        write(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with locked(folder, wait=True):
+        tmp = folder.with_name(f".{folder.name}.tmp-{_suffix()}")
+        tmp.mkdir()
+        try:
+            write(tmp)
+            faults.point("publish:written")
+            publish(tmp, folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
     return folder
+
+
+_HELD: set[Path] = set()
+
+
+@contextmanager
+def locked(target: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the lock on ``target`` (a file or folder) for the block.
+
+    With ``wait``, block until another run releases it; otherwise raise :class:`Busy` at once
+    with a message naming the target and the process that holds it. Re-entrant within one
+    process (an outer lock covers the inner writes)."""
+    key = target.resolve()
+    if key in _HELD:
+        yield
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = target.with_name(f".{target.name}.lock")
+    handle = _acquire(path, target, wait)
+    _HELD.add(key)
+    try:
+        recover(target)
+        yield
+    finally:
+        _HELD.discard(key)
+        path.unlink(missing_ok=True)  # while still locked: a waiter then finds its file gone and retries
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _acquire(path: Path, target: Path, wait: bool) -> IO[str]:
+    """The open, locked lock file at ``path``: retried when the file it locked was removed by
+    the run that held it (its path then names another file, or none)."""
+    while True:
+        handle = open(path, "a+")  # noqa: SIM115 - held open until the lock is released
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise Busy(
+                f"another hmrec run (process {holder}) is writing {target}; wait for it to finish, "
+                "or give this run another folder"
+            ) from None
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            return handle
+        handle.close()

@@ -19,7 +19,9 @@ from pathlib import Path
 import polars as pl
 from polars.exceptions import PolarsError
 
+from hmrec import faults
 from hmrec.data import validate as v
+from hmrec.data.atomic import locked, publish
 from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
 from hmrec.schema import (
     ARTICLE_COLUMNS,
@@ -119,7 +121,10 @@ def load(data_dir: Path | str, out_dir: Path | str | None = None, progress: Prog
     out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
     if is_fresh(data_dir, out):
         return PrepareResult(Dataset(out), rebuilt=False)
-    return prepare(data_dir, out, progress)
+    with locked(out, wait=True):  # another run may be preparing the same folder: wait for it
+        if is_fresh(data_dir, out):
+            return PrepareResult(Dataset(out), rebuilt=False)
+        return prepare(data_dir, out, progress)
 
 
 def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: Progress | None = None) -> PrepareResult:
@@ -135,17 +140,18 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
     out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
     say = progress or (lambda _msg: None)
     inputs = _input_paths(data_dir)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    try:
-        warnings = _write_prepared(data_dir, tmp, say)
-        (tmp / MANIFEST).write_text(json.dumps({"format": FORMAT_VERSION, "inputs": _fingerprint(inputs)}, indent=1))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    with locked(out, wait=True):  # one run prepares a folder at a time; dead runs' leftovers go
+        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        try:
+            warnings = _write_prepared(data_dir, tmp, say)
+            manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs)}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            faults.point("prepare:written")
+            publish(tmp, out)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
     return PrepareResult(Dataset(out), rebuilt=True, warnings=warnings)
 
 

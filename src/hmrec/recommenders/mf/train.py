@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hmrec.data.atomic import write_atomic
 from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
@@ -83,9 +84,7 @@ def resolve_device(name: str) -> tuple[torch.device, str | None]:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def train(
