@@ -34,7 +34,7 @@ from hmrec.schema import (
     Col,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 Progress = Callable[[str], None]
 
 
@@ -111,8 +111,21 @@ def is_fresh(data_dir: Path, out_dir: Path) -> bool:
     manifest = out_dir / MANIFEST
     if not manifest.is_file():
         return False
-    meta = json.loads(manifest.read_text())
-    return meta.get("format") == FORMAT_VERSION and meta.get("inputs") == _fingerprint(_input_paths(data_dir))
+    try:
+        meta = json.loads(manifest.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False  # damaged: rebuilt
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        return False
+    if meta.get("inputs") != _fingerprint(_input_paths(data_dir)):
+        return False
+    return meta.get("files") == _sizes(out_dir)  # a file deleted, cut short or replaced: rebuilt
+
+
+def _sizes(out_dir: Path) -> dict[str, int | None]:
+    """The size of each prepared file (None: missing)."""
+    paths = {name: out_dir / name for name in PREPARED_FILES.values()}
+    return {name: p.stat().st_size if p.is_file() else None for name, p in paths.items()}
 
 
 def load(data_dir: Path | str, out_dir: Path | str | None = None, progress: Progress | None = None) -> PrepareResult:
@@ -145,7 +158,7 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
         tmp.mkdir(parents=True)
         try:
             warnings = _write_prepared(data_dir, tmp, say)
-            manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs)}
+            manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
             faults.point("prepare:written")
             publish(tmp, out)
