@@ -134,3 +134,24 @@ def test_two_prepares_of_the_same_input_give_the_same_bytes(shop: Path, tmp_path
     ingest.prepare(shop, tmp_path / "a")
     ingest.prepare(shop, tmp_path / "b")
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+def test_serve_refuses_artifacts_of_two_runs(shop: Path, tmp_path: Path) -> None:
+    """A submit killed after writing its files but before meta.json leaves the new files beside
+    the old run's meta.json: serve must refuse them, not serve ranker scores as 'popular'."""
+    from hmrec.serve.app import create_app
+
+    output = tmp_path / "sub.csv"
+    first = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(output)])
+    assert first.returncode == 0, first.stderr
+    folder = shop / "artifacts" / "submit"
+    create_app(folder)  # whole: accepted
+    killed = run(
+        ["submit", "--data", str(shop), "--model", "repurchase", "--output", str(output)], "artifacts:before-meta"
+    )
+    assert killed.returncode == -9
+    with pytest.raises(ValueError, match="does not belong to the run"):
+        create_app(folder)
+    again = run(["submit", "--data", str(shop), "--model", "repurchase", "--output", str(output)])
+    assert again.returncode == 0, again.stderr
+    assert create_app(folder) is not None and not leftovers(shop)

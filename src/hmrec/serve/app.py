@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from hmrec.schema import ARTICLE_ID_WIDTH, CUSTOMER_ID_PATTERN, Col
-from hmrec.serve.artifacts import ARTICLE_FIELDS, ARTICLES, HISTORY, META, RECOMMENDATIONS, TRUTH
+from hmrec.serve.artifacts import ARTICLE_FIELDS, ARTICLES, HISTORY, META, RECOMMENDATIONS, TRUTH, digest
 from hmrec.serve.colours import swatch
 from hmrec.text import quoted
 
@@ -136,6 +136,7 @@ class Store:
                 "write them with: hmrec submit --data DIR --output sub.csv --artifacts " + str(folder)
             )
         meta = _read_meta(folder / META)
+        _check_set(folder, meta["files"])
         catalogue = pl.read_parquet(folder / ARTICLES, columns=[Col.ARTICLE_ID, *ARTICLE_FIELDS])
         articles = [_article_json(row) for row in catalogue.iter_rows(named=True)]
         article_pos = {a["article_id"]: i for i, a in enumerate(articles)}
@@ -157,7 +158,7 @@ class Store:
         source_lists = [s.split(",") if s else [] for s in distinct]
         history = with_positions(pl.read_parquet(folder / HISTORY))
         truth = None
-        if (folder / TRUTH).exists():
+        if TRUTH in meta["files"]:  # a truth file of an earlier run is not this run's
             bought = pl.read_parquet(folder / TRUTH).group_by(Col.CUSTOMER_ID).agg(pl.col(Col.ARTICLE_ID))
             truth = {c: set(a) for c, a in bought.iter_rows()}
         return cls(
@@ -183,7 +184,7 @@ class Store:
         return _unknown_article(article_id) if pos is None else self.articles[pos]
 
 
-META_KEYS = {"model": str, "cutoff": str, "popular": list}
+META_KEYS = {"model": str, "cutoff": str, "popular": list, "files": dict}
 """What ``meta.json`` must hold for every request to be answerable."""
 
 
@@ -200,6 +201,21 @@ def _read_meta(path: Path) -> dict[str, Any]:
     if wrong:
         raise ValueError(f"{path} lacks or mistypes key(s) {', '.join(wrong)}; {again}")
     return meta
+
+
+def _check_set(folder: Path, files: dict[str, str]) -> None:
+    """Refuse a folder whose files are not the exact ones its ``meta.json`` was written with."""
+    again = "write the artifacts again with: hmrec submit --data DIR --output sub.csv --artifacts " + str(folder)
+    for name in (RECOMMENDATIONS, HISTORY, ARTICLES):
+        if name not in files:
+            raise ValueError(f"{folder / META} does not list {name}; {again}")
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file() or digest(path) != expected:
+            raise ValueError(
+                f"{path} does not belong to the run that wrote {folder / META} "
+                f"(another run's file, or a run interrupted while writing); {again}"
+            )
 
 
 def _json(payload: object) -> Response:

@@ -8,12 +8,14 @@ server never needs the prepared data or the training code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
+from hmrec import faults
 from hmrec.data.atomic import write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.schema import Col
@@ -44,6 +46,12 @@ def _ids(frame: pl.LazyFrame, dataset: Dataset) -> pl.LazyFrame:
         .join(dataset.article_map(), on=Col.ARTICLE, how="left")
         .drop(Col.CUSTOMER, Col.ARTICLE)
     )
+
+
+def digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def write_artifacts(
@@ -94,6 +102,16 @@ def write_artifacts(
         )
     elif (folder / TRUTH).exists():
         (folder / TRUTH).unlink()
-    meta = {"model": model, "cutoff": cutoff.isoformat(), "popular": popular_ids, "holdout_known": truth is not None}
+    faults.point("artifacts:before-meta")
+    written = [RECOMMENDATIONS, HISTORY, ARTICLES, *([TRUTH] if truth is not None else [])]
+    meta = {
+        "model": model,
+        "cutoff": cutoff.isoformat(),
+        "popular": popular_ids,
+        "holdout_known": truth is not None,
+        "files": {name: digest(folder / name) for name in written},
+    }
+    # meta.json goes last: it names the exact bytes of the set it belongs to, so files of
+    # different runs (a run killed between two files) are refused by hmrec serve
     write_atomic(folder / META, lambda path: Path(path).write_text(json.dumps(meta, indent=2)))
     return folder
