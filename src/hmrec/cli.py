@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -152,6 +153,28 @@ def _guard(work: Callable[[], T]) -> T:
         return work()
     except (DataError, ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # permissions, a folder where a file should be, a full disk, ...
+        raise _fail(_os_message(exc)) from None
+
+
+def _os_message(exc: OSError) -> str:
+    """One line naming the file and what the system said, with a hint for the usual causes."""
+    where = exc.filename or "a file"
+    hint = {
+        PermissionError: "; the folder is not writable: pass --artifacts (and --output) elsewhere, "
+        "or --prepared for the prepared data",
+        IsADirectoryError: "; that is a folder: give a file name",
+    }.get(type(exc), "")
+    return f"{where}: {exc.strerror or exc}{hint}"
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an output path that can never be written, before any work is done."""
+    if output.is_dir():
+        raise _fail(f"{output}: is a folder; --output needs a file name, for example {output / 'submission.csv'}")
+    parent = output.parent if str(output.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise _fail(f"{parent}: the folder is not writable; give --output a path you can write to")
 
 
 @contextmanager
@@ -180,12 +203,23 @@ def _progress() -> Iterator[Progress]:
         yield bar
 
 
+PREPARED_ENV = "HMREC_PREPARED"
+"""Where the prepared data goes instead of DIR/prepared (for a data folder you cannot write)."""
+
+
+def _prepared_dir() -> Path | None:
+    value = os.environ.get(PREPARED_ENV)
+    return Path(value) if value else None
+
+
 def _load(data: Path) -> Dataset:
     """The prepared dataset for ``data``, preparing it (with a progress display) when stale."""
     with _progress() as bar:
         task = bar.add_task("checking prepared data", total=None)
         result = _guard(
-            lambda: ingest.load(data, progress=lambda step: bar.update(task, description=f"prepare: {step}"))
+            lambda: ingest.load(
+                data, _prepared_dir(), progress=lambda step: bar.update(task, description=f"prepare: {step}")
+            )
         )
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -334,7 +368,9 @@ def prepare(data: DataOpt) -> None:
     with _progress() as bar:
         task = bar.add_task("prepare", total=None)
         result = _guard(
-            lambda: ingest.prepare(data, progress=lambda step: bar.update(task, description=f"prepare: {step}"))
+            lambda: ingest.prepare(
+                data, _prepared_dir(), progress=lambda step: bar.update(task, description=f"prepare: {step}")
+            )
         )
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -418,6 +454,7 @@ def submit(
     """
     from hmrec.serve.artifacts import write_artifacts
 
+    _check_output(output)
     dataset = _load(data)
     name = ModelName(model).value
     folder = artifacts or data / "artifacts" / "submit"

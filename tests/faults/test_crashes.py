@@ -18,10 +18,14 @@ from hmrec.faults import ENV
 CLI = [sys.executable, "-c", "from hmrec.cli import app; app()"]
 
 
-def run(args: list[str], fault: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != ENV}
+def run(args: list[str], fault: str | None = None, prepared: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess; ``fault`` kills it at that point, ``prepared`` moves the prepared data."""
+    env = {k: v for k, v in os.environ.items() if k not in (ENV, "HMREC_PREPARED")}
+    env["COLUMNS"] = "400"  # one message on one line, whatever the terminal
     if fault:
         env[ENV] = fault
+    if prepared:
+        env["HMREC_PREPARED"] = str(prepared)
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
