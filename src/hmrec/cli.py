@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -18,8 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hmrec import faults
 from hmrec.data import ingest, shop
-from hmrec.data.atomic import Busy, locked
+from hmrec.data.atomic import Busy, locked, publish
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split, parse_cutoff
 from hmrec.data.submission import write_submission
@@ -191,6 +194,22 @@ def _holding(*targets: Path) -> Iterator[None]:
 
 
 @contextmanager
+def _staged(folder: Path) -> Iterator[Path]:
+    """A staging folder beside ``folder`` for one run's whole set of artifacts: published in
+    place of ``folder`` (``atomic.publish``) when the block ends, removed if it fails. Hold the
+    folder's lock around it (a killed run's stage is removed by the next holder)."""
+    stage = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    stage.mkdir(parents=True)
+    try:
+        yield stage
+        faults.point("publish:written")
+        _guard(lambda: publish(stage, folder))
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+
+
+@contextmanager
 def _progress() -> Iterator[Progress]:
     with Progress(
         SpinnerColumn(),
@@ -301,11 +320,15 @@ def _save_evaluation(
 def _evaluate_and_save(
     dataset: Dataset, names: list[str], cutoff: str | None, folder: Path, options: ModelOptions
 ) -> tuple[Split, list[Score]]:
-    """``_evaluate``, print the scores, then write the artifacts and report into ``folder``."""
-    split, scores, recs = _evaluate(dataset, names, cutoff, options)
-    console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
-    report = _save_evaluation(dataset, split, scores, recs, folder, options)
-    console.print(f"artifacts: {folder}  report: {report}")
+    """``_evaluate``, print the scores, then write the artifacts and report into ``folder``: built
+    in a staging folder and published whole (the model, the serving files and the report of one
+    run, or the previous set untouched)."""
+    with _holding(folder), _staged(folder) as stage:
+        staged = replace(options, artifacts=stage / "model")
+        split, scores, recs = _evaluate(dataset, names, cutoff, staged)
+        console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
+        report = _save_evaluation(dataset, split, scores, recs, stage, staged)
+    console.print(f"artifacts: {folder}  report: {folder / report.relative_to(stage)}")
     return split, scores
 
 
@@ -413,8 +436,7 @@ def evaluate(
         options = replace(options, on_tuned=lambda result: (tuned.append(result), _print_tuning(result)))
     if run_ablation:  # the ablation's variants reuse the ranker's labelled weeks and its score
         options = replace(options, cache=WeekCache())
-    with _holding(folder):
-        split, scores = _evaluate_and_save(dataset, names, cutoff, folder, options)
+    split, scores = _evaluate_and_save(dataset, names, cutoff, folder, options)
     if run_ablation:
         if tuned:  # the ablation removes parts of the tuned ranker, without tuning again
             chosen = tuned[-1]
@@ -459,15 +481,16 @@ def submit(
     name = ModelName(model).value
     folder = artifacts or data / "artifacts" / "submit"
     options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)
-    with _holding(folder, output), _progress() as bar:
+    with _holding(folder, output), _staged(folder) as stage, _progress() as bar:
         task = bar.add_task(f"fitting {name} and writing {output}", total=None)
-        shown = replace(options, on_step=lambda text: bar.update(task, description=text))
+        shown = replace(options, artifacts=stage / "model", on_step=lambda text: bar.update(task, description=text))
         recs = _guard(lambda: recommend_for_submission(dataset, name, shown))
         _guard(lambda: write_submission(dataset, recs, output))
+        faults.point("submit:output-written")
         bar.update(task, description=f"saving artifacts to {folder}")
         cutoff = dataset.date_range()[1] + timedelta(days=1)
         popular = popular_articles(dataset.transactions(), cutoff)
-        _guard(lambda: write_artifacts(folder, dataset, recs, name, cutoff, popular))
+        _guard(lambda: write_artifacts(stage, dataset, recs, name, cutoff, popular))
     console.print(f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {name}); artifacts: {folder}")
 
 

@@ -3,6 +3,7 @@ stays whole, nothing temporary stays behind, and a rerun gives the bytes of an u
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -141,21 +142,64 @@ def test_two_prepares_of_the_same_input_give_the_same_bytes(shop: Path, tmp_path
 
 
 def test_serve_refuses_artifacts_of_two_runs(shop: Path, tmp_path: Path) -> None:
-    """A submit killed after writing its files but before meta.json leaves the new files beside
-    the old run's meta.json: serve must refuse them, not serve ranker scores as 'popular'."""
+    """Files of two runs in one folder (before the staging folder, a run killed between files
+    left that; a hand copy still can): serve must refuse them, not serve ranker scores as
+    'popular'."""
     from hmrec.serve.app import create_app
 
     output = tmp_path / "sub.csv"
-    first = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(output)])
-    assert first.returncode == 0, first.stderr
-    folder = shop / "artifacts" / "submit"
-    create_app(folder)  # whole: accepted
-    killed = run(
-        ["submit", "--data", str(shop), "--model", "repurchase", "--output", str(output)], "artifacts:before-meta"
-    )
-    assert killed.returncode == -9
+    for model, folder in (("popular", "a"), ("repurchase", "b")):
+        done = run(
+            [
+                "submit",
+                "--data",
+                str(shop),
+                "--model",
+                model,
+                "--output",
+                str(output),
+                "--artifacts",
+                str(tmp_path / folder),
+            ]
+        )
+        assert done.returncode == 0, done.stderr
+    create_app(tmp_path / "a")  # whole: accepted
+    shutil.copy(tmp_path / "b" / "recommendations.parquet", tmp_path / "a" / "recommendations.parquet")
     with pytest.raises(ValueError, match="does not belong to the run"):
-        create_app(folder)
-    again = run(["submit", "--data", str(shop), "--model", "repurchase", "--output", str(output)])
+        create_app(tmp_path / "a")
+
+
+@pytest.mark.parametrize("point", ["submit:output-written", "artifacts:before-meta", "publish:written"])
+def test_submit_killed_leaves_the_previous_artifacts_whole(shop: Path, tmp_path: Path, point: str) -> None:
+    from hmrec.serve.app import create_app
+
+    output = tmp_path / "sub.csv"
+    args = ["submit", "--data", str(shop), "--output", str(output), "--train-weeks", "1"]
+    assert run([*args, "--model", "popular"]).returncode == 0
+    folder = shop / "artifacts" / "submit"
+    before = tree(folder)
+    killed = run([*args, "--model", "ranker"], fault=point)
+    assert killed.returncode == -9
+    pd_out = output.read_text()
+    assert pd_out.startswith("customer_id,prediction\n") and pd_out.endswith("\n")  # whole, whichever run wrote it
+    assert tree(folder) == before  # the popular run's set, model folder and all: untouched
+    assert json.loads((folder / "meta.json").read_text())["model"] == "popular" and create_app(folder) is not None
+    again = run([*args, "--model", "ranker"])
     assert again.returncode == 0, again.stderr
-    assert create_app(folder) is not None and not leftovers(shop)
+    clean = Path(shutil.copytree(shop, tmp_path / "clean", ignore=shutil.ignore_patterns("artifacts", "prepared")))
+    fresh = run(
+        [
+            "submit",
+            "--data",
+            str(clean),
+            "--output",
+            str(tmp_path / "fresh.csv"),
+            "--train-weeks",
+            "1",
+            "--model",
+            "ranker",
+        ]
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    assert output.read_bytes() == (tmp_path / "fresh.csv").read_bytes()
+    assert not leftovers(shop) and not leftovers(tmp_path)
