@@ -687,9 +687,11 @@ def demo(
         task = bar.add_task("generating the small shop", total=cfg.n_weeks)
         shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
     dataset = _load(out)
-    options = ModelOptions(artifacts=out / "artifacts" / "evaluate" / "model")
-    split, scores, recs = _evaluate(dataset, list(MODELS), None, options)
-    report = _save_evaluation(dataset, split, scores, recs, out / "artifacts" / "evaluate", options)
+    folder = out / "artifacts" / "evaluate"
+    with _holding(folder), _staged(folder) as stage:  # published whole, like evaluate's
+        options = ModelOptions(artifacts=stage / "model")
+        split, scores, recs = _evaluate(dataset, list(MODELS), None, options)
+        report = folder / _save_evaluation(dataset, split, scores, recs, stage, options).relative_to(stage)
     best = max(scores, key=lambda s: s.map_at_12).model
     submission = out / "submission.csv"
     with _progress() as bar:
