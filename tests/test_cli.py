@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import asdict
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -212,3 +213,38 @@ def test_generate_takes_a_profile_and_refuses_an_unknown_one(tmp_path: Path) -> 
     assert tx.height != pl.read_csv(fashion / "transactions_train.csv", infer_schema=False).height
     bad = runner.invoke(app, ["generate", "--scale", "tiny", "--profile", "bakery", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "bakery" in bad.output
+
+
+def _append_row(data: Path, day: str) -> None:
+    """One more transaction, a copy of the first with another date."""
+    path = data / "transactions_train.csv"
+    lines = path.read_text().splitlines()
+    first = lines[1].split(",")
+    path.write_text("\n".join([*lines, ",".join([day, *first[1:]])]) + "\n")
+
+
+def test_a_stray_late_date_is_refused_with_the_cutoff_to_use(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    _append_row(data, "2031-01-01")
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", "popular"], terminal_width=400)
+    assert result.exit_code == 1
+    assert "1 transaction row(s) are dated from 2031-01-01" in result.output and "--cutoff" in result.output
+    assert not (data / "artifacts").exists()
+    cutoff = result.output.split("--cutoff ")[1].split()[0]
+    again = runner.invoke(app, ["evaluate", "--data", str(data), "--model", "popular", "--cutoff", cutoff])
+    assert again.exit_code == 0, again.output
+    output = tmp_path / "sub.csv"
+    refused = runner.invoke(app, ["submit", "--data", str(data), "--model", "popular", "--output", str(output)])
+    assert refused.exit_code == 1 and "2031-01-01" in refused.output and not output.exists()
+
+
+def test_a_holdout_week_with_few_buyers_is_refused(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    tx = pl.read_csv(data / "transactions_train.csv", infer_schema=False)
+    last = date.fromisoformat(tx["t_dat"].max())
+    week = (last - timedelta(days=6)).isoformat()
+    tx.filter(pl.col("t_dat") < week).write_csv(data / "transactions_train.csv")
+    _append_row(data, last.isoformat())  # the log's last week: one buyer on its last day
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", "popular"], terminal_width=400)
+    assert result.exit_code == 1
+    assert "has 1 buyer(s)" in result.output and "--cutoff" in result.output

@@ -24,7 +24,7 @@ from hmrec import faults
 from hmrec.data import ingest, shop
 from hmrec.data.atomic import Busy, locked, publish
 from hmrec.data.dataset import Dataset
-from hmrec.data.split import Split, parse_cutoff
+from hmrec.data.split import Split, check_default_holdout, parse_cutoff, stray_dates
 from hmrec.data.submission import write_submission
 from hmrec.data.validate import DataError
 from hmrec.data.week import WeekInput
@@ -248,7 +248,10 @@ def _load(data: Path) -> Dataset:
 
 
 def _split(dataset: Dataset, cutoff: str | None) -> Split:
-    """The holdout split at ``--cutoff`` (default: the data's last 7 days)."""
+    """The holdout split at ``--cutoff`` (default: the data's last 7 days, refused when those
+    cannot be a real week of the log: ``split.check_default_holdout``)."""
+    if cutoff is None:
+        _guard(lambda: check_default_holdout(dataset.transactions()))
     return _guard(lambda: Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None))
 
 
@@ -478,6 +481,12 @@ def submit(
 
     _check_output(output)
     dataset = _load(data)
+    if (stray := stray_dates(dataset.transactions())) is not None:
+        end, first, rows = stray
+        raise _fail(
+            f"{rows} transaction row(s) are dated from {first} on, {(first - end).days} days after the rest of "
+            f"the log (which ends {end}): the submission would predict the week after them. Fix those dates"
+        )
     name = ModelName(model).value
     folder = artifacts or data / "artifacts" / "submit"
     options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)

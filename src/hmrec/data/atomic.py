@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -101,6 +102,7 @@ def locked(target: Path, *, wait: bool = False) -> Iterator[None]:
     if key in _HELD:
         yield
         return
+    created = not target.parent.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
     path = target.with_name(f".{target.name}.lock")
     handle = _acquire(path, target, wait)
@@ -113,6 +115,9 @@ def locked(target: Path, *, wait: bool = False) -> Iterator[None]:
         path.unlink(missing_ok=True)  # while still locked: a waiter then finds its file gone and retries
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+        if created:  # a run that wrote nothing leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()
 
 
 def _acquire(path: Path, target: Path, wait: bool) -> IO[str]:

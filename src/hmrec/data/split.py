@@ -29,6 +29,55 @@ def default_cutoff(transactions: pl.LazyFrame) -> date:
     return last - timedelta(days=LABEL_DAYS - 1)
 
 
+STRAY_GAP_DAYS = 28
+"""Days without a sale that cut a log's last dates off from the rest (when those hold few rows)."""
+FEW_BUYERS = 0.1
+"""A holdout week with fewer buyers than this share of the weeks before it is refused."""
+
+
+def stray_dates(transactions: pl.LazyFrame) -> tuple[date, date, int] | None:
+    """``(end of the log, first stray date, stray rows)`` when the log's last dates come more
+    than ``STRAY_GAP_DAYS`` days after the rest and hold under 1% of its rows (a date typed
+    wrong, say 2031 for 2021); None when the log ends normally."""
+    days = transactions.group_by(Col.DATE).agg(pl.len().alias("n")).sort(Col.DATE).collect()
+    if days.height < 2:
+        return None
+    gaps = days[Col.DATE].diff().dt.total_days().fill_null(0).to_list()
+    big = [i for i, gap in enumerate(gaps) if gap > STRAY_GAP_DAYS]
+    if not big:
+        return None
+    i = big[-1]
+    stray = int(days["n"][i:].sum())
+    if stray >= 0.01 * int(days["n"].sum()):
+        return None
+    return days[Col.DATE][i - 1], days[Col.DATE][i], stray
+
+
+def check_default_holdout(transactions: pl.LazyFrame) -> None:
+    """Refuse a default holdout week that cannot be a real week of the log: one made of stray
+    late dates, or one with far fewer buyers than the weeks before it. The message names the
+    rows and the ``--cutoff`` to use instead."""
+    stray = stray_dates(transactions)
+    if stray is not None:
+        end, first, rows = stray
+        raise ValueError(
+            f"{rows} transaction row(s) are dated from {first} on, {(first - end).days} days after the rest "
+            f"of the log (which ends {end}): the holdout week would hold only them. Fix those dates, or "
+            f"pass --cutoff {end - timedelta(days=LABEL_DAYS - 1)} to hold out the log's last real week"
+        )
+    cutoff = default_cutoff(transactions)
+    weeks = [cutoff - timedelta(days=7 * k) for k in range(5)]
+    buyers = [label_rows(transactions, w).select(pl.col(Col.CUSTOMER).n_unique()).collect().item() for w in weeks]
+    before = sorted(buyers[1:])
+    usual = (before[1] + before[2]) / 2
+    if usual > 0 and buyers[0] < FEW_BUYERS * usual:
+        raise ValueError(
+            f"the holdout week from {cutoff} has {buyers[0]} buyer(s) against {usual:g} in a usual week "
+            f"before it (the log may end early in a week, or hold a few stray late dates): pass "
+            f"--cutoff {weeks[1]} to hold out the week before, or fix the data"
+        )
+
+
 def days_before(cutoff: date) -> pl.Expr:
     """Whole days between a transaction and the cutoff (1 for the day before it)."""
     return (pl.lit(cutoff) - pl.col(Col.DATE)).dt.total_days()
