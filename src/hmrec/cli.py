@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -22,7 +20,7 @@ from rich.table import Table
 
 from hmrec import faults
 from hmrec.data import ingest, shop
-from hmrec.data.atomic import Busy, locked, publish
+from hmrec.data.atomic import Busy, locked, staged
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, stray_dates
 from hmrec.data.submission import write_submission
@@ -195,18 +193,13 @@ def _holding(*targets: Path) -> Iterator[None]:
 
 @contextmanager
 def _staged(folder: Path) -> Iterator[Path]:
-    """A staging folder beside ``folder`` for one run's whole set of artifacts: published in
-    place of ``folder`` (``atomic.publish``) when the block ends, removed if it fails. Hold the
-    folder's lock around it (a killed run's stage is removed by the next holder)."""
-    stage = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    stage.mkdir(parents=True)
+    """``atomic.staged``: one run's whole set of artifacts, published in place of ``folder``
+    when the block ends; a system error while publishing is one message."""
     try:
-        yield stage
-        faults.point("publish:written")
-        _guard(lambda: publish(stage, folder))
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
+        with staged(folder) as stage:
+            yield stage
+    except OSError as exc:
+        raise _fail(_os_message(exc)) from None
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 - ``write_atomic``: a file written under a temporary name of its own (process id and a random
   part: two runs never share one) and renamed into place.
-- ``write_folder_atomic``: a folder built under a temporary name and published by renames: the
+- ``staged`` / ``write_folder_atomic``: a folder built under a temporary name and published by renames: the
   old folder is moved aside, the new one moved in, the old one deleted; a run killed between
   the two renames leaves the old folder aside, and the next ``publish`` of that folder puts it
   back before anything else (``recover``).
@@ -71,20 +71,28 @@ def publish(tmp: Path, folder: Path) -> None:
         shutil.rmtree(old)
 
 
-def write_folder_atomic(folder: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on an empty temporary folder, then replace ``folder`` with it; on
-    failure ``folder`` keeps what it held and no temporary folder is left."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with locked(folder, wait=True):
+@contextmanager
+def staged(folder: Path, *, wait: bool = True) -> Iterator[Path]:
+    """An empty temporary folder beside ``folder``, written under ``folder``'s lock: when the
+    block ends without an error it replaces ``folder`` (``publish``); otherwise it is removed
+    and ``folder`` keeps what it held. A run killed inside leaves it for ``recover``."""
+    with locked(folder, wait=wait):
         tmp = folder.with_name(f".{folder.name}.tmp-{_suffix()}")
         tmp.mkdir()
         try:
-            write(tmp)
+            yield tmp
             faults.point("publish:written")
             publish(tmp, folder)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp)
+
+
+def write_folder_atomic(folder: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on an empty temporary folder, then replace ``folder`` with it; on
+    failure ``folder`` keeps what it held and no temporary folder is left."""
+    with staged(folder) as tmp:
+        write(tmp)
     return folder
 
 

@@ -8,9 +8,6 @@ the input files' sizes and modification times decides when a rebuild is needed.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +18,7 @@ from polars.exceptions import PolarsError
 
 from hmrec import faults
 from hmrec.data import validate as v
-from hmrec.data.atomic import locked, publish
+from hmrec.data.atomic import locked, staged
 from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
 from hmrec.schema import (
     ARTICLE_COLUMNS,
@@ -153,18 +150,11 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
     out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
     say = progress or (lambda _msg: None)
     inputs = _input_paths(data_dir)
-    with locked(out, wait=True):  # one run prepares a folder at a time; dead runs' leftovers go
-        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir(parents=True)
-        try:
-            warnings = _write_prepared(data_dir, tmp, say)
-            manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-            faults.point("prepare:written")
-            publish(tmp, out)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+    with staged(out) as tmp:  # one run prepares a folder at a time; published whole
+        warnings = _write_prepared(data_dir, tmp, say)
+        manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        faults.point("prepare:written")
     return PrepareResult(Dataset(out), rebuilt=True, warnings=warnings)
 
 
