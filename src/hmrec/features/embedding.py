@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -38,7 +39,8 @@ FEATURE_MF = MFConfig(solver="als", dim=32, epochs=6)
 
 @dataclass(frozen=True)
 class ArticleFactors:
-    """One cutoff's article factors (``n_articles x dim``; rows of unbought articles are zero)."""
+    """One cutoff's article factors (``n_articles x dim``); ``bought`` marks the articles with
+    purchases before the cutoff, the only ones whose factors were learned."""
 
     cutoff: date
     factors: np.ndarray
@@ -93,22 +95,12 @@ class ArticleFactors:
         """The served customers (sorted) and their folded-in factors, from their ``past`` rows."""
         import torch
 
-        from hmrec.recommenders.mf.als import fold_in
+        from hmrec.recommenders.mf.als import fold_in_history
 
-        pairs = interaction_weights(past, data.cutoff, self.config.weighting).collect()
-        who = pairs[Col.CUSTOMER].unique().sort()
-        row = pairs[Col.CUSTOMER].cast(pl.Int64).to_numpy()
-        local = np.searchsorted(who.to_numpy(), row)
-        factors = fold_in(
-            torch.from_numpy(self.factors),
-            torch.from_numpy(local),
-            torch.from_numpy(pairs[Col.ARTICLE].cast(pl.Int64).to_numpy(writable=True)),
-            torch.from_numpy(pairs[WEIGHT].to_numpy(writable=True).astype(np.float32)),
-            who.len(),
-            self.config,
-            steps=FOLD_IN_STEPS,
+        who, factors = fold_in_history(
+            torch.from_numpy(self.factors), past, data.cutoff, self.config, steps=FOLD_IN_STEPS
         )
-        return who.to_numpy(), factors.numpy()
+        return who, factors.numpy()
 
     def last_bought(self, past: pl.LazyFrame) -> tuple[np.ndarray, np.ndarray]:
         """The served customers (sorted) and the mean unit direction of their last 5 articles."""
@@ -121,14 +113,18 @@ class ArticleFactors:
             .collect()
         )
         who = last[Col.CUSTOMER].unique().sort().to_numpy()
-        norms = np.linalg.norm(self.factors, axis=1, keepdims=True)
-        unit = np.divide(self.factors, norms, out=np.zeros_like(self.factors), where=norms > 0)
         local = np.searchsorted(who, last[Col.CUSTOMER].to_numpy())
         profile = np.zeros((len(who), self.factors.shape[1]), dtype=np.float32)
-        np.add.at(profile, local, unit[last[Col.ARTICLE].to_numpy()])
+        np.add.at(profile, local, self.unit[last[Col.ARTICLE].to_numpy()])
         size = np.linalg.norm(profile, axis=1, keepdims=True)
         profile = np.divide(profile, size, out=np.zeros_like(profile), where=size > 0)
         return who, profile
+
+    @cached_property
+    def unit(self) -> np.ndarray:
+        """The article factors scaled to length 1 (zero rows stay zero)."""
+        norms = np.linalg.norm(self.factors, axis=1, keepdims=True)
+        return np.divide(self.factors, norms, out=np.zeros_like(self.factors), where=norms > 0)
 
     def features(self, data: WeekInput, frame: pl.DataFrame) -> list[pl.Series]:
         """``m_score`` and ``m_last5`` for the rows of ``frame`` (``customer, article``), in its order."""
@@ -137,19 +133,23 @@ class ArticleFactors:
         known = articles < len(self.factors)
         known[known] &= self.bought[articles[known]]
         safe = np.where(known, articles, 0)
-        norms = np.linalg.norm(self.factors, axis=1)
         past = self._past(data)
         out = []
-        for name, (who, table), unit in (
-            ("m_score", self.customer_factors(data, past), False),
-            ("m_last5", self.last_bought(past), True),
+        for name, (who, table), by in (
+            ("m_score", self.customer_factors(data, past), self.factors),
+            ("m_last5", self.last_bought(past), self.unit),
         ):
-            at = np.searchsorted(who, customers).clip(0, max(len(who) - 1, 0))
-            has = known & (len(who) > 0) & (who[at] == customers if len(who) else False)
+            at, found = _positions(who, customers)
+            has = known & found
             value = np.full(len(frame), np.nan, dtype=np.float32)
-            if has.any():
-                rows, cols = table[at[has]], self.factors[safe[has]]
-                dots = np.einsum("ij,ij->i", rows, cols)
-                value[has] = dots / np.maximum(norms[safe[has]], 1e-12) if unit else dots
+            value[has] = np.einsum("ij,ij->i", table[at[has]], by[safe[has]])
             out.append(pl.Series(name, value).fill_nan(None))
         return out
+
+
+def _positions(who: np.ndarray, customers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's row in the sorted ``who``, and whether it is there at all."""
+    if len(who) == 0:
+        return np.zeros(len(customers), dtype=np.int64), np.zeros(len(customers), dtype=bool)
+    at = np.searchsorted(who, customers).clip(max=len(who) - 1)
+    return at, who[at] == customers

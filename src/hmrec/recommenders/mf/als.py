@@ -19,14 +19,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import torch
 
 from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
 from hmrec.recommenders.mf.train import Interactions, Progress, TrainResult
+from hmrec.recommenders.mf.weights import WEIGHT, interaction_weights
+from hmrec.schema import Col
 
 INIT_STD = 0.01
 
@@ -75,10 +80,6 @@ def sides(data: Interactions, alpha: float) -> tuple[Side, Side]:
     return by_customer, by_article
 
 
-def _dot_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.vecdot(a, b)
-
-
 BLOCK_ROWS = 131_072
 """Rows solved together: the conjugate-gradient vectors of a block are ~5 x 34 MB at 64 factors."""
 
@@ -104,13 +105,13 @@ def _solve_block(rows: torch.Tensor, fixed: torch.Tensor, side: Side, gram: torc
     # b - A x in one pass: per pair c - (c - 1) * (x . y), as c = 1 + extra
     residual = spread(1.0 + side.extra - side.extra * side.dots(rows, fixed)).addmm_(rows, gram, alpha=-1)
     direction = residual.clone()
-    norm = _dot_rows(residual, residual)
+    norm = torch.linalg.vecdot(residual, residual)
     for _ in range(steps):
         a_dir = spread(side.extra * side.dots(direction, fixed)).addmm_(direction, gram)
-        step = (norm / _dot_rows(direction, a_dir).clamp_min(1e-20))[:, None]
+        step = (norm / torch.linalg.vecdot(direction, a_dir).clamp_min(1e-20))[:, None]
         rows.addcmul_(step, direction)
         residual.addcmul_(step, a_dir, value=-1)
-        new_norm = _dot_rows(residual, residual)
+        new_norm = torch.linalg.vecdot(residual, residual)
         direction.mul_((new_norm / norm.clamp_min(1e-20))[:, None]).add_(residual)
         norm = new_norm
 
@@ -192,3 +193,26 @@ def fold_in(
     with torch.no_grad():
         solve(out, articles, side, cfg.reg, articles.shape[1] if steps is None else steps)
     return out
+
+
+def fold_in_history(
+    articles: torch.Tensor, history: pl.LazyFrame, cutoff: date, cfg: MFConfig, steps: int | None = None
+) -> tuple[np.ndarray, torch.Tensor]:
+    """The customers of ``history`` (sorted) and their folded-in factors, from their weighted
+    purchases before ``cutoff`` of articles that have factors (``fold_in``)."""
+    pairs = (
+        interaction_weights(history.filter(pl.col(Col.ARTICLE) < articles.shape[0]), cutoff, cfg.weighting)
+        .sort(Col.CUSTOMER, Col.ARTICLE)
+        .collect()
+    )
+    who = pairs[Col.CUSTOMER].unique().sort().to_numpy()
+    factors = fold_in(
+        articles,
+        torch.from_numpy(np.searchsorted(who, pairs[Col.CUSTOMER].to_numpy()).astype(np.int64)),
+        torch.from_numpy(pairs[Col.ARTICLE].to_numpy().astype(np.int64)),
+        torch.from_numpy(pairs[WEIGHT].to_numpy().astype(np.float32)),
+        len(who),
+        cfg,
+        steps,
+    )
+    return who, factors

@@ -185,27 +185,14 @@ class MFRecommender:
         return self
 
     def _fold_in(self, history: pl.LazyFrame, cutoff: date, new: np.ndarray) -> None:
-        from hmrec.recommenders.mf.als import fold_in
+        from hmrec.recommenders.mf.als import fold_in_history
 
         assert self.model is not None
-        n_articles = self.model.article.num_embeddings
-        local = pl.DataFrame({Col.CUSTOMER: pl.Series(new, dtype=pl.UInt32), "row": np.arange(len(new))})
-        pairs = (
-            interaction_weights(history.filter(pl.col(Col.ARTICLE) < n_articles), cutoff, self.config.weighting)
-            .join(local.lazy(), on=Col.CUSTOMER)
-            .collect()
-        )
-        factors = fold_in(
-            self.model.article.weight.detach(),
-            torch.from_numpy(pairs["row"].to_numpy().astype(np.int64)),
-            torch.from_numpy(pairs[Col.ARTICLE].to_numpy().astype(np.int64)),
-            torch.from_numpy(pairs[WEIGHT].to_numpy().astype(np.float32)),
-            len(new),
-            self.config,
-        )
+        newcomers = history.join(pl.LazyFrame({Col.CUSTOMER: pl.Series(new, dtype=pl.UInt32)}), on=Col.CUSTOMER)
+        who, factors = fold_in_history(self.model.article.weight.detach(), newcomers, cutoff, self.config)
         self.model.grow(int(new.max()) + 1)
         with torch.no_grad():
-            self.model.customer.weight[torch.from_numpy(new.astype(np.int64))] = factors
+            self.model.customer.weight[torch.from_numpy(who.astype(np.int64))] = factors
 
     def _epochs_by_early_stopping(self, history: pl.LazyFrame, cutoff: date) -> int:
         """The best epoch count on the last week before ``cutoff``; all epochs if that is impossible."""
