@@ -22,7 +22,7 @@ from hmrec import faults
 from hmrec.data import ingest, shop
 from hmrec.data.atomic import Busy, locked, staged
 from hmrec.data.dataset import Dataset
-from hmrec.data.split import Split, check_default_holdout, parse_cutoff, stray_dates
+from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
 from hmrec.data.submission import write_submission
 from hmrec.data.validate import DataError
 from hmrec.data.week import WeekInput
@@ -89,7 +89,7 @@ TuneOpt = Annotated[
     bool,
     typer.Option(
         "--tune",
-        help="Ranker: choose objective, tree size, training weeks and candidates on the weeks before the "
+        help="Ranker: choose objective, tree size, training weeks, candidates and MF features on the weeks before the "
         "cutoff (the holdout never takes part), print the choice and save it with the model.",
     ),
 ]
@@ -163,7 +163,7 @@ def _os_message(exc: OSError) -> str:
     where = exc.filename or "a file"
     hint = {
         PermissionError: "; the folder is not writable: pass --artifacts (and --output) elsewhere, "
-        "or --prepared for the prepared data",
+        f"or set {PREPARED_ENV}=DIR for the prepared data",
         IsADirectoryError: "; that is a folder: give a file name",
     }.get(type(exc), "")
     return f"{where}: {exc.strerror or exc}{hint}"
@@ -173,9 +173,8 @@ def _check_output(output: Path) -> None:
     """Refuse an output path that can never be written, before any work is done."""
     if output.is_dir():
         raise _fail(f"{output}: is a folder; --output needs a file name, for example {output / 'submission.csv'}")
-    parent = output.parent if str(output.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise _fail(f"{parent}: the folder is not writable; give --output a path you can write to")
+    if output.parent.exists() and not os.access(output.parent, os.W_OK):
+        raise _fail(f"{output.parent}: the folder is not writable; give --output a path you can write to")
 
 
 @contextmanager
@@ -314,18 +313,20 @@ def _save_evaluation(
 
 
 def _evaluate_and_save(
-    dataset: Dataset, names: list[str], cutoff: str | None, folder: Path, options: ModelOptions
-) -> tuple[Split, list[Score]]:
-    """``_evaluate``, print the scores, then write the artifacts and report into ``folder``: built
-    in a staging folder and published whole (the model, the serving files and the report of one
-    run, or the previous set untouched)."""
+    dataset: Dataset, names: list[str], cutoff: str | None, folder: Path, options: ModelOptions, quiet: bool = False
+) -> tuple[Split, list[Score], Path]:
+    """``_evaluate``, print the scores (unless ``quiet``), then write the artifacts and report
+    into ``folder``: built in a staging folder and published whole (the model, the serving files
+    and the report of one run, or the previous set untouched). Returns the report's path too."""
     with _holding(folder), _staged(folder) as stage:
-        staged = replace(options, artifacts=stage / "model")
-        split, scores, recs = _evaluate(dataset, names, cutoff, staged)
-        console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
-        report = _save_evaluation(dataset, split, scores, recs, stage, staged)
-    console.print(f"artifacts: {folder}  report: {folder / report.relative_to(stage)}")
-    return split, scores
+        staged_options = replace(options, artifacts=stage / "model")
+        split, scores, recs = _evaluate(dataset, names, cutoff, staged_options)
+        if not quiet:
+            console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
+        report = folder / _save_evaluation(dataset, split, scores, recs, stage, staged_options).relative_to(stage)
+    if not quiet:
+        console.print(f"artifacts: {folder}  report: {report}")
+    return split, scores, report
 
 
 def _ablation_table(base: Score, rows: list[AblationRow]) -> Table:
@@ -432,7 +433,7 @@ def evaluate(
         options = replace(options, on_tuned=lambda result: (tuned.append(result), _print_tuning(result)))
     if run_ablation:  # the ablation's variants reuse the ranker's labelled weeks and its score
         options = replace(options, cache=WeekCache())
-    split, scores = _evaluate_and_save(dataset, names, cutoff, folder, options)
+    split, scores, _ = _evaluate_and_save(dataset, names, cutoff, folder, options)
     if run_ablation:
         if tuned:  # the ablation removes parts of the tuned ranker, without tuning again
             chosen = tuned[-1]
@@ -474,12 +475,11 @@ def submit(
 
     _check_output(output)
     dataset = _load(data)
-    if (stray := stray_dates(dataset.transactions())) is not None:
-        end, first, rows = stray
-        raise _fail(
-            f"{rows} transaction row(s) are dated from {first} on, {(first - end).days} days after the rest of "
-            f"the log (which ends {end}): the submission would predict the week after them. Fix those dates"
+    _guard(
+        lambda: refuse_stray_dates(
+            dataset.transactions(), "the submission would predict the week after them", lambda end: "Fix those dates"
         )
+    )
     name = ModelName(model).value
     folder = artifacts or data / "artifacts" / "submit"
     options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)
@@ -690,10 +690,8 @@ def demo(
         shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
     dataset = _load(out)
     folder = out / "artifacts" / "evaluate"
-    with _holding(folder), _staged(folder) as stage:  # published whole, like evaluate's
-        options = ModelOptions(artifacts=stage / "model")
-        split, scores, recs = _evaluate(dataset, list(MODELS), None, options)
-        report = folder / _save_evaluation(dataset, split, scores, recs, stage, options).relative_to(stage)
+    options = ModelOptions(artifacts=folder / "model")
+    split, scores, report = _evaluate_and_save(dataset, list(MODELS), None, folder, options, quiet=True)
     best = max(scores, key=lambda s: s.map_at_12).model
     submission = out / "submission.csv"
     with _progress() as bar:

@@ -19,12 +19,12 @@ from hmrec.data.split import Split
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
-
-if TYPE_CHECKING:
-    from hmrec.tuning import TuneResult
 from hmrec.recommenders.base import Recommender
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
 from hmrec.schema import Col, K
+
+if TYPE_CHECKING:
+    from hmrec.tuning import TuneResult
 
 
 @dataclass(frozen=True)

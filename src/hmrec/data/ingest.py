@@ -30,6 +30,7 @@ from hmrec.schema import (
     TRANSACTION_COLUMNS,
     Col,
 )
+from hmrec.text import cut
 
 FORMAT_VERSION = 2
 Progress = Callable[[str], None]
@@ -72,9 +73,8 @@ def scan_raw(path: Path, required: list[str]) -> pl.LazyFrame:
     return lf.select(pl.col(c).cast(pl.String) for c in required)
 
 
-def _first_line(exc: Exception, limit: int = 200) -> str:
-    line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return line if len(line) <= limit else f"{line[:limit]}... ({len(line):,} characters)"
+def _first_line(exc: Exception) -> str:
+    return cut(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, 200)
 
 
 @contextmanager
@@ -240,14 +240,15 @@ PRICE_OUTLIER = 1000.0
 
 def _price_outliers(prepared: Path, source: Path) -> str | None:
     """A warning naming the prices over ``PRICE_OUTLIER`` times the median, or None."""
-    prices = pl.scan_parquet(prepared).select(Col.PRICE)
-    median = prices.select(pl.col(Col.PRICE).median()).collect().item()
-    if not median:
-        return None
-    limit = PRICE_OUTLIER * median
-    high = prices.filter(pl.col(Col.PRICE) > limit).select(pl.len(), pl.col(Col.PRICE).max()).collect()
-    n, top = high.row(0)
-    if not n:
+    price = pl.col(Col.PRICE)
+    high = price.filter(price > PRICE_OUTLIER * price.median())
+    median, n, top = (
+        pl.scan_parquet(prepared)
+        .select(price.median(), high.len().alias("n"), high.max().alias("top"))
+        .collect()
+        .row(0)
+    )
+    if not median or not n:
         return None
     return (
         f"{source.name}: {n} price(s) over {PRICE_OUTLIER:g} times the median price {median:.6g} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -53,28 +54,48 @@ def stray_dates(transactions: pl.LazyFrame) -> tuple[date, date, int] | None:
     return days[Col.DATE][i - 1], days[Col.DATE][i], stray
 
 
-def check_default_holdout(transactions: pl.LazyFrame) -> None:
-    """Refuse a default holdout week that cannot be a real week of the log: one made of stray
-    late dates, or one with far fewer buyers than the weeks before it. The message names the
-    rows and the ``--cutoff`` to use instead."""
+def refuse_stray_dates(transactions: pl.LazyFrame, consequence: str, advice: Callable[[date], str]) -> None:
+    """Raise ``ValueError`` naming the stray late dates of ``stray_dates``, if any: what they
+    would do (``consequence``) and what to do (``advice`` of the log's last real date)."""
     stray = stray_dates(transactions)
     if stray is not None:
         end, first, rows = stray
         raise ValueError(
             f"{rows} transaction row(s) are dated from {first} on, {(first - end).days} days after the rest "
-            f"of the log (which ends {end}): the holdout week would hold only them. Fix those dates, or "
-            f"pass --cutoff {end - timedelta(days=LABEL_DAYS - 1)} to hold out the log's last real week"
+            f"of the log (which ends {end}): {consequence}. {advice(end)}"
         )
+
+
+def check_default_holdout(transactions: pl.LazyFrame) -> None:
+    """Refuse a default holdout week that cannot be a real week of the log: one made of stray
+    late dates, or one with far fewer buyers than the weeks before it. The message names the
+    rows and the ``--cutoff`` to use instead."""
+    refuse_stray_dates(
+        transactions,
+        "the holdout week would hold only them",
+        lambda end: (
+            f"Fix those dates, or pass --cutoff {end - timedelta(days=LABEL_DAYS - 1)} to hold out "
+            "the log's last real week"
+        ),
+    )
     cutoff = default_cutoff(transactions)
-    weeks = [cutoff - timedelta(days=7 * k) for k in range(5)]
-    buyers = [label_rows(transactions, w).select(pl.col(Col.CUSTOMER).n_unique()).collect().item() for w in weeks]
+    start = cutoff - timedelta(days=28)
+    week = ((pl.col(Col.DATE) - pl.lit(start)).dt.total_days() // 7).alias("__week")
+    counts = (
+        transactions.filter(pl.col(Col.DATE) >= start)
+        .group_by(week)
+        .agg(pl.col(Col.CUSTOMER).n_unique().alias("__buyers"))
+        .collect()
+    )
+    per_week = dict(zip(counts["__week"].to_list(), counts["__buyers"].to_list(), strict=True))
+    buyers = [per_week.get(k, 0) for k in range(4, -1, -1)]  # the holdout week first
     before = sorted(buyers[1:])
     usual = (before[1] + before[2]) / 2
     if usual > 0 and buyers[0] < FEW_BUYERS * usual:
         raise ValueError(
             f"the holdout week from {cutoff} has {buyers[0]} buyer(s) against {usual:g} in a usual week "
             f"before it (the log may end early in a week, or hold a few stray late dates): pass "
-            f"--cutoff {weeks[1]} to hold out the week before, or fix the data"
+            f"--cutoff {cutoff - timedelta(days=7)} to hold out the week before, or fix the data"
         )
 
 

@@ -132,8 +132,7 @@ class Store:
         missing = [name for name in (META, RECOMMENDATIONS, ARTICLES, HISTORY) if not (folder / name).exists()]
         if missing:
             raise FileNotFoundError(
-                f"{folder} holds no serving artifacts (missing {', '.join(missing)}); "
-                "write them with: hmrec submit --data DIR --output sub.csv --artifacts " + str(folder)
+                f"{folder} holds no serving artifacts (missing {', '.join(missing)}); {_write_again(folder)}"
             )
         meta = _read_meta(folder / META)
         _check_set(folder, meta["files"])
@@ -184,13 +183,17 @@ class Store:
         return _unknown_article(article_id) if pos is None else self.articles[pos]
 
 
+def _write_again(folder: Path) -> str:
+    return f"write them with: hmrec submit --data DIR --output sub.csv --artifacts {folder}"
+
+
 META_KEYS = {"model": str, "cutoff": str, "popular": list, "files": dict}
 """What ``meta.json`` must hold for every request to be answerable."""
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
     """``meta.json``, refused at start (not at the first request) when it lacks what serving reads."""
-    again = "write the artifacts again with: hmrec submit --data DIR --output sub.csv --artifacts " + str(path.parent)
+    again = _write_again(path.parent)
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -205,7 +208,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
 
 def _check_set(folder: Path, files: dict[str, str]) -> None:
     """Refuse a folder whose files are not the exact ones its ``meta.json`` was written with."""
-    again = "write the artifacts again with: hmrec submit --data DIR --output sub.csv --artifacts " + str(folder)
+    again = _write_again(folder)
     for name in (RECOMMENDATIONS, HISTORY, ARTICLES):
         if name not in files:
             raise ValueError(f"{folder / META} does not list {name}; {again}")
