@@ -12,6 +12,8 @@ Ranker variants (the ablation) are extra columns: ``--ranker NAME=SPEC`` where S
 ``;``-separated list of ``field=value`` over RankerConfig and CandidateConfig fields, for example
 ``--ranker "no_trend=drop_blocks=('trend',)"`` or ``--ranker "binary=objective='binary'"``.
 Labelled weeks are shared between the holdout weeks and between variants with the same candidates.
+MF variants are extra model columns: ``--mf NAME=SPEC`` over MFConfig fields, for example
+``--mf "mf_r100=alpha=10.0;reg=100.0"``.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ import csv
 import statistics
 import time
 from collections import defaultdict
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
 
 from hmrec.data import ingest, shop
 from hmrec.data.split import Split
 from hmrec.evaluation import ModelOptions, score_model
+from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, WeekCache
+from hmrec.recommenders.mf.config import MFConfig
+from hmrec.schema import Col
 
 RANKER_FIELDS = {f.name for f in fields(RankerConfig)}
 CANDIDATE_FIELDS = {f.name for f in fields(CandidateConfig)}
@@ -54,6 +59,28 @@ def parse_variant(text: str) -> tuple[str, RankerConfig, CandidateConfig]:
     return name, RankerConfig(**ranker), CandidateConfig(**candidates)
 
 
+def parse_mf_variant(text: str) -> tuple[str, MFConfig]:
+    """``NAME=field=value;field=value`` over MFConfig fields -> the name and its settings."""
+    name, _, spec = text.partition("=")
+    fields_ = {f.name for f in fields(MFConfig)}
+    changes: dict[str, object] = {}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        key, value = (s.strip() for s in part.split("=", 1))
+        if key not in fields_:
+            raise SystemExit(f"unknown setting {key!r}: not an MFConfig field")
+        changes[key] = ast.literal_eval(value)
+    return name, replace(MFConfig(), **changes)
+
+
+def score_mf(split: Split, cfg: MFConfig) -> tuple[float, float]:
+    """MAP@12 and recall@12 of the MF baseline with ``cfg``, fitted as ``--model mf`` is."""
+    from hmrec.recommenders.mf.recommender import MFRecommender
+
+    truth = split.truth.collect()
+    recs = MFRecommender(cfg).fit(split.history, split.cutoff).recommend(truth[Col.CUSTOMER].unique().sort())
+    return map_at_k(recs, truth), recall_at_k(recs, truth)
+
+
 def shop_folder(work: Path, profile: str, seed: int, scale: str) -> Path:
     """The profile's shop, generated afresh (a few seconds at small scale) so it is never stale."""
     folder = work / f"{profile}-{scale}-seed{seed}"
@@ -70,6 +97,7 @@ def main() -> None:
     parser.add_argument("--scale", default="small")
     parser.add_argument("--models", nargs="+", default=["popular", "repurchase", "mf", "ranker"])
     parser.add_argument("--ranker", action="append", default=[], help="a ranker variant NAME=SPEC (repeatable)")
+    parser.add_argument("--mf", action="append", default=[], help="an MF variant NAME=SPEC (repeatable)")
     parser.add_argument("--csv", type=Path, default=None, help="every run's figures (default WORK/runs.csv)")
     parser.add_argument("--markdown", type=Path, default=None, help="write the tables to this file too")
     parser.add_argument("--from-csv", type=Path, default=None, help="only print the tables of a --csv written before")
@@ -78,7 +106,7 @@ def main() -> None:
         with open(args.from_csv, newline="") as fh:
             runs = list(csv.DictReader(fh))
         names = [c[: -len("_map")] for c in runs[0] if c.endswith("_map")]
-        found = [n for n in names if n in ("popular", "repurchase", "mf")]
+        found = [n for n in names if n in ("popular", "repurchase") or n.startswith("mf")]
         args.seeds = sorted({int(str(r["seed"])) for r in runs})
         args.weeks = len({r["week"] for r in runs})
         text = tables(runs, found, [n for n in names if n not in found], args)
@@ -91,6 +119,7 @@ def main() -> None:
     taken = {name for name, _, _ in variants} & {*args.models, "ranker"}
     if taken or len({name for name, _, _ in variants}) < len(variants):
         raise SystemExit(f"ranker variant names must differ from each other and from the models: {sorted(taken)}")
+    mf_variants = dict(parse_mf_variant(v) for v in args.mf)
     models = [m for m in args.models if m != "ranker"]
     rankers = ([("ranker", RankerConfig(), CandidateConfig())] if "ranker" in args.models else []) + variants
     runs: list[dict[str, object]] = []
@@ -108,6 +137,8 @@ def main() -> None:
                 for name in models:
                     score = score_model(name, split, dataset)
                     row[f"{name}_map"], row[f"{name}_recall"] = score.map_at_12, score.recall_at_12
+                for name, cfg in mf_variants.items():
+                    row[f"{name}_map"], row[f"{name}_recall"] = score_mf(split, cfg)
                 for label, ranker, candidates in rankers:
                     options = ModelOptions(ranker=ranker, candidates=candidates, cache=caches[candidates])
                     score = score_model("ranker", split, dataset, options)
@@ -119,7 +150,7 @@ def main() -> None:
                     f"[{time.perf_counter() - start:7.1f} s] {profile} seed {seed} {split.cutoff}: {shown}", flush=True
                 )
 
-    text = tables(runs, models, [label for label, _, _ in rankers], args)
+    text = tables(runs, [*models, *mf_variants], [label for label, _, _ in rankers], args)
     text += f"\n{len(runs)} runs in {time.perf_counter() - start:.0f} s.\n"
     print(text)
     if args.markdown:

@@ -34,8 +34,8 @@ class MFConfig:
     weighting: Weighting = field(default_factory=lambda: PRESETS["decay0.01-price0"])
     device: str = "cpu"
     solver: str = "als"
-    alpha: float = 30.0  # ALS: confidence 1 + alpha * weight on a bought pair
-    reg: float = 300.0  # ALS: ridge penalty per row
+    alpha: float = 10.0  # ALS: confidence 1 + alpha * weight on a bought pair (chosen on the accuracy matrix)
+    reg: float = 100.0  # ALS: ridge penalty per row
     cg_steps: int = 3  # ALS: conjugate-gradient steps per row and epoch
 
     def __post_init__(self) -> None:
