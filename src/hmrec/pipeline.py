@@ -109,16 +109,7 @@ class TwoStageRecommender:
         def chunk_done(done: int, total: int) -> None:
             self._step(f"{doing}, chunk {done}/{total} done")
 
-        self.scored = rank_customers(
-            self.ranker,
-            self.history,
-            self.cutoff,
-            customers,
-            self.tables,
-            self.candidates,
-            k,
-            self.chunk_size,
-            chunk_done,
-        )
+        week = self.tables.week(self.history, self.cutoff, self.candidates)
+        self.scored = rank_customers(self.ranker, week, customers, self.candidates, k, self.chunk_size, chunk_done)
         self._step("ranker: filling short lists with popular articles")
         return fill_with(self.scored.lazy(), customers, self.popular, k)

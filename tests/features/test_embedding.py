@@ -14,7 +14,7 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.features.embedding import FEATURE_MF, ArticleFactors
-from hmrec.ranking.data import CandidateConfig, Tables, candidate_features, labelled_week
+from hmrec.ranking.data import CandidateConfig, Tables, article_factors, candidate_features, labelled_week
 from hmrec.schema import Col
 
 CUTOFF = date(2020, 9, 22)
@@ -126,13 +126,12 @@ def test_one_fit_per_cutoff_and_chunks_agree(tiny_dataset: Dataset) -> None:
     tx = tiny_dataset.transactions()
     split = Split.at(tx)
     config = CandidateConfig(embedding=True)
-    factors = tables.factors(split.history, split.cutoff, config)
-    assert factors is tables.factors(split.history, split.cutoff, config)  # cached
-    assert tables.factors(split.history, split.cutoff, CandidateConfig()) is None
+    week = tables.week(split.history, split.cutoff, config)
+    factors = article_factors(week)
+    assert isinstance(factors, ArticleFactors)
+    assert article_factors(tables.week(split.history, split.cutoff, config)) is factors  # one fit per cutoff
     buyers = split.truth.collect()[Col.CUSTOMER].unique().sort().head(60)
-    whole = candidate_features(tables.week(split.history, split.cutoff, buyers), config, factors)
-    parts = pl.concat(
-        candidate_features(tables.week(split.history, split.cutoff, buyers.slice(lo, 17)), config, factors)
-        for lo in range(0, buyers.len(), 17)
-    )
+    whole = candidate_features(week.chunk(buyers), config)
+    parts = pl.concat(candidate_features(week.chunk(buyers.slice(lo, 17)), config) for lo in range(0, buyers.len(), 17))
     assert_frame_equal(whole, parts)
+    assert {"m_score", "m_last5"} <= set(whole.columns)

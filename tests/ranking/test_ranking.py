@@ -187,9 +187,8 @@ def test_chunked_inference_ranks_as_one_shot(fitted: TwoStageRecommender, tiny_d
     assert fitted.ranker is not None
 
     def ranked(chunk: int) -> pl.DataFrame:
-        return rank_customers(
-            fitted.ranker, split.history, split.cutoff, customers, fitted.tables, fitted.candidates, 12, chunk
-        )
+        week = fitted.tables.week(split.history, split.cutoff, fitted.candidates)
+        return rank_customers(fitted.ranker, week, customers, fitted.candidates, 12, chunk)
 
     whole = ranked(10**6)
     assert whole[Col.CUSTOMER].n_unique() > 100

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -12,12 +15,43 @@ from hmrec.data.split import Split, history
 from hmrec.schema import Col
 
 
+class NotShared(KeyError):
+    """A global table asked for by a chunk of customers whose week had not computed it."""
+
+
+@dataclass
+class Shared:
+    """The global state of one week: values that depend only on the history, the cutoff and the
+    catalogue (article statistics, co-occurrence tables, popular lists, fitted models), computed
+    the first time a source or feature block asks for them and reused by every chunk of served
+    customers. Lazy frames are collected when stored; ``values`` holds plain tables and objects,
+    so the whole state can be handed to another process (Ray's object store)."""
+
+    values: dict[Hashable, Any] = field(default_factory=dict)
+
+    def get(self, key: Hashable, build: Callable[[], Any], strict: bool = False) -> Any:
+        """The value under ``key``, built by ``build()`` the first time (a LazyFrame is collected
+        and returned lazy). With ``strict``, a missing key raises ``NotShared`` instead."""
+        if key not in self.values:
+            if strict:
+                raise NotShared(f"the global table {key!r} was not computed for this week before it was split")
+            value = build()
+            self.values[key] = value.collect() if isinstance(value, pl.LazyFrame) else value
+        value = self.values[key]
+        return value.lazy() if isinstance(value, pl.DataFrame) else value
+
+
 @dataclass(frozen=True)
 class WeekInput:
     """What a stage reads for one week: the history before ``cutoff``, whom to serve, the catalogue.
 
     ``customers`` is a frame with one column, ``customer``; ``articles`` and ``customer_table``
     are the prepared tables (``articles.parquet`` and ``customers.parquet``).
+
+    ``shared`` holds the week's global state (see :class:`Shared`): a source or feature block
+    asks it for every table computed over all customers' rows (``global_table``), and reads only
+    the served customers' rows itself (``served``). A chunk (``chunk``) keeps the week's state
+    and only its customers' rows; it may not compute a global table (``strict``).
     """
 
     history: pl.LazyFrame
@@ -25,6 +59,8 @@ class WeekInput:
     cutoff: date
     articles: pl.LazyFrame
     customer_table: pl.LazyFrame
+    shared: Shared = field(default_factory=Shared, compare=False, repr=False)
+    strict: bool = False
 
     @classmethod
     def before(
@@ -50,6 +86,20 @@ class WeekInput:
         """The split's history and cutoff, the given customers, the dataset's tables."""
         return cls.before(split.history, split.cutoff, customers, dataset.articles(), dataset.customers())
 
+    def global_table(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The week's value under ``key`` (a name and every setting it depends on), computed by
+        ``build()`` once per week, from all customers' rows (``past``, ``recent``)."""
+        return self.shared.get(key, build, self.strict)
+
+    def chunk(self, customers: pl.Series, rows: pl.LazyFrame | None = None) -> WeekInput:
+        """The input for ``customers`` only: the week's global state, and their own rows before the
+        cutoff (read here, once; ``rows``, when given, are a superset of them, such as the rows of
+        a shard). Global tables must have been computed before (see ``strict``)."""
+        who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
+        source = self.past() if rows is None else rows.filter(pl.col(Col.DATE) < self.cutoff)
+        own = source.join(who, on=Col.CUSTOMER, how="semi").collect()
+        return replace(self, history=own.lazy(), customers=who, strict=True)
+
     def past(self) -> pl.LazyFrame:
         """History rows before the cutoff (whatever the history was given)."""
         return self.history.filter(pl.col(Col.DATE) < self.cutoff)
@@ -62,3 +112,19 @@ class WeekInput:
         """History rows of the last ``weeks`` weeks before the cutoff."""
         start = self.cutoff - timedelta(days=round(7 * weeks))
         return self.past().filter(pl.col(Col.DATE) >= start)
+
+
+def once_per_week(build: Callable[..., pl.LazyFrame]) -> Callable[..., pl.LazyFrame]:
+    """Make ``build(data, *settings)`` (or a method ``build(self, data)`` of a frozen dataclass)
+    a global table of the week: computed once from all customers' rows, then read by every chunk
+    (``WeekInput.global_table``). Only for tables that do not depend on the served customers."""
+
+    @functools.wraps(build)
+    def cached(*args: Any) -> pl.LazyFrame:
+        data_at = next(i for i, a in enumerate(args) if isinstance(a, WeekInput))
+        data = args[data_at]
+        settings = args[:data_at] + args[data_at + 1 :]
+        key = (build.__module__, build.__qualname__, *settings)
+        return data.global_table(key, lambda: build(*args))
+
+    return cached

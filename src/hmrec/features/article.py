@@ -5,13 +5,14 @@ from __future__ import annotations
 import polars as pl
 
 from hmrec.data.split import days_before
-from hmrec.data.week import WeekInput
+from hmrec.data.week import WeekInput, once_per_week
 from hmrec.schema import ARTICLE_INT_COLUMNS, Col
 
 ATTRIBUTES = [c for c in ARTICLE_INT_COLUMNS if c != Col.PRODUCT_CODE]
 """The catalogue's categorical codes, used as features as they are (``a_<name>``)."""
 
 
+@once_per_week
 def article_features(data: WeekInput) -> pl.LazyFrame:
     """One row per catalogue article: ``article, a_n_1w, a_n_2w, a_n_4w, a_trend,
     a_days_since_first, a_price_1w, a_price_usual, a_markdown, a_buyer_age, a_repurchase_rate``

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from hmrec.data.week import WeekInput
+from hmrec.data.week import WeekInput, once_per_week
 from hmrec.features.article import article_features
 from hmrec.features.customer import customer_features
 from hmrec.features.pair import TASTE, pair_features, product_features, taste_features
@@ -24,6 +24,23 @@ PRIOR_UNITS = 3.0
 """How many units of the age bucket's section mix ``e_fresh_prior`` adds to the customer's own."""
 
 
+@once_per_week
+def article_side(data: WeekInput) -> pl.LazyFrame:
+    """Every article-keyed column (the catalogue's keys, article, trend and section-share
+    features) as one table of the week, so that the candidates join it once."""
+    return (
+        data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE, *TASTE)
+        .join(article_features(data), on=Col.ARTICLE, how="left")
+        .join(trend_features(data), on=Col.ARTICLE, how="left")
+        .join(section_share_features(data), on=Col.ARTICLE, how="left")
+    )
+
+
+def customer_side(data: WeekInput) -> pl.LazyFrame:
+    """Every customer-keyed column of the served customers (features and cohorts), one table."""
+    return customer_features(data).join(customer_cohorts(data), on=Col.CUSTOMER, how="left")
+
+
 def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
     """``candidates`` (keyed by customer, article) with every block's columns added, row for row.
 
@@ -35,22 +52,17 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
     the customer's prices from their mean). The trend, cohort and estimate blocks are in
     ``features/signals.py``; their counts and shares of articles never seen are 0.
     """
-    keys = data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE, *TASTE)
     counts = ["p_n", "pp_n", *(f"{prefix}_n" for prefix in TASTE.values())]
     zeros = ["t_n_3d", "t_share_1w", "t_share_3d", "k_age_n", "k_age_share"]
     zeros += ["k_postal_n", "k_postal_share", "e_last10_share", "e_last30_share", "e_section_share_1w"]
     joined = (
-        candidates.join(keys, on=Col.ARTICLE, how="left")
-        .join(customer_features(data), on=Col.CUSTOMER, how="left")
-        .join(article_features(data), on=Col.ARTICLE, how="left")
+        candidates.join(article_side(data), on=Col.ARTICLE, how="left")
+        .join(customer_side(data), on=Col.CUSTOMER, how="left")
         .join(pair_features(data), on=[Col.CUSTOMER, Col.ARTICLE], how="left")
         .join(product_features(data), on=[Col.CUSTOMER, Col.PRODUCT_CODE], how="left")
-        .join(trend_features(data), on=Col.ARTICLE, how="left")
-        .join(customer_cohorts(data), on=Col.CUSTOMER, how="left")
         .join(age_cohort_features(data), on=[AGE_BUCKET, Col.ARTICLE], how="left")
         .join(postal_cohort_features(data), on=[Col.POSTAL, Col.ARTICLE], how="left")
         .join(recent_share_features(data), on=[Col.CUSTOMER, Col.ARTICLE], how="left")
-        .join(section_share_features(data), on=Col.ARTICLE, how="left")
         .join(age_section_features(data), on=[AGE_BUCKET, Col.SECTION_NO], how="left")
     )
     for key in TASTE:

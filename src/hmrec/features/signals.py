@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from hmrec.data.split import days_before
-from hmrec.data.week import WeekInput
+from hmrec.data.week import WeekInput, once_per_week
 from hmrec.schema import Col
 
 AGE_BUCKET = "k_age_bucket"
@@ -21,6 +21,7 @@ LAST_PURCHASES = (10, 30)
 AGE_YEARS = 5
 
 
+@once_per_week
 def trend_features(data: WeekInput) -> pl.LazyFrame:
     """``article, t_n_3d, t_share_1w, t_share_3d, t_velocity, t_accel, t_day_slope`` for the
     articles sold in the last 3 weeks. Shares are of all units sold in the window (comparable
@@ -71,11 +72,13 @@ def _cohort_share(data: WeekInput, key: str, weeks: int, prefix: str) -> pl.Lazy
     )
 
 
+@once_per_week
 def age_cohort_features(data: WeekInput) -> pl.LazyFrame:
     """``k_age_bucket, article, k_age_n, k_age_share`` over last week."""
     return _cohort_share(data, AGE_BUCKET, 1, "k_age")
 
 
+@once_per_week
 def postal_cohort_features(data: WeekInput) -> pl.LazyFrame:
     """``postal, article, k_postal_n, k_postal_share`` over the last 4 weeks."""
     return _cohort_share(data, Col.POSTAL, 4, "k_postal")
@@ -104,6 +107,7 @@ def recent_share_features(data: WeekInput) -> pl.LazyFrame:
     )
 
 
+@once_per_week
 def section_share_features(data: WeekInput) -> pl.LazyFrame:
     """``article, e_section_share_1w``: the article's share of last week's units in its section."""
     section = data.articles.select(Col.ARTICLE, Col.SECTION_NO)
@@ -114,6 +118,7 @@ def section_share_features(data: WeekInput) -> pl.LazyFrame:
     )
 
 
+@once_per_week
 def age_section_features(data: WeekInput, weeks: int = 12) -> pl.LazyFrame:
     """``k_age_bucket, section_no, e_age_section_share``: the age bucket's share of units in each
     section over the last ``weeks`` weeks (a prior for customers with few purchases of their own)."""

@@ -8,13 +8,13 @@ a ``label``: 1 when the customer bought the article in the 7 days from the cutof
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import polars as pl
 
 from hmrec.data.split import label_rows, purchases
-from hmrec.data.week import WeekInput
+from hmrec.data.week import Shared, WeekInput
 from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
 from hmrec.features.pair import TASTE
@@ -72,14 +72,19 @@ def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> 
     return [c for c in columns if any(owns(c) for owns in kept)]
 
 
-def candidate_features(data: WeekInput, config: CandidateConfig, factors: ArticleFactors | None = None) -> pl.DataFrame:
+def article_factors(data: WeekInput) -> ArticleFactors:
+    """The week's MF feature model: one fit per week, on all customers' rows before the cutoff."""
+    return data.global_table((ArticleFactors.__qualname__,), lambda: ArticleFactors.fit(data.history, data.cutoff))
+
+
+def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame:
     """``customer, article``, the union's score/rank columns and every feature, for the customers
     of ``data`` (at most ``config.cap`` rows each; customers without candidates have none),
     sorted by customer and article: the same input gives the same rows in the same order.
-    With ``factors`` (the cutoff's, from ``Tables.factors``), the ``m_`` columns too."""
+    With ``config.embedding``, the ``m_`` columns too (``article_factors``)."""
     merged = union_of(run_sources(data, config.sources, config.per_source), config.cap)
     frame = join_features(merged, data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
-    return frame.with_columns(factors.features(data, frame)) if factors is not None else frame
+    return frame.with_columns(article_factors(data).features(data, frame)) if config.embedding else frame
 
 
 def with_labels(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
@@ -106,26 +111,24 @@ def training_cutoffs(cutoff: date, weeks: int) -> list[date]:
 
 @dataclass(frozen=True)
 class Tables:
-    """The prepared catalogue tables every week's input shares, and the MF feature model of each
-    cutoff, fitted the first time a week asks for it. One ``Tables`` serves one shop (like a
-    ``WeekCache``): a cutoff's model depends only on the shop's rows before that cutoff."""
+    """The prepared catalogue tables every week's input shares, and each cutoff's global state
+    (``Shared``: article statistics, co-occurrence, popular lists, the MF feature model), kept
+    from the first week that computed it. One ``Tables`` serves one shop (like a ``WeekCache``):
+    a cutoff's state depends only on the shop's rows before that cutoff."""
 
     articles: pl.LazyFrame
     customers: pl.LazyFrame
-    fitted: dict[date, ArticleFactors] = field(default_factory=dict, compare=False, repr=False)
+    states: dict[date, Shared] = field(default_factory=dict, compare=False, repr=False)
 
-    def factors(self, transactions: pl.LazyFrame, cutoff: date, config: CandidateConfig) -> ArticleFactors | None:
-        """The cutoff's MF feature model when ``config.embedding`` asks for it (else None); one
-        fit per cutoff, reading only rows before it."""
-        if not config.embedding:
-            return None
-        if cutoff not in self.fitted:
-            self.fitted[cutoff] = ArticleFactors.fit(transactions, cutoff)
-        return self.fitted[cutoff]
-
-    def week(self, transactions: pl.LazyFrame, cutoff: date, customers: pl.Series) -> WeekInput:
-        """The input for ``customers`` at ``cutoff``: only rows before it are ever read."""
-        return WeekInput.before(transactions, cutoff, customers, self.articles, self.customers)
+    def week(self, transactions: pl.LazyFrame, cutoff: date, config: CandidateConfig) -> WeekInput:
+        """The week at ``cutoff`` (only rows before it are ever read) with every global table
+        ``config`` reads computed (from a run on no customers); serve customers with
+        ``WeekInput.chunk``."""
+        nobody = pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32)
+        data = WeekInput.before(transactions, cutoff, nobody, self.articles, self.customers)
+        data = replace(data, shared=self.states.setdefault(cutoff, Shared()))
+        candidate_features(data, config)
+        return data
 
 
 def labelled_week(
@@ -148,8 +151,7 @@ def labelled_week(
         return pl.DataFrame()
     if max_buyers is not None and buyers.len() > max_buyers:
         buyers = buyers.sample(max_buyers, seed=seed).sort()
-    factors = tables.factors(transactions, cutoff, config)
-    frame = candidate_features(tables.week(transactions, cutoff, buyers), config, factors)
+    frame = candidate_features(tables.week(transactions, cutoff, config).chunk(buyers), config)
     return groups_with_a_positive(with_labels(frame, truth))
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 import polars as pl
 
-from hmrec.ranking.data import CandidateConfig, Tables, candidate_features
+from hmrec.data.week import WeekInput
+from hmrec.ranking.data import CandidateConfig, candidate_features
 from hmrec.ranking.model import FittedRanker
 from hmrec.recommenders.base import top_per_customer
 from hmrec.retrieval.union import rank_column
@@ -31,27 +31,37 @@ def rank_chunk(ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...]
     )
 
 
+SCORED_SCHEMA = {
+    Col.CUSTOMER: pl.UInt32,
+    Col.ARTICLE: pl.UInt32,
+    Col.SCORE: pl.Float64,
+    Col.RANK: pl.Int64,
+    Col.SOURCES: pl.String,
+}
+"""What ``rank_customers`` returns."""
+
+
 def rank_customers(
     ranker: FittedRanker,
-    transactions: pl.LazyFrame,
-    cutoff: date,
+    week: WeekInput,
     customers: pl.Series,
-    tables: Tables,
     candidates: CandidateConfig,
     k: int,
     chunk_size: int,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """Rank each customer's candidates, ``chunk_size`` customers at a time (memory is bounded by
-    the chunk), and keep the ``k`` best: ``customer, article, score, rank, sources``.
+    the chunk), and keep the ``k`` best: ``customer, article, score, rank, sources``, sorted by
+    customer then rank.
 
-    Customers with no purchase before ``cutoff`` are skipped (they have no candidates of their
-    own; the caller fills their lists).
+    ``week`` is the week with its global state computed (``Tables.week``); its history may hold
+    only some customers' rows (a shard's). Customers with no purchase in it before the cutoff are
+    skipped (they have no candidates of their own; the caller fills their lists).
     """
     if chunk_size < 1:
         raise ValueError(f"chunk size must be at least 1, got {chunk_size}")
     known = (
-        transactions.filter(pl.col(Col.DATE) < cutoff)
+        week.past()
         .select(Col.CUSTOMER)
         .unique()
         .join(pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}), on=Col.CUSTOMER, how="semi")
@@ -59,21 +69,10 @@ def rank_customers(
         .collect()[Col.CUSTOMER]
     )
     starts = range(0, len(known), chunk_size)
-    factors = tables.factors(transactions, cutoff, candidates) if len(known) else None
-    parts = []
+    parts = [pl.DataFrame(schema=SCORED_SCHEMA)]
     for i, lo in enumerate(starts):
-        data = tables.week(transactions, cutoff, known.slice(lo, chunk_size))
-        parts.append(rank_chunk(ranker, candidate_features(data, candidates, factors), candidates.sources, k))
+        frame = candidate_features(week.chunk(known.slice(lo, chunk_size)), candidates)
+        parts.append(rank_chunk(ranker, frame, candidates.sources, k))
         if on_chunk:
             on_chunk(i + 1, len(starts))
-    if not parts:
-        return pl.DataFrame(
-            schema={
-                Col.CUSTOMER: pl.UInt32,
-                Col.ARTICLE: pl.UInt32,
-                Col.SCORE: pl.Float64,
-                Col.RANK: pl.Int64,
-                Col.SOURCES: pl.String,
-            }
-        )
     return pl.concat(parts)

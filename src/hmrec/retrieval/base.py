@@ -35,7 +35,12 @@ def ranked(scored: pl.LazyFrame, n: int) -> pl.LazyFrame:
     return top_per_customer(scored, n).select(list(CANDIDATE_SCHEMA)).cast(CANDIDATE_SCHEMA)
 
 
-def for_everyone(data: WeekInput, articles: pl.LazyFrame, n: int) -> pl.LazyFrame:
-    """The same ``article, score`` list (best first) for every customer served."""
+def best(articles: pl.LazyFrame, n: int) -> pl.LazyFrame:
+    """The ``n`` best of ``article, score`` (ties: lower article index), with their ``rank``."""
     top = articles.sort([Col.SCORE, Col.ARTICLE], descending=[True, False]).head(n)
-    return ranked(data.customers.join(top, how="cross"), n)
+    return top.with_columns((pl.int_range(pl.len()) + 1).alias(Col.RANK))
+
+
+def for_everyone(data: WeekInput, top: pl.LazyFrame) -> pl.LazyFrame:
+    """The same list (``article, score, rank`` from ``best``) for every customer served."""
+    return data.customers.join(top, how="cross").select(list(CANDIDATE_SCHEMA)).cast(CANDIDATE_SCHEMA)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from hmrec.data.week import WeekInput
+from hmrec.data.week import WeekInput, once_per_week
 from hmrec.recommenders.baselines import decayed_counts
 from hmrec.retrieval.base import ranked
 from hmrec.schema import Col
@@ -14,6 +14,7 @@ from hmrec.schema import Col
 PAIR = "other"
 
 
+@once_per_week
 def co_occurrence(data: WeekInput, weeks: int, days: int, per_article: int) -> pl.LazyFrame:
     """``article, other, confidence``: share of ``article``'s buyers (last ``weeks``) who bought
     ``other`` the same day or up to ``days`` days later; the ``per_article`` best per article.

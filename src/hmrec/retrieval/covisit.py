@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from hmrec.data.split import days_before
-from hmrec.data.week import WeekInput
+from hmrec.data.week import WeekInput, once_per_week
 from hmrec.recommenders.baselines import decayed_counts
 from hmrec.retrieval.base import ranked
 from hmrec.schema import Col
@@ -33,6 +33,7 @@ class CoVisitation:
     decay: float = 0.05
     per_article: int = 20
 
+    @once_per_week
     def pairs(self, data: WeekInput) -> pl.LazyFrame:
         """``article, other, weight`` (both directions; an article is never its own partner)."""
         bought = (

@@ -23,6 +23,7 @@ class MFSource:
     def candidates(self, data: WeekInput) -> pl.LazyFrame:
         from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
 
-        model = MFRecommender(self.config, tune_epochs=False).fit(data.history, data.cutoff)
+        key = (__name__, self.config)
+        model = data.global_table(key, lambda: MFRecommender(self.config, tune_epochs=False).fit(data.history, data.cutoff))
         customers = data.customers.collect().to_series()
         return model.top_n(customers, self.n).lazy().cast(CANDIDATE_SCHEMA)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from hmrec.data.week import WeekInput
-from hmrec.retrieval.base import for_everyone, ranked
+from hmrec.data.week import WeekInput, once_per_week
+from hmrec.retrieval.base import best, for_everyone, ranked
 from hmrec.schema import Col
 
 BUCKET = "age_bucket"
@@ -21,9 +21,14 @@ class PopularSource:
     days: int = 7
     name: str = "popular"
 
-    def candidates(self, data: WeekInput) -> pl.LazyFrame:
+    @once_per_week
+    def top(self, data: WeekInput) -> pl.LazyFrame:
+        """``article, score``: the list every customer gets."""
         counts = data.recent(self.days / 7).group_by(Col.ARTICLE).agg(pl.len().cast(pl.Float32).alias(Col.SCORE))
-        return for_everyone(data, counts, self.n)
+        return best(counts, self.n)
+
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
+        return for_everyone(data, self.top(data))
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,17 @@ class AgePopularSource:
     bucket_years: int = 10
     name: str = "popular_age"
 
-    def candidates(self, data: WeekInput) -> pl.LazyFrame:
-        bucket = data.customer_table.select(
+    def buckets(self, data: WeekInput) -> pl.LazyFrame:
+        """``customer, age_bucket`` of every customer in the table."""
+        return data.customer_table.select(
             Col.CUSTOMER, (pl.col(Col.AGE) // self.bucket_years).fill_null(-1).alias(BUCKET)
         )
-        counts = (
+
+    @once_per_week
+    def top(self, data: WeekInput) -> pl.LazyFrame:
+        """``age_bucket, article, score``: each bucket's list."""
+        bucket = self.buckets(data)
+        return (
             data.recent(self.days / 7)
             .join(bucket, on=Col.CUSTOMER, how="left")
             .with_columns(pl.col(BUCKET).fill_null(-1))
@@ -51,9 +62,13 @@ class AgePopularSource:
             .sort([BUCKET, Col.SCORE, Col.ARTICLE], descending=[False, True, False])
             .with_columns(pos=pl.int_range(pl.len()).over(BUCKET))
             .filter(pl.col("pos") < self.n)
+            .drop("pos")
         )
+
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
+        bucket = self.buckets(data)
         served = data.customers.join(bucket, on=Col.CUSTOMER, how="left").with_columns(pl.col(BUCKET).fill_null(-1))
-        return ranked(served.join(counts, on=BUCKET).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE), self.n)
+        return ranked(served.join(self.top(data), on=BUCKET).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE), self.n)
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,9 @@ class TrendingSource:
     min_units: int = 5
     name: str = "trending"
 
-    def candidates(self, data: WeekInput) -> pl.LazyFrame:
+    @once_per_week
+    def top(self, data: WeekInput) -> pl.LazyFrame:
+        """``article, score``: the list every customer gets."""
         last = data.recent(1).group_by(Col.ARTICLE).agg(last=pl.len())
         before = data.recent(2).group_by(Col.ARTICLE).agg(both=pl.len())
         rising = (
@@ -78,4 +95,7 @@ class TrendingSource:
                 Col.ARTICLE, (pl.col("last") / (pl.col("both") - pl.col("last") + 1)).cast(pl.Float32).alias(Col.SCORE)
             )
         )
-        return for_everyone(data, rising, self.n)
+        return best(rising, self.n)
+
+    def candidates(self, data: WeekInput) -> pl.LazyFrame:
+        return for_everyone(data, self.top(data))

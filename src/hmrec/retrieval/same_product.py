@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from hmrec.data.week import WeekInput
+from hmrec.data.week import WeekInput, once_per_week
 from hmrec.recommenders.baselines import decayed_counts
 from hmrec.retrieval.base import ranked
 from hmrec.schema import Col
@@ -26,13 +26,18 @@ class SameProductSource:
     alive_weeks: int = 4
     name: str = "same_product"
 
+    @once_per_week
+    def alive(self, data: WeekInput) -> pl.LazyFrame:
+        """``article, units, product_code``: the articles sold in the last ``alive_weeks`` weeks."""
+        product = data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE)
+        return data.recent(self.alive_weeks).group_by(Col.ARTICLE).agg(units=pl.len()).join(product, on=Col.ARTICLE)
+
     def candidates(self, data: WeekInput) -> pl.LazyFrame:
         product = data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE)
         bought = decayed_counts(data.served(), data.cutoff, self.weeks, self.decay).join(product, on=Col.ARTICLE)
         affinity = bought.group_by(Col.CUSTOMER, Col.PRODUCT_CODE).agg(pl.col(Col.SCORE).sum().alias("affinity"))
-        alive = data.recent(self.alive_weeks).group_by(Col.ARTICLE).agg(units=pl.len()).join(product, on=Col.ARTICLE)
         siblings = (
-            affinity.join(alive, on=Col.PRODUCT_CODE)
+            affinity.join(self.alive(data), on=Col.PRODUCT_CODE)
             .join(bought.select(Col.CUSTOMER, Col.ARTICLE), on=[Col.CUSTOMER, Col.ARTICLE], how="anti")
             .select(Col.CUSTOMER, Col.ARTICLE, (pl.col("affinity") * pl.col("units").log1p()).alias(Col.SCORE))
         )

@@ -6,6 +6,8 @@ import polars as pl
 
 from hmrec.schema import Col
 
+MAX_SOURCES = 64
+"""How many sources a union takes (its order key packs a source's position into 6 bits)."""
 N_SOURCES = "n_sources"
 BEST_RANK = "best_rank"
 
@@ -26,7 +28,7 @@ def union(results: dict[str, pl.LazyFrame], cap: int) -> pl.LazyFrame:
     rows, all of the first source's before the second's, and so on (within a source by its
     rank, then by how many sources offered the article, then by article index). So the union
     at any cap holds the first source's candidates at that cap, and more for every customer
-    for whom it has fewer.
+    for whom it has fewer. Rows come in no particular order.
     """
     if not results:
         raise ValueError("union of no sources: give at least one candidate source")
@@ -39,17 +41,18 @@ def union(results: dict[str, pl.LazyFrame], cap: int) -> pl.LazyFrame:
             pl.col(Col.RANK).alias(rank_column(name)),
         )
         wide = part if wide is None else wide.join(part, on=[Col.CUSTOMER, Col.ARTICLE], how="full", coalesce=True)
+    if len(results) > MAX_SOURCES:
+        raise ValueError(f"the union takes at most {MAX_SOURCES} sources, got {len(results)}")
     ranks = [rank_column(name) for name in results]
-    step = 1 << 16  # above any rank (UInt16)
-    priority = pl.min_horizontal(pl.col(r).cast(pl.Int64) + i * step for i, r in enumerate(ranks))
+    # One integer per row in the order described above (unique within a customer, so that its
+    # rank picks the same rows as a sort would): the source's position and its rank (a UInt16),
+    # then how many sources offered the article (fewer than 256), then the article (a UInt32).
+    priority = pl.min_horizontal(pl.col(r).cast(pl.Int64) + (i << 16) for i, r in enumerate(ranks))
+    order = priority * (1 << 40) + (255 - pl.col(N_SOURCES).cast(pl.Int64)) * (1 << 32) + pl.col(Col.ARTICLE)
     return (
         wide.with_columns(
             pl.sum_horizontal(pl.col(r).is_not_null() for r in ranks).cast(pl.UInt8).alias(N_SOURCES),
             pl.min_horizontal(ranks).alias(BEST_RANK),
-            priority.alias("__priority"),
         )
-        .sort([Col.CUSTOMER, "__priority", N_SOURCES, Col.ARTICLE], descending=[False, False, True, False])
-        .with_columns(pl.int_range(pl.len()).over(Col.CUSTOMER).alias("__pos"))
-        .filter(pl.col("__pos") < cap)
-        .drop("__pos", "__priority")
+        .filter(order.rank("ordinal").over(Col.CUSTOMER) <= cap)
     )

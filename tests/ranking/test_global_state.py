@@ -1,0 +1,66 @@
+"""Global state once per week: one-shot, chunked and sharded runs give the same candidates and
+features, and a chunk never computes a global table from its own customers' rows."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.data.week import NotShared, WeekInput
+from hmrec.features.article import article_features
+from hmrec.ranking.data import CandidateConfig, Tables, candidate_features
+from hmrec.retrieval.pipeline import SOURCES
+from hmrec.schema import Col
+
+EVERY_RULE = tuple(name for name in SOURCES if name != "mf")  # mf: its own test below
+CONFIGS = [
+    pytest.param(CandidateConfig(), id="defaults"),
+    pytest.param(CandidateConfig(sources=EVERY_RULE, per_source=20, cap=30, embedding=True), id="every-rule+mf-features"),
+    pytest.param(CandidateConfig(sources=("repurchase", "mf"), per_source=10, cap=10), id="mf-source"),
+]
+
+
+def one_shot(dataset: Dataset, split: Split, customers: pl.Series, config: CandidateConfig) -> pl.DataFrame:
+    """Every customer at once, each table computed on the spot from the whole history."""
+    return candidate_features(WeekInput.of(dataset, split, customers), config)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_one_shot_chunked_and_sharded_agree(tiny_dataset: Dataset, config: CandidateConfig) -> None:
+    split = Split.at(tiny_dataset.transactions())
+    customers = split.history.select(Col.CUSTOMER).unique().sort(Col.CUSTOMER).collect()[Col.CUSTOMER]
+    whole = one_shot(tiny_dataset, split, customers, config)
+    assert whole[Col.CUSTOMER].n_unique() > 100
+
+    week = Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(split.history, split.cutoff, config)
+    chunked = pl.concat(candidate_features(week.chunk(customers.slice(lo, 45)), config) for lo in range(0, 300, 45))
+    assert_frame_equal(chunked, whole)
+
+    shards = 3  # each shard sees only its customers' rows, as a Ray task does
+    parts = []
+    for shard in range(shards):
+        mine = customers.filter(customers % shards == shard)
+        rows = split.history.filter(pl.col(Col.CUSTOMER) % shards == shard)
+        parts.append(candidate_features(week.chunk(mine, rows=rows), config))
+    assert_frame_equal(pl.concat(parts).sort(Col.CUSTOMER, Col.ARTICLE), whole)
+
+
+def test_a_chunk_may_not_compute_a_global_table(tiny_dataset: Dataset) -> None:
+    split = Split.at(tiny_dataset.transactions())
+    config = CandidateConfig(sources=("repurchase",))
+    week = Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(split.history, split.cutoff, config)
+    chunk = week.chunk(pl.Series([0, 1], dtype=pl.UInt32))
+    article_features(chunk)  # computed for the week: read, not recomputed
+    with pytest.raises(NotShared, match="co_occurrence"):
+        candidate_features(chunk, CandidateConfig(sources=("bought_together",)))
+
+
+def test_global_tables_do_not_depend_on_the_served_customers(tiny_dataset: Dataset) -> None:
+    split = Split.at(tiny_dataset.transactions())
+    few = one_shot(tiny_dataset, split, pl.Series([3], dtype=pl.UInt32), CandidateConfig())
+    assert few.height > 0
+    week = Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(split.history, split.cutoff, CandidateConfig())
+    assert_frame_equal(candidate_features(week.chunk(pl.Series([3], dtype=pl.UInt32)), CandidateConfig()), few)
