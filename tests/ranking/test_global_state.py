@@ -18,7 +18,9 @@ from hmrec.schema import Col
 EVERY_RULE = tuple(name for name in SOURCES if name != "mf")  # mf: its own test below
 CONFIGS = [
     pytest.param(CandidateConfig(), id="defaults"),
-    pytest.param(CandidateConfig(sources=EVERY_RULE, per_source=20, cap=30, embedding=True), id="every-rule+mf-features"),
+    pytest.param(
+        CandidateConfig(sources=EVERY_RULE, per_source=20, cap=30, embedding=True), id="every-rule+mf-features"
+    ),
     pytest.param(CandidateConfig(sources=("repurchase", "mf"), per_source=10, cap=10), id="mf-source"),
 ]
 
@@ -62,5 +64,7 @@ def test_global_tables_do_not_depend_on_the_served_customers(tiny_dataset: Datas
     split = Split.at(tiny_dataset.transactions())
     few = one_shot(tiny_dataset, split, pl.Series([3], dtype=pl.UInt32), CandidateConfig())
     assert few.height > 0
-    week = Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(split.history, split.cutoff, CandidateConfig())
+    week = Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(
+        split.history, split.cutoff, CandidateConfig()
+    )
     assert_frame_equal(candidate_features(week.chunk(pl.Series([3], dtype=pl.UInt32)), CandidateConfig()), few)

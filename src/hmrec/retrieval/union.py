@@ -49,10 +49,7 @@ def union(results: dict[str, pl.LazyFrame], cap: int) -> pl.LazyFrame:
     # then how many sources offered the article (fewer than 256), then the article (a UInt32).
     priority = pl.min_horizontal(pl.col(r).cast(pl.Int64) + (i << 16) for i, r in enumerate(ranks))
     order = priority * (1 << 40) + (255 - pl.col(N_SOURCES).cast(pl.Int64)) * (1 << 32) + pl.col(Col.ARTICLE)
-    return (
-        wide.with_columns(
-            pl.sum_horizontal(pl.col(r).is_not_null() for r in ranks).cast(pl.UInt8).alias(N_SOURCES),
-            pl.min_horizontal(ranks).alias(BEST_RANK),
-        )
-        .filter(order.rank("ordinal").over(Col.CUSTOMER) <= cap)
-    )
+    return wide.with_columns(
+        pl.sum_horizontal(pl.col(r).is_not_null() for r in ranks).cast(pl.UInt8).alias(N_SOURCES),
+        pl.min_horizontal(ranks).alias(BEST_RANK),
+    ).filter(order.rank("ordinal").over(Col.CUSTOMER) <= cap)
