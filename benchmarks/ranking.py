@@ -83,7 +83,7 @@ def main() -> None:
             ranker=RankerConfig(train_weeks=args.train_weeks, objective=args.objective),
             candidates=CandidateConfig(per_source=args.candidates, cap=args.candidates),
             artifacts=Path(tmp) / "model",
-            on_step=lambda text: stages.mark(re.sub(r" on [\d,]+ rows| \(from .*\)|, chunk \d+/\d+ done", "", text)),
+            on_step=lambda text: stages.mark(re.sub(r" on [\d,]+ rows| \(from .*\)|, part \d+/\d+ done", "", text)),
         )
         if args.mode == "evaluate":
             split = Split.at(dataset.transactions())

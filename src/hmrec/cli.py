@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,6 +23,8 @@ from hmrec import faults
 from hmrec.data import ingest, shop
 from hmrec.data.atomic import Busy, locked, staged
 from hmrec.data.dataset import Dataset
+from hmrec.data.engine import ENGINES, Engine, EngineError, make_engine
+from hmrec.data.shards import write_shards
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
 from hmrec.data.submission import write_submission
 from hmrec.data.validate import DataError
@@ -64,6 +67,7 @@ MFFilter = Enum("MFFilter", {name: name for name in FILTERS}, type=str)  # type:
 Scale = Enum("Scale", {name: name for name in shop.SCALES}, type=str)  # type: ignore[misc]
 Profile = Enum("Profile", {name: name for name in shop.PROFILES}, type=str)  # type: ignore[misc]
 Objective = Enum("Objective", {name: name for name in OBJECTIVES}, type=str)  # type: ignore[misc]
+EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)  # type: ignore[misc]
 T = TypeVar("T")
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the Kaggle files (CSV or parquet).")]
@@ -106,6 +110,31 @@ ArtifactsOpt = Annotated[
 ]
 
 
+EngineOpt = Annotated[
+    EngineName,
+    typer.Option(
+        "--engine",
+        help="local (this process) or ray (shards of customers as Ray tasks; same results; "
+        "pip install 'hmrec[ray]'; docs/scale-out.md).",
+    ),
+]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", help="ray: worker processes of the Ray instance started for this command.")
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="ray: join this running Ray cluster (what `ray start --head` prints) instead."),
+]
+
+
+@contextmanager
+def _engine(name: EngineName, dataset: Dataset, workers: int, address: str | None) -> Iterator[Engine]:
+    """The engine for this command, started for the block and stopped after it."""
+    engine = _guard(lambda: make_engine(EngineName(name).value, dataset, workers=workers, address=address))
+    with engine:
+        yield engine
+
+
 def _options(
     folder: Path,
     train_weeks: int,
@@ -144,7 +173,7 @@ def _print_tuning(result: TuneResult) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # a message is text, not markup
     return typer.Exit(code=1)
 
 
@@ -152,7 +181,7 @@ def _guard(work: Callable[[], T]) -> T:
     """Run ``work``; turn the errors a user can fix into one message and exit code 1."""
     try:
         return work()
-    except (DataError, ValueError, FileNotFoundError) as exc:
+    except (DataError, ValueError, FileNotFoundError, EngineError) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:  # permissions, a folder where a file should be, a full disk, ...
         raise _fail(_os_message(exc)) from None
@@ -233,7 +262,7 @@ def _load(data: Path) -> Dataset:
             )
         )
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if result.rebuilt:
         err.print(f"prepared {data} -> {result.dataset.root}", highlight=False)
     return result.dataset
@@ -377,13 +406,25 @@ def generate(
 
 
 @app.command()
-def prepare(data: DataOpt) -> None:
+def prepare(
+    data: DataOpt,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            "--shards",
+            help="Also write the transactions split into N shards by customer (DIR/prepared/shards-N), "
+            "which --engine ray workers read instead of the whole log.",
+        ),
+    ] = None,
+) -> None:
     """Validate the Kaggle files and write typed parquet with integer ids (DIR/prepared/).
 
     Later commands reuse the result until an input file changes.
 
-    Example: hmrec prepare --data data/hm
+    Example: hmrec prepare --data data/hm --shards 8
     """
+    if shards is not None and shards < 1:
+        raise _fail(f"--shards must be at least 1, got {shards}")
     start = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("prepare", total=None)
@@ -392,9 +433,14 @@ def prepare(data: DataOpt) -> None:
                 data, _prepared_dir(), progress=lambda step: bar.update(task, description=f"prepare: {step}")
             )
         )
+        if shards is not None:
+            bar.update(task, description=f"prepare: writing {shards} shards")
+            folder = _guard(lambda: write_shards(result.dataset, shards))
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(f"prepared {data} -> {result.dataset.root} in {time.perf_counter() - start:.1f} s")
+    if shards is not None:
+        console.print(f"shards: {folder}")
 
 
 @app.command()
@@ -412,6 +458,9 @@ def evaluate(
     artifacts: ArtifactsOpt = None,
     tune: TuneOpt = False,
     tune_budget: TuneBudgetOpt = 600.0,
+    engine: EngineOpt = "local",
+    workers: WorkersOpt = 2,
+    address: AddressOpt = None,
     run_ablation: Annotated[
         bool,
         typer.Option("--ablation", help="Also retrain the ranker without each feature block and each source."),
@@ -433,20 +482,22 @@ def evaluate(
         options = replace(options, on_tuned=lambda result: (tuned.append(result), _print_tuning(result)))
     if run_ablation:  # the ablation's variants reuse the ranker's labelled weeks and its score
         options = replace(options, cache=WeekCache())
-    split, scores, _ = _evaluate_and_save(dataset, names, cutoff, folder, options)
-    if run_ablation:
-        if tuned:  # the ablation removes parts of the tuned ranker, without tuning again
-            chosen = tuned[-1]
-            options = replace(options, ranker=chosen.ranker, candidates=chosen.candidates, tune_budget=None)
-        ranked = next((s for s in scores if s.model == "ranker"), None)
-        with _progress() as bar:
-            task = bar.add_task("ablation", total=None)
-            base, rows = _guard(
-                lambda: ablation(
-                    dataset, split, options, base=ranked, on_step=lambda text: bar.update(task, description=text)
+    with _engine(engine, dataset, workers, address) as runner:
+        options = replace(options, engine=runner)
+        split, scores, _ = _evaluate_and_save(dataset, names, cutoff, folder, options)
+        if run_ablation:
+            if tuned:  # the ablation removes parts of the tuned ranker, without tuning again
+                chosen = tuned[-1]
+                options = replace(options, ranker=chosen.ranker, candidates=chosen.candidates, tune_budget=None)
+            ranked = next((s for s in scores if s.model == "ranker"), None)
+            with _progress() as bar:
+                task = bar.add_task("ablation", total=None)
+                base, rows = _guard(
+                    lambda: ablation(
+                        dataset, split, options, base=ranked, on_step=lambda text: bar.update(task, description=text)
+                    )
                 )
-            )
-        console.print(_ablation_table(base, rows))
+            console.print(_ablation_table(base, rows))
 
 
 @app.command()
@@ -461,6 +512,9 @@ def submit(
     artifacts: ArtifactsOpt = None,
     tune: TuneOpt = False,
     tune_budget: TuneBudgetOpt = 600.0,
+    engine: EngineOpt = "local",
+    workers: WorkersOpt = 2,
+    address: AddressOpt = None,
 ) -> None:
     """Fit on all of DIR and write a Kaggle submission (customer_id,prediction).
 
@@ -469,7 +523,7 @@ def submit(
     purchases) and the ranker's model, features and importance go to --artifacts (default
     DIR/artifacts/submit).
 
-    Example: hmrec submit --data data/small --output submission.csv
+    Example: hmrec submit --data data/small --output submission.csv --engine ray --workers 2
     """
     from hmrec.serve.artifacts import write_artifacts
 
@@ -483,16 +537,22 @@ def submit(
     name = ModelName(model).value
     folder = artifacts or data / "artifacts" / "submit"
     options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)
-    with _holding(folder, output), _staged(folder) as stage, _progress() as bar:
-        task = bar.add_task(f"fitting {name} and writing {output}", total=None)
-        shown = replace(options, artifacts=stage / "model", on_step=lambda text: bar.update(task, description=text))
-        recs = _guard(lambda: recommend_for_submission(dataset, name, shown))
-        _guard(lambda: write_submission(dataset, recs, output))
-        faults.point("submit:output-written")
-        bar.update(task, description=f"saving artifacts to {folder}")
-        cutoff = dataset.date_range()[1] + timedelta(days=1)
-        popular = popular_articles(dataset.transactions(), cutoff)
-        _guard(lambda: write_artifacts(stage, dataset, recs, name, cutoff, popular))
+    with _holding(folder, output), _staged(folder) as stage, _engine(engine, dataset, workers, address) as runner:
+        with _progress() as bar:
+            task = bar.add_task(f"fitting {name} and writing {output}", total=None)
+            shown = replace(
+                options,
+                artifacts=stage / "model",
+                engine=runner,
+                on_step=lambda text: bar.update(task, description=text),
+            )
+            recs = _guard(lambda: recommend_for_submission(dataset, name, shown))
+            _guard(lambda: write_submission(dataset, recs, output))
+            faults.point("submit:output-written")
+            bar.update(task, description=f"saving artifacts to {folder}")
+            cutoff = dataset.date_range()[1] + timedelta(days=1)
+            popular = popular_articles(dataset.transactions(), cutoff)
+            _guard(lambda: write_artifacts(stage, dataset, recs, name, cutoff, popular))
     console.print(f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {name}); artifacts: {folder}")
 
 
@@ -585,7 +645,7 @@ def train_baseline(
         model = MFRecommender(cfg, filter=MFFilter(bought_filter).value, on_epoch=on_epoch, checkpoint_dir=folder)
         _guard(lambda: model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume))
     for warning in model.result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     recs = model.recommend(truth[Col.CUSTOMER].unique().sort())
     score = Score(
         "mf",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from hmrec.data.dataset import Dataset
+from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.split import Split
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import RankerConfig
@@ -40,6 +41,8 @@ class ModelOptions:
     tune_budget: float | None = None
     """Seconds for choosing the ranker's settings on the weeks before the cutoff (None: no tuning)."""
     on_tuned: Callable[[TuneResult], None] | None = None
+    engine: Engine = field(default_factory=LocalEngine)
+    """Runs the ranker's per-customer work (``data/engine.py``); never changes a result."""
 
 
 def _mf(dataset: Dataset, options: ModelOptions) -> Recommender:
@@ -60,6 +63,7 @@ def _ranker(dataset: Dataset, options: ModelOptions) -> Recommender:
         on_step=options.on_step,
         tune_budget=options.tune_budget,
         on_tuned=options.on_tuned,
+        engine=options.engine,
     )
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import polars as pl
 
+from hmrec.data.engine import Engine, LocalEngine
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, labelled_week, training_cutoffs
-from hmrec.ranking.inference import rank_customers
+from hmrec.ranking.inference import RankWork
 from hmrec.ranking.model import FittedRanker, fit_ranker, stack_weeks
 from hmrec.recommenders.base import fill_with
 from hmrec.recommenders.baselines import PopularRecommender
-from hmrec.schema import K
+from hmrec.schema import Col, K
 from hmrec.tuning import Trial, TuneResult, tune
 
 Step = Callable[[str], None]
@@ -38,6 +39,8 @@ class TwoStageRecommender:
     candidates: CandidateConfig = field(default_factory=CandidateConfig)
     config: RankerConfig = field(default_factory=RankerConfig)
     chunk_size: int = 100_000
+    engine: Engine = field(default_factory=LocalEngine)
+    """Runs the per-customer work (labelled weeks, ranking): in this process, or on Ray."""
     artifacts: Path | None = None
     cache: WeekCache | None = None
     on_step: Step | None = None
@@ -79,7 +82,7 @@ class TwoStageRecommender:
         weeks = []
         for i, week in enumerate(cutoffs):
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {week})")
-            build = partial(labelled_week, history, week, self.tables, self.candidates, *sample)
+            build = partial(labelled_week, history, week, self.tables, self.candidates, *sample, self.engine)
             weeks.append(cache.get((week, self.candidates, *sample), build))
         columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
@@ -107,9 +110,11 @@ class TwoStageRecommender:
         self._step(doing)
 
         def chunk_done(done: int, total: int) -> None:
-            self._step(f"{doing}, chunk {done}/{total} done")
+            self._step(f"{doing}, part {done}/{total} done")
 
         week = self.tables.week(self.history, self.cutoff, self.candidates)
-        self.scored = rank_customers(self.ranker, week, customers, self.candidates, k, self.chunk_size, chunk_done)
+        work = RankWork(self.ranker, self.candidates, k, self.chunk_size)
+        parts = self.engine.map(week, customers, work, chunk_done)
+        self.scored = pl.concat(parts).sort(Col.CUSTOMER, Col.RANK)
         self._step("ranker: filling short lists with popular articles")
         return fill_with(self.scored.lazy(), customers, self.popular, k)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import partial
 
 import polars as pl
 
+from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.split import label_rows, purchases
 from hmrec.data.week import Shared, WeekInput
 from hmrec.features.embedding import ArticleFactors
@@ -87,6 +89,13 @@ def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame
     return frame.with_columns(article_factors(data).features(data, frame)) if config.embedding else frame
 
 
+def chunk_features(
+    config: CandidateConfig, week: WeekInput, customers: pl.Series, on_chunk: object = None
+) -> pl.DataFrame:
+    """``candidate_features`` for ``customers`` of a week with its global state (an engine's work)."""
+    return candidate_features(week.chunk(customers), config)
+
+
 def with_labels(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with ``label`` (UInt8), row for row in its order: 1 where ``truth`` (``customer,
     article`` bought) holds the pair."""
@@ -138,20 +147,24 @@ def labelled_week(
     config: CandidateConfig,
     max_buyers: int | None = None,
     seed: int = 0,
+    engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Training rows for the week from ``cutoff``: its buyers' candidates (features from the rows
     before ``cutoff`` only), labelled by the week's purchases, groups without a positive dropped,
     sorted by customer and article.
 
     With ``max_buyers``, a seeded sample of that many of the week's buyers (bounds time and memory
-    on large shops; each customer keeps all their candidates)."""
+    on large shops; each customer keeps all their candidates). ``engine`` builds the buyers'
+    candidates (default: in this process)."""
     truth = purchases(label_rows(transactions, cutoff)).collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     if buyers.is_empty():
         return pl.DataFrame()
     if max_buyers is not None and buyers.len() > max_buyers:
         buyers = buyers.sample(max_buyers, seed=seed).sort()
-    frame = candidate_features(tables.week(transactions, cutoff, config).chunk(buyers), config)
+    week = tables.week(transactions, cutoff, config)
+    parts = (engine or LocalEngine()).map(week, buyers, partial(chunk_features, config))
+    frame = pl.concat([p for p in parts if p.height] or parts[:1]).sort(Col.CUSTOMER, Col.ARTICLE)
     return groups_with_a_positive(with_labels(frame, truth))
 
 

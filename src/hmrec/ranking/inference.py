@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -39,6 +40,21 @@ SCORED_SCHEMA = {
     Col.SOURCES: pl.String,
 }
 """What ``rank_customers`` returns."""
+
+
+@dataclass(frozen=True)
+class RankWork:
+    """``rank_customers`` with a fitted ranker and its settings: an engine's work."""
+
+    ranker: FittedRanker
+    candidates: CandidateConfig
+    k: int
+    chunk_size: int
+
+    def __call__(
+        self, week: WeekInput, customers: pl.Series, on_chunk: Callable[[int, int], None] | None = None
+    ) -> pl.DataFrame:
+        return rank_customers(self.ranker, week, customers, self.candidates, self.k, self.chunk_size, on_chunk)
 
 
 def rank_customers(

@@ -1,0 +1,193 @@
+"""Engines run the per-customer work of a week (DESIGN.md, "Scale"): ``local``, in this process;
+``ray``, as Ray tasks over shards of customers, each reading only its shard's rows, with the
+week's global state put once in Ray's object store. Both give the same frames; the engine is a
+deployment choice, never a model choice.
+
+A piece of work is ``work(week, customers, on_chunk)``: ``week`` is a week with its global state
+computed (``ranking.data.Tables.week``) whose history may hold only some customers' rows,
+``customers`` the customers to serve, ``on_chunk(done, total)`` an optional progress callback.
+It returns a frame; the engine returns the frames of all its parts, in shard order.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from hmrec import faults
+from hmrec.data.dataset import Dataset
+from hmrec.data.shards import has_shards, shard_rows, write_shards
+from hmrec.data.week import Shared, WeekInput
+
+Progress = Callable[[int, int], None]
+Work = Callable[[WeekInput, pl.Series, Progress | None], pl.DataFrame]
+ENGINES = ("local", "ray")
+RAY_INSTALL = "pip install 'hmrec[ray]'"
+
+
+class EngineError(RuntimeError):
+    """The engine could not run the work (Ray missing, a shard that failed twice)."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def map(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
+    ) -> list[pl.DataFrame]: ...
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass
+class LocalEngine:
+    """All customers in this process; ``work`` chunks them itself."""
+
+    name: str = "local"
+
+    def map(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
+    ) -> list[pl.DataFrame]:
+        return [work(week, customers, on_part)]
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _run_shard(
+    spec: WeekInput, values: dict[Any, Any], rows: pl.LazyFrame, customers: pl.Series, work: Work, out: str
+) -> str:
+    """One Ray task: the work on one shard's customers, from that shard's rows and the week's
+    global state; its frame written to ``out`` (complete or not at all)."""
+    faults.point("ray-shard")
+    frame = work(replace(spec, history=rows, shared=Shared(values)), customers, None)
+    tmp = f"{out}.tmp"
+    frame.write_parquet(tmp)
+    os.replace(tmp, out)
+    return out
+
+
+@dataclass
+class RayEngine:
+    """Shards of customers (``customer % shards``) as Ray tasks.
+
+    Without ``address`` a local Ray instance with ``workers`` processes starts on first use and
+    stops with the engine (``with RayEngine(...)``); with it, the engine joins that cluster.
+    Each shard reads its rows from ``prepared/shards-N`` (written on first use when missing).
+    A task that fails is retried ``retries`` times; parts are parquet files in a temporary
+    folder of the prepared dataset (shared storage on a cluster), removed at the end.
+    """
+
+    dataset: Dataset
+    workers: int = 2
+    address: str | None = None
+    shards: int | None = None
+    retries: int = 1
+    threads: int = 1
+    """Threads per task (polars, LightGBM): the CPUs each task asks Ray for."""
+    name: str = "ray"
+    started: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+        if self.shards is not None and self.shards < 1:
+            raise ValueError(f"the number of shards must be at least 1, got {self.shards}")
+
+    @property
+    def n_shards(self) -> int:
+        return self.shards or 4 * self.workers
+
+    def __enter__(self) -> RayEngine:
+        ray = _ray()
+        if not ray.is_initialized():
+            env = {"POLARS_MAX_THREADS": str(self.threads), "OMP_NUM_THREADS": str(self.threads)}
+            env.update({k: v for k, v in os.environ.items() if k.startswith(faults.ENV)})
+            options: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
+            if self.address:
+                ray.init(address=self.address, **options)
+            else:
+                ray.init(num_cpus=self.workers, include_dashboard=False, **options)
+            self.started = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started:
+            _ray().shutdown()
+            self.started = False
+
+    def map(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
+    ) -> list[pl.DataFrame]:
+        ray = _ray()
+        if not ray.is_initialized():
+            raise EngineError("the Ray engine is not started: use it as `with RayEngine(...) as engine:`")
+        n = self.n_shards
+        if not has_shards(self.dataset, n):
+            write_shards(self.dataset, n)
+        task = ray.remote(_run_shard).options(num_cpus=self.threads, max_retries=self.retries, retry_exceptions=True)
+        values = ray.put(week.shared.values)
+        spec = replace(week, history=pl.LazyFrame(), shared=Shared())  # each task gets its rows
+        folder = Path(tempfile.mkdtemp(prefix=".parts-", dir=self.dataset.root))
+        try:
+            refs = []
+            for shard in range(n):
+                mine = customers.filter(customers % n == shard)
+                out = str(folder / f"part-{shard:05d}.parquet")
+                refs.append(task.remote(spec, values, shard_rows(self.dataset, n, shard), mine, work, out))
+            paths = self._wait(ray, refs, on_part)
+            return [pl.read_parquet(p) for p in paths]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _wait(self, ray: Any, refs: Sequence[Any], on_part: Progress | None) -> list[str]:
+        pending, done = list(refs), 0
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            try:
+                ray.get(ready[0])
+            except Exception as error:  # a task error or a dead worker, after its retries
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                shard = list(refs).index(ready[0])
+                cause = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+                raise EngineError(
+                    f"shard {shard + 1} of {len(refs)} failed {self.retries + 1} time(s); nothing was written. "
+                    f"Last error: {cause}"
+                ) from error
+            done += 1
+            if on_part:
+                on_part(done, len(refs))
+        return ray.get(list(refs))
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as error:
+        raise EngineError(f"--engine ray needs Ray, which is not installed: {RAY_INSTALL}") from error
+    return ray
+
+
+def make_engine(
+    name: str, dataset: Dataset, workers: int = 2, address: str | None = None, shards: int | None = None
+) -> Engine:
+    """The engine ``name`` (one of ``ENGINES``); use it in a ``with`` block."""
+    if name == "local":
+        return LocalEngine()
+    if name == "ray":
+        _ray()  # fail now, with the install hint, rather than after the fitting
+        return RayEngine(dataset, workers=workers, address=address, shards=shards)
+    raise ValueError(f"unknown engine {name!r}; choose {' or '.join(ENGINES)}")

@@ -1,0 +1,93 @@
+"""The engines: ``--engine ray`` writes the submission ``--engine local`` writes, byte for byte; a
+worker that dies is retried; a shard that fails twice fails the command and writes nothing;
+``prepare --shards`` partitions the log by customer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from hmrec.cli import app
+from hmrec.data import ingest
+from hmrec.data.shards import shard_file, shard_folder, write_shards
+from hmrec.faults import ENV, MARKER_ENV
+from hmrec.schema import Col
+
+CLI = [sys.executable, "-c", "from hmrec.cli import app; app()"]
+SUBMIT = ["submit", "--train-weeks", "1"]
+
+
+def run(args: list[str], **env_vars: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process (Ray starts and stops with it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV)} | {"COLUMNS": "400", **env_vars}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def shop(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny shop, prepared, with the local engine's submission in ``local.csv``."""
+    folder = tmp_path_factory.mktemp("engines") / "shop"
+    shutil.copytree(tiny_shop, folder)
+    done = run([*SUBMIT, "--data", str(folder), "--output", str(folder / "local.csv")])
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def test_prepare_shards_partition_the_log(shop: Path) -> None:
+    result = CliRunner().invoke(app, ["prepare", "--data", str(shop), "--shards", "3"])
+    assert result.exit_code == 0, result.output
+    dataset = ingest.load(shop).dataset
+    folder = shard_folder(dataset, 3)
+    assert "shards-3" in result.output
+    parts = [pl.read_parquet(shard_file(folder, s)) for s in range(3)]
+    for shard, part in enumerate(parts):
+        assert part.height > 0
+        assert (part[Col.CUSTOMER] % 3 == shard).all()  # every row in its customer's shard
+    whole = dataset.transactions().collect()
+    assert pl.concat(parts).sort(pl.all()).equals(whole.sort(pl.all()))  # no row lost or doubled
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert write_shards(dataset, 3) == folder  # rewritten whole, in place
+    assert sorted(p.name for p in folder.iterdir()) == sorted(before)
+
+
+def test_ray_writes_the_local_submission_byte_for_byte(shop: Path) -> None:
+    out = shop / "ray.csv"
+    done = run([*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray", "--workers", "2"])
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == (shop / "local.csv").read_bytes()
+    assert not list((shop / "prepared").glob(".parts-*"))  # the parts are removed
+
+
+def test_a_worker_that_dies_is_retried(shop: Path, tmp_path: Path) -> None:
+    out, marker = shop / "retried.csv", tmp_path / "died-once"
+    args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray"]
+    done = run(args, **{ENV: "ray-shard:once", MARKER_ENV: str(marker)})
+    assert done.returncode == 0, done.stderr
+    assert marker.exists()  # a worker was killed ...
+    assert out.read_bytes() == (shop / "local.csv").read_bytes()  # ... and its shard redone
+
+
+def test_a_shard_that_fails_twice_fails_the_command_and_writes_nothing(shop: Path, tmp_path: Path) -> None:
+    out, artifacts = tmp_path / "never.csv", tmp_path / "artifacts"
+    args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--artifacts", str(artifacts), "--engine", "ray"]
+    done = run(args, **{ENV: "ray-shard"})
+    assert done.returncode == 1
+    assert "failed 2 time(s)" in done.stderr and "nothing was written" in done.stderr
+    assert not out.exists() and not artifacts.exists()
+    assert not list((shop / "prepared").glob(".parts-*"))
+
+
+def test_ray_engine_without_ray_says_how_to_install(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if it were not installed
+    out = shop / "no-ray.csv"
+    result = CliRunner().invoke(app, ["submit", "--data", str(shop), "--output", str(out), "--engine", "ray"])
+    assert result.exit_code == 1
+    assert "pip install 'hmrec[ray]'" in result.output
+    assert not out.exists()
