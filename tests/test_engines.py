@@ -12,12 +12,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from hmrec.cli import app
 from hmrec.data import ingest
+from hmrec.data.engine import make_engine
 from hmrec.data.shards import shard_file, shard_folder, write_shards
+from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
 from hmrec.faults import ENV, MARKER_ENV
+from hmrec.retrieval import pipeline
 from hmrec.schema import Col
 
 CLI = [sys.executable, "-c", "from hmrec.cli import app; app()"]
@@ -91,3 +96,19 @@ def test_ray_engine_without_ray_says_how_to_install(shop: Path, monkeypatch: pyt
     assert result.exit_code == 1
     assert "pip install 'hmrec[ray]'" in result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_sources_on_an_engine_give_the_one_pass_candidates(shop: Path, engine: str) -> None:
+    dataset = ingest.load(shop).dataset
+    split = Split.at(dataset.transactions())
+    buyers = split.truth.collect()[Col.CUSTOMER].unique().sort()
+    data = WeekInput.of(dataset, split, buyers)
+    names = list(pipeline.SOURCES)
+    whole = pipeline.run_sources(data, names, 20)
+    with make_engine(engine, dataset, workers=2) as runner:
+        runs = pipeline.run_sources_on(runner, data, names, 20)
+    assert [r.name for r in runs] == [r.name for r in whole]
+    for mine, one in zip(runs, whole, strict=True):
+        assert mine.seconds > 0
+        assert_frame_equal(mine.candidates, one.candidates.sort(Col.CUSTOMER, Col.RANK), check_row_order=False)

@@ -23,7 +23,7 @@ from hmrec import faults
 from hmrec.data import ingest, shop
 from hmrec.data.atomic import Busy, locked, staged
 from hmrec.data.dataset import Dataset
-from hmrec.data.engine import ENGINES, Engine, EngineError, make_engine
+from hmrec.data.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
 from hmrec.data.shards import write_shards
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
 from hmrec.data.submission import write_submission
@@ -370,7 +370,10 @@ def _ablation_table(base: Score, rows: list[AblationRow]) -> Table:
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the four Kaggle CSV files into.")],
-    scale: Annotated[Scale, typer.Option("--scale", help="tiny (tests), small (demo), full (H&M size).")] = "small",
+    scale: Annotated[
+        Scale,
+        typer.Option("--scale", help="tiny (tests), small (demo), full (H&M size), xl (3x the customers of full)."),
+    ] = "small",
     seed: Annotated[int, typer.Option("--seed", help="Same seed, scale and profile, same bytes.")] = 0,
     profile: Annotated[
         Profile,
@@ -677,6 +680,9 @@ def candidates(
         ),
     ] = None,
     cutoff: CutoffOpt = None,
+    engine: EngineOpt = "local",
+    workers: WorkersOpt = 2,
+    address: AddressOpt = None,
 ) -> None:
     """Measure each candidate source and their union on the holdout week's buyers.
 
@@ -684,25 +690,26 @@ def candidates(
     MAP@12 a perfect ranker would reach on those candidates, and the time each source took;
     then recall against the number of candidates per customer.
 
-    Example: hmrec candidates --data data/small --source repurchase --source bought_together
+    Example: hmrec candidates --data data/small --source repurchase --source bought_together --engine ray
     """
     dataset = _load(data)
     names = source or list(retrieval.SOURCES)
     curve_sizes = _guard(lambda: sorted({int(x) for x in sizes.split(",") if x.strip()} | {n}))
     split = _split(dataset, cutoff)
-    _candidate_tables(dataset, split, names, n, curve_sizes)
+    with _engine(engine, dataset, workers, address) as runner:
+        _candidate_tables(dataset, split, names, n, curve_sizes, runner)
 
 
-def _candidate_tables(dataset: Dataset, split: Split, names: list[str], n: int, curve_sizes: list[int]) -> None:
+def _candidate_tables(
+    dataset: Dataset, split: Split, names: list[str], n: int, curve_sizes: list[int], engine: Engine
+) -> None:
     """Run the sources for the week's buyers; print the quality table and the recall curve."""
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     inputs = WeekInput.of(dataset, split, buyers)
     with _progress() as bar:
-        task = bar.add_task("running candidate sources", total=len(names))
-        runs = _guard(
-            lambda: retrieval.run_sources(inputs, names, max(curve_sizes), on_done=lambda name: bar.advance(task))
-        )
+        task = bar.add_task(f"running candidate sources ({engine.name} engine)", total=None)
+        runs = _guard(lambda: retrieval.run_sources_on(engine, inputs, names, max(curve_sizes)))
         bar.update(task, description="measuring")
         tables = retrieval.quality_tables(runs, truth, curve_sizes)
         rows, curve = tables[n], retrieval.recall_curve(tables)
@@ -758,7 +765,7 @@ def demo(
         bar.add_task(f"writing a submission with {best}", total=None)
         submit_options = replace(options, artifacts=out / "artifacts" / "submit" / "model")
         write_submission(dataset, recommend_for_submission(dataset, best, submit_options), submission)
-    _candidate_tables(dataset, split, list(retrieval.SOURCES), 50, [20, 50, 100])
+    _candidate_tables(dataset, split, list(retrieval.SOURCES), 50, [20, 50, 100], LocalEngine())
     console.print(_scores_table(scores, f"small synthetic shop, holdout week from {split.cutoff}"))
     console.print(f"submission ({best}): {submission}")
     console.print(f"report: {report}; explore the holdout week with: hmrec serve --artifacts {report.parent}")

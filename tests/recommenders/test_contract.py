@@ -110,3 +110,16 @@ def test_fill_skips_articles_already_listed() -> None:
     assert recs.filter(pl.col(Col.CUSTOMER) == 1)[Col.ARTICLE].to_list() == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="fallback"):
         fill_with(own, pl.Series([0], dtype=pl.UInt32), [1, 2], k=4)
+
+
+def test_fill_counts_distinct_articles_of_a_full_list() -> None:
+    own = pl.LazyFrame(
+        {
+            Col.CUSTOMER: [2, 2, 2, 2, 3, 3, 3, 3, 3],  # 2: four rows, three articles; 3: five articles
+            Col.ARTICLE: [5, 5, 6, 7, 9, 8, 7, 6, 5],
+            Col.RANK: [1, 2, 3, 4, 1, 2, 3, 4, 5],
+        }
+    )
+    recs = fill_with(own, pl.Series([2, 3], dtype=pl.UInt32), list(range(20)), k=4)
+    assert recs.filter(pl.col(Col.CUSTOMER) == 2)[Col.ARTICLE].to_list() == [5, 6, 7, 0]
+    assert recs.filter(pl.col(Col.CUSTOMER) == 3)[Col.ARTICLE].to_list() == [9, 8, 7, 6]

@@ -138,7 +138,7 @@ class RayEngine:
         if not has_shards(self.dataset, n):
             write_shards(self.dataset, n)
         task = ray.remote(_run_shard).options(num_cpus=self.threads, max_retries=self.retries, retry_exceptions=True)
-        values = ray.put(week.shared.values)
+        values, shared_work = ray.put(week.shared.values), ray.put(work)  # once, not once per task
         spec = replace(week, history=pl.LazyFrame(), shared=Shared())  # each task gets its rows
         folder = Path(tempfile.mkdtemp(prefix=".parts-", dir=self.dataset.root))
         try:
@@ -146,7 +146,7 @@ class RayEngine:
             for shard in range(n):
                 mine = customers.filter(customers % n == shard)
                 out = str(folder / f"part-{shard:05d}.parquet")
-                refs.append(task.remote(spec, values, shard_rows(self.dataset, n, shard), mine, work, out))
+                refs.append(task.remote(spec, values, shard_rows(self.dataset, n, shard), mine, shared_work, out))
             paths = self._wait(ray, refs, on_part)
             return [pl.read_parquet(p) for p in paths]
         finally:

@@ -110,6 +110,8 @@ SCALES: dict[str, ShopConfig] = {
     "tiny": ShopConfig(n_customers=400, n_products=150, n_weeks=10, prelaunched_weeks=10, baskets_per_week=0.15),
     "small": ShopConfig(n_customers=40_000, n_products=3_000, n_weeks=40),
     "full": ShopConfig(n_customers=1_371_980, n_products=47_224, n_weeks=105),
+    # three times the H&M customers, same catalogue and weeks: a shop past one machine's comfort
+    "xl": ShopConfig(n_customers=3 * 1_371_980, n_products=47_224, n_weeks=105),
 }
 
 

@@ -26,24 +26,20 @@ def article_features(data: WeekInput) -> pl.LazyFrame:
         pl.col(Col.PRICE).filter(days <= 7).mean().cast(pl.Float32).alias("a_price_1w"),
         pl.col(Col.PRICE).mean().cast(pl.Float32).alias("a_price_usual"),
     )
-    buyer_age = (
-        sold.select(Col.CUSTOMER, Col.ARTICLE)
-        .unique()
-        .join(data.customer_table.select(Col.CUSTOMER, Col.AGE), on=Col.CUSTOMER, how="left")
-        .group_by(Col.ARTICLE)
-        .agg(pl.col(Col.AGE).mean().cast(pl.Float32).alias("a_buyer_age"))
-    )
-    repurchase = (
+    buyers = (  # one row per (customer, article) bought: one pass over the history for both
         sold.group_by(Col.CUSTOMER, Col.ARTICLE)
         .agg(days=pl.col(Col.DATE).n_unique())
+        .join(data.customer_table.select(Col.CUSTOMER, Col.AGE), on=Col.CUSTOMER, how="left")
         .group_by(Col.ARTICLE)
-        .agg((pl.col("days") > 1).mean().cast(pl.Float32).alias("a_repurchase_rate"))
+        .agg(
+            pl.col(Col.AGE).mean().cast(pl.Float32).alias("a_buyer_age"),
+            (pl.col("days") > 1).mean().cast(pl.Float32).alias("a_repurchase_rate"),
+        )
     )
     attributes = data.articles.select(Col.ARTICLE, *(pl.col(c).alias(f"a_{c}") for c in ATTRIBUTES))
     return (
         attributes.join(stats, on=Col.ARTICLE, how="left")
-        .join(buyer_age, on=Col.ARTICLE, how="left")
-        .join(repurchase, on=Col.ARTICLE, how="left")
+        .join(buyers, on=Col.ARTICLE, how="left")
         .with_columns(pl.col("a_n_1w", "a_n_2w", "a_n_4w").fill_null(0))
         .with_columns(
             (pl.col("a_n_1w") / ((pl.col("a_n_4w") - pl.col("a_n_1w")) / 3 + 1)).cast(pl.Float32).alias("a_trend"),

@@ -55,7 +55,15 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
         raise ValueError(f"need at least {k} distinct fallback articles, got {len(set(fallback))}")
     who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
     fallback = fallback[: 2 * k]  # enough to fill any list: at most k are already taken
-    extra = who.join(
+    own = None
+    short = who  # the customers with fewer than k articles of their own: only they need the fallback
+    if ranked is not None:
+        own = ranked.join(who, on=Col.CUSTOMER, how="semi").select(
+            pl.col(Col.CUSTOMER).cast(pl.UInt32), pl.col(Col.ARTICLE).cast(pl.UInt32), pl.col(Col.RANK).cast(pl.Int64)
+        )
+        full = own.group_by(Col.CUSTOMER).agg(pl.col(Col.ARTICLE).n_unique().alias("__n")).filter(pl.col("__n") >= k)
+        short = who.join(full, on=Col.CUSTOMER, how="anti")
+    extra = short.join(
         pl.LazyFrame(
             {
                 Col.ARTICLE: pl.Series(fallback, dtype=pl.UInt32),
@@ -64,12 +72,7 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
         ),
         how="cross",
     )
-    parts = [extra]
-    if ranked is not None:
-        own = ranked.join(who, on=Col.CUSTOMER, how="semi").select(
-            pl.col(Col.CUSTOMER).cast(pl.UInt32), pl.col(Col.ARTICLE).cast(pl.UInt32), pl.col(Col.RANK).cast(pl.Int64)
-        )
-        parts.insert(0, own)
+    parts = [extra] if own is None else [own, extra]
     return (
         pl.concat(parts)
         .sort(Col.CUSTOMER, Col.RANK)

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec.data.atomic import write_folder_atomic
+from hmrec.data.engine import Engine
 from hmrec.data.week import WeekInput
 from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
@@ -62,6 +63,46 @@ def run_sources(
         if on_done:
             on_done(name)
     return runs
+
+
+SOURCE, SECONDS = "__source", "__seconds"
+
+
+@dataclass(frozen=True)
+class SourcesWork:
+    """``run_sources`` on some customers of a week with its global state (an engine's work): the
+    runs as one frame, rows tagged with their source, plus one row per source (no customer)
+    holding the seconds it took."""
+
+    names: tuple[str, ...]
+    n: int
+
+    def __call__(self, week: WeekInput, customers: pl.Series, on_chunk: object = None) -> pl.DataFrame:
+        runs = run_sources(week.chunk(customers), self.names, self.n)
+        timings = pl.DataFrame({SOURCE: [r.name for r in runs], SECONDS: [r.seconds for r in runs]})
+        tagged = [r.candidates.with_columns(pl.lit(r.name).alias(SOURCE)) for r in runs]
+        return pl.concat([*tagged, timings], how="diagonal_relaxed")
+
+
+def run_sources_on(engine: Engine, data: WeekInput, names: Sequence[str], n: int) -> list[SourceRun]:
+    """``run_sources`` for the customers of ``data``, the per-customer part on ``engine``: each
+    source's global tables first (on no customers), then its candidates part by part. A run's
+    seconds add its global part and every part's (CPU seconds when parts run at once)."""
+    customers = data.customers.select(Col.CUSTOMER).unique().sort(Col.CUSTOMER).collect()[Col.CUSTOMER]
+    week = replace(data, customers=data.customers.clear())
+    warm = {r.name: r.seconds for r in run_sources(week, names, n)}
+    frame = pl.concat(engine.map(week, customers, SourcesWork(tuple(names), n)))
+    spent = frame.filter(pl.col(Col.CUSTOMER).is_null()).group_by(SOURCE).agg(pl.col(SECONDS).sum())
+    seconds = dict(zip(spent[SOURCE], spent[SECONDS], strict=True))
+    rows = frame.filter(pl.col(Col.CUSTOMER).is_not_null()).drop(SECONDS)
+    return [
+        SourceRun(
+            name,
+            rows.filter(pl.col(SOURCE) == name).drop(SOURCE).sort(Col.CUSTOMER, Col.RANK),
+            warm[name] + seconds.get(name, 0.0),
+        )
+        for name in warm
+    ]
 
 
 def write_candidates(
