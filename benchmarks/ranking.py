@@ -6,6 +6,9 @@ Each stage's peak RSS is read from /proc/self/status (VmHWM), which is reset bet
 
     .venv/bin/python benchmarks/ranking.py --data bench-out/full --mode evaluate
     .venv/bin/python benchmarks/ranking.py --data bench-out/full --mode submit
+    .venv/bin/python benchmarks/ranking.py --data bench-out/xl --mode submit --engine ray --workers 2
+
+With ``--engine ray`` the peaks are the driver's (this process's) only.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hmrec.data import ingest
+from hmrec.data.engine import ENGINES, make_engine
 from hmrec.data.split import Split
 from hmrec.data.submission import write_submission
 from hmrec.evaluation import ModelOptions, recommend_for_submission, score_model
@@ -73,13 +77,16 @@ def main() -> None:
     parser.add_argument("--objective", default=RankerConfig.objective)
     parser.add_argument("--train-weeks", type=int, default=RankerConfig.train_weeks)
     parser.add_argument("--candidates", type=int, default=CandidateConfig.cap)
+    parser.add_argument("--engine", choices=ENGINES, default="local")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
     stages = Stages()
     stages.mark("load prepared data")
     dataset = ingest.load(args.data).dataset
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, make_engine(args.engine, dataset, workers=args.workers) as engine:
         options = ModelOptions(
+            engine=engine,
             ranker=RankerConfig(train_weeks=args.train_weeks, objective=args.objective),
             candidates=CandidateConfig(per_source=args.candidates, cap=args.candidates),
             artifacts=Path(tmp) / "model",

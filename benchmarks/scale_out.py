@@ -5,7 +5,9 @@ each Ray worker (``ray::`` processes) and Ray's own services, sampled from /proc
     .venv/bin/python benchmarks/scale_out.py -- submit --data DIR --output ray.csv --engine ray --workers 2
 
 Prints one line per process kind: how many processes, the largest peak RSS of one of them, and
-the peak of their sum; then the wall time and the command's exit status.
+the peak of their sum; then the wall time and the command's exit status. A Ray worker counts as
+"ray worker" while it runs a task and "ray worker (idle)" otherwise. RSS counts the pages of Ray's
+shared-memory object store a process has touched, so sums over processes overcount them.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ def kind_of(pid: str, driver: int) -> str | None:
         return None
     if int(pid) == driver:
         return "driver"
-    if cmd.startswith("ray::"):
-        return "ray worker"
-    if "ray" in cmd and ("gcs_server" in cmd or "raylet" in cmd or "dashboard" in cmd or "log_monitor" in cmd):
+    if cmd.startswith("ray::") and not cmd.startswith(("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")):
+        return "ray worker"  # a worker process running a task (its title names the task)
+    if cmd.startswith("ray::") or "default_worker.py" in cmd:
+        return "ray worker (idle)"
+    program = cmd.split(" ", 1)[0]
+    if program.endswith(("raylet", "gcs_server")) or "ray/dashboard" in cmd or "log_monitor" in cmd:
         return "ray services"
     return None
 
@@ -51,31 +56,28 @@ def main() -> None:
     command = [a for a in args.args if a != "--"]
     start = time.perf_counter()
     proc = subprocess.Popen([*HMREC, *command])
-    peak: dict[str, float] = defaultdict(float)  # pid -> peak RSS
-    kinds: dict[str, str] = {}
+    peak: dict[tuple[str, str], float] = defaultdict(float)  # (pid, kind) -> peak RSS
     sums: dict[str, float] = defaultdict(float)
     while proc.poll() is None:
         now: dict[str, float] = defaultdict(float)
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
-            kind = kinds.get(entry.name) or kind_of(entry.name, proc.pid)
+            kind = kind_of(entry.name, proc.pid)  # read each time: a worker's title changes with its task
             if kind is None:
                 continue
-            kinds[entry.name] = kind
             rss = rss_gb(entry.name)
-            peak[entry.name] = max(peak[entry.name], rss)
+            peak[entry.name, kind] = max(peak[entry.name, kind], rss)
             now[kind] += rss
         for kind, total in now.items():
             sums[kind] = max(sums[kind], total)
         time.sleep(0.5)
     wall = time.perf_counter() - start
-    for kind in ("driver", "ray worker", "ray services"):
-        pids = [p for p, k in kinds.items() if k == kind]
-        if pids:
-            largest = max(peak[p] for p in pids)
+    for kind in ("driver", "ray worker", "ray worker (idle)", "ray services"):
+        peaks = [gb for (_, k), gb in peak.items() if k == kind]
+        if peaks:
             print(
-                f"{kind}: {len(pids)} process(es), largest peak {largest:.2f} GB, peak of the sum {sums[kind]:.2f} GB"
+                f"{kind}: {len(peaks)} process(es), largest peak {max(peaks):.2f} GB, peak of the sum {sums[kind]:.2f} GB"
             )
     print(f"wall {wall:.1f} s, exit status {proc.returncode}")
 

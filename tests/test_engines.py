@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from hmrec.cli import app
 from hmrec.data import ingest
-from hmrec.data.engine import make_engine
+from hmrec.data.engine import RayEngine, make_engine
 from hmrec.data.shards import shard_file, shard_folder, write_shards
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
@@ -60,6 +60,11 @@ def test_prepare_shards_partition_the_log(shop: Path) -> None:
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     assert write_shards(dataset, 3) == folder  # rewritten whole, in place
     assert sorted(p.name for p in folder.iterdir()) == sorted(before)
+    assert RayEngine(dataset, workers=2).n_shards == 3  # the engine uses what prepare wrote
+    (dataset.root / "shards-5").mkdir()  # incomplete: ignored
+    assert RayEngine(dataset, workers=2).n_shards == 3
+    shutil.rmtree(folder)
+    assert RayEngine(dataset, workers=2).n_shards == 8  # none written: 4 per worker
 
 
 def test_ray_writes_the_local_submission_byte_for_byte(shop: Path) -> None:

@@ -84,6 +84,7 @@ class TwoStageRecommender:
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {week})")
             build = partial(labelled_week, history, week, self.tables, self.candidates, *sample, self.engine)
             weeks.append(cache.get((week, self.candidates, *sample), build))
+        self.tables.forget(cutoffs)  # the weeks are built: their global state is no longer needed
         columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
         valid, older, newest = weeks[0], weeks[1:], weeks[:-1]

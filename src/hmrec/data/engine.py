@@ -23,7 +23,7 @@ import polars as pl
 
 from hmrec import faults
 from hmrec.data.dataset import Dataset
-from hmrec.data.shards import has_shards, shard_rows, write_shards
+from hmrec.data.shards import has_shards, shard_rows, write_shards, written_shards
 from hmrec.data.week import Shared, WeekInput
 
 Progress = Callable[[int, int], None]
@@ -108,7 +108,8 @@ class RayEngine:
 
     @property
     def n_shards(self) -> int:
-        return self.shards or 4 * self.workers
+        """``shards``; else the most shards ``prepare --shards`` wrote; else 4 per worker."""
+        return self.shards or (written_shards(self.dataset) or [4 * self.workers])[-1]
 
     def __enter__(self) -> RayEngine:
         ray = _ray()

@@ -36,6 +36,16 @@ def has_shards(dataset: Dataset, n: int) -> bool:
     return all(shard_file(folder, s).is_file() for s in range(n))
 
 
+def written_shards(dataset: Dataset) -> list[int]:
+    """The numbers of shards whose files are all written, smallest first."""
+    counts = []
+    for folder in dataset.root.glob("shards-*"):
+        n = folder.name.removeprefix("shards-")
+        if n.isdigit() and int(n) > 0 and has_shards(dataset, int(n)):
+            counts.append(int(n))
+    return sorted(counts)
+
+
 def write_shards(dataset: Dataset, n: int) -> Path:
     """Write the ``n`` shard files (one streaming pass each; all or nothing) and return their
     folder."""

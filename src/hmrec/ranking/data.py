@@ -139,6 +139,11 @@ class Tables:
         candidate_features(data, config)
         return data
 
+    def forget(self, cutoffs: Iterable[date]) -> None:
+        """Drop the global state of ``cutoffs`` (memory; a later week at one recomputes it)."""
+        for cutoff in cutoffs:
+            self.states.pop(cutoff, None)
+
 
 def labelled_week(
     transactions: pl.LazyFrame,
