@@ -131,8 +131,11 @@ AddressOpt = Annotated[
 def _engine(name: EngineName, dataset: Dataset, workers: int, address: str | None) -> Iterator[Engine]:
     """The engine for this command, started for the block and stopped after it."""
     engine = _guard(lambda: make_engine(EngineName(name).value, dataset, workers=workers, address=address))
-    with engine:
+    _guard(engine.__enter__)  # joining a cluster can fail: one message, no traceback
+    try:
         yield engine
+    finally:
+        engine.__exit__(None, None, None)
 
 
 def _options(

@@ -118,7 +118,13 @@ class RayEngine:
             env.update({k: v for k, v in os.environ.items() if k.startswith(faults.ENV)})
             options: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
             if self.address:
-                ray.init(address=self.address, **options)
+                try:
+                    ray.init(address=self.address, **options)
+                except (ConnectionError, RuntimeError) as error:
+                    raise EngineError(
+                        f"could not join the Ray cluster at {self.address}: {error}. Is `ray start --head` "
+                        "running there, and does this machine have the cluster's token (docs/scale-out.md)?"
+                    ) from error
             else:
                 ray.init(num_cpus=self.workers, include_dashboard=False, **options)
             self.started = True
