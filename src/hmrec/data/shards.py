@@ -60,8 +60,5 @@ def write_shards(dataset: Dataset, n: int) -> Path:
 
 
 def shard_rows(dataset: Dataset, n: int, shard: int) -> pl.LazyFrame:
-    """The transactions of shard ``shard`` of ``n``: its file when written, else a filtered scan
-    of the whole log."""
-    if has_shards(dataset, n):
-        return pl.scan_parquet(shard_file(shard_folder(dataset, n), shard))
-    return dataset.transactions().filter(shard_of(n) == shard)
+    """The transactions of shard ``shard`` of ``n``, from its file (see ``write_shards``)."""
+    return pl.scan_parquet(shard_file(shard_folder(dataset, n), shard))
