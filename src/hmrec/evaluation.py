@@ -6,8 +6,8 @@ This is the layer the CLI calls: it ties data, recommenders and metrics together
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,8 +76,6 @@ MODELS: dict[str, Callable[[Dataset, ModelOptions], Recommender]] = {
 """The ``--model`` choices, in the order ``evaluate`` reports them."""
 RULE_BASELINES = ("popular", "repurchase")
 DEFAULT_MODEL = "ranker"
-FILL = "popular fill"
-"""The ``sources`` of an article the popular fill added to a ranked list."""
 
 
 def make_model(name: str, dataset: Dataset, options: ModelOptions | None = None) -> Recommender:
@@ -98,29 +96,16 @@ class Score:
     seconds: float
 
 
-def detailed(model: Recommender, recs: pl.DataFrame) -> pl.DataFrame:
-    """``recs`` with ``score`` and ``sources``: the ranker's own where it ranked the article,
-    ``popular fill`` for what the fill added; other models name themselves and have no score."""
-    scored = getattr(model, "scored", None)
-    if not isinstance(scored, pl.DataFrame) or Col.SOURCES not in scored.columns:
-        return recs.with_columns(pl.lit(None, pl.Float64).alias(Col.SCORE), pl.lit(model.name).alias(Col.SOURCES))
-    return recs.join(
-        scored.select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE, Col.SOURCES), on=[Col.CUSTOMER, Col.ARTICLE], how="left"
-    ).with_columns(pl.col(Col.SOURCES).fill_null(FILL))
-
-
-def evaluate_model(
-    name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None
-) -> tuple[Score, pl.DataFrame]:
-    """Fit ``name`` on the split's history, recommend for the customers who bought that week, and
-    score them; also return the recommendations (``customer, article, rank, score, sources``)."""
+def _fit_and_score(
+    name: str, split: Split, dataset: Dataset, options: ModelOptions | None
+) -> tuple[Score, pl.DataFrame, Recommender]:
     start = time.perf_counter()
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     if buyers.is_empty():
         raise ValueError(f"nobody bought anything in the week from {split.cutoff}: nothing to score")
     model = make_model(name, dataset, options).fit(split.history, split.cutoff)
-    recs = model.recommend(buyers, K)
+    recs = model.recommend(buyers, K, details=True)
     score = Score(
         model=name,
         map_at_12=map_at_k(recs, truth, K),
@@ -128,7 +113,98 @@ def evaluate_model(
         customers=buyers.len(),
         seconds=time.perf_counter() - start,
     )
-    return score, detailed(model, recs)
+    return score, recs, model
+
+
+def evaluate_model(
+    name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None
+) -> tuple[Score, pl.DataFrame]:
+    """Fit ``name`` on the split's history, recommend for the customers who bought that week, and
+    score them; also return the recommendations (``customer, article, rank, score, sources``)."""
+    score, recs, _ = _fit_and_score(name, split, dataset, options)
+    return score, recs
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What ``evaluate`` found on one holdout week: each model's score, recommendations
+    (prepared ids, with ``score`` and ``sources``) and fill list, what was bought, the ranker's
+    feature importance and, when asked for, each source's candidate recall against the number
+    of candidates (``curve_sizes``)."""
+
+    cutoff: date
+    scores: list[Score]
+    recommendations: dict[str, pl.DataFrame]
+    fills: dict[str, list[int]]
+    truth: pl.DataFrame
+    importance: pl.DataFrame | None = None
+    recall_curve: dict[str, list[float]] | None = None
+    curve_sizes: tuple[int, ...] = ()
+
+    @property
+    def main(self) -> str:
+        """The model the serving files and the report's details are about: the ranker if scored."""
+        return "ranker" if "ranker" in self.recommendations else self.scores[-1].model
+
+    def table(self) -> pl.DataFrame:
+        """``model, map_at_12, recall_at_12, customers, seconds``, one row per model."""
+        return pl.DataFrame([asdict(s) for s in self.scores])
+
+    def recommendations_of(self, name: str, dataset: Dataset) -> pl.DataFrame:
+        """Model ``name``'s holdout recommendations with Kaggle ids: ``customer_id, article_id,
+        rank, score, sources``, by customer and rank."""
+        if name not in self.recommendations:
+            raise ValueError(f"{name} was not evaluated; evaluated: {', '.join(self.recommendations)}")
+        return (
+            self.recommendations[name]
+            .lazy()
+            .join(dataset.customer_map(), on=Col.CUSTOMER, how="left")
+            .join(dataset.article_map(), on=Col.ARTICLE, how="left")
+            .sort(Col.CUSTOMER_ID, Col.RANK)
+            .select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES)
+            .collect()
+        )
+
+
+def evaluate_models(
+    dataset: Dataset,
+    names: Sequence[str],
+    split: Split,
+    options: ModelOptions | None = None,
+    curve_sizes: Sequence[int] = (),
+    on_model: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Fit each model of ``names`` on the split's history and score it on the week's buyers
+    (``on_model(name)`` as each starts); with ``curve_sizes``, also measure the ranker's candidate
+    sources on those buyers at each size."""
+    options = options or ModelOptions()
+    truth = split.truth.collect()
+    scores, recs, fills = [], {}, {}
+    importance = None
+    for name in names:
+        if on_model:
+            on_model(name)
+        score, recs[name], model = _fit_and_score(name, split, dataset, options)
+        scores.append(score)
+        fills[name] = list(model.popular)
+        if name == "ranker":
+            from hmrec.pipeline import TwoStageRecommender
+
+            assert isinstance(model, TwoStageRecommender) and model.ranker is not None
+            importance = model.ranker.importance()
+    curve = None
+    if curve_sizes:
+        from hmrec.data.week import WeekInput
+        from hmrec.retrieval import pipeline as retrieval
+
+        if options.on_step:
+            options.on_step("measuring candidate recall")
+        buyers = truth[Col.CUSTOMER].unique().sort()
+        runs = retrieval.run_sources(
+            WeekInput.of(dataset, split, buyers), list(options.candidates.sources), max(curve_sizes)
+        )
+        curve = retrieval.recall_curve(retrieval.quality_tables(runs, truth, sorted(curve_sizes)))
+    return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, tuple(sorted(curve_sizes)))
 
 
 def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None) -> Score:
@@ -139,10 +215,15 @@ def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions
 def recommend_for_submission(dataset: Dataset, name: str, options: ModelOptions | None = None) -> pl.DataFrame:
     """Fit ``name`` on all the data and recommend for every customer of the submission:
     ``customer, article, rank, score, sources``."""
-    last = dataset.date_range()[1]
-    model = make_model(name, dataset, options).fit(dataset.transactions(), last + timedelta(days=1))
+    model = fit_model(dataset, name, options)
     customers = dataset.submission_customers().collect()[Col.CUSTOMER]
-    return detailed(model, model.recommend(customers, K))
+    return model.recommend(customers, K, details=True)
+
+
+def fit_model(dataset: Dataset, name: str, options: ModelOptions | None = None) -> Recommender:
+    """``name`` fitted on all of ``dataset`` (its cutoff the day after the last transaction)."""
+    last = dataset.date_range()[1]
+    return make_model(name, dataset, options).fit(dataset.transactions(), last + timedelta(days=1))
 
 
 def shop_statistics(dataset: Dataset, cutoff: date | None = None) -> dict[str, float | int | str]:

@@ -15,7 +15,7 @@ from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, labelled_week, training_cutoffs
 from hmrec.ranking.inference import RankWork
 from hmrec.ranking.model import FittedRanker, fit_ranker, stack_weeks
-from hmrec.recommenders.base import fill_with
+from hmrec.recommenders.base import fill_with, with_details
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.schema import Col, K
 from hmrec.tuning import Trial, TuneResult, tune
@@ -49,8 +49,9 @@ class TwoStageRecommender:
     name: str = "ranker"
     tuning: TuneResult | None = None
     ranker: FittedRanker | None = None
-    scored: pl.DataFrame | None = None
-    """The last ``recommend``'s ranked candidates (``customer, article, score, rank, sources``)."""
+    popular: list[int] = field(default_factory=list)
+    history: pl.LazyFrame | None = None
+    cutoff: date | None = None
 
     def _step(self, text: str) -> None:
         if self.on_step:
@@ -95,8 +96,8 @@ class TwoStageRecommender:
             refitted = fit_ranker(stack_weeks(newest), None, features, self.config, rounds=fitted.best_round)
             fitted = replace(refitted, valid_map=fitted.valid_map)
         self.ranker = fitted
-        self.history, self.cutoff = history, cutoff
         self.popular = PopularRecommender().fit(history, cutoff).popular
+        self.refresh(history, cutoff)
         if self.artifacts is not None:
             meta = {"cutoff": cutoff.isoformat(), "candidates": asdict(self.candidates), "ranker": asdict(self.config)}
             if self.tuning is not None:
@@ -104,8 +105,17 @@ class TwoStageRecommender:
             fitted.save(self.artifacts, meta)
         return self
 
-    def recommend(self, customers: pl.Series, k: int = K) -> pl.DataFrame:
-        if self.ranker is None:
+    def refresh(self, history: pl.LazyFrame, cutoff: date) -> TwoStageRecommender:
+        """Rank from ``history`` before ``cutoff`` (candidates and features are computed from it)
+        with the fitted trees and fill list."""
+        self.history, self.cutoff = history, cutoff
+        return self
+
+    def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:
+        """The ``k`` best of each customer's ranked candidates, filled up with the fill list;
+        with ``details``, each article's ``score`` and ``sources`` too (``popular fill`` for
+        what the fill added)."""
+        if self.ranker is None or self.history is None or self.cutoff is None:
             raise ValueError("fit the ranker before asking it for recommendations")
         doing = f"ranker: ranking the candidates of {customers.len():,} customers"
         self._step(doing)
@@ -116,6 +126,7 @@ class TwoStageRecommender:
         week = self.tables.week(self.history, self.cutoff, self.candidates)
         work = RankWork(self.ranker, self.candidates, k, self.chunk_size)
         parts = self.engine.map(week, customers, work, chunk_done)
-        self.scored = pl.concat(parts).sort(Col.CUSTOMER, Col.RANK)
+        scored = pl.concat(parts).sort(Col.CUSTOMER, Col.RANK)
         self._step("ranker: filling short lists with popular articles")
-        return fill_with(self.scored.lazy(), customers, self.popular, k)
+        recs = fill_with(scored.lazy(), customers, self.popular, k)
+        return with_details(recs, scored, self.name) if details else recs

@@ -28,6 +28,7 @@ from hmrec.ranking.data import (
 )
 from hmrec.ranking.inference import rank_customers
 from hmrec.ranking.model import FittedRanker, stack_weeks
+from hmrec.recommenders.base import FILL
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
 
@@ -204,12 +205,13 @@ def test_cold_and_short_lists_are_filled_with_popular_articles(tiny_dataset: Dat
     ).fit(split.history, split.cutoff)
     stranger = 10**6
     buyer = split.history.select(Col.CUSTOMER).first().collect().item()
-    recs = model.recommend(pl.Series([stranger, buyer], dtype=pl.UInt32))
+    recs = model.recommend(pl.Series([stranger, buyer], dtype=pl.UInt32), details=True)
     popular = popular_articles(split.history, split.cutoff)
     assert recs.filter(pl.col(Col.CUSTOMER) == stranger)[Col.ARTICLE].to_list() == popular[:12]
-    assert model.scored is not None
-    own = model.scored.filter(pl.col(Col.CUSTOMER) == buyer).sort(Col.RANK)[Col.ARTICLE].to_list()
-    assert 1 <= len(own) <= 3
+    assert recs.filter(pl.col(Col.CUSTOMER) == stranger)[Col.SOURCES].unique().to_list() == [FILL]
+    ranked = recs.filter(pl.col(Col.CUSTOMER) == buyer, pl.col(Col.SOURCES) != FILL).sort(Col.RANK)
+    own = ranked[Col.ARTICLE].to_list()
+    assert 1 <= len(own) <= 3 and ranked[Col.SCORE].null_count() == 0
     mine = recs.filter(pl.col(Col.CUSTOMER) == buyer).sort(Col.RANK)[Col.ARTICLE].to_list()
     assert mine == (own + [a for a in popular if a not in own])[:12]
 

@@ -10,6 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from hmrec.data.dataset import Dataset
+from hmrec.data.lists import popular_articles
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf.config import MFConfig
@@ -150,8 +151,16 @@ def test_bought_together_expands_through_co_purchases() -> None:
 
 def test_popular_lists_last_weeks_best_sellers_for_everyone() -> None:
     rows = [(1, 1, 5), (2, 2, 5), (3, 3, 6), (20, 4, 7), (20, 5, 7), (20, 6, 7)]  # 7 sold 3 weeks ago
-    out = PopularSource(n=3).candidates(hand_input(rows, serve=[0, 9]))
+    out = PopularSource(n=2).candidates(hand_input(rows, serve=[0, 9]))
     assert articles_for(out, 0) == [5, 6] and articles_for(out, 9) == [5, 6]
+
+
+def test_popular_is_the_fill_list_and_falls_back_to_older_best_sellers() -> None:
+    rows = [(1, 1, 5), (2, 2, 5), (3, 3, 6), (20, 4, 7), (20, 5, 7), (20, 6, 7), (30, 7, 8)]
+    data = hand_input(rows, serve=[0])
+    out = PopularSource(n=3).candidates(data)
+    assert articles_for(out, 0) == [5, 6, 7]  # the week holds two articles; 7 sold most before it
+    assert articles_for(out, 0) == popular_articles(data.history, data.cutoff, n=3)
 
 
 def test_age_popular_follows_the_age_bucket() -> None:

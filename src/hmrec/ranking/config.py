@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hmrec.ranking.data import check_blocks
+from hmrec.features.blocks import check_blocks
 from hmrec.schema import K
 
 OBJECTIVES = ("lambdarank", "binary")

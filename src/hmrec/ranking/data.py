@@ -17,29 +17,15 @@ import polars as pl
 from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.split import label_rows, purchases
 from hmrec.data.week import Shared, WeekInput
+from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
 from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
-from hmrec.features.pair import TASTE
 from hmrec.retrieval.pipeline import run_sources, union_of
-from hmrec.retrieval.union import BEST_RANK, N_SOURCES
 from hmrec.schema import Col
 
 LABEL = "label"
 RULE_SOURCES = ("repurchase", "same_product", "bought_together", "popular_age", "popular", "trending")
 """The ranker's default sources: every cheap rule (``mf`` can be added; it trains a model per week)."""
-
-FEATURE_BLOCKS: dict[str, Callable[[str], bool]] = {
-    "customer": lambda c: c.startswith("c_"),
-    "article": lambda c: c.startswith("a_"),
-    "pair": lambda c: c.startswith(("p_", "pp_", "x_", *(f"{prefix}_" for prefix in TASTE.values()))),
-    "retrieval": lambda c: c.endswith(("_score", "_rank")) or c in (N_SOURCES, BEST_RANK),
-    "trend": lambda c: c.startswith("t_"),
-    "cohort": lambda c: c.startswith("k_"),
-    "price": lambda c: c.startswith("b_"),
-    "estimate": lambda c: c.startswith("e_"),
-    "embedding": lambda c: c.startswith("m_"),
-}
-"""Which columns each feature block owns (the ablation drops one block at a time)."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +44,6 @@ class CandidateConfig:
             raise ValueError("the ranker needs at least one candidate source")
         if self.per_source < 1 or self.cap < 1:
             raise ValueError(f"candidates per source ({self.per_source}) and cap ({self.cap}) must be at least 1")
-
-
-def check_blocks(names: Iterable[str]) -> None:
-    """Raise on a name that is not a feature block."""
-    unknown = set(names) - set(FEATURE_BLOCKS)
-    if unknown:
-        raise ValueError(f"unknown feature block(s) {sorted(unknown)}; choose from {', '.join(FEATURE_BLOCKS)}")
 
 
 def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> list[str]:

@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
-from hmrec.data.split import days_before
-from hmrec.recommenders.base import fill_with, top_per_customer
+from hmrec.data.lists import decayed_counts, fill_with, popular_articles, top_per_customer
+from hmrec.recommenders.base import with_details
 from hmrec.schema import Col, K
-
-
-def popular_articles(history: pl.LazyFrame, cutoff: date, days: int = 7, n: int = 2 * K) -> list[int]:
-    """The ``n`` most bought articles in the ``days`` before ``cutoff`` (ties: lower index).
-
-    Falls back to the whole history when that window holds fewer than ``n`` articles.
-    """
-
-    def top(rows: pl.LazyFrame) -> list[int]:
-        counts = rows.group_by(Col.ARTICLE).agg(n=pl.len()).sort(["n", Col.ARTICLE], descending=[True, False])
-        return counts.head(n).collect()[Col.ARTICLE].to_list()
-
-    recent = top(history.filter(pl.col(Col.DATE) >= cutoff - timedelta(days=days)))
-    if len(recent) >= n:
-        return recent
-    return recent + [a for a in top(history) if a not in set(recent)][: n - len(recent)]
-
-
-def decayed_counts(history: pl.LazyFrame, cutoff: date, weeks: int, decay: float) -> pl.LazyFrame:
-    """``customer, article, score``: units bought in the last ``weeks``, each ``exp(-decay * days)``."""
-    recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=weeks), pl.col(Col.DATE) < cutoff)
-    return recent.group_by(Col.CUSTOMER, Col.ARTICLE).agg((-decay * days_before(cutoff)).exp().sum().alias(Col.SCORE))
 
 
 @dataclass
@@ -48,8 +26,13 @@ class PopularRecommender:
             raise ValueError(f"the history before {cutoff} holds fewer than {K} distinct articles")
         return self
 
-    def recommend(self, customers: pl.Series, k: int = K) -> pl.DataFrame:
-        return fill_with(None, customers, self.popular, k)
+    def refresh(self, history: pl.LazyFrame, cutoff: date) -> PopularRecommender:
+        """Keep the fitted list: it is the whole model."""
+        return self
+
+    def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:
+        recs = fill_with(None, customers, self.popular, k)
+        return with_details(recs, None, self.name) if details else recs
 
 
 @dataclass
@@ -64,16 +47,21 @@ class RepurchaseRecommender:
     decay: float = 0.03
     name: str = "repurchase"
     popular: list[int] = field(default_factory=list)
-    scored: pl.DataFrame | None = None
+    counts: pl.DataFrame | None = None
 
     def fit(self, history: pl.LazyFrame, cutoff: date) -> RepurchaseRecommender:
         self.popular = PopularRecommender().fit(history, cutoff).popular
-        self.scored = decayed_counts(history, cutoff, self.weeks, self.decay).collect()
+        return self.refresh(history, cutoff)
+
+    def refresh(self, history: pl.LazyFrame, cutoff: date) -> RepurchaseRecommender:
+        """The customers' own purchases before ``cutoff``; the fitted fill list is kept."""
+        self.counts = decayed_counts(history, cutoff, self.weeks, self.decay).collect()
         return self
 
-    def recommend(self, customers: pl.Series, k: int = K) -> pl.DataFrame:
-        if self.scored is None:
+    def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:
+        if self.counts is None:
             raise RuntimeError("call fit() before recommend()")
         who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)})
-        own = top_per_customer(self.scored.lazy().join(who, on=Col.CUSTOMER, how="semi"), k)
-        return fill_with(own, customers, self.popular, k)
+        own = top_per_customer(self.counts.lazy().join(who, on=Col.CUSTOMER, how="semi"), k)
+        recs = fill_with(own, customers, self.popular, k)
+        return with_details(recs, None, self.name) if details else recs

@@ -6,8 +6,8 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from hmrec.data.lists import top_per_customer
 from hmrec.data.week import WeekInput
-from hmrec.recommenders.base import top_per_customer
 from hmrec.schema import Col
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {

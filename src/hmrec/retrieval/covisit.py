@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmrec.data.lists import decayed_counts
 from hmrec.data.split import days_before
 from hmrec.data.week import WeekInput, once_per_week
-from hmrec.recommenders.baselines import decayed_counts
 from hmrec.retrieval.base import ranked
 from hmrec.schema import Col
 

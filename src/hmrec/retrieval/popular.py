@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmrec.data.lists import best_sellers
 from hmrec.data.week import WeekInput, once_per_week
 from hmrec.retrieval.base import best, for_everyone, ranked
 from hmrec.schema import Col
@@ -23,9 +24,10 @@ class PopularSource:
 
     @once_per_week
     def top(self, data: WeekInput) -> pl.LazyFrame:
-        """``article, score``: the list every customer gets."""
-        counts = data.recent(self.days / 7).group_by(Col.ARTICLE).agg(pl.len().cast(pl.Float32).alias(Col.SCORE))
-        return best(counts, self.n)
+        """``article, score, rank``: the list every customer gets (``data.lists.best_sellers``, the
+        same list the popular fill uses)."""
+        top = best_sellers(data.past(), data.cutoff, self.days, self.n).lazy()
+        return top.with_columns((pl.int_range(pl.len()) + 1).alias(Col.RANK))
 
     def candidates(self, data: WeekInput) -> pl.LazyFrame:
         return for_everyone(data, self.top(data))

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmrec.data.lists import decayed_counts
 from hmrec.data.week import WeekInput
-from hmrec.recommenders.baselines import decayed_counts
 from hmrec.retrieval.base import ranked
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmrec.data.lists import decayed_counts
 from hmrec.data.week import WeekInput, once_per_week
-from hmrec.recommenders.baselines import decayed_counts
 from hmrec.retrieval.base import ranked
 from hmrec.schema import Col
 

@@ -11,11 +11,11 @@ import numpy as np
 import polars as pl
 import torch
 
+from hmrec.data.lists import popular_articles
 from hmrec.data.split import Split
 from hmrec.data.split import history as before
 from hmrec.metrics import map_at_k
-from hmrec.recommenders.base import fill_with
-from hmrec.recommenders.baselines import popular_articles
+from hmrec.recommenders.base import fill_with, with_details
 from hmrec.recommenders.mf.config import FILTERS, MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
 from hmrec.recommenders.mf.train import Interactions, TrainResult, interactions_from, train
@@ -171,13 +171,15 @@ class MFRecommender:
     def refresh(self, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
         """Score from a newer ``history`` without refitting.
 
-        Popular list, candidates and filters are read again; each customer with purchases
+        Candidates and filters are read again (the fitted fill list is kept); each customer with purchases
         before ``cutoff`` but no factors from the fit gets them by fold-in: the least-squares
         solve of an ALS customer pass against the fitted article factors.
         """
         if self.model is None or self.trained is None:
             raise RuntimeError("call fit() or load() before refresh()")
+        fill = self.popular
         self.prepare_scoring(history, cutoff)
+        self.popular = fill or self.popular  # the fitted fill list is part of the model
         new = self.known[~np.isin(self.known, self.trained)]
         if len(new):
             self._fold_in(before(history, cutoff), cutoff, new)
@@ -272,5 +274,6 @@ class MFRecommender:
         self.model.eval()
         return top_n_scores(self.model, seen, self.candidates, n, self.chunk_size, self.bought)
 
-    def recommend(self, customers: pl.Series, k: int = K) -> pl.DataFrame:
-        return fill_with(self.top_n(customers, k).lazy(), customers, self.popular, k)
+    def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:
+        recs = fill_with(self.top_n(customers, k).lazy(), customers, self.popular, k)
+        return with_details(recs, None, self.name) if details else recs

@@ -1,0 +1,104 @@
+"""Ranked lists every stage shares: a customer's best rows, time-decayed purchase counts, the
+week's best sellers, and filling a list up to ``k`` articles.
+
+They sit below both the candidate sources (``retrieval``) and the recommenders, which import
+them from here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from hmrec.data.split import days_before
+from hmrec.schema import RECOMMENDATION_SCHEMA, Col, K
+
+
+def top_per_customer(scored: pl.LazyFrame, k: int) -> pl.LazyFrame:
+    """The ``k`` best ``(customer, article, score)`` rows per customer with a 1-based ``rank``.
+
+    Scores are rounded to 7 significant digits first: float sums whose order depends on
+    parallel joins differ in their last bits, and must not reorder a customer's list. Ties
+    then break on the article index, so the result is deterministic.
+    """
+    return (
+        scored.with_columns(pl.col(Col.SCORE).cast(pl.Float64).round_sig_figs(7))
+        .sort([Col.CUSTOMER, Col.SCORE, Col.ARTICLE], descending=[False, True, False])
+        .with_columns(pl.int_range(1, pl.len() + 1).over(Col.CUSTOMER).alias(Col.RANK))
+        .filter(pl.col(Col.RANK) <= k)
+    )
+
+
+def decayed_counts(history: pl.LazyFrame, cutoff: date, weeks: int, decay: float) -> pl.LazyFrame:
+    """``customer, article, score``: units bought in the last ``weeks``, each ``exp(-decay * days)``."""
+    recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=weeks), pl.col(Col.DATE) < cutoff)
+    return recent.group_by(Col.CUSTOMER, Col.ARTICLE).agg((-decay * days_before(cutoff)).exp().sum().alias(Col.SCORE))
+
+
+def best_sellers(history: pl.LazyFrame, cutoff: date, days: int = 7, n: int = 2 * K) -> pl.DataFrame:
+    """The week's best sellers, the one definition every stage uses: ``article, score`` (units
+    sold in the ``days`` before ``cutoff``), the ``n`` most sold first, ties to the lower index.
+
+    When that window holds fewer than ``n`` articles, the most sold of the whole history before
+    ``cutoff`` follow (score 0), so a list is never short while the shop has ``n`` articles."""
+    past = history.filter(pl.col(Col.DATE) < cutoff)
+
+    def top(rows: pl.LazyFrame, limit: int) -> pl.DataFrame:
+        counts = rows.group_by(Col.ARTICLE).agg(pl.len().cast(pl.Float32).alias(Col.SCORE))
+        return counts.sort([Col.SCORE, Col.ARTICLE], descending=[True, False]).head(limit).collect()
+
+    recent = top(past.filter(pl.col(Col.DATE) >= cutoff - timedelta(days=days)), n)
+    if recent.height >= n:
+        return recent
+    rest = top(past.join(recent.lazy(), on=Col.ARTICLE, how="anti"), n - recent.height)
+    return pl.concat([recent, rest.with_columns(pl.lit(0.0, pl.Float32).alias(Col.SCORE))])
+
+
+def popular_articles(history: pl.LazyFrame, cutoff: date, days: int = 7, n: int = 2 * K) -> list[int]:
+    """``best_sellers`` as a list of article indices, best first."""
+    return best_sellers(history, cutoff, days, n)[Col.ARTICLE].to_list()
+
+
+FALLBACK_RANK = 1_000_000
+"""Fallback articles rank after any of a customer's own."""
+
+
+def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[int], k: int = K) -> pl.DataFrame:
+    """Each of ``customers`` gets ``k`` distinct articles: its own ranked ones, then ``fallback``.
+
+    ``ranked`` holds ``customer, article, rank`` (None: nothing of its own); rows for other
+    customers are ignored. Raises when ``fallback`` is too short to fill ``k`` slots.
+    """
+    if len(set(fallback)) < k:
+        raise ValueError(f"need at least {k} distinct fallback articles, got {len(set(fallback))}")
+    who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
+    fallback = fallback[: 2 * k]  # enough to fill any list: at most k are already taken
+    own = None
+    short = who  # the customers with fewer than k articles of their own: only they need the fallback
+    if ranked is not None:
+        own = ranked.join(who, on=Col.CUSTOMER, how="semi").select(
+            pl.col(Col.CUSTOMER).cast(pl.UInt32), pl.col(Col.ARTICLE).cast(pl.UInt32), pl.col(Col.RANK).cast(pl.Int64)
+        )
+        full = own.group_by(Col.CUSTOMER).agg(pl.col(Col.ARTICLE).n_unique().alias("__n")).filter(pl.col("__n") >= k)
+        short = who.join(full, on=Col.CUSTOMER, how="anti")
+    extra = short.join(
+        pl.LazyFrame(
+            {
+                Col.ARTICLE: pl.Series(fallback, dtype=pl.UInt32),
+                Col.RANK: pl.Series(range(FALLBACK_RANK, FALLBACK_RANK + len(fallback)), dtype=pl.Int64),
+            }
+        ),
+        how="cross",
+    )
+    parts = [extra] if own is None else [own, extra]
+    return (
+        pl.concat(parts)
+        .sort(Col.CUSTOMER, Col.RANK)
+        .unique([Col.CUSTOMER, Col.ARTICLE], keep="first", maintain_order=True)
+        .with_columns(pl.int_range(1, pl.len() + 1).over(Col.CUSTOMER).alias(Col.RANK))
+        .filter(pl.col(Col.RANK) <= k)
+        .select(Col.CUSTOMER, Col.ARTICLE, pl.col(Col.RANK))
+        .cast(RECOMMENDATION_SCHEMA)
+        .collect()
+    )

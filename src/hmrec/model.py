@@ -1,0 +1,353 @@
+"""A fitted model that outlives the command that fitted it: saved to a folder, loaded, and
+pointed at any data in the same format (for example the same log with a newer week appended)
+to score it without fitting again.
+
+What is learned is kept (the ranker's trees, the MF factors, the fill list); what is read from
+the data (candidates, features, the customers' own purchases) is computed from the data at hand,
+at the day after its last transaction. Ids cross the boundary as Kaggle ids: a saved model names
+its articles (and the MF model its customers) by id, and is re-indexed to the prepared ids of
+the data it scores.
+
+A model folder holds ``model.json`` (the hmrec version, the model format, the model's name, its
+cutoff, the fill list), ``settings.toml`` (the settings it was fitted with, which ``--config``
+reads back), ``articles.parquet`` (the catalogue it was fitted on), and the model's own state:
+``ranker/`` (LightGBM's ``model.txt``, the feature list, the importance) or ``mf.pt`` with
+``customers.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+import hmrec
+from hmrec.data.atomic import staged
+from hmrec.data.dataset import Dataset
+from hmrec.data.engine import Engine, LocalEngine
+from hmrec.data.submission import write_submission
+from hmrec.recommenders.base import Recommender
+from hmrec.schema import Col, K
+from hmrec.settings import Settings
+
+MODEL_FORMAT = 1
+"""The layout of a model folder; a folder of another format is refused (fit it again)."""
+MODEL_FILE = "model.json"
+SETTINGS_FILE = "settings.toml"
+ARTICLES_FILE = "articles.parquet"
+CUSTOMERS_FILE = "customers.parquet"
+RANKER_DIR = "ranker"
+MF_FILE = "mf.pt"
+
+
+class ModelError(ValueError):
+    """A saved model that cannot score the data at hand; the message says what to do."""
+
+
+def scoring_cutoff(dataset: Dataset) -> date:
+    """The day after the data's last transaction: a model fitted or scoring there sees it all."""
+    return dataset.date_range()[1] + timedelta(days=1)
+
+
+def _article_ids(dataset: Dataset, articles: list[int]) -> list[str]:
+    frame = pl.DataFrame({Col.ARTICLE: pl.Series(articles, dtype=pl.UInt32)}).with_row_index("__pos")
+    ids = frame.join(dataset.article_map().collect(), on=Col.ARTICLE, how="left").sort("__pos")
+    return ids[Col.ARTICLE_ID].to_list()
+
+
+def _article_indices(dataset: Dataset, ids: list[str]) -> list[int]:
+    frame = pl.DataFrame({Col.ARTICLE_ID: pl.Series(ids, dtype=pl.String)}).with_row_index("__pos")
+    found = frame.join(dataset.article_map().collect(), on=Col.ARTICLE_ID, how="left").sort("__pos")
+    return found[Col.ARTICLE].to_list()
+
+
+@dataclass
+class Model:
+    """A fitted recommender with its settings. ``recommend`` scores a dataset (by default the
+    one it was fitted on); ``save`` writes it to a folder and ``Model.load`` reads it back."""
+
+    name: str
+    settings: Settings
+    cutoff: date
+    """The day after the last transaction it was fitted on."""
+    fill: list[str]
+    """The fill list, as article ids: what customers with too few articles of their own get."""
+    articles: pl.Series
+    """The article ids of the catalogue it was fitted on, in that data's index order."""
+    state: Any = None
+    """What was learned: a ``FittedRanker`` (ranker), an MF ``_MFState``, or None (rules)."""
+    version: str = hmrec.__version__
+    bound: tuple[Path, Recommender] | None = field(default=None, repr=False)
+    """The recommender ready to score one prepared dataset (its root): the fitted one, or one
+    rebuilt for other data (``_bind``)."""
+    on_step: Callable[[str], None] | None = field(default=None, repr=False)
+    engine: Engine = field(default_factory=LocalEngine, repr=False)
+
+    @classmethod
+    def fitted(cls, name: str, settings: Settings, dataset: Dataset, recommender: Recommender, cutoff: date) -> Model:
+        """The model of ``recommender``, fitted on ``dataset`` before ``cutoff``."""
+        articles = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
+        state: Any = None
+        if name == "ranker":
+            state = recommender.ranker  # type: ignore[attr-defined]
+        elif name == "mf":
+            state = _MFState.of(recommender, dataset)
+        model = cls(name, settings, cutoff, _article_ids(dataset, recommender.popular), articles, state)
+        model.bound = (dataset.root, recommender)
+        return model
+
+    # scoring
+
+    def recommender_for(self, dataset: Dataset) -> Recommender:
+        """The recommender that scores ``dataset``: fitted state, that data's rows and ids."""
+        if self.bound is not None and self.bound[0] == dataset.root:
+            recommender = self.bound[1]
+            if hasattr(recommender, "engine"):
+                recommender.engine = self.engine  # type: ignore[attr-defined]
+            if hasattr(recommender, "on_step"):
+                recommender.on_step = self.on_step  # type: ignore[attr-defined]
+            return recommender
+        recommender = self._bind(dataset)
+        self.bound = (dataset.root, recommender)
+        return recommender
+
+    def _bind(self, dataset: Dataset) -> Recommender:
+        self.check_catalogue(dataset)
+        fill = _article_indices(dataset, self.fill)
+        history, cutoff = dataset.transactions(), scoring_cutoff(dataset)
+        if self.name == "popular":
+            from hmrec.recommenders.baselines import PopularRecommender
+
+            return PopularRecommender(popular=fill)
+        if self.name == "repurchase":
+            from hmrec.recommenders.baselines import RepurchaseRecommender
+
+            return RepurchaseRecommender(popular=fill).refresh(history, cutoff)
+        if self.name == "ranker":
+            from hmrec.pipeline import TwoStageRecommender
+            from hmrec.ranking.data import Tables
+
+            ranker = TwoStageRecommender(
+                Tables(dataset.articles(), dataset.customers()),
+                candidates=self.settings.candidates,
+                config=self.settings.ranker,
+                engine=self.engine,
+                on_step=self.on_step,
+                ranker=self.state,
+                popular=fill,
+            )
+            return ranker.refresh(history, cutoff)
+        assert self.name == "mf"
+        return self.state.bind(dataset, fill).refresh(history, cutoff)
+
+    def check_catalogue(self, dataset: Dataset) -> None:
+        """Refuse data whose catalogue lacks articles the model was fitted with."""
+        known = dataset.article_map().select(Col.ARTICLE_ID).collect()[Col.ARTICLE_ID]
+        missing = self.articles.filter(~self.articles.is_in(known.implode()))
+        if missing.len():
+            raise ModelError(
+                f"the data's catalogue lacks {missing.len():,} of the {self.articles.len():,} articles this "
+                f"{self.name} model was fitted with (e.g. {missing[0]}): it was fitted on another shop or "
+                "catalogue. Fit it on this data instead: hmrec fit --data DIR --out MODEL_DIR"
+            )
+
+    def recommend(
+        self,
+        dataset: Dataset,
+        customers: pl.Series | None = None,
+        k: int = K,
+        details: bool = False,
+        kaggle_ids: bool = True,
+    ) -> pl.DataFrame:
+        """``k`` articles for each customer: ``customer_id, article_id, rank`` (Kaggle ids), with
+        ``details`` also ``score`` and ``sources`` (``popular fill`` for the fill list).
+
+        ``customers`` are Kaggle customer ids (default: every customer of the submission, in its
+        order); an id the data does not know is a customer without purchases (the fill list, or what the ranker gives every newcomer). With ``kaggle_ids=False``, and
+        ``customers`` then prepared indices, the frame keeps the indices (``customer, article``)."""
+        recommender = self.recommender_for(dataset)
+        if not kaggle_ids:
+            who = dataset.submission_customers().collect()[Col.CUSTOMER] if customers is None else customers
+            return recommender.recommend(who.cast(pl.UInt32), k, details)
+        asked = _asked(dataset, customers)
+        recs = recommender.recommend(asked[Col.CUSTOMER], k, details)
+        out = (
+            asked.join(recs, on=Col.CUSTOMER, how="left")
+            .sort("__pos", Col.RANK)
+            .join(dataset.article_map().collect(), on=Col.ARTICLE, how="left")
+        )
+        extra = [Col.SCORE, Col.SOURCES] if details else []
+        return out.select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, *extra)
+
+    def write_submission(self, dataset: Dataset, path: Path | str) -> pl.DataFrame:
+        """Write the Kaggle submission for ``dataset`` to ``path`` (written whole or not at all);
+        return the recommendations it was made of (prepared indices, with score and sources)."""
+        recs = self.recommend(dataset, details=True, kaggle_ids=False)
+        write_submission(dataset, recs, Path(path))
+        return recs
+
+    @property
+    def fill_indices(self) -> list[int]:
+        """The fill list as indices of the data the model is bound to."""
+        if self.bound is None:
+            raise ModelError("recommend with the model first: the fill list is read in that data's ids")
+        return list(self.bound[1].popular)
+
+    # saving
+
+    def save(self, folder: Path | str) -> Path:
+        """Write the model to ``folder`` (replaced whole, or left as it was on an error)."""
+        folder = Path(folder)
+        with staged(folder) as tmp:
+            meta = {
+                "hmrec_version": self.version,
+                "format": MODEL_FORMAT,
+                "model": self.name,
+                "cutoff": self.cutoff.isoformat(),
+                "fill": self.fill,
+            }
+            (tmp / MODEL_FILE).write_text(json.dumps(meta, indent=2))
+            (tmp / SETTINGS_FILE).write_text(self.settings.to_toml())
+            pl.DataFrame({Col.ARTICLE_ID: self.articles}).write_parquet(tmp / ARTICLES_FILE)
+            if self.name == "ranker":
+                self.state.save(tmp / RANKER_DIR, {"cutoff": self.cutoff.isoformat()})
+            elif self.name == "mf":
+                self.state.save(tmp)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path | str) -> Model:
+        """The model ``save`` wrote to ``folder``; refuses a folder written by an hmrec whose
+        model format differs, with what to do."""
+        folder = Path(folder)
+        path = folder / MODEL_FILE
+        if not path.is_file():
+            raise ModelError(f"{folder}: not a saved hmrec model ({MODEL_FILE} is missing); write one with hmrec fit")
+        try:
+            meta = json.loads(path.read_text())
+            version, fmt = str(meta.get("hmrec_version", "?")), meta.get("format")
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise ModelError(f"{path}: unreadable ({exc}); fit the model again with hmrec fit") from None
+        if fmt != MODEL_FORMAT:
+            raise ModelError(
+                f"{folder} was saved by hmrec {version} (model format {fmt}); this is hmrec {hmrec.__version__}, "
+                f"which reads model format {MODEL_FORMAT}. Fit it again with this version "
+                f"(hmrec fit --data DIR --out {folder}), or score it with hmrec {version}"
+            )
+        settings = Settings.load(folder / SETTINGS_FILE)
+        articles = pl.read_parquet(folder / ARTICLES_FILE)[Col.ARTICLE_ID]
+        name = meta["model"]
+        state: Any = None
+        if name == "ranker":
+            from hmrec.ranking.model import FittedRanker
+
+            state = FittedRanker.load(folder / RANKER_DIR)
+        elif name == "mf":
+            state = _MFState.load(folder, articles)
+        return cls(name, settings, date.fromisoformat(meta["cutoff"]), list(meta["fill"]), articles, state, version)
+
+
+def _asked(dataset: Dataset, customers: pl.Series | None) -> pl.DataFrame:
+    """``__pos, customer_id, customer``: the asked Kaggle ids in order, each with its prepared
+    index; ids the data does not know get indices past its own (they have no rows)."""
+    cmap = dataset.customer_map().collect()
+    if customers is None:
+        order = dataset.submission_customers().collect().join(cmap, on=Col.CUSTOMER, how="left", maintain_order="left")
+        return order.with_row_index("__pos").select("__pos", Col.CUSTOMER_ID, Col.CUSTOMER)
+    ids = pl.DataFrame({Col.CUSTOMER_ID: customers.cast(pl.String)}).unique(maintain_order=True)
+    found = ids.join(cmap, on=Col.CUSTOMER_ID, how="left", maintain_order="left").with_row_index("__pos")
+    unknown = pl.col(Col.CUSTOMER).is_null()
+    start = cmap.height
+    return found.with_columns(
+        pl.when(unknown)
+        .then(start + unknown.cast(pl.UInt32).cum_sum() - 1)
+        .otherwise(pl.col(Col.CUSTOMER))
+        .cast(pl.UInt32)
+        .alias(Col.CUSTOMER)
+    ).select("__pos", Col.CUSTOMER_ID, Col.CUSTOMER)
+
+
+@dataclass
+class _MFState:
+    """What the MF model learned, by Kaggle id: its factor tables (rows in the order of the
+    ``customers`` and ``articles`` ids of the data it was fitted on) and who had factors."""
+
+    recommender: Any  # the fitted MFRecommender
+    customers: pl.Series
+    articles: pl.Series
+
+    @classmethod
+    def of(cls, recommender: Any, dataset: Dataset) -> _MFState:
+        customers = dataset.customer_map().sort(Col.CUSTOMER).collect()[Col.CUSTOMER_ID]
+        articles = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
+        return cls(recommender, customers, articles)
+
+    def save(self, folder: Path) -> None:
+        import torch
+
+        rec = self.recommender
+        state = {
+            "model": rec.model.state_dict(),
+            "trained": rec.trained,
+            "config": rec.config,
+            "candidate_weeks": rec.candidate_weeks,
+            "filter": rec.filter,
+        }
+        torch.save(state, folder / MF_FILE)
+        pl.DataFrame({Col.CUSTOMER_ID: self.customers}).write_parquet(folder / CUSTOMERS_FILE)
+
+    @classmethod
+    def load(cls, folder: Path, articles: pl.Series) -> _MFState:
+        import torch
+
+        from hmrec.recommenders.mf.model import MatrixFactorization
+        from hmrec.recommenders.mf.recommender import MFRecommender
+
+        saved = torch.load(folder / MF_FILE, weights_only=False)
+        weights = saved["model"]
+        n_customers, dim = weights["customer.weight"].shape
+        model = MatrixFactorization(n_customers, weights["article.weight"].shape[0], dim)
+        model.load_state_dict(weights)
+        rec = MFRecommender(saved["config"], candidate_weeks=saved["candidate_weeks"], filter=saved["filter"])
+        rec.model, rec.trained = model, saved["trained"]
+        return cls(rec, pl.read_parquet(folder / CUSTOMERS_FILE)[Col.CUSTOMER_ID], articles)
+
+    def bind(self, dataset: Dataset, fill: list[int]) -> Any:
+        """A copy of the fitted recommender re-indexed to ``dataset``'s ids, with the fill list."""
+        import numpy as np
+        import torch
+
+        from hmrec.recommenders.mf.model import MatrixFactorization
+
+        old = self.recommender
+        rec = replace(old, popular=fill, on_epoch=None, checkpoint_dir=None)
+        cmap = dataset.customer_map().sort(Col.CUSTOMER).collect()[Col.CUSTOMER_ID]
+        amap = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
+        if cmap.equals(self.customers) and amap.equals(self.articles):
+            return rec
+        c_new, c_old = _positions(cmap, self.customers)
+        a_new, a_old = _positions(amap, self.articles)
+        model = MatrixFactorization(cmap.len(), amap.len(), old.model.customer.embedding_dim)
+        with torch.no_grad():
+            for table, new, was in (("customer", c_new, c_old), ("article", a_new, a_old)):
+                for name in (table, f"{table}_bias"):
+                    target = getattr(model, name).weight
+                    target.zero_()
+                    target[torch.from_numpy(new)] = getattr(old.model, name).weight[torch.from_numpy(was)]
+        index = dict(zip(c_old.tolist(), c_new.tolist(), strict=True))
+        trained = np.array(sorted(index[c] for c in old.trained.tolist() if c in index), dtype=old.trained.dtype)
+        rec.model, rec.trained = model, trained
+        return rec
+
+
+def _positions(new: pl.Series, old: pl.Series) -> tuple[Any, Any]:
+    """Index arrays ``(in new, in old)`` of the ids both hold."""
+    left = pl.DataFrame({"id": new}).with_row_index("__new")
+    right = pl.DataFrame({"id": old}).with_row_index("__old")
+    both = left.join(right, on="id", how="inner")
+    return both["__new"].cast(pl.Int64).to_numpy(), both["__old"].cast(pl.Int64).to_numpy()
