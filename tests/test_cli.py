@@ -21,7 +21,21 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize(
-    "command", ["generate", "prepare", "evaluate", "submit", "train-baseline", "candidates", "demo", "report", "serve"]
+    "command",
+    [
+        "generate",
+        "prepare",
+        "check",
+        "evaluate",
+        "submit",
+        "fit",
+        "recommend",
+        "train-baseline",
+        "candidates",
+        "demo",
+        "report",
+        "serve",
+    ],
 )
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"], terminal_width=200)
@@ -60,7 +74,9 @@ def test_ranker_is_the_default_of_submit_and_saves_its_artifacts(tiny_shop: Path
     submission = pl.read_csv(out)
     assert submission.height == pl.read_csv(data / "sample_submission.csv").height
     assert submission["prediction"].str.split(" ").list.len().min() == 12
-    assert {p.name for p in (artifacts / "model").iterdir()} == {"model.txt", "features.json", "importance.csv"}
+    saved = artifacts / "model"  # the fitted model, as hmrec fit saves it
+    assert {p.name for p in saved.iterdir()} == {"model.json", "settings.toml", "articles.parquet", "ranker"}
+    assert {p.name for p in (saved / "ranker").iterdir()} == {"model.txt", "features.json", "importance.csv"}
     assert {"recommendations.parquet", "articles.parquet", "history.parquet", "meta.json"} <= {
         p.name for p in artifacts.iterdir()
     }

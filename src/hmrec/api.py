@@ -14,6 +14,7 @@ The CLI is a thin layer over this module: it calls these functions and prints wh
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,23 +22,68 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import polars as pl
+
+from hmrec import faults
+from hmrec.data.atomic import Busy, locked, staged
 from hmrec.data.check import CheckReport
 from hmrec.data.check import check as _check
 from hmrec.data.dataset import Dataset
-from hmrec.data.engine import Engine, LocalEngine, make_engine
+from hmrec.data.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
 from hmrec.data.ingest import PrepareResult
+from hmrec.data.shop import PROFILES, SCALES
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
-from hmrec.evaluation import Evaluation, ModelOptions, Score, evaluate_models, fit_model
+from hmrec.data.validate import DataError
+from hmrec.evaluation import AblationRow, Evaluation, ModelOptions, Score, evaluate_models, fit_model
 from hmrec.model import Model, ModelError, scoring_cutoff
+from hmrec.ranking.config import OBJECTIVES, RankerConfig
+from hmrec.ranking.data import CandidateConfig
+from hmrec.recommenders.mf.config import FILTERS, LOSS_NAMES, SOLVERS, MFConfig
+from hmrec.recommenders.mf.weights import PRESETS, Weighting
+from hmrec.retrieval.pipeline import SOURCES
+from hmrec.schema import Col
 from hmrec.settings import MODEL_NAMES, Settings
 
 if TYPE_CHECKING:
+    from hmrec.recommenders.mf.recommender import MFRecommender
+    from hmrec.retrieval.pipeline import QualityRow
     from hmrec.tuning import TuneResult
 
 __all__ = [
+    "ENGINES",
+    "FILTERS",
+    "LOSS_NAMES",
     "MODEL_NAMES",
+    "OBJECTIVES",
+    "PRESETS",
+    "PROFILES",
+    "SCALES",
+    "SOLVERS",
+    "SOURCES",
+    "AblationRow",
+    "Busy",
+    "CandidateConfig",
+    "DataError",
+    "EngineError",
+    "LocalEngine",
+    "MFConfig",
+    "RankerConfig",
+    "Split",
+    "Weighting",
+    "faults",
+    "generate",
+    "locked",
+    "measure_candidates",
+    "parse_cutoff",
+    "save_evaluation",
+    "serve_app",
+    "shop_statistics",
+    "staged",
+    "train_baseline",
+    "write_serving_files",
     "CheckReport",
     "Dataset",
+    "Engine",
     "Evaluation",
     "Model",
     "ModelError",
@@ -50,6 +96,8 @@ __all__ = [
     "load",
     "load_model",
     "prepare",
+    "read_customers",
+    "refuse_stray",
     "running",
 ]
 
@@ -103,6 +151,29 @@ def holdout(dataset: Dataset, cutoff: str | None = None) -> Split:
     return Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None)
 
 
+def read_customers(path: Path | str) -> pl.Series:
+    """The ``customer_id`` column of a CSV or parquet file, checked (64 lowercase hex characters
+    each); repeated ids are kept once, in the order of their first row."""
+    from hmrec.data import validate as v
+    from hmrec.data.ingest import _reading, scan_raw
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with _reading(path):
+        frame = scan_raw(path, [Col.CUSTOMER_ID])
+        v.run_checks(frame, path, [v.CUSTOMER_ID_CHECK])
+        return frame.collect()[Col.CUSTOMER_ID].unique(maintain_order=True)
+
+
+def refuse_stray(dataset: Dataset, consequence: str) -> None:
+    """Raise ``ValueError`` naming the rows when the log's last dates come long after the rest
+    (a date typed wrong): ``consequence`` says what they would do."""
+    refuse_stray_dates(
+        dataset.transactions(), consequence, lambda end: "Fix those dates (hmrec check --data DIR lists them)"
+    )
+
+
 @contextmanager
 def running(settings: Settings, dataset: Dataset) -> Iterator[Engine]:
     """The engine ``settings`` name (local, or Ray with its workers or cluster address), started
@@ -139,6 +210,7 @@ def evaluate(
     on_tuned: Callable[[TuneResult], None] | None = None,
     engine: Engine | None = None,
     curve_sizes: Sequence[int] = (),
+    ablation: bool = False,
     artifacts: Path | None = None,
 ) -> Evaluation:
     """Hold out a week (``settings.cutoff``, default the last 7 days), fit each model of
@@ -146,7 +218,8 @@ def evaluate(
     buyers. ``result.table()`` holds MAP@12 and recall@12 per model;
     ``result.recommendations_of(name, dataset)`` the holdout recommendations with Kaggle ids.
     ``engine`` runs the per-customer work (default: in this process); ``artifacts`` receives
-    the ranker's model files."""
+    the ranker's model files; ``curve_sizes`` measures each candidate source's recall at those
+    sizes; ``ablation`` retrains the ranker without each feature block and each source."""
     settings = settings or Settings()
     names = list(models) if models else [settings.model]
     unknown = [n for n in names if n not in MODEL_NAMES]
@@ -154,7 +227,7 @@ def evaluate(
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
     split = holdout(dataset, settings.cutoff)
     options = _options(settings, on_step, engine, on_tuned, artifacts)
-    return evaluate_models(dataset, names, split, options, curve_sizes)
+    return evaluate_models(dataset, names, split, options, curve_sizes, ablation)
 
 
 def fit(
@@ -170,11 +243,7 @@ def fit(
     ``model.save(folder)``. With ``settings.tune``, the ranker's settings are chosen first on the
     weeks before (the model's ``settings`` are the chosen ones)."""
     settings = settings or Settings()
-    refuse_stray_dates(
-        dataset.transactions(),
-        "the model would score the week after them",
-        lambda end: "Fix those dates (hmrec check --data DIR lists them)",
-    )
+    refuse_stray(dataset, "the model would be fitted to score the week after them")
     tuned: list[TuneResult] = []
 
     def keep(result: TuneResult) -> None:
@@ -199,3 +268,112 @@ def load_model(folder: Path | str, *, on_step: Step | None = None, engine: Engin
     model.on_step = on_step
     model.engine = engine or LocalEngine()
     return model
+
+
+# What the rest of the ``hmrec`` command does: the synthetic shop, the candidate sources'
+# measurements, the MF baseline's training, the ablation, the serving files and the report.
+
+
+def generate(
+    out: Path | str,
+    scale: str = "small",
+    profile: str = "fashion",
+    seed: int = 0,
+    on_week: Callable[[int, int], None] | None = None,
+) -> list[Path]:
+    """Write a synthetic shop (the four Kaggle files) into ``out``; same arguments, same bytes."""
+    from hmrec.data import shop
+
+    return shop.generate(shop.config_for(scale, profile), Path(out), seed, on_week=on_week)
+
+
+def shop_statistics(dataset: Dataset) -> dict[str, float | int | str]:
+    """The numbers that compare a shop with the real H&M data (docs/synthetic-shop.md)."""
+    from hmrec.evaluation import shop_statistics as statistics
+
+    return statistics(dataset)
+
+
+def measure_candidates(
+    dataset: Dataset, split: Split, names: Sequence[str], sizes: Sequence[int], engine: Engine | None = None
+) -> tuple[dict[int, list[QualityRow]], dict[str, list[float]]]:
+    """Run the candidate sources ``names`` for the split week's buyers and measure them: per size
+    of ``sizes``, one row per source and their union (recall, buyers with a hit, oracle MAP@12,
+    seconds); and each one's recall against the size."""
+    from hmrec.data.week import WeekInput
+    from hmrec.retrieval import pipeline as retrieval
+
+    truth = split.truth.collect()
+    buyers = truth[Col.CUSTOMER].unique().sort()
+    runs = retrieval.run_sources_on(engine or LocalEngine(), WeekInput.of(dataset, split, buyers), names, max(sizes))
+    tables = retrieval.quality_tables(runs, truth, sorted(sizes))
+    return tables, retrieval.recall_curve(tables)
+
+
+def train_baseline(
+    dataset: Dataset,
+    split: Split,
+    config: MFConfig,
+    bought_filter: str = "none",
+    folder: Path | None = None,
+    resume: bool = False,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> tuple[MFRecommender, Score]:
+    """Train the MF model on the split's history, early-stopping on its week (checkpoints in
+    ``folder``), and score the best epoch on that week's buyers."""
+    from hmrec.metrics import map_at_k, recall_at_k
+    from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only here
+
+    start = time.perf_counter()
+    truth = split.truth.collect()
+    model = MFRecommender(config, filter=bought_filter, on_epoch=on_epoch, checkpoint_dir=folder)
+    model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume)
+    recs = model.recommend(truth[Col.CUSTOMER].unique().sort())
+    score = Score(
+        "mf",
+        map_at_k(recs, truth),
+        recall_at_k(recs, truth),
+        truth[Col.CUSTOMER].n_unique(),
+        time.perf_counter() - start,
+    )
+    return model, score
+
+
+def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation) -> Path:
+    """Write what ``hmrec serve`` reads about the main model's holdout recommendations (with what
+    was bought) and the HTML report into ``folder``; returns the report's path."""
+    from hmrec.report.build import ModelResult, ReportInput, write_report  # matplotlib loads only here
+    from hmrec.serve.artifacts import write_artifacts
+
+    main = result.main
+    write_artifacts(
+        folder, dataset, result.recommendations[main], main, result.cutoff, result.fills[main], result.truth
+    )
+    report = ReportInput(
+        cutoff=result.cutoff,
+        results=[
+            ModelResult(s.model, s.map_at_12, s.recall_at_12, result.recommendations[s.model]) for s in result.scores
+        ],
+        truth=result.truth,
+        history=dataset.transactions().filter(pl.col(Col.DATE) < result.cutoff),
+        customers=dataset.customers(),
+        recall_curve=result.recall_curve,
+        curve_sizes=list(result.curve_sizes),
+        importance=result.importance,
+    )
+    return write_report(report, folder / "report.html")
+
+
+def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.DataFrame) -> Path:
+    """What ``hmrec serve`` reads about ``recs`` (a model's recommendations for ``dataset``,
+    prepared ids, with score and sources, as ``Model.write_submission`` returns them)."""
+    from hmrec.serve.artifacts import write_artifacts
+
+    return write_artifacts(folder, dataset, recs, model.name, scoring_cutoff(dataset), model.fill_indices)
+
+
+def serve_app(artifacts: Path | str) -> object:
+    """The FastAPI app serving the recommendations in ``artifacts`` (explorer page at /)."""
+    from hmrec.serve.app import create_app
+
+    return create_app(Path(artifacts))

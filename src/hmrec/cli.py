@@ -7,48 +7,51 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hmrec import faults
-from hmrec.data import ingest, shop
-from hmrec.data.atomic import Busy, locked, staged
-from hmrec.data.dataset import Dataset
-from hmrec.data.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
-from hmrec.data.shards import write_shards
-from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
-from hmrec.data.submission import write_submission
-from hmrec.data.validate import DataError
-from hmrec.data.week import WeekInput
-from hmrec.evaluation import (
-    DEFAULT_MODEL,
-    MODELS,
+from hmrec import api
+from hmrec.api import (
+    ENGINES,
+    FILTERS,
+    LOSS_NAMES,
+    MODEL_NAMES,
+    OBJECTIVES,
+    PRESETS,
+    PROFILES,
+    SCALES,
+    SOLVERS,
+    SOURCES,
     AblationRow,
-    ModelOptions,
+    Busy,
+    CandidateConfig,
+    DataError,
+    Dataset,
+    Engine,
+    EngineError,
+    Evaluation,
+    MFConfig,
+    Model,
+    ModelError,
+    RankerConfig,
     Score,
-    ablation,
-    evaluate_model,
-    recommend_for_submission,
-    shop_statistics,
+    Settings,
+    Split,
+    Weighting,
+    faults,
+    locked,
+    staged,
 )
-from hmrec.metrics import map_at_k, recall_at_k
-from hmrec.ranking.config import OBJECTIVES, RankerConfig
-from hmrec.ranking.data import CandidateConfig, WeekCache
-from hmrec.recommenders.baselines import popular_articles
-from hmrec.recommenders.mf.config import FILTERS, LOSS_NAMES, SOLVERS, MFConfig
-from hmrec.recommenders.mf.weights import PRESETS, Weighting
-from hmrec.retrieval import pipeline as retrieval
-from hmrec.schema import Col
-from hmrec.tuning import TuneResult
+
+if TYPE_CHECKING:
+    from hmrec.tuning import TuneResult
 
 app = typer.Typer(
     help="hmrec: recommend the 12 articles each customer will buy next week (H&M Kaggle format).",
@@ -59,67 +62,98 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
-ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)  # type: ignore[misc]
+ModelName = Enum("ModelName", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
 Loss = Enum("Loss", {name: name for name in LOSS_NAMES}, type=str)  # type: ignore[misc]
 Solver = Enum("Solver", {name: name for name in SOLVERS}, type=str)  # type: ignore[misc]
 MFFilter = Enum("MFFilter", {name: name for name in FILTERS}, type=str)  # type: ignore[misc]
-Scale = Enum("Scale", {name: name for name in shop.SCALES}, type=str)  # type: ignore[misc]
-Profile = Enum("Profile", {name: name for name in shop.PROFILES}, type=str)  # type: ignore[misc]
+Scale = Enum("Scale", {name: name for name in SCALES}, type=str)  # type: ignore[misc]
+Profile = Enum("Profile", {name: name for name in PROFILES}, type=str)  # type: ignore[misc]
 Objective = Enum("Objective", {name: name for name in OBJECTIVES}, type=str)  # type: ignore[misc]
 EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)  # type: ignore[misc]
 T = TypeVar("T")
+DEFAULTS = Settings()
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the Kaggle files (CSV or parquet).")]
 CutoffOpt = Annotated[
     str | None,
     typer.Option("--cutoff", help="First day of the holdout week, YYYY-MM-DD (default: the data's last 7 days)."),
 ]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Settings file (TOML; docs/python-api.md#settings): every setting the flags have and the ranker's "
+        "others. Flags given on the command line override it. hmrec fit saves the settings it used beside the "
+        "model (settings.toml), which --config reads back.",
+    ),
+]
 TrainWeeksOpt = Annotated[
-    int, typer.Option("--train-weeks", help="Ranker: weeks of labels to train on (the week after them stops it).")
+    int | None,
+    typer.Option(
+        "--train-weeks",
+        help=f"Ranker: weeks of labels to train on (the week after them stops it) [default: {RankerConfig.train_weeks}].",
+    ),
 ]
 ObjectiveOpt = Annotated[
-    Objective, typer.Option("--objective", help="Ranker: lambdarank (grouped by customer) or binary.")
+    Objective | None,
+    typer.Option(
+        "--objective", help=f"Ranker: lambdarank (grouped by customer) or binary [default: {RankerConfig.objective}]."
+    ),
 ]
-CapOpt = Annotated[int, typer.Option("--candidates", help="Ranker: candidates per customer (and per source).")]
+CapOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--candidates", help=f"Ranker: candidates per customer (and per source) [default: {CandidateConfig.cap}]."
+    ),
+]
 MFFeaturesOpt = Annotated[
-    bool,
+    bool | None,
     typer.Option(
         "--mf-features/--no-mf-features",
-        help="Ranker: add the MF model's score and taste similarity as features (an ALS fit per labelled week).",
+        help="Ranker: add the MF model's score and taste similarity as features (an ALS fit per labelled week) "
+        "[default: off].",
+        show_default=False,
     ),
 ]
 TuneOpt = Annotated[
-    bool,
+    bool | None,
     typer.Option(
-        "--tune",
+        "--tune/--no-tune",
         help="Ranker: choose objective, tree size, training weeks, candidates and MF features on the weeks before the "
-        "cutoff (the holdout never takes part), print the choice and save it with the model.",
+        "cutoff (the holdout never takes part), print the choice and save it with the model [default: off].",
+        show_default=False,
     ),
 ]
 TuneBudgetOpt = Annotated[
-    float, typer.Option("--tune-budget", help="Ranker: seconds for --tune; trials that would not fit are skipped.")
+    float | None,
+    typer.Option(
+        "--tune-budget",
+        help=f"Ranker: seconds for --tune; trials that would not fit are skipped [default: {DEFAULTS.tune_budget:g}].",
+    ),
 ]
 ArtifactsOpt = Annotated[
     Path | None,
     typer.Option(
         "--artifacts",
         help="Folder for what hmrec serve reads: recommendations with scores and sources, articles, "
-        "recent purchases; the ranker's model, features and importance in its model/ folder.",
+        "recent purchases; the model in its model/ folder.",
     ),
 ]
-
-
 EngineOpt = Annotated[
-    EngineName,
+    EngineName | None,
     typer.Option(
         "--engine",
         help="local (this process) or ray (shards of customers as Ray tasks; same results; "
-        "pip install 'hmrec[ray]'; docs/scale-out.md).",
+        "pip install 'hmrec[ray]'; docs/scale-out.md) [default: local].",
     ),
 ]
 WorkersOpt = Annotated[
-    int, typer.Option("--workers", help="ray: worker processes of the Ray instance started for this command.")
+    int | None,
+    typer.Option(
+        "--workers",
+        help=f"ray: worker processes of the Ray instance started for this command [default: {DEFAULTS.workers}].",
+    ),
 ]
 AddressOpt = Annotated[
     str | None,
@@ -127,38 +161,28 @@ AddressOpt = Annotated[
 ]
 
 
+def _value(choice: Enum | None) -> str | None:
+    return None if choice is None else str(choice.value)
+
+
+def _settings(config: Path | None, **flags: object) -> Settings:
+    """The settings of ``--config`` (default settings without one) with the flags given on the
+    command line put over them."""
+    base = _guard(lambda: Settings.load(config)) if config is not None else Settings()
+    values = {k: _value(v) if isinstance(v, Enum) else v for k, v in flags.items()}
+    return _guard(lambda: base.with_flags(**values))  # type: ignore[arg-type]
+
+
 @contextmanager
-def _engine(name: EngineName, dataset: Dataset, workers: int, address: str | None) -> Iterator[Engine]:
-    """The engine for this command, started for the block and stopped after it."""
-    engine = _guard(lambda: make_engine(EngineName(name).value, dataset, workers=workers, address=address))
-    _guard(engine.__enter__)  # joining a cluster can fail: one message, no traceback
+def _engine(settings: Settings, dataset: Dataset) -> Iterator[Engine]:
+    """The engine of ``settings``, started for the block and stopped after it; failing to start
+    (no Ray, no cluster at the address) is one message."""
+    manager = api.running(settings, dataset)
+    engine = _guard(manager.__enter__)
     try:
         yield engine
     finally:
-        engine.__exit__(None, None, None)
-
-
-def _options(
-    folder: Path,
-    train_weeks: int,
-    objective: Objective,
-    cap: int,
-    tune: bool = False,
-    budget: float = 600.0,
-    mf_features: bool = CandidateConfig.embedding,
-) -> ModelOptions:
-    """The two-stage model's settings from the command line; its model goes to ``folder/model``."""
-    ranker = _guard(lambda: RankerConfig(train_weeks=train_weeks, objective=Objective(objective).value))
-    candidates = _guard(lambda: CandidateConfig(per_source=cap, cap=cap, embedding=mf_features))
-    if tune and budget <= 0:
-        raise _fail(f"--tune-budget must be a positive number of seconds, got {budget}")
-    return ModelOptions(
-        ranker=ranker,
-        candidates=candidates,
-        artifacts=folder / "model",
-        tune_budget=budget if tune else None,
-        on_tuned=_print_tuning,
-    )
+        manager.__exit__(None, None, None)
 
 
 def _print_tuning(result: TuneResult) -> None:
@@ -184,7 +208,7 @@ def _guard(work: Callable[[], T]) -> T:
     """Run ``work``; turn the errors a user can fix into one message and exit code 1."""
     try:
         return work()
-    except (DataError, ValueError, FileNotFoundError, EngineError) as exc:
+    except (DataError, ValueError, FileNotFoundError, EngineError, ModelError) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:  # permissions, a folder where a file should be, a full disk, ...
         raise _fail(_os_message(exc)) from None
@@ -260,23 +284,19 @@ def _load(data: Path) -> Dataset:
     with _progress() as bar:
         task = bar.add_task("checking prepared data", total=None)
         result = _guard(
-            lambda: ingest.load(
-                data, _prepared_dir(), progress=lambda step: bar.update(task, description=f"prepare: {step}")
+            lambda: api.prepare(
+                data, _prepared_dir(), on_step=lambda step: bar.update(task, description=f"prepare: {step}")
             )
         )
-    for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    _warn(result.warnings)
     if result.rebuilt:
         err.print(f"prepared {data} -> {result.dataset.root}", highlight=False)
     return result.dataset
 
 
-def _split(dataset: Dataset, cutoff: str | None) -> Split:
-    """The holdout split at ``--cutoff`` (default: the data's last 7 days, refused when those
-    cannot be a real week of the log: ``split.check_default_holdout``)."""
-    if cutoff is None:
-        _guard(lambda: check_default_holdout(dataset.transactions()))
-    return _guard(lambda: Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None))
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def _scores_table(scores: list[Score], title: str) -> Table:
@@ -288,77 +308,45 @@ def _scores_table(scores: list[Score], title: str) -> Table:
     return table
 
 
-def _evaluate(
-    dataset: Dataset, models: list[str], cutoff: str | None, options: ModelOptions | None = None
-) -> tuple[Split, list[Score], dict[str, pl.DataFrame]]:
-    """Fit and score each model on the holdout split; also each one's recommendations."""
-    split = _split(dataset, cutoff)
-    scores, recs = [], {}
-    with _progress() as bar:
-        task = bar.add_task("evaluating", total=len(models))
-        for name in models:
-            bar.update(task, description=f"fitting and scoring {name}")
-            shown = replace(options or ModelOptions(), on_step=lambda text: bar.update(task, description=text))
-            score, recs[name] = _guard(lambda name=name, shown=shown: evaluate_model(name, split, dataset, shown))
-            scores.append(score)
-            bar.advance(task)
-    return split, scores, recs
-
-
-def _save_evaluation(
-    dataset: Dataset,
-    split: Split,
-    scores: list[Score],
-    recs: dict[str, pl.DataFrame],
-    folder: Path,
-    options: ModelOptions,
-) -> Path:
-    """Serving artifacts of the main model's holdout recommendations (with what was bought) and the
-    HTML report, into ``folder``; returns the report's path."""
-    from hmrec.report.build import ModelResult, ReportInput, write_report  # matplotlib loads only here
-    from hmrec.serve.artifacts import write_artifacts
-
-    truth = split.truth.collect()
-    main = "ranker" if "ranker" in recs else scores[-1].model
-    with _progress() as bar:
-        task = bar.add_task("saving artifacts", total=None)
-        popular = popular_articles(split.history, split.cutoff)
-        _guard(lambda: write_artifacts(folder, dataset, recs[main], main, split.cutoff, popular, truth))
-        bar.update(task, description="measuring candidate recall for the report")
-        buyers = truth[Col.CUSTOMER].unique().sort()
-        sizes = [10, 20, 50, 100]
-        runs = retrieval.run_sources(WeekInput.of(dataset, split, buyers), list(options.candidates.sources), max(sizes))
-        curve = retrieval.recall_curve(retrieval.quality_tables(runs, truth, sizes))
-        bar.update(task, description="drawing the report")
-        importance_file = (options.artifacts or folder / "model") / "importance.csv"
-        report = ReportInput(
-            cutoff=split.cutoff,
-            results=[ModelResult(s.model, s.map_at_12, s.recall_at_12, recs[s.model]) for s in scores],
-            truth=truth,
-            history=split.history,
-            customers=dataset.customers(),
-            recall_curve=curve,
-            curve_sizes=sizes,
-            importance=pl.read_csv(importance_file) if "ranker" in recs and importance_file.exists() else None,
-        )
-        return _guard(lambda: write_report(report, folder / "report.html"))
+CURVE_SIZES = (10, 20, 50, 100)
+"""Candidates per customer at which the report draws each source's recall."""
 
 
 def _evaluate_and_save(
-    dataset: Dataset, names: list[str], cutoff: str | None, folder: Path, options: ModelOptions, quiet: bool = False
-) -> tuple[Split, list[Score], Path]:
-    """``_evaluate``, print the scores (unless ``quiet``), then write the artifacts and report
+    dataset: Dataset,
+    names: list[str],
+    settings: Settings,
+    folder: Path,
+    quiet: bool = False,
+    ablation: bool = False,
+) -> tuple[Evaluation, Path]:
+    """``api.evaluate``, print the scores (unless ``quiet``), then write the artifacts and report
     into ``folder``: built in a staging folder and published whole (the model, the serving files
     and the report of one run, or the previous set untouched). Returns the report's path too."""
-    with _holding(folder), _staged(folder) as stage:
-        staged_options = replace(options, artifacts=stage / "model")
-        split, scores, recs = _evaluate(dataset, names, cutoff, staged_options)
+    with _holding(folder), _staged(folder) as stage, _engine(settings, dataset) as runner:
+        with _progress() as bar:
+            task = bar.add_task("evaluating", total=None)
+            result = _guard(
+                lambda: api.evaluate(
+                    dataset,
+                    names,
+                    settings,
+                    on_step=lambda text: bar.update(task, description=text),
+                    on_tuned=_print_tuning,
+                    engine=runner,
+                    curve_sizes=CURVE_SIZES,
+                    ablation=ablation,
+                    artifacts=stage / "model",
+                )
+            )
         if not quiet:
-            console.print(_scores_table(scores, f"holdout week from {split.cutoff}"))
-        report = folder / _save_evaluation(dataset, split, scores, recs, stage, staged_options).relative_to(stage)
+            console.print(_scores_table(result.scores, f"holdout week from {result.cutoff}"))
+        with _progress() as bar:
+            bar.add_task("saving artifacts and drawing the report", total=None)
+            report = folder / _guard(lambda: api.save_evaluation(stage, dataset, result)).relative_to(stage)
     if not quiet:
         console.print(f"artifacts: {folder}  report: {report}")
-    return split, scores, report
+    return result, report
 
 
 def _ablation_table(base: Score, rows: list[AblationRow]) -> Table:
@@ -393,19 +381,20 @@ def generate(
 
     Example: hmrec generate --scale small --profile trendy --out data/trendy
     """
-    name = Profile(profile).value
-    cfg = shop.config_for(Scale(scale).value, name)
+    name, size = Profile(profile).value, Scale(scale).value
     start = time.perf_counter()
     with _progress() as bar:
-        task = bar.add_task(f"generating the {Scale(scale).value} {name} shop", total=cfg.n_weeks)
-        paths = shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
+        task = bar.add_task(f"generating the {size} {name} shop", total=None)
+        paths = api.generate(
+            out, size, name, seed, on_week=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     console.print(f"wrote {len(paths)} files to {out} in {time.perf_counter() - start:.1f} s")
     if stats:
         dataset = _load(out)
-        table = Table(title=f"synthetic shop '{Scale(scale).value}', profile {name} (seed {seed})")
+        table = Table(title=f"synthetic shop '{size}', profile {name} (seed {seed})")
         table.add_column("statistic")
         table.add_column("value", justify="right")
-        for key, value in _guard(lambda: shop_statistics(dataset)).items():
+        for key, value in _guard(lambda: api.shop_statistics(dataset)).items():
             shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}" if isinstance(value, float) else value
             table.add_row(key, shown)
         console.print(table)
@@ -425,7 +414,8 @@ def prepare(
 ) -> None:
     """Validate the Kaggle files and write typed parquet with integer ids (DIR/prepared/).
 
-    Later commands reuse the result until an input file changes.
+    Later commands reuse the result until an input file changes. Dates far after the rest of
+    the log, and a last week with far fewer buyers than the weeks before, are warned about here.
 
     Example: hmrec prepare --data data/hm --shards 8
     """
@@ -435,18 +425,67 @@ def prepare(
     with _progress() as bar:
         task = bar.add_task("prepare", total=None)
         result = _guard(
-            lambda: ingest.prepare(
-                data, _prepared_dir(), progress=lambda step: bar.update(task, description=f"prepare: {step}")
+            lambda: api.prepare(
+                data,
+                _prepared_dir(),
+                on_step=lambda step: bar.update(task, description=f"prepare: {step}"),
+                rebuild=True,
+                shards=shards,
             )
         )
-        if shards is not None:
-            bar.update(task, description=f"prepare: writing {shards} shards")
-            folder = _guard(lambda: write_shards(result.dataset, shards))
-    for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    _warn(result.warnings)
     console.print(f"prepared {data} -> {result.dataset.root} in {time.perf_counter() - start:.1f} s")
     if shards is not None:
-        console.print(f"shards: {folder}")
+        console.print(f"shards: {result.dataset.root / f'shards-{shards}'}")
+
+
+@app.command()
+def check(data: DataOpt) -> None:
+    """Check the Kaggle files as they are (nothing is written): date range and rows per week,
+    null counts per column, unknown and duplicate ids, duplicate rows, prices. Exits 1 when a
+    problem would make a run wrong.
+
+    Example: hmrec check --data data/hm
+    """
+    with _progress() as bar:
+        task = bar.add_task("checking", total=None)
+        report = api.check(data, on_step=lambda text: bar.update(task, description=f"check: {text}"))
+    files = Table(title=f"{data}: files")
+    for column in ("file", "rows", "nulls per column", "duplicate rows", "duplicate ids"):
+        files.add_column(column, justify="left" if column in ("file", "nulls per column") else "right")
+    for f in report.files:
+        nulls = ", ".join(f"{c} {n:,}" for c, n in f.nulls.items() if n) or "none"
+        dupes = report.duplicate_ids.get(f.name)
+        files.add_row(
+            f.path.name,
+            f"{f.rows:,}",
+            nulls,
+            f"{report.duplicate_rows.get(f.name, 0):,}",
+            "" if dupes is None else f"{dupes:,}",
+        )
+    console.print(files)
+    if report.weeks is not None and report.first is not None:
+        weeks = Table(
+            title=f"transactions from {report.first} to {report.last}: {report.weeks.height} weeks "
+            f"(the last {min(12, report.weeks.height)} shown)"
+        )
+        for column in ("week from", "rows", "buyers"):
+            weeks.add_column(column, justify="right")
+        for start, rows, buyers in report.weeks.tail(12).iter_rows():
+            weeks.add_row(str(start), f"{rows:,}", f"{buyers:,}")
+        console.print(weeks)
+        p = report.prices
+        console.print(
+            f"prices: min {p.get('min', 0):.6g}, median {p.get('median', 0):.6g}, max {p.get('max', 0):.6g}; "
+            + "; ".join(f"{name}: {n:,} unknown" for name, n in report.unknown.items()),
+            highlight=False,
+        )
+    _warn(report.warnings)
+    for error in report.errors:
+        err.print(f"[bold red]error:[/] {escape(error)}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(code=1)
+    console.print("no errors")
 
 
 @app.command()
@@ -456,16 +495,17 @@ def evaluate(
         list[ModelName] | None,
         typer.Option("--model", help="Model(s) to score; repeat the flag. Default: all (the ranker is the main one)."),
     ] = None,
+    config: ConfigOpt = None,
     cutoff: CutoffOpt = None,
-    train_weeks: TrainWeeksOpt = RankerConfig.train_weeks,
-    objective: ObjectiveOpt = RankerConfig.objective,
-    cap: CapOpt = CandidateConfig.cap,
-    mf_features: MFFeaturesOpt = CandidateConfig.embedding,
+    train_weeks: TrainWeeksOpt = None,
+    objective: ObjectiveOpt = None,
+    cap: CapOpt = None,
+    mf_features: MFFeaturesOpt = None,
     artifacts: ArtifactsOpt = None,
-    tune: TuneOpt = False,
-    tune_budget: TuneBudgetOpt = 600.0,
-    engine: EngineOpt = "local",
-    workers: WorkersOpt = 2,
+    tune: TuneOpt = None,
+    tune_budget: TuneBudgetOpt = None,
+    engine: EngineOpt = None,
+    workers: WorkersOpt = None,
     address: AddressOpt = None,
     run_ablation: Annotated[
         bool,
@@ -479,87 +519,195 @@ def evaluate(
 
     Example: hmrec evaluate --data data/small --model ranker --model repurchase --ablation
     """
+    settings = _settings(
+        config,
+        cutoff=cutoff,
+        train_weeks=train_weeks,
+        objective=objective,
+        candidates=cap,
+        mf_features=mf_features,
+        tune=tune,
+        tune_budget=tune_budget,
+        engine=engine,
+        workers=workers,
+        address=address,
+    )
     dataset = _load(data)
-    names = [ModelName(m).value for m in model] if model else list(MODELS)
+    names = [ModelName(m).value for m in model] if model else list(MODEL_NAMES)
     folder = artifacts or data / "artifacts" / "evaluate"
-    options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)
-    tuned: list[TuneResult] = []
-    if tune:
-        options = replace(options, on_tuned=lambda result: (tuned.append(result), _print_tuning(result)))
-    if run_ablation:  # the ablation's variants reuse the ranker's labelled weeks and its score
-        options = replace(options, cache=WeekCache())
-    with _engine(engine, dataset, workers, address) as runner:
-        options = replace(options, engine=runner)
-        split, scores, _ = _evaluate_and_save(dataset, names, cutoff, folder, options)
-        if run_ablation:
-            if tuned:  # the ablation removes parts of the tuned ranker, without tuning again
-                chosen = tuned[-1]
-                options = replace(options, ranker=chosen.ranker, candidates=chosen.candidates, tune_budget=None)
-            ranked = next((s for s in scores if s.model == "ranker"), None)
-            with _progress() as bar:
-                task = bar.add_task("ablation", total=None)
-                base, rows = _guard(
-                    lambda: ablation(
-                        dataset, split, options, base=ranked, on_step=lambda text: bar.update(task, description=text)
-                    )
-                )
-            console.print(_ablation_table(base, rows))
+    result, _ = _evaluate_and_save(dataset, names, settings, folder, ablation=run_ablation)
+    if result.ablation is not None:
+        console.print(_ablation_table(*result.ablation))
+
+
+def _model_settings(
+    config: Path | None,
+    model: ModelName | None,
+    train_weeks: int | None,
+    objective: Objective | None,
+    cap: int | None,
+    mf_features: bool | None,
+    tune: bool | None,
+    tune_budget: float | None,
+    engine: EngineName | None,
+    workers: int | None,
+    address: str | None,
+) -> Settings:
+    return _settings(
+        config,
+        model=model,
+        train_weeks=train_weeks,
+        objective=objective,
+        candidates=cap,
+        mf_features=mf_features,
+        tune=tune,
+        tune_budget=tune_budget,
+        engine=engine,
+        workers=workers,
+        address=address,
+    )
+
+
+ModelOpt = Annotated[
+    ModelName | None, typer.Option("--model", help="The model to fit on all of DIR [default: ranker].")
+]
+
+
+def _fit(dataset: Dataset, settings: Settings, runner: Engine, doing: str) -> Model:
+    with _progress() as bar:
+        task = bar.add_task(doing, total=None)
+        return _guard(
+            lambda: api.fit(
+                dataset,
+                settings,
+                on_step=lambda text: bar.update(task, description=text),
+                on_tuned=_print_tuning,
+                engine=runner,
+            )
+        )
 
 
 @app.command()
 def submit(
     data: DataOpt,
     output: Annotated[Path, typer.Option("--output", help="Where to write the submission CSV.")],
-    model: Annotated[ModelName, typer.Option("--model", help="The model to fit on all of DIR.")] = DEFAULT_MODEL,
-    train_weeks: TrainWeeksOpt = RankerConfig.train_weeks,
-    objective: ObjectiveOpt = RankerConfig.objective,
-    cap: CapOpt = CandidateConfig.cap,
-    mf_features: MFFeaturesOpt = CandidateConfig.embedding,
+    model: ModelOpt = None,
+    config: ConfigOpt = None,
+    train_weeks: TrainWeeksOpt = None,
+    objective: ObjectiveOpt = None,
+    cap: CapOpt = None,
+    mf_features: MFFeaturesOpt = None,
     artifacts: ArtifactsOpt = None,
-    tune: TuneOpt = False,
-    tune_budget: TuneBudgetOpt = 600.0,
-    engine: EngineOpt = "local",
-    workers: WorkersOpt = 2,
+    tune: TuneOpt = None,
+    tune_budget: TuneBudgetOpt = None,
+    engine: EngineOpt = None,
+    workers: WorkersOpt = None,
     address: AddressOpt = None,
 ) -> None:
     """Fit on all of DIR and write a Kaggle submission (customer_id,prediction).
 
     One row per customer of sample_submission.csv (else customers.csv), in that order. What
     hmrec serve reads (the recommendations with scores and sources, the articles, recent
-    purchases) and the ranker's model, features and importance go to --artifacts (default
-    DIR/artifacts/submit).
+    purchases) goes to --artifacts (default DIR/artifacts/submit), and the fitted model to its
+    model/ folder (hmrec recommend --model reads it). The same as hmrec fit, then hmrec recommend.
 
     Example: hmrec submit --data data/small --output submission.csv --engine ray --workers 2
     """
-    from hmrec.serve.artifacts import write_artifacts
-
     _check_output(output)
+    settings = _model_settings(
+        config, model, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address
+    )
     dataset = _load(data)
-    _guard(
-        lambda: refuse_stray_dates(
-            dataset.transactions(), "the submission would predict the week after them", lambda end: "Fix those dates"
+    folder = artifacts or data / "artifacts" / "submit"
+    with _holding(folder, output), _staged(folder) as stage, _engine(settings, dataset) as runner:
+        fitted = _fit(dataset, settings, runner, f"fitting {settings.model}")
+        with _progress() as bar:
+            task = bar.add_task(f"writing {output}", total=None)
+            fitted.on_step = lambda text: bar.update(task, description=text)
+            recs = _guard(lambda: fitted.write_submission(dataset, output))
+            faults.point("submit:output-written")
+            bar.update(task, description=f"saving the model and artifacts to {folder}")
+            _guard(lambda: fitted.save(stage / "model"))
+            _guard(lambda: api.write_serving_files(stage, dataset, fitted, recs))
+    console.print(
+        f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {fitted.name}); artifacts: {folder}"
+    )
+
+
+@app.command()
+def fit(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder to save the fitted model in (replaced whole).")],
+    model: ModelOpt = None,
+    config: ConfigOpt = None,
+    train_weeks: TrainWeeksOpt = None,
+    objective: ObjectiveOpt = None,
+    cap: CapOpt = None,
+    mf_features: MFFeaturesOpt = None,
+    tune: TuneOpt = None,
+    tune_budget: TuneBudgetOpt = None,
+    engine: EngineOpt = None,
+    workers: WorkersOpt = None,
+    address: AddressOpt = None,
+) -> None:
+    """Fit a model on all of DIR and save it, to score data later without fitting again
+    (hmrec recommend). Prints the settings used; they are saved beside the model
+    (OUT/settings.toml), and --config OUT/settings.toml fits the same model again.
+
+    Example: hmrec fit --data data/hm --out models/ranker --config ranker.toml
+    """
+    settings = _model_settings(
+        config, model, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address
+    )
+    dataset = _load(data)
+    with _holding(out), _engine(settings, dataset) as runner:
+        fitted = _fit(dataset, settings, runner, f"fitting {settings.model}")
+        _guard(lambda: fitted.save(out))
+    console.print(f"# settings used (saved as {out / 'settings.toml'})", highlight=False)
+    console.print(escape(fitted.settings.to_toml()), highlight=False, end="")
+    console.print(f"saved the {fitted.name} model fitted on {data} (to score the week from {fitted.cutoff}) to {out}")
+
+
+@app.command()
+def recommend(
+    model: Annotated[Path, typer.Option("--model", help="Folder of a model saved by hmrec fit (or submit's model/).")],
+    data: DataOpt,
+    output: Annotated[Path, typer.Option("--output", help="Where to write the recommendations (submission CSV).")],
+    customers: Annotated[
+        Path | None,
+        typer.Option(
+            "--customers",
+            help="A CSV or parquet file with a customer_id column: recommend for those customers, in that order "
+            "(default: every customer of the submission). Ids the data does not know get what a newcomer gets.",
+        ),
+    ] = None,
+    engine: EngineOpt = None,
+    workers: WorkersOpt = None,
+    address: AddressOpt = None,
+) -> None:
+    """Score DIR with a saved model, without fitting again: candidates and features are read
+    from DIR (for example the same log with a newer week appended) at the day after its last
+    transaction. Writes customer_id,prediction like hmrec submit: on the data the model was
+    fitted on, the same file.
+
+    Example: hmrec recommend --model models/ranker --data data/hm --output submission.csv
+    """
+    _check_output(output)
+    saved = _guard(lambda: api.load_model(model))
+    settings = _guard(
+        lambda: replace(saved.settings, engine="local", address=None).with_flags(
+            engine=_value(engine), workers=workers, address=address
         )
     )
-    name = ModelName(model).value
-    folder = artifacts or data / "artifacts" / "submit"
-    options = _options(folder, train_weeks, objective, cap, tune, tune_budget, mf_features)
-    with _holding(folder, output), _staged(folder) as stage, _engine(engine, dataset, workers, address) as runner:
-        with _progress() as bar:
-            task = bar.add_task(f"fitting {name} and writing {output}", total=None)
-            shown = replace(
-                options,
-                artifacts=stage / "model",
-                engine=runner,
-                on_step=lambda text: bar.update(task, description=text),
-            )
-            recs = _guard(lambda: recommend_for_submission(dataset, name, shown))
-            _guard(lambda: write_submission(dataset, recs, output))
-            faults.point("submit:output-written")
-            bar.update(task, description=f"saving artifacts to {folder}")
-            cutoff = dataset.date_range()[1] + timedelta(days=1)
-            popular = popular_articles(dataset.transactions(), cutoff)
-            _guard(lambda: write_artifacts(stage, dataset, recs, name, cutoff, popular))
-    console.print(f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {name}); artifacts: {folder}")
+    who = _guard(lambda: api.read_customers(customers)) if customers is not None else None
+    dataset = _load(data)
+    _guard(lambda: api.refuse_stray(dataset, "the model would score the week after them"))
+    with _holding(output), _engine(settings, dataset) as runner, _progress() as bar:
+        task = bar.add_task(f"scoring {data} with the {saved.name} model", total=None)
+        saved.engine, saved.on_step = runner, lambda text: bar.update(task, description=text)
+        _guard(lambda: saved.write_submission(dataset, output, who))
+    shown = "every customer of the submission" if who is None else f"{who.len():,} customers of {customers}"
+    console.print(f"wrote {output} ({shown}, model {saved.name} from {model})")
 
 
 @app.command("train-baseline")
@@ -633,8 +781,6 @@ def train_baseline(
         )
     )
     folder = out or data / "models" / "mf"
-    truth = split.truth.collect()
-    start = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("training mf", total=cfg.epochs)
 
@@ -646,27 +792,24 @@ def train_baseline(
                 f"epoch {epoch + 1:3d}  loss {epoch_loss:.4f}  holdout MAP@12 {score:.5f}", highlight=False
             )
 
-        from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
-
-        model = MFRecommender(cfg, filter=MFFilter(bought_filter).value, on_epoch=on_epoch, checkpoint_dir=folder)
-        _guard(lambda: model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume))
-    for warning in model.result.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    recs = model.recommend(truth[Col.CUSTOMER].unique().sort())
-    score = Score(
-        "mf",
-        map_at_k(recs, truth),
-        recall_at_k(recs, truth),
-        truth[Col.CUSTOMER].n_unique(),
-        time.perf_counter() - start,
-    )
+        trained, score = _guard(
+            lambda: api.train_baseline(dataset, split, cfg, MFFilter(bought_filter).value, folder, resume, on_epoch)
+        )
+    assert trained.result is not None
+    _warn(trained.result.warnings)
     console.print(
         _scores_table(
             [score],
-            f"mf ({Preset(preset).value}, best epoch {model.result.best_epoch + 1}), holdout week from {split.cutoff}",
+            f"mf ({Preset(preset).value}, best epoch {trained.result.best_epoch + 1}), holdout week from {split.cutoff}",
         )
     )
     console.print(f"saved {folder / 'best.pt'} (checkpoint of the last epoch: {folder / 'last.pt'})")
+
+
+def _split(dataset: Dataset, cutoff: str | None) -> Split:
+    """The holdout split at ``--cutoff`` (default: the data's last 7 days, refused when those
+    cannot be a real week of the log)."""
+    return _guard(lambda: api.holdout(dataset, cutoff))
 
 
 @app.command()
@@ -678,13 +821,11 @@ def candidates(
     ] = "20,50,100,200",
     source: Annotated[
         list[str] | None,
-        typer.Option(
-            "--source", help=f"Source(s) to run; repeat the flag. Default: all ({', '.join(retrieval.SOURCES)})."
-        ),
+        typer.Option("--source", help=f"Source(s) to run; repeat the flag. Default: all ({', '.join(SOURCES)})."),
     ] = None,
     cutoff: CutoffOpt = None,
-    engine: EngineOpt = "local",
-    workers: WorkersOpt = 2,
+    engine: EngineOpt = None,
+    workers: WorkersOpt = None,
     address: AddressOpt = None,
 ) -> None:
     """Measure each candidate source and their union on the holdout week's buyers.
@@ -695,11 +836,12 @@ def candidates(
 
     Example: hmrec candidates --data data/small --source repurchase --source bought_together --engine ray
     """
+    settings = _settings(None, engine=engine, workers=workers, address=address)
     dataset = _load(data)
-    names = source or list(retrieval.SOURCES)
+    names = source or list(SOURCES)
     curve_sizes = _guard(lambda: sorted({int(x) for x in sizes.split(",") if x.strip()} | {n}))
     split = _split(dataset, cutoff)
-    with _engine(engine, dataset, workers, address) as runner:
+    with _engine(settings, dataset) as runner:
         _candidate_tables(dataset, split, names, n, curve_sizes, runner)
 
 
@@ -707,18 +849,12 @@ def _candidate_tables(
     dataset: Dataset, split: Split, names: list[str], n: int, curve_sizes: list[int], engine: Engine
 ) -> None:
     """Run the sources for the week's buyers; print the quality table and the recall curve."""
-    truth = split.truth.collect()
-    buyers = truth[Col.CUSTOMER].unique().sort()
-    inputs = WeekInput.of(dataset, split, buyers)
     with _progress() as bar:
-        task = bar.add_task(f"running candidate sources ({engine.name} engine)", total=None)
-        runs = _guard(lambda: retrieval.run_sources_on(engine, inputs, names, max(curve_sizes)))
-        bar.update(task, description="measuring")
-        tables = retrieval.quality_tables(runs, truth, curve_sizes)
-        rows, curve = tables[n], retrieval.recall_curve(tables)
-    table = Table(
-        title=f"candidates for {buyers.len():,} buyers of the week from {split.cutoff}, at most {n} per source"
-    )
+        bar.add_task(f"running and measuring candidate sources ({engine.name} engine)", total=None)
+        tables, curve = _guard(lambda: api.measure_candidates(dataset, split, names, curve_sizes, engine))
+    rows = tables[n]
+    buyers = split.truth.select("customer").unique().collect().height
+    table = Table(title=f"candidates for {buyers:,} buyers of the week from {split.cutoff}, at most {n} per source")
     for column in ("source", "per customer", "recall", "buyers with a hit", "oracle MAP@12", "seconds"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for row in rows:
@@ -754,22 +890,24 @@ def demo(
     Example: hmrec demo --out demo-data
     """
     start = time.perf_counter()
-    cfg = shop.config_for("small")
     with _progress() as bar:
-        task = bar.add_task("generating the small shop", total=cfg.n_weeks)
-        shop.generate(cfg, out, seed, on_week=lambda done, total: bar.update(task, completed=done))
+        task = bar.add_task("generating the small shop", total=None)
+        api.generate(out, "small", seed=seed, on_week=lambda done, total: bar.update(task, completed=done, total=total))
     dataset = _load(out)
-    folder = out / "artifacts" / "evaluate"
-    options = ModelOptions(artifacts=folder / "model")
-    split, scores, report = _evaluate_and_save(dataset, list(MODELS), None, folder, options, quiet=True)
-    best = max(scores, key=lambda s: s.map_at_12).model
+    settings = Settings()
+    result, report = _evaluate_and_save(
+        dataset, list(MODEL_NAMES), settings, out / "artifacts" / "evaluate", quiet=True
+    )
+    best = max(result.scores, key=lambda s: s.map_at_12).model
     submission = out / "submission.csv"
+    chosen = replace(settings, model=best)
+    fitted = _fit(dataset, chosen, api.LocalEngine(), f"fitting {best} on everything")
     with _progress() as bar:
         bar.add_task(f"writing a submission with {best}", total=None)
-        submit_options = replace(options, artifacts=out / "artifacts" / "submit" / "model")
-        write_submission(dataset, recommend_for_submission(dataset, best, submit_options), submission)
-    _candidate_tables(dataset, split, list(retrieval.SOURCES), 50, [20, 50, 100], LocalEngine())
-    console.print(_scores_table(scores, f"small synthetic shop, holdout week from {split.cutoff}"))
+        _guard(lambda: fitted.write_submission(dataset, submission))
+    split = _split(dataset, None)
+    _candidate_tables(dataset, split, list(SOURCES), 50, [20, 50, 100], api.LocalEngine())
+    console.print(_scores_table(result.scores, f"small synthetic shop, holdout week from {result.cutoff}"))
     console.print(f"submission ({best}): {submission}")
     console.print(f"report: {report}; explore the holdout week with: hmrec serve --artifacts {report.parent}")
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s")
@@ -794,8 +932,7 @@ def report(
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else ["popular", "repurchase", "ranker"]
     folder = artifacts or data / "artifacts" / "evaluate"
-    options = _options(folder, RankerConfig.train_weeks, Objective(RankerConfig.objective), CandidateConfig.cap)
-    _evaluate_and_save(dataset, names, cutoff, folder, options)
+    _evaluate_and_save(dataset, names, _settings(None, cutoff=cutoff), folder)
 
 
 @app.command()
@@ -813,9 +950,7 @@ def serve(
     """
     import uvicorn
 
-    from hmrec.serve.app import create_app
-
     start = time.perf_counter()
-    application = _guard(lambda: create_app(artifacts))
+    application = _guard(lambda: api.serve_app(artifacts))
     err.print(f"loaded {artifacts} in {time.perf_counter() - start:.1f} s; open http://{host}:{port}/", highlight=False)
     uvicorn.run(application, host=host, port=port, log_level="warning")

@@ -140,6 +140,8 @@ class Evaluation:
     importance: pl.DataFrame | None = None
     recall_curve: dict[str, list[float]] | None = None
     curve_sizes: tuple[int, ...] = ()
+    ablation: tuple[Score, list[AblationRow]] | None = None
+    """The ranker's score, then retrained without each feature block and each source (``with_ablation``)."""
 
     @property
     def main(self) -> str:
@@ -172,18 +174,22 @@ def evaluate_models(
     split: Split,
     options: ModelOptions | None = None,
     curve_sizes: Sequence[int] = (),
-    on_model: Callable[[str], None] | None = None,
+    with_ablation: bool = False,
 ) -> Evaluation:
-    """Fit each model of ``names`` on the split's history and score it on the week's buyers
-    (``on_model(name)`` as each starts); with ``curve_sizes``, also measure the ranker's candidate
-    sources on those buyers at each size."""
+    """Fit each model of ``names`` on the split's history and score it on the week's buyers;
+    with ``curve_sizes``, also measure the ranker's candidate sources on those buyers at each
+    size; with ``with_ablation``, retrain the ranker (as fitted, tuned or not) without each
+    feature block and each source, reusing its labelled weeks."""
     options = options or ModelOptions()
+    if with_ablation:
+        options = replace(options, cache=options.cache or WeekCache())
     truth = split.truth.collect()
     scores, recs, fills = [], {}, {}
     importance = None
+    ranker_options = options
     for name in names:
-        if on_model:
-            on_model(name)
+        if options.on_step:
+            options.on_step(f"fitting and scoring {name}")
         score, recs[name], model = _fit_and_score(name, split, dataset, options)
         scores.append(score)
         fills[name] = list(model.popular)
@@ -192,6 +198,7 @@ def evaluate_models(
 
             assert isinstance(model, TwoStageRecommender) and model.ranker is not None
             importance = model.ranker.importance()
+            ranker_options = replace(options, ranker=model.config, candidates=model.candidates, tune_budget=None)
     curve = None
     if curve_sizes:
         from hmrec.data.week import WeekInput
@@ -204,7 +211,13 @@ def evaluate_models(
             WeekInput.of(dataset, split, buyers), list(options.candidates.sources), max(curve_sizes)
         )
         curve = retrieval.recall_curve(retrieval.quality_tables(runs, truth, sorted(curve_sizes)))
-    return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, tuple(sorted(curve_sizes)))
+    removed = None
+    if with_ablation:
+        ranked = next((s for s in scores if s.model == "ranker"), None)
+        removed = ablation(
+            dataset, split, replace(ranker_options, artifacts=None), base=ranked, on_step=options.on_step
+        )
+    return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, tuple(sorted(curve_sizes)), removed)
 
 
 def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None) -> Score:

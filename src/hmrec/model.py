@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 import hmrec
-from hmrec.data.atomic import staged
+from hmrec.data.atomic import staged, write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.submission import write_submission
@@ -184,11 +184,20 @@ class Model:
         extra = [Col.SCORE, Col.SOURCES] if details else []
         return out.select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, *extra)
 
-    def write_submission(self, dataset: Dataset, path: Path | str) -> pl.DataFrame:
-        """Write the Kaggle submission for ``dataset`` to ``path`` (written whole or not at all);
-        return the recommendations it was made of (prepared indices, with score and sources)."""
-        recs = self.recommend(dataset, details=True, kaggle_ids=False)
-        write_submission(dataset, recs, Path(path))
+    def write_submission(self, dataset: Dataset, path: Path | str, customers: pl.Series | None = None) -> pl.DataFrame:
+        """Write the Kaggle submission for ``dataset`` to ``path`` (written whole or not at all):
+        ``customer_id,prediction`` for every customer of the submission, in its order, or for
+        ``customers`` (Kaggle ids) in theirs. Returns the recommendations it was made of (for the
+        submission: prepared indices, with score and sources; for ``customers``: Kaggle ids)."""
+        if customers is None:
+            recs = self.recommend(dataset, details=True, kaggle_ids=False)
+            write_submission(dataset, recs, Path(path))
+            return recs
+        recs = self.recommend(dataset, customers)
+        frame = recs.group_by(Col.CUSTOMER_ID, maintain_order=True).agg(
+            pl.col(Col.ARTICLE_ID).str.join(" ").alias(Col.PREDICTION)
+        )
+        write_atomic(Path(path), frame.write_csv)
         return recs
 
     @property
@@ -335,10 +344,12 @@ class _MFState:
         model = MatrixFactorization(cmap.len(), amap.len(), old.model.customer.embedding_dim)
         with torch.no_grad():
             for table, new, was in (("customer", c_new, c_old), ("article", a_new, a_old)):
+                rows = was < getattr(old.model, table).num_embeddings  # ids past the fitted table have no factors
+                to, fro = torch.as_tensor(np.array(new[rows])), torch.as_tensor(np.array(was[rows]))
                 for name in (table, f"{table}_bias"):
                     target = getattr(model, name).weight
                     target.zero_()
-                    target[torch.from_numpy(new)] = getattr(old.model, name).weight[torch.from_numpy(was)]
+                    target[to] = getattr(old.model, name).weight[fro]
         index = dict(zip(c_old.tolist(), c_new.tolist(), strict=True))
         trained = np.array(sorted(index[c] for c in old.trained.tolist() if c in index), dtype=old.trained.dtype)
         rec.model, rec.trained = model, trained

@@ -67,7 +67,10 @@ class Settings:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
         if self.tune_budget <= 0:
-            raise ValueError(f"the tuning budget must be a positive number of seconds, got {self.tune_budget}")
+            raise ValueError(
+                f"the tuning budget (--tune-budget, or budget in [tune]) must be a positive number of seconds, "
+                f"got {self.tune_budget}"
+            )
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
 

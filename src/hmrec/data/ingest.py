@@ -20,6 +20,7 @@ from hmrec import faults
 from hmrec.data import validate as v
 from hmrec.data.atomic import locked, staged
 from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
+from hmrec.data.split import check_default_holdout
 from hmrec.schema import (
     ARTICLE_COLUMNS,
     ARTICLE_ID_WIDTH,
@@ -231,7 +232,17 @@ def _write_transactions(
         .sink_parquet(tmp / PREPARED_FILES["transactions"])
     )
     outlier = _price_outliers(tmp / PREPARED_FILES["transactions"], tx_path)
-    return warnings + ([outlier] if outlier else [])
+    return warnings + ([outlier] if outlier else []) + _date_warnings(tmp / PREPARED_FILES["transactions"], tx_path)
+
+
+def _date_warnings(prepared: Path, source: Path) -> list[str]:
+    """What ``evaluate`` would refuse about the log's dates (stray late dates, a last week with
+    far fewer buyers than usual), said at prepare time as a warning naming the rows."""
+    try:
+        check_default_holdout(pl.scan_parquet(prepared))
+    except ValueError as exc:
+        return [f"{source.name}: {exc}"]
+    return []
 
 
 PRICE_OUTLIER = 1000.0
