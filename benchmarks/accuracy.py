@@ -30,6 +30,7 @@ from pathlib import Path
 
 from hmrec.data import ingest, shop
 from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
 from hmrec.evaluation import ModelOptions, score_model
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import RankerConfig
@@ -77,7 +78,11 @@ def score_mf(split: Split, cfg: MFConfig) -> tuple[float, float]:
     from hmrec.recommenders.mf.recommender import MFRecommender
 
     truth = split.truth.collect()
-    recs = MFRecommender(cfg).fit(split.history, split.cutoff).recommend(truth[Col.CUSTOMER].unique().sort())
+    recs = (
+        MFRecommender(cfg)
+        .fit(WeekInput.before(split.history, split.cutoff))
+        .recommend(truth[Col.CUSTOMER].unique().sort())
+    )
     return map_at_k(recs, truth), recall_at_k(recs, truth)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hmrec.data import ingest
 from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.recommender import MFRecommender
@@ -44,7 +45,7 @@ def main() -> None:
     )
     for label, (cfg, bought_filter) in runs.items():
         start = time.perf_counter()
-        model = MFRecommender(cfg, filter=bought_filter).fit(split.history, split.cutoff)
+        model = MFRecommender(cfg, filter=bought_filter).fit(WeekInput.before(split.history, split.cutoff))
         seconds = time.perf_counter() - start
         recs = model.recommend(buyers)
         top100 = model.top_n(buyers, 100)

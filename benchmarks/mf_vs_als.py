@@ -26,6 +26,7 @@ import polars as pl
 
 from hmrec.data import ingest
 from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.recommenders.base import fill_with
 from hmrec.recommenders.mf.config import MFConfig
@@ -36,7 +37,7 @@ from hmrec.schema import Col
 def run_mf(split: Split, buyers: pl.Series, epochs: int, solver: str) -> tuple[float, pl.DataFrame, pl.DataFrame]:
     start = time.perf_counter()
     cfg = replace(MFConfig(), epochs=epochs, solver=solver)
-    model = MFRecommender(cfg, tune_epochs=False).fit(split.history, split.cutoff)
+    model = MFRecommender(cfg, tune_epochs=False).fit(WeekInput.before(split.history, split.cutoff))
     seconds = time.perf_counter() - start
     return seconds, model.recommend(buyers), model.top_n(buyers, 100)
 

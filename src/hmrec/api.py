@@ -33,9 +33,11 @@ from hmrec.data.engine import ENGINES, Engine, EngineError, LocalEngine, make_en
 from hmrec.data.ingest import PrepareResult
 from hmrec.data.shop import PROFILES, SCALES
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
+from hmrec.data.split import buyers as week_buyers
+from hmrec.data.split import history as before
 from hmrec.data.validate import DataError
-from hmrec.evaluation import AblationRow, Evaluation, ModelOptions, Score, evaluate_models, fit_model
-from hmrec.model import Model, ModelError, scoring_cutoff
+from hmrec.evaluation import AblationRow, Evaluation, ModelOptions, Score, evaluate_models, fit_model, scoring_cutoff
+from hmrec.model import Model, ModelError
 from hmrec.ranking.config import OBJECTIVES, RankerConfig
 from hmrec.ranking.data import CandidateConfig
 from hmrec.recommenders.mf.config import FILTERS, LOSS_NAMES, SOLVERS, MFConfig
@@ -304,7 +306,7 @@ def measure_candidates(
     from hmrec.retrieval import pipeline as retrieval
 
     truth = split.truth.collect()
-    buyers = truth[Col.CUSTOMER].unique().sort()
+    buyers = week_buyers(truth)
     runs = retrieval.run_sources_on(engine or LocalEngine(), WeekInput.of(dataset, split, buyers), names, max(sizes))
     tables = retrieval.quality_tables(runs, truth, sorted(sizes))
     return tables, retrieval.recall_curve(tables)
@@ -321,21 +323,14 @@ def train_baseline(
 ) -> tuple[MFRecommender, Score]:
     """Train the MF model on the split's history, early-stopping on its week (checkpoints in
     ``folder``), and score the best epoch on that week's buyers."""
-    from hmrec.metrics import map_at_k, recall_at_k
     from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only here
 
     start = time.perf_counter()
     truth = split.truth.collect()
     model = MFRecommender(config, filter=bought_filter, on_epoch=on_epoch, checkpoint_dir=folder)
     model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume)
-    recs = model.recommend(truth[Col.CUSTOMER].unique().sort())
-    score = Score(
-        "mf",
-        map_at_k(recs, truth),
-        recall_at_k(recs, truth),
-        truth[Col.CUSTOMER].n_unique(),
-        time.perf_counter() - start,
-    )
+    recs = model.recommend(week_buyers(truth))
+    score = Score.of("mf", recs, truth, time.perf_counter() - start)
     return model, score
 
 
@@ -355,7 +350,7 @@ def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation) -> Path:
             ModelResult(s.model, s.map_at_12, s.recall_at_12, result.recommendations[s.model]) for s in result.scores
         ],
         truth=result.truth,
-        history=dataset.transactions().filter(pl.col(Col.DATE) < result.cutoff),
+        history=before(dataset.transactions(), result.cutoff),
         customers=dataset.customers(),
         recall_curve=result.recall_curve,
         curve_sizes=list(result.curve_sizes),

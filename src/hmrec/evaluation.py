@@ -16,7 +16,9 @@ import polars as pl
 
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import Engine, LocalEngine
-from hmrec.data.split import Split
+from hmrec.data.split import Split, label_rows
+from hmrec.data.split import buyers as week_buyers
+from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
@@ -95,25 +97,23 @@ class Score:
     customers: int
     seconds: float
 
+    @classmethod
+    def of(cls, model: str, recs: pl.DataFrame, truth: pl.DataFrame, seconds: float) -> Score:
+        """MAP@12 and recall@12 of ``recs`` against the week's purchases ``truth``."""
+        return cls(model, map_at_k(recs, truth, K), recall_at_k(recs, truth, K), week_buyers(truth).len(), seconds)
+
 
 def _fit_and_score(
     name: str, split: Split, dataset: Dataset, options: ModelOptions | None
 ) -> tuple[Score, pl.DataFrame, Recommender]:
     start = time.perf_counter()
     truth = split.truth.collect()
-    buyers = truth[Col.CUSTOMER].unique().sort()
+    buyers = week_buyers(truth)
     if buyers.is_empty():
         raise ValueError(f"nobody bought anything in the week from {split.cutoff}: nothing to score")
-    model = make_model(name, dataset, options).fit(split.history, split.cutoff)
+    model = make_model(name, dataset, options).fit(WeekInput.of(dataset, split, buyers))
     recs = model.recommend(buyers, K, details=True)
-    score = Score(
-        model=name,
-        map_at_12=map_at_k(recs, truth, K),
-        recall_at_12=recall_at_k(recs, truth, K),
-        customers=buyers.len(),
-        seconds=time.perf_counter() - start,
-    )
-    return score, recs, model
+    return Score.of(name, recs, truth, time.perf_counter() - start), recs, model
 
 
 def evaluate_model(
@@ -206,7 +206,7 @@ def evaluate_models(
 
         if options.on_step:
             options.on_step("measuring candidate recall")
-        buyers = truth[Col.CUSTOMER].unique().sort()
+        buyers = week_buyers(truth)
         runs = retrieval.run_sources(
             WeekInput.of(dataset, split, buyers), list(options.candidates.sources), max(curve_sizes)
         )
@@ -235,15 +235,28 @@ def recommend_for_submission(dataset: Dataset, name: str, options: ModelOptions 
 
 def fit_model(dataset: Dataset, name: str, options: ModelOptions | None = None) -> Recommender:
     """``name`` fitted on all of ``dataset`` (its cutoff the day after the last transaction)."""
-    last = dataset.date_range()[1]
-    return make_model(name, dataset, options).fit(dataset.transactions(), last + timedelta(days=1))
+    return make_model(name, dataset, options).fit(everything(dataset))
+
+
+def scoring_cutoff(dataset: Dataset) -> date:
+    """The day after the data's last transaction: a model fitted or scoring there sees it all."""
+    return dataset.date_range()[1] + timedelta(days=1)
+
+
+def everything(dataset: Dataset) -> WeekInput:
+    """All of ``dataset`` as one week's input: every transaction, the submission's customers,
+    the catalogue; its cutoff the day after the last transaction (the week to predict)."""
+    customers = dataset.submission_customers().collect()[Col.CUSTOMER]
+    return WeekInput.before(
+        dataset.transactions(), scoring_cutoff(dataset), customers, dataset.articles(), dataset.customers()
+    )
 
 
 def shop_statistics(dataset: Dataset, cutoff: date | None = None) -> dict[str, float | int | str]:
     """The numbers that compare a shop with the real H&M data (see docs/synthetic-shop.md)."""
     tx = dataset.transactions()
     split = Split.at(tx, cutoff)
-    week = tx.filter(pl.col(Col.DATE) >= split.cutoff, pl.col(Col.DATE) < split.cutoff + timedelta(days=7))
+    week = label_rows(tx, split.cutoff)
     first, last = dataset.date_range()
     seen_before = split.history.select(Col.CUSTOMER, Col.ARTICLE).unique()
     week_stats = week.select(

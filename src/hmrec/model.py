@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from hmrec.data.atomic import staged, write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.submission import write_submission
+from hmrec.evaluation import everything
 from hmrec.recommenders.base import Recommender
 from hmrec.schema import Col, K
 from hmrec.settings import Settings
@@ -47,11 +48,6 @@ MF_FILE = "mf.pt"
 
 class ModelError(ValueError):
     """A saved model that cannot score the data at hand; the message says what to do."""
-
-
-def scoring_cutoff(dataset: Dataset) -> date:
-    """The day after the data's last transaction: a model fitted or scoring there sees it all."""
-    return dataset.date_range()[1] + timedelta(days=1)
 
 
 def _article_ids(dataset: Dataset, articles: list[int]) -> list[str]:
@@ -119,7 +115,7 @@ class Model:
     def _bind(self, dataset: Dataset) -> Recommender:
         self.check_catalogue(dataset)
         fill = _article_indices(dataset, self.fill)
-        history, cutoff = dataset.transactions(), scoring_cutoff(dataset)
+        week = everything(dataset)
         if self.name == "popular":
             from hmrec.recommenders.baselines import PopularRecommender
 
@@ -127,7 +123,7 @@ class Model:
         if self.name == "repurchase":
             from hmrec.recommenders.baselines import RepurchaseRecommender
 
-            return RepurchaseRecommender(popular=fill).refresh(history, cutoff)
+            return RepurchaseRecommender(popular=fill).refresh(week)
         if self.name == "ranker":
             from hmrec.pipeline import TwoStageRecommender
             from hmrec.ranking.data import Tables
@@ -141,9 +137,9 @@ class Model:
                 ranker=self.state,
                 popular=fill,
             )
-            return ranker.refresh(history, cutoff)
+            return ranker.refresh(week)
         assert self.name == "mf"
-        return self.state.bind(dataset, fill).refresh(history, cutoff)
+        return self.state.bind(dataset, fill).refresh(week)
 
     def check_catalogue(self, dataset: Dataset) -> None:
         """Refuse data whose catalogue lacks articles the model was fitted with."""

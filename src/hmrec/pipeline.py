@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec.data.engine import Engine, LocalEngine
+from hmrec.data.week import WeekInput
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, labelled_week, training_cutoffs
 from hmrec.ranking.inference import RankWork
@@ -75,16 +76,17 @@ class TwoStageRecommender:
             self.on_tuned(result)
         return caches.get(result.candidates)
 
-    def fit(self, history: pl.LazyFrame, cutoff: date) -> TwoStageRecommender:
+    def fit(self, week: WeekInput) -> TwoStageRecommender:
+        history, cutoff = week.history, week.cutoff
         tuned = self._tune(history, cutoff) if self.tune_budget is not None else None
         cache = self.cache or tuned or WeekCache()
         cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)
         sample = (self.config.train_buyers, self.config.seed)
         weeks = []
-        for i, week in enumerate(cutoffs):
-            self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {week})")
-            build = partial(labelled_week, history, week, self.tables, self.candidates, *sample, self.engine)
-            weeks.append(cache.get((week, self.candidates, *sample), build))
+        for i, start in enumerate(cutoffs):
+            self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {start})")
+            build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
+            weeks.append(cache.get((start, self.candidates, *sample), build))
         self.tables.forget(cutoffs)  # the weeks are built: their global state is no longer needed
         columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
@@ -96,8 +98,8 @@ class TwoStageRecommender:
             refitted = fit_ranker(stack_weeks(newest), None, features, self.config, rounds=fitted.best_round)
             fitted = replace(refitted, valid_map=fitted.valid_map)
         self.ranker = fitted
-        self.popular = PopularRecommender().fit(history, cutoff).popular
-        self.refresh(history, cutoff)
+        self.popular = PopularRecommender().fit(week).popular
+        self.refresh(week)
         if self.artifacts is not None:
             meta = {"cutoff": cutoff.isoformat(), "candidates": asdict(self.candidates), "ranker": asdict(self.config)}
             if self.tuning is not None:
@@ -105,10 +107,10 @@ class TwoStageRecommender:
             fitted.save(self.artifacts, meta)
         return self
 
-    def refresh(self, history: pl.LazyFrame, cutoff: date) -> TwoStageRecommender:
-        """Rank from ``history`` before ``cutoff`` (candidates and features are computed from it)
-        with the fitted trees and fill list."""
-        self.history, self.cutoff = history, cutoff
+    def refresh(self, week: WeekInput) -> TwoStageRecommender:
+        """Rank from the week's history (candidates and features are computed from it) with the
+        fitted trees and fill list."""
+        self.history, self.cutoff = week.history, week.cutoff
         return self
 
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:

@@ -23,10 +23,13 @@ from datetime import date, timedelta
 import polars as pl
 
 from hmrec.data.split import Split
+from hmrec.data.split import buyers as week_buyers
+from hmrec.data.split import history as before
+from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables, WeekCache
-from hmrec.schema import Col, K
+from hmrec.schema import K
 
 Change = tuple[dict[str, object], dict[str, object]]
 """A trial's change: RankerConfig fields, CandidateConfig fields."""
@@ -117,11 +120,11 @@ def validation_score(
     for cutoff in cutoffs:
         split = Split.at(transactions, cutoff)
         truth = split.truth.collect()
-        buyers = truth[Col.CUSTOMER].unique().sort()
+        buyers = week_buyers(truth)
         if buyers.is_empty():
             raise ValueError(f"nobody bought anything in the validation week from {cutoff}: cannot tune")
         model = TwoStageRecommender(tables, candidates=candidates, config=ranker, cache=cache)
-        recs = model.fit(split.history, cutoff).recommend(buyers, K)
+        recs = model.fit(WeekInput.before(split.history, cutoff, buyers)).recommend(buyers, K)
         maps.append(map_at_k(recs, truth, K))
     return tuple(maps)
 
@@ -149,7 +152,7 @@ def tune(
         raise ValueError(f"tuning needs at least one validation week, got {weeks}")
     if budget_s <= 0:
         raise ValueError(f"the tuning budget must be positive, got {budget_s} s")
-    seen = transactions.filter(pl.col(Col.DATE) < cutoff)
+    seen = before(transactions, cutoff)
     cutoffs = tuple(cutoff - timedelta(days=7 * k) for k in range(1, weeks + 1))
     caches = {} if caches is None else caches
     start = time.perf_counter()

@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 from hmrec.data import ingest
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split, default_cutoff, parse_cutoff
+from hmrec.data.week import WeekInput
 from hmrec.evaluation import MODELS, make_model
 from hmrec.schema import Col
 from tests.conftest import write_kaggle
@@ -63,6 +64,6 @@ def test_a_row_after_the_cutoff_changes_nothing(name: str, tmp_path: Path) -> No
     customers = pl.Series(Col.CUSTOMER, range(5), dtype=pl.UInt32)
 
     def run(ds: Dataset) -> pl.DataFrame:
-        return make_model(name, ds).fit(Split.at(ds.transactions(), cutoff).history, cutoff).recommend(customers)
+        return make_model(name, ds).fit(WeekInput.before(ds.transactions(), cutoff)).recommend(customers)
 
     assert_frame_equal(run(plain), run(leaky))

@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
 from hmrec.features.article import ATTRIBUTES
 from hmrec.pipeline import TwoStageRecommender
 from hmrec.ranking.config import RankerConfig
@@ -180,7 +181,7 @@ def fitted(tiny_dataset: Dataset, split: Split, tmp_path_factory: pytest.TempPat
         config=RankerConfig(train_weeks=2, min_data_in_leaf=5),
         artifacts=tmp_path_factory.mktemp("ranker") / "model",
     )
-    return model.fit(split.history, split.cutoff)
+    return model.fit(WeekInput.before(split.history, split.cutoff))
 
 
 def test_chunked_inference_ranks_as_one_shot(fitted: TwoStageRecommender, tiny_dataset: Dataset, split: Split) -> None:
@@ -202,7 +203,7 @@ def test_cold_and_short_lists_are_filled_with_popular_articles(tiny_dataset: Dat
         Tables(tiny_dataset.articles(), tiny_dataset.customers()),
         candidates=CandidateConfig(sources=("repurchase",), per_source=3, cap=3),
         config=RankerConfig(train_weeks=2, min_data_in_leaf=5),
-    ).fit(split.history, split.cutoff)
+    ).fit(WeekInput.before(split.history, split.cutoff))
     stranger = 10**6
     buyer = split.history.select(Col.CUSTOMER).first().collect().item()
     recs = model.recommend(pl.Series([stranger, buyer], dtype=pl.UInt32), details=True)
@@ -239,7 +240,7 @@ def test_binary_objective_and_dropped_blocks(tiny_dataset: Dataset, split: Split
     model = TwoStageRecommender(
         Tables(tiny_dataset.articles(), tiny_dataset.customers()),
         config=RankerConfig(train_weeks=2, min_data_in_leaf=5, objective="binary", drop_blocks=("pair",)),
-    ).fit(split.history, split.cutoff)
+    ).fit(WeekInput.before(split.history, split.cutoff))
     assert model.ranker is not None
     assert not any(FEATURE_BLOCKS["pair"](f) for f in model.ranker.features)
     assert any(FEATURE_BLOCKS["customer"](f) for f in model.ranker.features)

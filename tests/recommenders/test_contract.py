@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+import hmrec
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
 from hmrec.evaluation import MODELS, make_model
 from hmrec.recommenders.base import Recommender, fill_with
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender, popular_articles
 from hmrec.schema import RECOMMENDATION_SCHEMA, Col
+from hmrec.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +38,7 @@ class TestEveryRecommender:
         self, name: str, split: Split, tiny_dataset: Dataset
     ) -> None:
         customers = customers_of(tiny_dataset)
-        recs = make_model(name, tiny_dataset).fit(split.history, split.cutoff).recommend(customers)
+        recs = make_model(name, tiny_dataset).fit(WeekInput.before(split.history, split.cutoff)).recommend(customers)
         assert dict(recs.schema) == RECOMMENDATION_SCHEMA
         assert set(recs[Col.CUSTOMER]) == set(customers)
         per = recs.group_by(Col.CUSTOMER).agg(
@@ -47,15 +51,31 @@ class TestEveryRecommender:
 
     def test_deterministic(self, name: str, split: Split, tiny_dataset: Dataset) -> None:
         customers = customers_of(tiny_dataset)
-        first = make_model(name, tiny_dataset).fit(split.history, split.cutoff).recommend(customers)
-        second = make_model(name, tiny_dataset).fit(split.history, split.cutoff).recommend(customers)
+        first = make_model(name, tiny_dataset).fit(WeekInput.before(split.history, split.cutoff)).recommend(customers)
+        second = make_model(name, tiny_dataset).fit(WeekInput.before(split.history, split.cutoff)).recommend(customers)
         assert_frame_equal(first.sort(Col.CUSTOMER, Col.RANK), second.sort(Col.CUSTOMER, Col.RANK))
+
+    def test_a_second_fit_gives_the_same_model(self, name: str, split: Split, tiny_dataset: Dataset) -> None:
+        customers = customers_of(tiny_dataset)
+        model = make_model(name, tiny_dataset).fit(WeekInput.before(split.history, split.cutoff))
+        first = model.recommend(customers, details=True)
+        second = model.fit(WeekInput.before(split.history, split.cutoff)).recommend(customers, details=True)
+        assert_frame_equal(first, second)
+
+    def test_save_and_load_give_the_same_recommendations(
+        self, name: str, tiny_dataset: Dataset, tmp_path: Path
+    ) -> None:
+        model = hmrec.fit(tiny_dataset, Settings(model=name))
+        model.save(tmp_path / name)
+        loaded = hmrec.load_model(tmp_path / name)
+        assert loaded.name == name and loaded.settings == model.settings
+        assert_frame_equal(model.recommend(tiny_dataset, details=True), loaded.recommend(tiny_dataset, details=True))
 
     def test_customer_without_history_gets_popular_articles(
         self, name: str, split: Split, tiny_dataset: Dataset
     ) -> None:
         stranger = pl.Series([10**6], dtype=pl.UInt32)
-        recs = make_model(name, tiny_dataset).fit(split.history, split.cutoff).recommend(stranger)
+        recs = make_model(name, tiny_dataset).fit(WeekInput.before(split.history, split.cutoff)).recommend(stranger)
         assert recs[Col.ARTICLE].to_list() == popular_articles(split.history, split.cutoff)[:12]
 
 
@@ -81,7 +101,7 @@ def test_popular_counts_only_the_last_week() -> None:
         ("2020-09-21", 1, 2),
         ("2020-09-21", 2, 3),  # article 3: 1 sale last week
     ]
-    top = PopularRecommender().fit(history(rows), date(2020, 9, 22)).popular
+    top = PopularRecommender().fit(WeekInput.before(history(rows), date(2020, 9, 22))).popular
     assert top[:2] == [2, 3]
     assert 1 in top  # the older articles only fill the list after last week's
 
@@ -96,7 +116,7 @@ def test_repurchase_ranks_own_purchases_by_decayed_count() -> None:
         ("2020-09-19", 0, 7),
         ("2019-01-01", 0, 8),  # outside the 26-week window: forgotten
     ]
-    model = RepurchaseRecommender().fit(history(rows), date(2020, 9, 22))
+    model = RepurchaseRecommender().fit(WeekInput.before(history(rows), date(2020, 9, 22)))
     recs = model.recommend(pl.Series([0], dtype=pl.UInt32))
     assert recs[Col.ARTICLE].to_list()[:3] == [7, 5, 6]
     assert 8 not in recs[Col.ARTICLE].to_list()[:3]

@@ -13,6 +13,7 @@ import pytest
 import torch
 from polars.testing import assert_frame_equal
 
+from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
@@ -204,7 +205,7 @@ def shop_history(n_weeks: int = 6) -> pl.LazyFrame:
 
 def test_recommender_serves_unseen_customers_the_popular_list() -> None:
     history = shop_history()
-    model = MFRecommender(replace(CFG, epochs=3), tune_epochs=False).fit(history, CUTOFF)
+    model = MFRecommender(replace(CFG, epochs=3), tune_epochs=False).fit(WeekInput.before(history, CUTOFF))
     stranger = model.recommend(pl.Series([10_000], dtype=pl.UInt32))
     assert stranger[Col.ARTICLE].to_list() == model.popular[:12]
     known = model.recommend(pl.Series([0, 1], dtype=pl.UInt32))
@@ -213,7 +214,9 @@ def test_recommender_serves_unseen_customers_the_popular_list() -> None:
 
 def test_filter_bought_drops_own_purchases() -> None:
     history = shop_history()
-    model = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="bought").fit(history, CUTOFF)
+    model = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="bought").fit(
+        WeekInput.before(history, CUTOFF)
+    )
     bought = set(history.filter(pl.col(Col.CUSTOMER) == 0).collect()[Col.ARTICLE])
     picks = model.top_n(pl.Series([0], dtype=pl.UInt32), 5)[Col.ARTICLE].to_list()
     assert picks and not set(picks) & bought
@@ -301,11 +304,11 @@ def test_bad_solver_settings_are_refused() -> None:
 def test_fold_in_gives_a_new_customer_their_taste(cfg: MFConfig) -> None:
     """Fitted without customer 60, then refreshed with their odd-article purchases."""
     history = shop_history()
-    model = MFRecommender(cfg, tune_epochs=False).fit(history, CUTOFF)
+    model = MFRecommender(cfg, tune_epochs=False).fit(WeekInput.before(history, CUTOFF))
     newcomer = rows([("2020-09-20", 60, 1, 0.05), ("2020-09-20", 60, 3, 0.05), ("2020-09-21", 60, 5, 0.05)])
     before = model.recommend(pl.Series([60], dtype=pl.UInt32))
     assert before[Col.ARTICLE].to_list() == model.popular[:12]  # unseen: the popular list
-    model.refresh(pl.concat([history, newcomer]), CUTOFF)
+    model.refresh(WeekInput.before(pl.concat([history, newcomer]), CUTOFF))
     picks = model.top_n(pl.Series([60], dtype=pl.UInt32), 5)[Col.ARTICLE].to_list()
     assert len(picks) == 5 and all(a % 2 == 1 for a in picks)
     # the factors of the customers the model was fitted on are untouched
@@ -330,7 +333,7 @@ def test_fold_in_equals_an_als_customer_pass() -> None:
 
 def test_refresh_before_fit_is_refused() -> None:
     with pytest.raises(RuntimeError, match="fit"):
-        MFRecommender(ALS).refresh(shop_history(), CUTOFF)
+        MFRecommender(ALS).refresh(WeekInput.before(shop_history(), CUTOFF))
 
 
 def test_repeat_intervals_by_hand() -> None:
@@ -357,8 +360,12 @@ def test_repeat_intervals_by_hand() -> None:
 
 def test_interval_filter_keeps_what_is_due_again() -> None:
     history = shop_history()
-    bought = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="bought").fit(history, CUTOFF)
-    interval = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="interval").fit(history, CUTOFF)
+    bought = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="bought").fit(
+        WeekInput.before(history, CUTOFF)
+    )
+    interval = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="interval").fit(
+        WeekInput.before(history, CUTOFF)
+    )
     assert interval.bought is not None and bought.bought is not None
     assert interval.bought.height <= bought.bought.height
     assert interval.bought.join(bought.bought, on=[Col.CUSTOMER, Col.ARTICLE], how="anti").is_empty()

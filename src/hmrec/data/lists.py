@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from hmrec.data.split import days_before
+from hmrec.data.split import history as before
 from hmrec.schema import RECOMMENDATION_SCHEMA, Col, K
 
 
@@ -42,7 +43,7 @@ def best_sellers(history: pl.LazyFrame, cutoff: date, days: int = 7, n: int = 2 
 
     When that window holds fewer than ``n`` articles, the most sold of the whole history before
     ``cutoff`` follow (score 0), so a list is never short while the shop has ``n`` articles."""
-    past = history.filter(pl.col(Col.DATE) < cutoff)
+    past = before(history, cutoff)
 
     def top(rows: pl.LazyFrame, limit: int) -> pl.DataFrame:
         counts = rows.group_by(Col.ARTICLE).agg(pl.len().cast(pl.Float32).alias(Col.SCORE))

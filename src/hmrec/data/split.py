@@ -114,6 +114,12 @@ def label_rows(transactions: pl.LazyFrame, cutoff: date, days: int = LABEL_DAYS)
     return transactions.filter(pl.col(Col.DATE).is_between(cutoff, cutoff + timedelta(days=days), closed="left"))
 
 
+def buyers(truth: pl.DataFrame) -> pl.Series:
+    """The customers of a week's purchases (``customer, article`` rows), each once, sorted: the
+    customers a holdout week is scored on and a labelled week trains on."""
+    return truth[Col.CUSTOMER].unique().sort()
+
+
 def purchases(labels: pl.LazyFrame) -> pl.LazyFrame:
     """Distinct ``(customer, article)`` pairs bought in the label rows."""
     return labels.select(Col.CUSTOMER, Col.ARTICLE).unique()

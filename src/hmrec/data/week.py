@@ -67,18 +67,22 @@ class WeekInput:
         cls,
         transactions: pl.LazyFrame,
         cutoff: date,
-        customers: pl.Series,
-        articles: pl.LazyFrame,
-        customer_table: pl.LazyFrame,
+        customers: pl.Series | None = None,
+        articles: pl.LazyFrame | None = None,
+        customer_table: pl.LazyFrame | None = None,
     ) -> WeekInput:
         """The rows of ``transactions`` before ``cutoff`` (no later row is ever read), the given
-        customers, the catalogue tables."""
+        customers (default none), the catalogue tables (default empty: for models that read
+        only the log)."""
+        who = pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32) if customers is None else customers
         return cls(
             history=history(transactions, cutoff),
-            customers=pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique(),
+            customers=pl.LazyFrame({Col.CUSTOMER: who.cast(pl.UInt32)}).unique(),
             cutoff=cutoff,
-            articles=articles,
-            customer_table=customer_table,
+            articles=pl.LazyFrame({Col.ARTICLE: pl.Series([], dtype=pl.UInt32)}) if articles is None else articles,
+            customer_table=pl.LazyFrame({Col.CUSTOMER: pl.Series([], dtype=pl.UInt32)})
+            if customer_table is None
+            else customer_table,
         )
 
     @classmethod
@@ -96,13 +100,13 @@ class WeekInput:
         cutoff (read here, once; ``rows``, when given, are a superset of them, such as the rows of
         a shard). Global tables must have been computed before (see ``strict``)."""
         who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
-        source = self.past() if rows is None else rows.filter(pl.col(Col.DATE) < self.cutoff)
+        source = self.past() if rows is None else history(rows, self.cutoff)
         own = source.join(who, on=Col.CUSTOMER, how="semi").collect()
         return replace(self, history=own.lazy(), customers=who, strict=True)
 
     def past(self) -> pl.LazyFrame:
         """History rows before the cutoff (whatever the history was given)."""
-        return self.history.filter(pl.col(Col.DATE) < self.cutoff)
+        return history(self.history, self.cutoff)
 
     def served(self) -> pl.LazyFrame:
         """Past rows of the served customers only: filter first, aggregate after."""

@@ -23,6 +23,7 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
+from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.weights import WEIGHT, interaction_weights
@@ -64,7 +65,7 @@ class ArticleFactors:
         from hmrec.recommenders.mf.model import MatrixFactorization
         from hmrec.recommenders.mf.train import interactions_from
 
-        history = transactions.filter(pl.col(Col.DATE) < cutoff)
+        history = before(transactions, cutoff)
         who = history.select(pl.col(Col.CUSTOMER).unique().sort()).collect()[Col.CUSTOMER]
         if max_customers is not None and who.len() > max_customers:
             who = who.sample(max_customers, seed=seed).sort()

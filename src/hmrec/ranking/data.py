@@ -15,6 +15,7 @@ from functools import partial
 import polars as pl
 
 from hmrec.data.engine import Engine, LocalEngine
+from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import label_rows, purchases
 from hmrec.data.week import Shared, WeekInput
 from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
@@ -141,7 +142,7 @@ def labelled_week(
     on large shops; each customer keeps all their candidates). ``engine`` builds the buyers'
     candidates (default: in this process)."""
     truth = purchases(label_rows(transactions, cutoff)).collect()
-    buyers = truth[Col.CUSTOMER].unique().sort()
+    buyers = week_buyers(truth)
     if buyers.is_empty():
         return pl.DataFrame()
     if max_buyers is not None and buyers.len() > max_buyers:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Protocol, runtime_checkable
 
 import polars as pl
 
 from hmrec.data.lists import FALLBACK_RANK, fill_with, top_per_customer
+from hmrec.data.week import WeekInput
 from hmrec.schema import Col, K
 
 __all__ = ["FALLBACK_RANK", "FILL", "Recommender", "fill_with", "top_per_customer", "with_details"]
@@ -21,8 +21,9 @@ FILL = "popular fill"
 class Recommender(Protocol):
     """What the ``--model`` choices are.
 
-    ``fit`` sees only the history before ``cutoff``; ``refresh`` takes a newer history (and
-    cutoff) to score from without fitting again (what a saved model does with new data);
+    ``fit`` is given all a model may see of a week (``WeekInput``: the history before its cutoff,
+    the customers it will serve, the catalogue); ``refresh`` takes a newer week to score from
+    without fitting again (what a saved model does with new data);
     ``recommend`` returns, for each given customer, ``k`` distinct articles as ``customer,
     article, rank`` (see ``schema.RECOMMENDATION_SCHEMA``), rank 1 the most likely, and with
     ``details`` also ``score`` and ``sources`` (``with_details``). ``popular`` is the fill list:
@@ -32,9 +33,9 @@ class Recommender(Protocol):
     name: str
     popular: list[int]
 
-    def fit(self, history: pl.LazyFrame, cutoff: date) -> Recommender: ...
+    def fit(self, week: WeekInput) -> Recommender: ...
 
-    def refresh(self, history: pl.LazyFrame, cutoff: date) -> Recommender: ...
+    def refresh(self, week: WeekInput) -> Recommender: ...
 
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame: ...
 

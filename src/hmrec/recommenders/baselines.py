@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 import polars as pl
 
 from hmrec.data.lists import decayed_counts, fill_with, popular_articles, top_per_customer
+from hmrec.data.week import WeekInput
 from hmrec.recommenders.base import with_details
 from hmrec.schema import Col, K
 
@@ -20,13 +20,13 @@ class PopularRecommender:
     name: str = "popular"
     popular: list[int] = field(default_factory=list)
 
-    def fit(self, history: pl.LazyFrame, cutoff: date) -> PopularRecommender:
-        self.popular = popular_articles(history, cutoff, self.days)
+    def fit(self, week: WeekInput) -> PopularRecommender:
+        self.popular = popular_articles(week.history, week.cutoff, self.days)
         if len(self.popular) < K:
-            raise ValueError(f"the history before {cutoff} holds fewer than {K} distinct articles")
+            raise ValueError(f"the history before {week.cutoff} holds fewer than {K} distinct articles")
         return self
 
-    def refresh(self, history: pl.LazyFrame, cutoff: date) -> PopularRecommender:
+    def refresh(self, week: WeekInput) -> PopularRecommender:
         """Keep the fitted list: it is the whole model."""
         return self
 
@@ -49,13 +49,13 @@ class RepurchaseRecommender:
     popular: list[int] = field(default_factory=list)
     counts: pl.DataFrame | None = None
 
-    def fit(self, history: pl.LazyFrame, cutoff: date) -> RepurchaseRecommender:
-        self.popular = PopularRecommender().fit(history, cutoff).popular
-        return self.refresh(history, cutoff)
+    def fit(self, week: WeekInput) -> RepurchaseRecommender:
+        self.popular = PopularRecommender().fit(week).popular
+        return self.refresh(week)
 
-    def refresh(self, history: pl.LazyFrame, cutoff: date) -> RepurchaseRecommender:
-        """The customers' own purchases before ``cutoff``; the fitted fill list is kept."""
-        self.counts = decayed_counts(history, cutoff, self.weeks, self.decay).collect()
+    def refresh(self, week: WeekInput) -> RepurchaseRecommender:
+        """The customers' own purchases before the week's cutoff; the fitted fill list is kept."""
+        self.counts = decayed_counts(week.history, week.cutoff, self.weeks, self.decay).collect()
         return self
 
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from hmrec.data.atomic import write_atomic  # noqa: E402
+from hmrec.data.split import history as before  # noqa: E402
 from hmrec.metrics import average_precisions  # noqa: E402
 from hmrec.schema import Col, K  # noqa: E402
 
@@ -92,7 +93,7 @@ def segments(data: ReportInput) -> pl.DataFrame:
     buyers = data.truth.select(Col.CUSTOMER).unique()
     since = data.cutoff - timedelta(weeks=12)
     counts = (
-        data.history.filter(pl.col(Col.DATE) < data.cutoff)
+        before(data.history, data.cutoff)
         .join(buyers.lazy(), on=Col.CUSTOMER, how="semi")
         .group_by(Col.CUSTOMER)
         .agg(all=pl.len(), recent=(pl.col(Col.DATE) >= since).sum())

@@ -24,8 +24,6 @@ class MFSource:
         from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
 
         key = (__name__, self.config)
-        model = data.global_table(
-            key, lambda: MFRecommender(self.config, tune_epochs=False).fit(data.history, data.cutoff)
-        )
+        model = data.global_table(key, lambda: MFRecommender(self.config, tune_epochs=False).fit(data))
         customers = data.customers.collect().to_series()
         return model.top_n(customers, self.n).lazy().cast(CANDIDATE_SCHEMA)

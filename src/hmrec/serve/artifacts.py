@@ -18,6 +18,7 @@ import polars as pl
 from hmrec import faults
 from hmrec.data.atomic import write_atomic
 from hmrec.data.dataset import Dataset
+from hmrec.data.split import history as before
 from hmrec.schema import Col
 
 RECOMMENDATIONS = "recommendations.parquet"
@@ -69,8 +70,7 @@ def write_artifacts(
     customers = recs.select(Col.CUSTOMER).unique()
     ranked = _ids(recs.lazy(), dataset).select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES)
     history = (
-        dataset.transactions()
-        .filter(pl.col(Col.DATE) < cutoff)
+        before(dataset.transactions(), cutoff)
         .join(customers.lazy(), on=Col.CUSTOMER, how="semi")
         # every column breaks ties: the same input keeps the same rows of a customer's last day
         .sort(HISTORY_ORDER, descending=[False, True, False, False, False])

@@ -13,7 +13,9 @@ import torch
 
 from hmrec.data.lists import popular_articles
 from hmrec.data.split import Split
+from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import history as before
+from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import fill_with, with_details
 from hmrec.recommenders.mf.config import FILTERS, MFConfig
@@ -160,7 +162,8 @@ class MFRecommender:
         model = MatrixFactorization(data.n_customers, data.n_articles, cfg.dim)
         return model, train(model, data, cfg, on_epoch=self.on_epoch, **options)
 
-    def fit(self, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
+    def fit(self, week: WeekInput) -> MFRecommender:
+        history, cutoff = week.history, week.cutoff
         epochs = self._epochs_by_early_stopping(history, cutoff)
         cfg = replace(self.config, epochs=epochs)
         self.model, self.result = self._train(history, cutoff, cfg, checkpoint_dir=self.checkpoint_dir)
@@ -168,8 +171,8 @@ class MFRecommender:
         self.trained = self.known
         return self
 
-    def refresh(self, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
-        """Score from a newer ``history`` without refitting.
+    def refresh(self, week: WeekInput) -> MFRecommender:
+        """Score from a newer week (its history and cutoff) without refitting.
 
         Candidates and filters are read again (the fitted fill list is kept); each customer with purchases
         before ``cutoff`` but no factors from the fit gets them by fold-in: the least-squares
@@ -177,7 +180,7 @@ class MFRecommender:
         """
         if self.model is None or self.trained is None:
             raise RuntimeError("call fit() or load() before refresh()")
-        fill = self.popular
+        history, cutoff, fill = week.history, week.cutoff, self.popular
         self.prepare_scoring(history, cutoff)
         self.popular = fill or self.popular  # the fitted fill list is part of the model
         new = self.known[~np.isin(self.known, self.trained)]
@@ -254,7 +257,7 @@ class MFRecommender:
 
     def _validator(self, truth: pl.DataFrame) -> Callable[[MatrixFactorization], float]:
         """MAP@12 on (a seeded sample of at most ``validation_customers`` of) the week's buyers."""
-        buyers = truth[Col.CUSTOMER].unique().sort()
+        buyers = week_buyers(truth)
         if buyers.len() > self.validation_customers:
             buyers = buyers.sample(self.validation_customers, seed=self.config.seed).sort()
         truth = truth.filter(pl.col(Col.CUSTOMER).is_in(buyers.implode()))

@@ -17,6 +17,7 @@ from datetime import date
 import polars as pl
 
 from hmrec.data.split import days_before
+from hmrec.data.split import history as before
 from hmrec.schema import Col
 
 WEIGHT = "weight"
@@ -47,7 +48,7 @@ PRESETS: dict[str, Weighting] = {
 
 def interaction_weights(history: pl.LazyFrame, cutoff: date, weighting: Weighting) -> pl.LazyFrame:
     """``customer, article, weight``: one row per pair bought before ``cutoff``, in one query."""
-    rows = history.filter(pl.col(Col.DATE) < cutoff)
+    rows = before(history, cutoff)
     p = weighting.price_weight
     discount = (1 - p) + p * pl.col(Col.PRICE) / pl.col(Col.PRICE).max().over(Col.ARTICLE)
     recency = (-weighting.t_decay * days_before(cutoff)).exp()
