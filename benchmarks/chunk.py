@@ -1,8 +1,8 @@
 """Time one chunk of the final ranking stage by stage: the week's global state, then for each of
 the first ``--chunks`` chunks of customers its rows, each source, the union, the features and
-the scores, with a saved ranker (``hmrec submit`` writes one to ``DIR/artifacts/submit/model``).
+the scores, with a saved ranker (``hmrec submit`` writes one to ``DIR/artifacts/submit/model/ranker``; ``hmrec fit --out M`` to ``M/ranker``).
 
-    .venv/bin/python benchmarks/chunk.py --data DIR --model DIR/artifacts/submit/model
+    .venv/bin/python benchmarks/chunk.py --data DIR --model DIR/artifacts/submit/model/ranker
 """
 
 from __future__ import annotations

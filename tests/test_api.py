@@ -280,6 +280,7 @@ def test_check_names_each_error_and_exits_1(shop: Path) -> None:
     lines = path.read_text().splitlines()
     first = lines[1].split(",")
     extra = [",".join(["2031-01-01", *first[1:]]), ",".join(["2020-13-45", *first[1:]]), lines[1]]
+    extra.append(",".join(["1920-06-01", *first[1:]]))
     path.write_text("\n".join([*lines, *extra]) + "\n")
     result = invoke("check", "--data", str(shop))
     assert result.exit_code == 1
@@ -287,16 +288,19 @@ def test_check_names_each_error_and_exits_1(shop: Path) -> None:
     assert "dated from 2031-01-01" in result.output
     assert "'t_dat' is not a date" in result.output and "2020-13-45" in result.output
     assert "repeat an earlier row exactly" in result.output  # a warning, not an error
+    assert "dated up to 1920-06-01" in result.output  # a warning too: only old history
     assert not (shop / "prepared").exists()
 
 
 def test_prepare_warns_about_stray_dates_and_fit_refuses_them(shop: Path, tmp_path: Path) -> None:
     path = shop / "transactions_train.csv"
     lines = path.read_text().splitlines()
-    path.write_text("\n".join([*lines, ",".join(["2031-01-01", *lines[1].split(",")[1:]])]) + "\n")
+    rest = lines[1].split(",")[1:]
+    path.write_text("\n".join([*lines, ",".join(["2031-01-01", *rest]), ",".join(["1920-06-01", *rest])]) + "\n")
     result = invoke("prepare", "--data", str(shop))
     assert result.exit_code == 0, result.output
     assert "warning" in result.output and "dated from 2031-01-01" in result.output and "--cutoff" in result.output
+    assert "dated up to 1920-06-01" in result.output
     model = tmp_path / "model"
     refused = invoke("fit", "--data", str(shop), "--model", "popular", "--out", str(model))
     assert refused.exit_code == 1 and "2031-01-01" in refused.output and not model.exists()

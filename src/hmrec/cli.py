@@ -678,7 +678,7 @@ def recommend(
         typer.Option(
             "--customers",
             help="A CSV or parquet file with a customer_id column: recommend for those customers, in that order "
-            "(default: every customer of the submission). Ids the data does not know get what a newcomer gets.",
+            "(default: every customer of the submission). Ids the data does not know get the fill list (last week's best sellers at fit time).",
         ),
     ] = None,
     engine: EngineOpt = None,

@@ -164,7 +164,7 @@ class Model:
         ``details`` also ``score`` and ``sources`` (``popular fill`` for the fill list).
 
         ``customers`` are Kaggle customer ids (default: every customer of the submission, in its
-        order); an id the data does not know is a customer without purchases (the fill list, or what the ranker gives every newcomer). With ``kaggle_ids=False``, and
+        order); an id the data does not know is a customer without purchases: the fill list. With ``kaggle_ids=False``, and
         ``customers`` then prepared indices, the frame keeps the indices (``customer, article``)."""
         recommender = self.recommender_for(dataset)
         if not kaggle_ids:

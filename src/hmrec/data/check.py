@@ -3,8 +3,8 @@
 shop may well mean (repeated rows: the same article bought twice a day; prices far from the
 median) is a warning or a plain figure.
 
-Each file is read in a few streaming passes, so the full-size log (31.8M rows) checks in
-bounded memory.
+Each file is read in a few streaming passes: the full-size shop (33.2M transaction rows) checks
+in 36.9 s and 2.55 GB (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import polars as pl
 
 from hmrec.data import validate as v
 from hmrec.data.ingest import _reading, article_id_10, find_file, scan_raw
-from hmrec.data.split import FEW_BUYERS, stray_dates
+from hmrec.data.split import FEW_BUYERS, early_stray_dates, stray_dates
 from hmrec.schema import ARTICLE_COLUMNS, ARTICLE_INT_COLUMNS, CUSTOMER_COLUMNS, TRANSACTION_COLUMNS, Col
 
 PRICE_OUTLIER = 1000.0
@@ -108,7 +108,8 @@ def check(data_dir: Path | str, on_step: Callable[[str], None] | None = None) ->
 
 
 def _summarise(report: CheckReport, key: str, path: Path, frame: pl.LazyFrame, checks: list[v.Check]) -> None:
-    """Rows, nulls per column, rows breaking each format check, duplicate rows and ids."""
+    """Rows, nulls per column, rows breaking each format check, duplicate rows (counted by a
+    64-bit hash of each row) and ids."""
     names = frame.collect_schema().names()
     id_column = {"customers": Col.CUSTOMER_ID, "articles": Col.ARTICLE_ID, "sample_submission": Col.CUSTOMER_ID}
     counts = frame.select(
@@ -186,6 +187,13 @@ def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame) -> None:
     )
     start = pl.lit(report.last) - pl.duration(days=pl.col("__back") * 7 + 6)
     report.weeks = weeks.select(start.cast(pl.Date).alias("week_start"), "rows", "buyers")
+    early = early_stray_dates(typed.select(Col.DATE))
+    if early is not None:
+        last_stray, start, rows = early
+        report.warnings.append(
+            f"{rows} transaction row(s) are dated up to {last_stray}, {(start - last_stray).days} days before the rest "
+            f"of the log (which starts {start}): a date typed wrong? (kept: they are only old history to a model)"
+        )
     stray = stray_dates(typed.select(Col.DATE))
     if stray is not None:
         end, first, rows = stray

@@ -20,7 +20,7 @@ from hmrec import faults
 from hmrec.data import validate as v
 from hmrec.data.atomic import locked, staged
 from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
-from hmrec.data.split import check_default_holdout
+from hmrec.data.split import check_default_holdout, early_stray_dates
 from hmrec.schema import (
     ARTICLE_COLUMNS,
     ARTICLE_ID_WIDTH,
@@ -238,11 +238,20 @@ def _write_transactions(
 def _date_warnings(prepared: Path, source: Path) -> list[str]:
     """What ``evaluate`` would refuse about the log's dates (stray late dates, a last week with
     far fewer buyers than usual), said at prepare time as a warning naming the rows."""
+    tx = pl.scan_parquet(prepared)
+    warnings = []
+    early = early_stray_dates(tx)
+    if early is not None:
+        last_stray, start, rows = early
+        warnings.append(
+            f"{source.name}: {rows} row(s) are dated up to {last_stray}, {(start - last_stray).days} days before "
+            f"the rest of the log (which starts {start}); kept as old history (hmrec check --data DIR lists them)"
+        )
     try:
-        check_default_holdout(pl.scan_parquet(prepared))
+        check_default_holdout(tx)
     except ValueError as exc:
-        return [f"{source.name}: {exc}"]
-    return []
+        warnings.append(f"{source.name}: {exc}")
+    return warnings
 
 
 PRICE_OUTLIER = 1000.0

@@ -54,6 +54,25 @@ def stray_dates(transactions: pl.LazyFrame) -> tuple[date, date, int] | None:
     return days[Col.DATE][i - 1], days[Col.DATE][i], stray
 
 
+def early_stray_dates(transactions: pl.LazyFrame) -> tuple[date, date, int] | None:
+    """``(last stray date, start of the log proper, stray rows)`` when the log's first dates come
+    more than ``STRAY_GAP_DAYS`` days before the rest and hold under 1% of its rows (a date typed
+    wrong, say 1920 for 2020); None when the log starts normally. Such rows are only old history
+    to a model, so they are warned about, not refused."""
+    days = transactions.group_by(Col.DATE).agg(pl.len().alias("n")).sort(Col.DATE).collect()
+    if days.height < 2:
+        return None
+    gaps = days[Col.DATE].diff().dt.total_days().fill_null(0).to_list()
+    big = [i for i, gap in enumerate(gaps) if gap > STRAY_GAP_DAYS]
+    if not big:
+        return None
+    i = big[0]
+    stray = int(days["n"][:i].sum())
+    if stray >= 0.01 * int(days["n"].sum()):
+        return None
+    return days[Col.DATE][i - 1], days[Col.DATE][i], stray
+
+
 def refuse_stray_dates(transactions: pl.LazyFrame, consequence: str, advice: Callable[[date], str]) -> None:
     """Raise ``ValueError`` naming the stray late dates of ``stray_dates``, if any: what they
     would do (``consequence``) and what to do (``advice`` of the log's last real date)."""
