@@ -75,6 +75,15 @@ def test_ray_writes_the_local_submission_byte_for_byte(shop: Path) -> None:
     assert not list((shop / "prepared").glob(".parts-*"))  # the parts are removed
 
 
+def test_recommend_on_ray_writes_the_local_submission(shop: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(shop / "artifacts" / "submit" / "model", model)  # what the local submit saved
+    out = tmp_path / "recommend.csv"
+    done = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(out), "--engine", "ray"])
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == (shop / "local.csv").read_bytes()
+
+
 def test_a_worker_that_dies_is_retried(shop: Path, tmp_path: Path) -> None:
     out, marker = shop / "retried.csv", tmp_path / "died-once"
     args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray"]
