@@ -519,18 +519,8 @@ def evaluate(
 
     Example: hmrec evaluate --data data/small --model ranker --model repurchase --ablation
     """
-    settings = _settings(
-        config,
-        cutoff=cutoff,
-        train_weeks=train_weeks,
-        objective=objective,
-        candidates=cap,
-        mf_features=mf_features,
-        tune=tune,
-        tune_budget=tune_budget,
-        engine=engine,
-        workers=workers,
-        address=address,
+    settings = _model_settings(
+        config, None, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address, cutoff
     )
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else list(MODEL_NAMES)
@@ -552,10 +542,13 @@ def _model_settings(
     engine: EngineName | None,
     workers: int | None,
     address: str | None,
+    cutoff: str | None = None,
 ) -> Settings:
+    """The settings of ``--config`` with the model flags given put over them."""
     return _settings(
         config,
         model=model,
+        cutoff=cutoff,
         train_weeks=train_weeks,
         objective=objective,
         candidates=cap,

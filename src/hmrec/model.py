@@ -31,7 +31,7 @@ from hmrec.data.atomic import staged, write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.submission import write_submission
-from hmrec.evaluation import everything
+from hmrec.evaluation import everything, scoring_cutoff
 from hmrec.recommenders.base import Recommender
 from hmrec.schema import Col, K
 from hmrec.settings import Settings
@@ -78,9 +78,11 @@ class Model:
     state: Any = None
     """What was learned: a ``FittedRanker`` (ranker), an MF ``_MFState``, or None (rules)."""
     version: str = hmrec.__version__
-    bound: tuple[Path, Recommender] | None = field(default=None, repr=False)
-    """The recommender ready to score one prepared dataset (its root): the fitted one, or one
-    rebuilt for other data (``_bind``)."""
+    bound: tuple[tuple[Path, date], Recommender] | None = field(default=None, repr=False)
+    """The recommender ready to score one prepared dataset (its root and scoring cutoff): the
+    fitted one, or one rebuilt for other data (``_bind``)."""
+    tuning: dict[str, Any] | None = None
+    """What ``--tune`` tried and chose, when the settings were tuned (saved in ``model.json``)."""
     on_step: Callable[[str], None] | None = field(default=None, repr=False)
     engine: Engine = field(default_factory=LocalEngine, repr=False)
 
@@ -89,19 +91,26 @@ class Model:
         """The model of ``recommender``, fitted on ``dataset`` before ``cutoff``."""
         articles = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
         state: Any = None
+        tuning = None
         if name == "ranker":
-            state = recommender.ranker  # type: ignore[attr-defined]
+            from hmrec.pipeline import TwoStageRecommender
+
+            assert isinstance(recommender, TwoStageRecommender)
+            state = recommender.ranker
+            tuning = recommender.tuning.meta() if recommender.tuning is not None else None
         elif name == "mf":
             state = _MFState.of(recommender, dataset)
-        model = cls(name, settings, cutoff, _article_ids(dataset, recommender.popular), articles, state)
-        model.bound = (dataset.root, recommender)
+        fill = _article_ids(dataset, recommender.popular)
+        model = cls(name, settings, cutoff, fill, articles, state, tuning=tuning)
+        model.bound = ((dataset.root, cutoff), recommender)
         return model
 
     # scoring
 
     def recommender_for(self, dataset: Dataset) -> Recommender:
         """The recommender that scores ``dataset``: fitted state, that data's rows and ids."""
-        if self.bound is not None and self.bound[0] == dataset.root:
+        key = (dataset.root, scoring_cutoff(dataset))  # the same folder prepared again is other data
+        if self.bound is not None and self.bound[0] == key:
             recommender = self.bound[1]
             if hasattr(recommender, "engine"):
                 recommender.engine = self.engine  # type: ignore[attr-defined]
@@ -109,7 +118,7 @@ class Model:
                 recommender.on_step = self.on_step  # type: ignore[attr-defined]
             return recommender
         recommender = self._bind(dataset)
-        self.bound = (dataset.root, recommender)
+        self.bound = (key, recommender)
         return recommender
 
     def _bind(self, dataset: Dataset) -> Recommender:
@@ -215,6 +224,7 @@ class Model:
                 "model": self.name,
                 "cutoff": self.cutoff.isoformat(),
                 "fill": self.fill,
+                **({"tuning": self.tuning} if self.tuning else {}),
             }
             (tmp / MODEL_FILE).write_text(json.dumps(meta, indent=2))
             (tmp / SETTINGS_FILE).write_text(self.settings.to_toml())
@@ -254,7 +264,16 @@ class Model:
             state = FittedRanker.load(folder / RANKER_DIR)
         elif name == "mf":
             state = _MFState.load(folder, articles)
-        return cls(name, settings, date.fromisoformat(meta["cutoff"]), list(meta["fill"]), articles, state, version)
+        return cls(
+            name,
+            settings,
+            date.fromisoformat(meta["cutoff"]),
+            list(meta["fill"]),
+            articles,
+            state,
+            version,
+            tuning=meta.get("tuning"),
+        )
 
 
 def _asked(dataset: Dataset, customers: pl.Series | None) -> pl.DataFrame:

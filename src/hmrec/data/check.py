@@ -18,7 +18,7 @@ import polars as pl
 
 from hmrec.data import validate as v
 from hmrec.data.ingest import _reading, article_id_10, find_file, scan_raw
-from hmrec.data.split import FEW_BUYERS, early_stray_dates, stray_dates
+from hmrec.data.split import FEW_BUYERS, date_counts, stray_dates
 from hmrec.schema import ARTICLE_COLUMNS, ARTICLE_INT_COLUMNS, CUSTOMER_COLUMNS, TRANSACTION_COLUMNS, Col
 
 PRICE_OUTLIER = 1000.0
@@ -187,14 +187,15 @@ def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame) -> None:
     )
     start = pl.lit(report.last) - pl.duration(days=pl.col("__back") * 7 + 6)
     report.weeks = weeks.select(start.cast(pl.Date).alias("week_start"), "rows", "buyers")
-    early = early_stray_dates(typed.select(Col.DATE))
+    days = date_counts(typed.select(Col.DATE))
+    early = stray_dates(days, late=False)
     if early is not None:
         last_stray, start, rows = early
         report.warnings.append(
             f"{rows} transaction row(s) are dated up to {last_stray}, {(start - last_stray).days} days before the rest "
             f"of the log (which starts {start}): a date typed wrong? (kept: they are only old history to a model)"
         )
-    stray = stray_dates(typed.select(Col.DATE))
+    stray = stray_dates(days)
     if stray is not None:
         end, first, rows = stray
         report.errors.append(

@@ -20,7 +20,7 @@ from hmrec import faults
 from hmrec.data import validate as v
 from hmrec.data.atomic import locked, staged
 from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
-from hmrec.data.split import check_default_holdout, early_stray_dates
+from hmrec.data.split import check_default_holdout, stray_dates
 from hmrec.schema import (
     ARTICLE_COLUMNS,
     ARTICLE_ID_WIDTH,
@@ -240,7 +240,7 @@ def _date_warnings(prepared: Path, source: Path) -> list[str]:
     far fewer buyers than usual), said at prepare time as a warning naming the rows."""
     tx = pl.scan_parquet(prepared)
     warnings = []
-    early = early_stray_dates(tx)
+    early = stray_dates(tx, late=False)
     if early is not None:
         last_stray, start, rows = early
         warnings.append(

@@ -36,38 +36,28 @@ FEW_BUYERS = 0.1
 """A holdout week with fewer buyers than this share of the weeks before it is refused."""
 
 
-def stray_dates(transactions: pl.LazyFrame) -> tuple[date, date, int] | None:
-    """``(end of the log, first stray date, stray rows)`` when the log's last dates come more
-    than ``STRAY_GAP_DAYS`` days after the rest and hold under 1% of its rows (a date typed
-    wrong, say 2031 for 2021); None when the log ends normally."""
-    days = transactions.group_by(Col.DATE).agg(pl.len().alias("n")).sort(Col.DATE).collect()
+def date_counts(transactions: pl.LazyFrame) -> pl.DataFrame:
+    """``t_dat, n``: the rows of each date of the log, oldest first."""
+    return transactions.group_by(Col.DATE).agg(pl.len().alias("n")).sort(Col.DATE).collect()
+
+
+def stray_dates(log: pl.LazyFrame | pl.DataFrame, late: bool = True) -> tuple[date, date, int] | None:
+    """Dates typed wrong at an end of the log (``log``: transactions, or their ``date_counts``).
+
+    ``late``: ``(end of the log, first stray date, stray rows)`` when the last dates come more than
+    ``STRAY_GAP_DAYS`` days after the rest and hold under 1% of its rows (say 2031 for 2021).
+    Otherwise the first dates: ``(last stray date, start of the log proper, stray rows)`` when they
+    come that long before the rest (say 1920 for 2020; only old history to a model). None when
+    that end of the log is normal."""
+    days = date_counts(log) if isinstance(log, pl.LazyFrame) else log
     if days.height < 2:
         return None
     gaps = days[Col.DATE].diff().dt.total_days().fill_null(0).to_list()
     big = [i for i, gap in enumerate(gaps) if gap > STRAY_GAP_DAYS]
     if not big:
         return None
-    i = big[-1]
-    stray = int(days["n"][i:].sum())
-    if stray >= 0.01 * int(days["n"].sum()):
-        return None
-    return days[Col.DATE][i - 1], days[Col.DATE][i], stray
-
-
-def early_stray_dates(transactions: pl.LazyFrame) -> tuple[date, date, int] | None:
-    """``(last stray date, start of the log proper, stray rows)`` when the log's first dates come
-    more than ``STRAY_GAP_DAYS`` days before the rest and hold under 1% of its rows (a date typed
-    wrong, say 1920 for 2020); None when the log starts normally. Such rows are only old history
-    to a model, so they are warned about, not refused."""
-    days = transactions.group_by(Col.DATE).agg(pl.len().alias("n")).sort(Col.DATE).collect()
-    if days.height < 2:
-        return None
-    gaps = days[Col.DATE].diff().dt.total_days().fill_null(0).to_list()
-    big = [i for i, gap in enumerate(gaps) if gap > STRAY_GAP_DAYS]
-    if not big:
-        return None
-    i = big[0]
-    stray = int(days["n"][:i].sum())
+    i = big[-1] if late else big[0]
+    stray = int((days["n"][i:] if late else days["n"][:i]).sum())
     if stray >= 0.01 * int(days["n"].sum()):
         return None
     return days[Col.DATE][i - 1], days[Col.DATE][i], stray
