@@ -247,6 +247,7 @@ def test_settings_round_trip_and_flags_override_the_file(shop: Path, tmp_path: P
         ("[ranker]\nleaves = 7\n", "unknown setting(s) ranker.leaves"),
         ('[ranker]\ntrain_weeks = "two"\n', "ranker.train_weeks = 'two' is not an int"),
         ('model = "forest"\n', "unknown model 'forest'"),
+        ('[candidates]\nsources = ["repurchase", "psychic"]\n', "unknown candidate source(s) psychic"),
         ("model = \n", "not a TOML file"),
     ],
 )

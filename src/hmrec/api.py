@@ -119,10 +119,10 @@ def prepare(
     from hmrec.data import ingest
     from hmrec.data.shards import write_shards
 
+    if shards is not None and shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
     result = (ingest.prepare if rebuild else ingest.load)(data, prepared, on_step)
     if shards is not None:
-        if shards < 1:
-            raise ValueError(f"shards must be at least 1, got {shards}")
         if on_step:
             on_step(f"writing {shards} shards")
         write_shards(result.dataset, shards)

@@ -112,10 +112,11 @@ class Model:
         key = (dataset.root, scoring_cutoff(dataset))  # the same folder prepared again is other data
         if self.bound is not None and self.bound[0] == key:
             recommender = self.bound[1]
-            if hasattr(recommender, "engine"):
-                recommender.engine = self.engine  # type: ignore[attr-defined]
-            if hasattr(recommender, "on_step"):
-                recommender.on_step = self.on_step  # type: ignore[attr-defined]
+            if self.name == "ranker":  # the engine and progress of this call, not of the fit
+                from hmrec.pipeline import TwoStageRecommender
+
+                assert isinstance(recommender, TwoStageRecommender)
+                recommender.engine, recommender.on_step = self.engine, self.on_step
             return recommender
         recommender = self._bind(dataset)
         self.bound = (key, recommender)
@@ -173,8 +174,9 @@ class Model:
         ``details`` also ``score`` and ``sources`` (``popular fill`` for the fill list).
 
         ``customers`` are Kaggle customer ids (default: every customer of the submission, in its
-        order); an id the data does not know is a customer without purchases: the fill list. With ``kaggle_ids=False``, and
-        ``customers`` then prepared indices, the frame keeps the indices (``customer, article``)."""
+        order); an id the data does not know is a customer without purchases: the fill list. With
+        ``kaggle_ids=False``, and ``customers`` then prepared indices, the frame keeps the indices
+        (``customer, article``)."""
         recommender = self.recommender_for(dataset)
         if not kaggle_ids:
             who = dataset.submission_customers().collect()[Col.CUSTOMER] if customers is None else customers

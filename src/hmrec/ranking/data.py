@@ -21,7 +21,7 @@ from hmrec.data.week import Shared, WeekInput
 from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
 from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
-from hmrec.retrieval.pipeline import run_sources, union_of
+from hmrec.retrieval.pipeline import SOURCES, run_sources, union_of
 from hmrec.schema import Col
 
 LABEL = "label"
@@ -43,6 +43,9 @@ class CandidateConfig:
     def __post_init__(self) -> None:
         if not self.sources:
             raise ValueError("the ranker needs at least one candidate source")
+        unknown = [name for name in self.sources if name not in SOURCES]
+        if unknown:
+            raise ValueError(f"unknown candidate source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}")
         if self.per_source < 1 or self.cap < 1:
             raise ValueError(f"candidates per source ({self.per_source}) and cap ({self.cap}) must be at least 1")
 
