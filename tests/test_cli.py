@@ -264,3 +264,10 @@ def test_a_holdout_week_with_few_buyers_is_refused(tiny_shop: Path, tmp_path: Pa
     result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", "popular"], terminal_width=400)
     assert result.exit_code == 1
     assert "has 1 buyer(s)" in result.output and "--cutoff" in result.output
+
+
+def test_help_shows_the_defaults_of_flags_a_settings_file_can_set() -> None:
+    result = runner.invoke(app, ["submit", "--help"], terminal_width=400)
+    assert result.exit_code == 0
+    assert "[default: 4]" in result.output and "[default: local]" in result.output  # not eaten as markup
+    assert "hmrec[ray]" in result.output and "--config" in result.output

@@ -92,19 +92,19 @@ TrainWeeksOpt = Annotated[
     int | None,
     typer.Option(
         "--train-weeks",
-        help=f"Ranker: weeks of labels to train on (the week after them stops it) [default: {RankerConfig.train_weeks}].",
+        help=f"Ranker: weeks of labels to train on (the week after them stops it) \\[default: {RankerConfig.train_weeks}].",
     ),
 ]
 ObjectiveOpt = Annotated[
     Objective | None,
     typer.Option(
-        "--objective", help=f"Ranker: lambdarank (grouped by customer) or binary [default: {RankerConfig.objective}]."
+        "--objective", help=f"Ranker: lambdarank (grouped by customer) or binary \\[default: {RankerConfig.objective}]."
     ),
 ]
 CapOpt = Annotated[
     int | None,
     typer.Option(
-        "--candidates", help=f"Ranker: candidates per customer (and per source) [default: {CandidateConfig.cap}]."
+        "--candidates", help=f"Ranker: candidates per customer (and per source) \\[default: {CandidateConfig.cap}]."
     ),
 ]
 MFFeaturesOpt = Annotated[
@@ -112,7 +112,7 @@ MFFeaturesOpt = Annotated[
     typer.Option(
         "--mf-features/--no-mf-features",
         help="Ranker: add the MF model's score and taste similarity as features (an ALS fit per labelled week) "
-        "[default: off].",
+        "\\[default: off].",
         show_default=False,
     ),
 ]
@@ -121,7 +121,7 @@ TuneOpt = Annotated[
     typer.Option(
         "--tune/--no-tune",
         help="Ranker: choose objective, tree size, training weeks, candidates and MF features on the weeks before the "
-        "cutoff (the holdout never takes part), print the choice and save it with the model [default: off].",
+        "cutoff (the holdout never takes part), print the choice and save it with the model \\[default: off].",
         show_default=False,
     ),
 ]
@@ -129,7 +129,7 @@ TuneBudgetOpt = Annotated[
     float | None,
     typer.Option(
         "--tune-budget",
-        help=f"Ranker: seconds for --tune; trials that would not fit are skipped [default: {DEFAULTS.tune_budget:g}].",
+        help=f"Ranker: seconds for --tune; trials that would not fit are skipped \\[default: {DEFAULTS.tune_budget:g}].",
     ),
 ]
 ArtifactsOpt = Annotated[
@@ -145,14 +145,14 @@ EngineOpt = Annotated[
     typer.Option(
         "--engine",
         help="local (this process) or ray (shards of customers as Ray tasks; same results; "
-        "pip install 'hmrec[ray]'; docs/scale-out.md) [default: local].",
+        "pip install 'hmrec\\[ray]'; docs/scale-out.md) \\[default: local].",
     ),
 ]
 WorkersOpt = Annotated[
     int | None,
     typer.Option(
         "--workers",
-        help=f"ray: worker processes of the Ray instance started for this command [default: {DEFAULTS.workers}].",
+        help=f"ray: worker processes of the Ray instance started for this command \\[default: {DEFAULTS.workers}].",
     ),
 ]
 AddressOpt = Annotated[
@@ -562,7 +562,7 @@ def _model_settings(
 
 
 ModelOpt = Annotated[
-    ModelName | None, typer.Option("--model", help="The model to fit on all of DIR [default: ranker].")
+    ModelName | None, typer.Option("--model", help="The model to fit on all of DIR \\[default: ranker].")
 ]
 
 
