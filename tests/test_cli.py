@@ -16,6 +16,7 @@ from hmrec.cli import app
 from hmrec.evaluation import MODELS
 from hmrec.ranking.data import FEATURE_BLOCKS, RULE_SOURCES
 from hmrec.recommenders.mf.weights import PRESETS
+from hmrec.settings import Settings
 
 runner = CliRunner()
 
@@ -97,6 +98,8 @@ def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_pa
     for part in (*FEATURE_BLOCKS, *RULE_SOURCES):
         assert part in result.output
     assert (data / "artifacts" / "evaluate" / "model" / "model.txt").exists()
+    saved = Settings.load(data / "artifacts" / "evaluate" / "model" / "settings.toml")  # what --config reads
+    assert saved.ranker.train_weeks == 2 and saved.model == "ranker"
 
 
 def test_evaluate_with_mf_features_trains_on_them(tiny_shop: Path, tmp_path: Path) -> None:

@@ -334,12 +334,18 @@ def train_baseline(
     return model, score
 
 
-def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation) -> Path:
+def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings: Settings | None = None) -> Path:
     """Write what ``hmrec serve`` reads about the main model's holdout recommendations (with what
-    was bought) and the HTML report into ``folder``; returns the report's path."""
+    was bought) and the HTML report into ``folder``; with ``settings`` and a ranker evaluated,
+    the settings it was fitted with (tuned ones included) as ``model/settings.toml``, which
+    ``--config`` reads back. Returns the report's path."""
     from hmrec.report.build import ModelResult, ReportInput, write_report  # matplotlib loads only here
     from hmrec.serve.artifacts import write_artifacts
 
+    if settings is not None and result.ranker_settings is not None:
+        ranker, candidates = result.ranker_settings
+        used = replace(settings, model="ranker", ranker=ranker, candidates=candidates, tune=False)
+        used.save(folder / "model" / "settings.toml")
     main = result.main
     write_artifacts(
         folder, dataset, result.recommendations[main], main, result.cutoff, result.fills[main], result.truth

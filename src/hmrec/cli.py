@@ -343,7 +343,7 @@ def _evaluate_and_save(
             console.print(_scores_table(result.scores, f"holdout week from {result.cutoff}"))
         with _progress() as bar:
             bar.add_task("saving artifacts and drawing the report", total=None)
-            report = folder / _guard(lambda: api.save_evaluation(stage, dataset, result)).relative_to(stage)
+            report = folder / _guard(lambda: api.save_evaluation(stage, dataset, result, settings)).relative_to(stage)
     if not quiet:
         console.print(f"artifacts: {folder}  report: {report}")
     return result, report

@@ -141,6 +141,8 @@ class Evaluation:
     recall_curve: dict[str, list[float]] | None = None
     curve_sizes: tuple[int, ...] = ()
     ablation: tuple[Score, list[AblationRow]] | None = None
+    ranker_settings: tuple[RankerConfig, CandidateConfig] | None = None
+    """The settings the ranker was fitted with (those ``--tune`` chose, when it tuned)."""
     """The ranker's score, then retrained without each feature block and each source (``with_ablation``)."""
 
     @property
@@ -217,7 +219,9 @@ def evaluate_models(
         removed = ablation(
             dataset, split, replace(ranker_options, artifacts=None), base=ranked, on_step=options.on_step
         )
-    return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, tuple(sorted(curve_sizes)), removed)
+    chosen = (ranker_options.ranker, ranker_options.candidates) if "ranker" in names else None
+    sizes = tuple(sorted(curve_sizes))
+    return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, sizes, removed, chosen)
 
 
 def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None) -> Score:
