@@ -287,6 +287,9 @@ def test_check_names_each_error_and_exits_1(shop: Path) -> None:
     assert result.exit_code == 1
     assert "2 row(s) repeat a customer_id" in result.output
     assert "dated from 2031-01-01" in result.output
+    n, said = len(lines), " ".join(result.output.split())  # the header is line 1: appended rows are n + 1 ...
+    assert f"first: lines {n + 1} of transactions_train.csv" in said
+    assert f"first: lines {n + 4} of transactions_train.csv" in said  # the 1920 row
     assert "'t_dat' is not a date" in result.output and "2020-13-45" in result.output
     assert "repeat an earlier row exactly" in result.output  # a warning, not an error
     assert "dated up to 1920-06-01" in result.output  # a warning too: only old history

@@ -101,7 +101,7 @@ def check(data_dir: Path | str, on_step: Callable[[str], None] | None = None) ->
             frames.pop(key, None)
     if "transactions" in frames:
         step("counting weeks and prices")
-        _dates_and_prices(report, frames["transactions"])
+        _dates_and_prices(report, frames["transactions"], paths["transactions"])
         step("matching ids")
         _unknown_ids(report, frames)
     return report
@@ -146,7 +146,22 @@ def _summarise(report: CheckReport, key: str, path: Path, frame: pl.LazyFrame, c
             )
 
 
-def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame) -> None:
+def _lines(tx: pl.LazyFrame, path: Path, rows: pl.Expr) -> str:
+    """Where the first rows matching ``rows`` are in the file: "lines 12, 40" (a CSV counts its
+    header as line 1) or "rows 11, 39" (parquet)."""
+    is_csv = path.suffix.lower() == ".csv"
+    found = (
+        tx.with_row_index("__line", offset=2 if is_csv else 1)
+        .filter(rows)
+        .select("__line")
+        .head(v.SHOWN_ROWS)
+        .collect(engine="streaming")["__line"]
+        .to_list()
+    )
+    return f"{'lines' if is_csv else 'rows'} {', '.join(str(n) for n in found)} of {path.name}"
+
+
+def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path) -> None:
     typed = tx.select(
         v.parsed_date(Col.DATE).alias(Col.DATE),
         Col.CUSTOMER_ID,
@@ -191,17 +206,20 @@ def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame) -> None:
     early = stray_dates(days, late=False)
     if early is not None:
         last_stray, start, rows = early
+        where = _lines(tx, path, v.parsed_date(Col.DATE) <= last_stray)
         report.warnings.append(
             f"{rows} transaction row(s) are dated up to {last_stray}, {(start - last_stray).days} days before the rest "
-            f"of the log (which starts {start}): a date typed wrong? (kept: they are only old history to a model)"
+            f"of the log (which starts {start}; first: {where}): a date typed wrong? (kept: they are only old "
+            "history to a model)"
         )
     stray = stray_dates(days)
     if stray is not None:
         end, first, rows = stray
+        where = _lines(tx, path, v.parsed_date(Col.DATE) >= first)
         report.errors.append(
             f"{rows} transaction row(s) are dated from {first} on, {(first - end).days} days after the rest of the "
-            f"log (which ends {end}): a holdout week or a submission would be about them. Fix those dates, or use "
-            f"--cutoff {end - timedelta(days=6)} to hold out the last real week"
+            f"log (which ends {end}; first: {where}): a holdout week or a submission would be about them. Fix those "
+            f"dates, or use --cutoff {end - timedelta(days=6)} to hold out the last real week"
         )
     elif weeks.height >= 3:
         buyers = report.weeks["buyers"].to_list()
