@@ -157,12 +157,12 @@ def read_customers(path: Path | str) -> pl.Series:
     """The ``customer_id`` column of a CSV or parquet file, checked (64 lowercase hex characters
     each); repeated ids are kept once, in the order of their first row."""
     from hmrec.data import validate as v
-    from hmrec.data.ingest import _reading, scan_raw
+    from hmrec.data.ingest import reading, scan_raw
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    with _reading(path):
+    with reading(path):
         frame = scan_raw(path, [Col.CUSTOMER_ID])
         v.run_checks(frame, path, [v.CUSTOMER_ID_CHECK])
         return frame.collect()[Col.CUSTOMER_ID].unique(maintain_order=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec.data import validate as v
-from hmrec.data.ingest import _reading, article_id_10, find_file, scan_raw
+from hmrec.data.ingest import article_id_10, find_file, reading, scan_raw
 from hmrec.data.split import FEW_BUYERS, date_counts, stray_dates
 from hmrec.schema import ARTICLE_COLUMNS, ARTICLE_INT_COLUMNS, CUSTOMER_COLUMNS, TRANSACTION_COLUMNS, Col
 
@@ -90,7 +90,7 @@ def check(data_dir: Path | str, on_step: Callable[[str], None] | None = None) ->
             continue
         step(f"reading {path.name}")
         try:
-            with _reading(path):
+            with reading(path):
                 frame = scan_raw(path, columns[key])
                 if key == "articles" or key == "transactions":
                     frame = frame.with_columns(article_id_10())
@@ -127,7 +127,7 @@ def _summarise(report: CheckReport, key: str, path: Path, frame: pl.LazyFrame, c
     for i, c in enumerate(checks):
         bad = int(counts[f"__check{i}"][0])
         if bad:
-            report.errors.append(v._describe(frame, path, c, bad))
+            report.errors.append(v.describe(frame, path, c, bad))
     repeated = rows - int(counts["__distinct"][0])
     if repeated:
         report.duplicate_rows[key] = repeated

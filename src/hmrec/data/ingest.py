@@ -79,7 +79,7 @@ def _first_line(exc: Exception) -> str:
 
 
 @contextmanager
-def _reading(path: Path) -> Iterator[None]:
+def reading(path: Path) -> Iterator[None]:
     """An error polars raises while reading ``path`` becomes one message naming the file."""
     try:
         yield
@@ -161,14 +161,14 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
 
 def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
     say("customers")
-    with _reading(path := find_file(data_dir, "customers")):
+    with reading(path := find_file(data_dir, "customers")):
         customer_ids = _prepare_customers(path, tmp)
     say("articles")
-    with _reading(path := find_file(data_dir, "articles")):
+    with reading(path := find_file(data_dir, "articles")):
         article_map = _prepare_articles(path, tmp)
     say("validating transactions")
     tx_path = find_file(data_dir, "transactions")
-    with _reading(tx_path):
+    with reading(tx_path):
         return _write_transactions(data_dir, tmp, say, tx_path, customer_ids, article_map)
 
 
@@ -201,7 +201,7 @@ def _write_transactions(
     submission_path = find_file(data_dir, "sample_submission", required=False)
     if submission_path is not None:
         say("sample submission")
-        with _reading(submission_path):
+        with reading(submission_path):
             order = scan_raw(submission_path, [Col.CUSTOMER_ID])
             v.run_checks(order, submission_path, v.submission_checks())
             order = order.collect()

@@ -128,11 +128,11 @@ def run_checks(lf: pl.LazyFrame, path: Path, checks: list[Check]) -> int:
     failures = [(c, int(counts[f"__check{i}"][0])) for i, c in enumerate(checks)]
     failures = [(c, n) for c, n in failures if n > 0]
     if failures:
-        raise DataError("\n".join(_describe(lf, path, c, n) for c, n in failures))
+        raise DataError("\n".join(describe(lf, path, c, n) for c, n in failures))
     return n_rows
 
 
-def _describe(lf: pl.LazyFrame, path: Path, check: Check, n_bad: int) -> str:
+def describe(lf: pl.LazyFrame, path: Path, check: Check, n_bad: int) -> str:
     is_csv = path.suffix.lower() == ".csv"
     word = "line" if is_csv else "row"
     rows = (
