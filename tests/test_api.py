@@ -20,8 +20,7 @@ from typer.testing import CliRunner
 import hmrec
 from hmrec.api import CandidateConfig, RankerConfig
 from hmrec.cli import app
-from hmrec.evaluation import MODELS
-from hmrec.settings import MODEL_NAMES, Settings
+from hmrec.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -67,10 +66,6 @@ def test_the_cli_calls_only_the_api() -> None:
         "hmrec"
     }
     assert imported <= {"hmrec", "hmrec.api", "hmrec.tuning"}, imported
-
-
-def test_model_names_agree() -> None:
-    assert list(MODELS) == list(MODEL_NAMES)
 
 
 def test_evaluate_returns_scores_and_kaggle_ids(tiny_shop: Path, tmp_path: Path) -> None:

@@ -160,10 +160,7 @@ class Evaluation:
         if name not in self.recommendations:
             raise ValueError(f"{name} was not evaluated; evaluated: {', '.join(self.recommendations)}")
         return (
-            self.recommendations[name]
-            .lazy()
-            .join(dataset.customer_map(), on=Col.CUSTOMER, how="left")
-            .join(dataset.article_map(), on=Col.ARTICLE, how="left")
+            dataset.with_kaggle_ids(self.recommendations[name].lazy())
             .sort(Col.CUSTOMER_ID, Col.RANK)
             .select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES)
             .collect()
@@ -203,7 +200,6 @@ def evaluate_models(
             ranker_options = replace(options, ranker=model.config, candidates=model.candidates, tune_budget=None)
     curve = None
     if curve_sizes:
-        from hmrec.data.week import WeekInput
         from hmrec.retrieval import pipeline as retrieval
 
         if options.on_step:

@@ -50,16 +50,12 @@ class ModelError(ValueError):
     """A saved model that cannot score the data at hand; the message says what to do."""
 
 
-def _article_ids(dataset: Dataset, articles: list[int]) -> list[str]:
-    frame = pl.DataFrame({Col.ARTICLE: pl.Series(articles, dtype=pl.UInt32)}).with_row_index("__pos")
-    ids = frame.join(dataset.article_map().collect(), on=Col.ARTICLE, how="left").sort("__pos")
-    return ids[Col.ARTICLE_ID].to_list()
-
-
-def _article_indices(dataset: Dataset, ids: list[str]) -> list[int]:
-    frame = pl.DataFrame({Col.ARTICLE_ID: pl.Series(ids, dtype=pl.String)}).with_row_index("__pos")
-    found = frame.join(dataset.article_map().collect(), on=Col.ARTICLE_ID, how="left").sort("__pos")
-    return found[Col.ARTICLE].to_list()
+def _articles(dataset: Dataset, values: list, to_ids: bool) -> list:
+    """Article indices of ``dataset`` as Kaggle ids (``to_ids``), or ids as its indices, in order."""
+    key, other = (Col.ARTICLE, Col.ARTICLE_ID) if to_ids else (Col.ARTICLE_ID, Col.ARTICLE)
+    frame = pl.DataFrame({key: pl.Series(values, dtype=dataset.article_map().collect_schema()[key])})
+    found = frame.join(dataset.article_map().collect(), on=key, how="left", maintain_order="left")
+    return found[other].to_list()
 
 
 @dataclass
@@ -100,7 +96,7 @@ class Model:
             tuning = recommender.tuning.meta() if recommender.tuning is not None else None
         elif name == "mf":
             state = _MFState.of(recommender, dataset)
-        fill = _article_ids(dataset, recommender.popular)
+        fill = _articles(dataset, recommender.popular, to_ids=True)
         model = cls(name, settings, cutoff, fill, articles, state, tuning=tuning)
         model.bound = ((dataset.root, cutoff), recommender)
         return model
@@ -124,7 +120,7 @@ class Model:
 
     def _bind(self, dataset: Dataset) -> Recommender:
         self.check_catalogue(dataset)
-        fill = _article_indices(dataset, self.fill)
+        fill = _articles(dataset, self.fill, to_ids=False)
         week = everything(dataset)
         if self.name == "popular":
             from hmrec.recommenders.baselines import PopularRecommender

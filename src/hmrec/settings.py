@@ -36,10 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from hmrec.data.engine import ENGINES
+from hmrec.evaluation import MODELS
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig
 
-MODEL_NAMES = ("popular", "repurchase", "mf", "ranker")
+MODEL_NAMES = tuple(MODELS)
 """The models ``--model`` chooses from, in the order ``evaluate`` reports them."""
 ALL = "all"
 """``train_buyers = "all"``: every buyer of a labelled week (TOML has no null)."""

@@ -149,16 +149,8 @@ def _summarise(report: CheckReport, key: str, path: Path, frame: pl.LazyFrame, c
 def _lines(tx: pl.LazyFrame, path: Path, rows: pl.Expr) -> str:
     """Where the first rows matching ``rows`` are in the file: "lines 12, 40" (a CSV counts its
     header as line 1) or "rows 11, 39" (parquet)."""
-    is_csv = path.suffix.lower() == ".csv"
-    found = (
-        tx.with_row_index("__line", offset=2 if is_csv else 1)
-        .filter(rows)
-        .select("__line")
-        .head(v.SHOWN_ROWS)
-        .collect(engine="streaming")["__line"]
-        .to_list()
-    )
-    return f"{'lines' if is_csv else 'rows'} {', '.join(str(n) for n in found)} of {path.name}"
+    word, found = v.first_rows(tx, path, rows, Col.DATE)
+    return f"{word}s {', '.join(str(line) for line, _ in found)} of {path.name}"
 
 
 def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path) -> None:

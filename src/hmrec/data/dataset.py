@@ -55,6 +55,15 @@ class Dataset:
         """``customer``, in the order a submission lists them."""
         return self._scan("submission_order")
 
+    def with_kaggle_ids(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """``frame`` with its ``customer`` and ``article`` indices replaced by their Kaggle ids
+        (``customer_id``, ``article_id``)."""
+        return (
+            frame.join(self.customer_map(), on=Col.CUSTOMER, how="left")
+            .join(self.article_map(), on=Col.ARTICLE, how="left")
+            .drop(Col.CUSTOMER, Col.ARTICLE)
+        )
+
     def date_range(self) -> tuple[date, date]:
         """First and last transaction date."""
         row = (

@@ -132,15 +132,22 @@ def run_checks(lf: pl.LazyFrame, path: Path, checks: list[Check]) -> int:
     return n_rows
 
 
-def describe(lf: pl.LazyFrame, path: Path, check: Check, n_bad: int) -> str:
+def first_rows(lf: pl.LazyFrame, path: Path, bad: pl.Expr, column: str) -> tuple[str, list[tuple[int, object]]]:
+    """Where the first ``SHOWN_ROWS`` rows of a raw file where ``bad`` holds are, with their
+    ``column``: ``("line", [(line, value), ...])`` for a CSV (its header is line 1), ``"row"``
+    and 1-based row numbers for parquet."""
     is_csv = path.suffix.lower() == ".csv"
-    word = "line" if is_csv else "row"
     rows = (
-        lf.with_row_index("__line", offset=2 if is_csv else 1)  # a CSV's line 1 is its header
-        .filter(check.bad)
-        .select("__line", check.column)
+        lf.with_row_index("__line", offset=2 if is_csv else 1)
+        .filter(bad)
+        .select("__line", column)
         .head(SHOWN_ROWS)
         .collect(engine="streaming")
     )
-    shown = ", ".join(f"{word} {line}: {quoted(value)}" for line, value in rows.iter_rows())
+    return "line" if is_csv else "row", list(rows.iter_rows())
+
+
+def describe(lf: pl.LazyFrame, path: Path, check: Check, n_bad: int) -> str:
+    word, rows = first_rows(lf, path, check.bad, check.column)
+    shown = ", ".join(f"{word} {line}: {quoted(value)}" for line, value in rows)
     return f"{path}: column '{check.column}' {check.problem} in {n_bad} row(s); first: {shown}"

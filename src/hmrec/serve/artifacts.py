@@ -40,15 +40,6 @@ HISTORY_ORDER = [Col.CUSTOMER, Col.DATE, Col.ARTICLE, Col.PRICE, Col.CHANNEL]
 """Purchases kept per customer for the explorer page (the most recent)."""
 
 
-def _ids(frame: pl.LazyFrame, dataset: Dataset) -> pl.LazyFrame:
-    """Replace the ``customer`` and ``article`` indices of ``frame`` by their Kaggle ids."""
-    return (
-        frame.join(dataset.customer_map(), on=Col.CUSTOMER, how="left")
-        .join(dataset.article_map(), on=Col.ARTICLE, how="left")
-        .drop(Col.CUSTOMER, Col.ARTICLE)
-    )
-
-
 def digest(path: Path) -> str:
     """The SHA-256 of a file's bytes, in hex."""
     with open(path, "rb") as handle:
@@ -68,7 +59,9 @@ def write_artifacts(
     ``folder``; each file is written to a temporary name and renamed."""
     folder.mkdir(parents=True, exist_ok=True)
     customers = recs.select(Col.CUSTOMER).unique()
-    ranked = _ids(recs.lazy(), dataset).select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES)
+    ranked = dataset.with_kaggle_ids(recs.lazy()).select(
+        Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES
+    )
     history = (
         before(dataset.transactions(), cutoff)
         .join(customers.lazy(), on=Col.CUSTOMER, how="semi")
@@ -77,7 +70,7 @@ def write_artifacts(
         .group_by(Col.CUSTOMER, maintain_order=True)
         .head(HISTORY_ROWS)
     )
-    history = _ids(history, dataset).select(Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL)
+    history = dataset.with_kaggle_ids(history).select(Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL)
     articles = dataset.articles().join(dataset.article_map(), on=Col.ARTICLE).select(Col.ARTICLE_ID, *ARTICLE_FIELDS)
     popular_ids = (
         pl.DataFrame({Col.ARTICLE: pl.Series(popular, dtype=pl.UInt32)})
@@ -94,7 +87,7 @@ def write_artifacts(
     if truth is not None:
         write_atomic(
             folder / TRUTH,
-            _ids(truth.lazy(), dataset)
+            dataset.with_kaggle_ids(truth.lazy())
             .select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
             .sort(Col.CUSTOMER_ID, Col.ARTICLE_ID)
             .collect()
