@@ -31,6 +31,7 @@ from hmrec.data.check import check as _check
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
 from hmrec.data.ingest import PrepareResult
+from hmrec.data.shards import shard_folder, write_shards
 from hmrec.data.shop import PROFILES, SCALES
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
 from hmrec.data.split import buyers as week_buyers
@@ -79,6 +80,7 @@ __all__ = [
     "parse_cutoff",
     "save_evaluation",
     "serve_app",
+    "shard_folder",
     "shop_statistics",
     "staged",
     "train_baseline",
@@ -117,7 +119,6 @@ def prepare(
     or ``prepared``) unless it is up to date (``rebuild`` forces it); with ``shards``, also the
     transactions split by customer for ``--engine ray``. Returns the dataset and the warnings."""
     from hmrec.data import ingest
-    from hmrec.data.shards import write_shards
 
     if shards is not None and shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")

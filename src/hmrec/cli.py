@@ -436,7 +436,7 @@ def prepare(
     _warn(result.warnings)
     console.print(f"prepared {data} -> {result.dataset.root} in {time.perf_counter() - start:.1f} s")
     if shards is not None:
-        console.print(f"shards: {result.dataset.root / f'shards-{shards}'}")
+        console.print(f"shards: {api.shard_folder(result.dataset, shards)}")
 
 
 @app.command()
@@ -898,7 +898,7 @@ def demo(
     with _progress() as bar:
         bar.add_task(f"writing a submission with {best}", total=None)
         _guard(lambda: fitted.write_submission(dataset, submission))
-    split = _split(dataset, None)
+    split = Split.at(dataset.transactions(), result.cutoff)  # the week evaluate held out
     _candidate_tables(dataset, split, list(SOURCES), 50, [20, 50, 100], api.LocalEngine())
     console.print(_scores_table(result.scores, f"small synthetic shop, holdout week from {result.cutoff}"))
     console.print(f"submission ({best}): {submission}")
