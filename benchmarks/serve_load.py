@@ -125,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ids = (
-        pl.scan_parquet(args.artifacts / "recommendations.parquet")
+        pl.scan_parquet(args.artifacts / "recommendations.parquet", glob=False)
         .select(Col.CUSTOMER_ID)
         .unique()
         .head(args.customers)

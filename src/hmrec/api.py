@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from hmrec import faults
+from hmrec.data import outputs
 from hmrec.data.atomic import Busy, locked, staged
 from hmrec.data.check import CheckReport
 from hmrec.data.check import check as _check
@@ -76,6 +77,7 @@ __all__ = [
     "faults",
     "generate",
     "locked",
+    "outputs",
     "measure_candidates",
     "parse_cutoff",
     "save_evaluation",
@@ -326,6 +328,10 @@ def train_baseline(
     ``folder``), and score the best epoch on that week's buyers."""
     from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only here
 
+    if folder is not None:  # checkpoints are written into it file by file: only into a folder of hmrec's
+        outputs.refuse_foreign(folder, "the checkpoint folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        outputs.mark(folder)
     start = time.perf_counter()
     truth = split.truth.collect()
     model = MFRecommender(config, filter=bought_filter, on_epoch=on_epoch, checkpoint_dir=folder)

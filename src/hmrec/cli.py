@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from enum import Enum
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -47,6 +47,7 @@ from hmrec.api import (
     Weighting,
     faults,
     locked,
+    outputs,
     staged,
 )
 
@@ -59,8 +60,30 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+
+
+class _Console(Console):
+    """A console that never wraps a message, and never cuts a table's cells when its output is
+    not a terminal (a pipe, a log file): there the width is unbounded, whatever ``COLUMNS`` says,
+    so a path or a command in a message stays whole on one line."""
+
+    UNBOUNDED = 100_000
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(soft_wrap=True, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(self.UNBOUNDED, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+console = _Console()
+err = _Console(stderr=True)
 
 ModelName = Enum("ModelName", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
@@ -225,12 +248,32 @@ def _os_message(exc: OSError) -> str:
     return f"{where}: {exc.strerror or exc}{hint}"
 
 
-def _check_output(output: Path) -> None:
-    """Refuse an output path that can never be written, before any work is done."""
-    if output.is_dir():
-        raise _fail(f"{output}: is a folder; --output needs a file name, for example {output / 'submission.csv'}")
-    if output.parent.exists() and not os.access(output.parent, os.W_OK):
-        raise _fail(f"{output.parent}: the folder is not writable; give --output a path you can write to")
+def _given(*paths: Path | None) -> list[Path]:
+    """The input files given on the command line (those not given left out)."""
+    return [p for p in paths if p is not None]
+
+
+def _refuse_unsafe(
+    data: Path,
+    *,
+    files: dict[str, Path] | None = None,
+    folders: dict[str, Path] | None = None,
+    inputs: Sequence[Path] = (),
+    read_from: Sequence[Path] = (),
+) -> None:
+    """Refuse, before any work, outputs that would write over, into or around what the user gave
+    us (``outputs``): ``files`` and ``folders`` by option name; ``inputs`` are the run's input
+    files and folders beside the data folder, ``read_from`` the folders it reads (a model)."""
+    prepared = _prepared_dir() or data / "prepared"
+    given = [data, *outputs.data_inputs(data), prepared, *inputs]
+    folders = folders or {}
+    try:
+        for option, folder in folders.items():
+            outputs.refuse_folder(folder, option, inputs=given, read_from=[prepared, *read_from])
+        for option, path in (files or {}).items():
+            outputs.refuse_file(path, option, inputs=given, read_from=[prepared, *read_from, *folders.values()])
+    except outputs.UnsafeOutput as exc:
+        raise _fail(str(exc)) from None
 
 
 @contextmanager
@@ -385,8 +428,10 @@ def generate(
     start = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task(f"generating the {size} {name} shop", total=None)
-        paths = api.generate(
-            out, size, name, seed, on_week=lambda done, total: bar.update(task, completed=done, total=total)
+        paths = _guard(
+            lambda: api.generate(
+                out, size, name, seed, on_week=lambda done, total: bar.update(task, completed=done, total=total)
+            )
         )
     console.print(f"wrote {len(paths)} files to {out} in {time.perf_counter() - start:.1f} s")
     if stats:
@@ -522,9 +567,10 @@ def evaluate(
     settings = _model_settings(
         config, None, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address, cutoff
     )
+    folder = artifacts or data / "artifacts" / "evaluate"
+    _refuse_unsafe(data, folders={"--artifacts": folder}, inputs=_given(config))
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else list(MODEL_NAMES)
-    folder = artifacts or data / "artifacts" / "evaluate"
     result, _ = _evaluate_and_save(dataset, names, settings, folder, ablation=run_ablation)
     if result.ablation is not None:
         console.print(_ablation_table(*result.ablation))
@@ -606,12 +652,12 @@ def submit(
 
     Example: hmrec submit --data data/small --output submission.csv --engine ray --workers 2
     """
-    _check_output(output)
+    folder = artifacts or data / "artifacts" / "submit"
+    _refuse_unsafe(data, files={"--output": output}, folders={"--artifacts": folder}, inputs=_given(config))
     settings = _model_settings(
         config, model, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address
     )
     dataset = _load(data)
-    folder = artifacts or data / "artifacts" / "submit"
     with _holding(folder, output), _staged(folder) as stage, _engine(settings, dataset) as runner:
         fitted = _fit(dataset, settings, runner, f"fitting {settings.model}")
         with _progress() as bar:
@@ -649,6 +695,7 @@ def fit(
 
     Example: hmrec fit --data data/hm --out models/ranker --config ranker.toml
     """
+    _refuse_unsafe(data, folders={"--out": out})
     settings = _model_settings(
         config, model, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address
     )
@@ -685,7 +732,7 @@ def recommend(
 
     Example: hmrec recommend --model models/ranker --data data/hm --output submission.csv
     """
-    _check_output(output)
+    _refuse_unsafe(data, files={"--output": output}, inputs=_given(customers), read_from=[model])
     saved = _guard(lambda: api.load_model(model))
     settings = _guard(
         lambda: replace(saved.settings, engine="local", address=None).with_flags(
@@ -749,6 +796,8 @@ def train_baseline(
 
     Example: hmrec train-baseline --data data/small --preset decay0.001-price1 --epochs 10
     """
+    folder = out or data / "models" / "mf"
+    _refuse_unsafe(data, folders={"--out": folder})
     dataset = _load(data)
     split = _split(dataset, cutoff)
     base = PRESETS[Preset(preset).value]
@@ -773,7 +822,6 @@ def train_baseline(
             device=device,
         )
     )
-    folder = out or data / "models" / "mf"
     with _progress() as bar:
         task = bar.add_task("training mf", total=cfg.epochs)
 
@@ -885,7 +933,11 @@ def demo(
     start = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("generating the small shop", total=None)
-        api.generate(out, "small", seed=seed, on_week=lambda done, total: bar.update(task, completed=done, total=total))
+        _guard(
+            lambda: api.generate(
+                out, "small", seed=seed, on_week=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        )
     dataset = _load(out)
     settings = Settings()
     result, report = _evaluate_and_save(
@@ -922,9 +974,10 @@ def report(
 
     Example: hmrec report --data data/small
     """
+    folder = artifacts or data / "artifacts" / "evaluate"
+    _refuse_unsafe(data, folders={"--artifacts": folder})
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else ["popular", "repurchase", "ranker"]
-    folder = artifacts or data / "artifacts" / "evaluate"
     _evaluate_and_save(dataset, names, _settings(None, cutoff=cutoff), folder)
 
 

@@ -253,7 +253,7 @@ class Model:
                 f"(hmrec fit --data DIR --out {folder}), or score it with hmrec {version}"
             )
         settings = Settings.load(folder / SETTINGS_FILE)
-        articles = pl.read_parquet(folder / ARTICLES_FILE)[Col.ARTICLE_ID]
+        articles = pl.read_parquet(folder / ARTICLES_FILE, glob=False)[Col.ARTICLE_ID]
         name = meta["model"]
         state: Any = None
         if name == "ranker":
@@ -337,7 +337,7 @@ class _MFState:
         model.load_state_dict(weights)
         rec = MFRecommender(saved["config"], candidate_weeks=saved["candidate_weeks"], filter=saved["filter"])
         rec.model, rec.trained = model, saved["trained"]
-        return cls(rec, pl.read_parquet(folder / CUSTOMERS_FILE)[Col.CUSTOMER_ID], articles)
+        return cls(rec, pl.read_parquet(folder / CUSTOMERS_FILE, glob=False)[Col.CUSTOMER_ID], articles)
 
     def bind(self, dataset: Dataset, fill: list[int]) -> Any:
         """A copy of the fitted recommender re-indexed to ``dataset``'s ids, with the fill list."""

@@ -2,7 +2,8 @@
 
 - ``write_atomic``: a file written under a temporary name of its own (process id and a random
   part: two runs never share one) and renamed into place.
-- ``staged`` / ``write_folder_atomic``: a folder built under a temporary name and published by renames: the
+- ``staged`` / ``write_folder_atomic``: a folder built under a temporary name (marked as
+  hmrec's, ``outputs.mark``; a non-empty folder without that mark is never replaced) and published by renames: the
   old folder is moved aside, the new one moved in, the old one deleted; a run killed between
   the two renames leaves the old folder aside, and the next ``publish`` of that folder puts it
   back before anything else (``recover``).
@@ -17,6 +18,8 @@ import contextlib
 import fcntl
 import os
 import shutil
+import stat
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from hmrec import faults
+from hmrec.data.outputs import mark, refuse_foreign
 
 
 class Busy(ValueError):
@@ -34,20 +38,48 @@ def _suffix() -> str:
     return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+def _special(path: Path) -> bool:
+    """True for an existing path that is neither a regular file nor a folder (a FIFO, a device)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)``, then move ``tmp`` to ``path``; on failure nothing is left behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{_suffix()}")
+    """Call ``write(tmp)``, then move ``tmp`` to ``path``; on failure nothing is left behind.
+
+    A symbolic link is written through (its target is replaced; the link stays); a FIFO or a
+    device is opened and written, never renamed over (the bytes are written whole to a private
+    temporary file first, so a failure writes nothing to it)."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if _special(target):
+        with tempfile.TemporaryDirectory(prefix="hmrec-") as scratch:
+            tmp = Path(scratch) / target.name
+            write(tmp)
+            with open(tmp, "rb") as source, open(target, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+        return path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{_suffix()}")
     try:
         write(tmp)
-        tmp.replace(path)
+        tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
+def _siblings(folder: Path, kind: str) -> list[Path]:
+    """The entries beside ``folder`` named ``.NAME.KIND-*`` (matched as text: a name holding
+    ``*``, ``?`` or ``[`` is not a pattern)."""
+    prefix = f".{folder.name}.{kind}-"
+    return [p for p in folder.parent.iterdir() if p.name.startswith(prefix)]
+
+
 def _aside(folder: Path) -> list[Path]:
-    return sorted(folder.parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    return sorted(_siblings(folder, "old"), key=lambda p: p.stat().st_mtime)
 
 
 def recover(folder: Path) -> None:
@@ -56,7 +88,7 @@ def recover(folder: Path) -> None:
     aside = _aside(folder) if folder.parent.is_dir() else []
     if aside and not folder.exists():
         aside.pop().rename(folder)
-    for stale in [*aside, *folder.parent.glob(f".{folder.name}.tmp-*")] if folder.parent.is_dir() else []:
+    for stale in [*aside, *_siblings(folder, "tmp")] if folder.parent.is_dir() else []:
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
@@ -76,10 +108,13 @@ def staged(folder: Path, *, wait: bool = True) -> Iterator[Path]:
     """An empty temporary folder beside ``folder``, written under ``folder``'s lock: when the
     block ends without an error it replaces ``folder`` (``publish``); otherwise it is removed
     and ``folder`` keeps what it held. A run killed inside leaves it for ``recover``."""
+    refuse_foreign(folder)
     with locked(folder, wait=wait):
+        refuse_foreign(folder)
         tmp = folder.with_name(f".{folder.name}.tmp-{_suffix()}")
         tmp.mkdir()
         try:
+            mark(tmp)
             yield tmp
             faults.point("publish:written")
             publish(tmp, folder)
@@ -106,8 +141,10 @@ def locked(target: Path, *, wait: bool = False) -> Iterator[None]:
     With ``wait``, block until another run releases it; otherwise raise :class:`Busy` at once
     with a message naming the target and the process that holds it. Re-entrant within one
     process (an outer lock covers the inner writes)."""
+    if target.is_symlink():  # the file it names is what is written: lock that
+        target = Path(os.path.realpath(target))
     key = target.resolve()
-    if key in _HELD:
+    if key in _HELD or _special(target):  # a FIFO or a device is written by opening it: no lock file beside it
         yield
         return
     created = not target.parent.exists()

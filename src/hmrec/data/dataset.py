@@ -29,7 +29,7 @@ class Dataset:
     root: Path
 
     def _scan(self, key: str) -> pl.LazyFrame:
-        return pl.scan_parquet(self.root / PREPARED_FILES[key])
+        return pl.scan_parquet(self.root / PREPARED_FILES[key], glob=False)
 
     def transactions(self) -> pl.LazyFrame:
         """``t_dat, customer, article, price, sales_channel_id``."""

@@ -155,7 +155,7 @@ class RayEngine:
                 out = str(folder / f"part-{shard:05d}.parquet")
                 refs.append(task.remote(spec, values, shard_rows(self.dataset, n, shard), mine, shared_work, out))
             paths = self._wait(ray, refs, on_part)
-            return [pl.read_parquet(p) for p in paths]
+            return [pl.read_parquet(p, glob=False) for p in paths]
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

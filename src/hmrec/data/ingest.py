@@ -19,6 +19,7 @@ from polars.exceptions import PolarsError
 from hmrec import faults
 from hmrec.data import validate as v
 from hmrec.data.atomic import locked, staged
+from hmrec.data.outputs import refuse_folder
 from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
 from hmrec.data.split import check_default_holdout, stray_dates
 from hmrec.schema import (
@@ -62,9 +63,9 @@ def scan_raw(path: Path, required: list[str]) -> pl.LazyFrame:
     """The ``required`` columns of a raw file, every one as text (empty cells are null)."""
     try:
         if path.suffix.lower() == ".parquet":
-            lf = pl.scan_parquet(path)
+            lf = pl.scan_parquet(path, glob=False)
         else:
-            lf = pl.scan_csv(path, infer_schema=False)
+            lf = pl.scan_csv(path, infer_schema=False, glob=False)
         names = lf.collect_schema().names()
     except PolarsError as exc:
         raise v.DataError(f"{path}: cannot be read ({_first_line(exc)}); is the file empty?") from exc
@@ -151,6 +152,7 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
     out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
     say = progress or (lambda _msg: None)
     inputs = _input_paths(data_dir)
+    refuse_folder(out, "the prepared folder", inputs=[data_dir, *inputs])
     with staged(out) as tmp:  # one run prepares a folder at a time; published whole
         warnings = _write_prepared(data_dir, tmp, say)
         manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
@@ -238,7 +240,7 @@ def _write_transactions(
 def _date_warnings(prepared: Path, source: Path) -> list[str]:
     """What ``evaluate`` would refuse about the log's dates (stray late dates, a last week with
     far fewer buyers than usual), said at prepare time as a warning naming the rows."""
-    tx = pl.scan_parquet(prepared)
+    tx = pl.scan_parquet(prepared, glob=False)
     warnings = []
     early = stray_dates(tx, late=False)
     if early is not None:
@@ -263,7 +265,7 @@ def _price_outliers(prepared: Path, source: Path) -> str | None:
     price = pl.col(Col.PRICE)
     high = price.filter(price > PRICE_OUTLIER * price.median())
     median, n, top = (
-        pl.scan_parquet(prepared)
+        pl.scan_parquet(prepared, glob=False)
         .select(price.median(), high.len().alias("n"), high.max().alias("top"))
         .collect()
         .row(0)
@@ -277,7 +279,7 @@ def _price_outliers(prepared: Path, source: Path) -> str | None:
 
 
 def _n_rows(path: Path) -> int:
-    return pl.scan_parquet(path).select(pl.len()).collect().item()
+    return pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
 
 
 def _unknown(tx: pl.LazyFrame, known: pl.Series, column: str) -> pl.DataFrame:

@@ -61,4 +61,4 @@ def write_shards(dataset: Dataset, n: int) -> Path:
 
 def shard_rows(dataset: Dataset, n: int, shard: int) -> pl.LazyFrame:
     """The transactions of shard ``shard`` of ``n``, from its file (see ``write_shards``)."""
-    return pl.scan_parquet(shard_file(shard_folder(dataset, n), shard))
+    return pl.scan_parquet(shard_file(shard_folder(dataset, n), shard), glob=False)

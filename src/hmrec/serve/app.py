@@ -136,7 +136,7 @@ class Store:
             )
         meta = _read_meta(folder / META)
         _check_set(folder, meta["files"])
-        catalogue = pl.read_parquet(folder / ARTICLES, columns=[Col.ARTICLE_ID, *ARTICLE_FIELDS])
+        catalogue = pl.read_parquet(folder / ARTICLES, columns=[Col.ARTICLE_ID, *ARTICLE_FIELDS], glob=False)
         articles = [_article_json(row) for row in catalogue.iter_rows(named=True)]
         article_pos = {a["article_id"]: i for i, a in enumerate(articles)}
         positions = pl.DataFrame({Col.ARTICLE_ID: list(article_pos), "__pos": list(article_pos.values())})
@@ -150,15 +150,15 @@ class Store:
             lookup = pl.concat([positions, extra], how="vertical_relaxed") if missing else positions
             return frame.join(lookup, on=Col.ARTICLE_ID, how="left", maintain_order="left")
 
-        recs = with_positions(pl.read_parquet(folder / RECOMMENDATIONS))
+        recs = with_positions(pl.read_parquet(folder / RECOMMENDATIONS, glob=False))
         names = recs[Col.SOURCES].fill_null("")
         distinct = names.unique().sort().to_list()
         codes = names.cast(pl.Enum(distinct))
         source_lists = [s.split(",") if s else [] for s in distinct]
-        history = with_positions(pl.read_parquet(folder / HISTORY))
+        history = with_positions(pl.read_parquet(folder / HISTORY, glob=False))
         truth = None
         if TRUTH in meta["files"]:  # a truth file of an earlier run is not this run's
-            bought = pl.read_parquet(folder / TRUTH).group_by(Col.CUSTOMER_ID).agg(pl.col(Col.ARTICLE_ID))
+            bought = pl.read_parquet(folder / TRUTH, glob=False).group_by(Col.CUSTOMER_ID).agg(pl.col(Col.ARTICLE_ID))
             truth = {c: set(a) for c, a in bought.iter_rows()}
         return cls(
             meta=meta,
