@@ -76,8 +76,19 @@ def test_ranker_is_the_default_of_submit_and_saves_its_artifacts(tiny_shop: Path
     assert submission.height == pl.read_csv(data / "sample_submission.csv").height
     assert submission["prediction"].str.split(" ").list.len().min() == 12
     saved = artifacts / "model"  # the fitted model, as hmrec fit saves it
-    assert {p.name for p in saved.iterdir()} == {".hmrec-owned", "model.json", "settings.toml", "articles.parquet", "ranker"}
-    assert {p.name for p in (saved / "ranker").iterdir()} == {".hmrec-owned", "model.txt", "features.json", "importance.csv"}
+    assert {p.name for p in saved.iterdir()} == {
+        ".hmrec-owned",
+        "model.json",
+        "settings.toml",
+        "articles.parquet",
+        "ranker",
+    }
+    assert {p.name for p in (saved / "ranker").iterdir()} == {
+        ".hmrec-owned",
+        "model.txt",
+        "features.json",
+        "importance.csv",
+    }
     assert {"recommendations.parquet", "articles.parquet", "history.parquet", "meta.json"} <= {
         p.name for p in artifacts.iterdir()
     }

@@ -60,9 +60,7 @@ def _within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def refuse_folder(
-    folder: Path, option: str, *, inputs: Iterable[Path] = (), read_from: Iterable[Path] = ()
-) -> None:
+def refuse_folder(folder: Path, option: str, *, inputs: Iterable[Path] = (), read_from: Iterable[Path] = ()) -> None:
     """Raise :class:`UnsafeOutput` (one line, with what to do) when ``folder``, an output folder
     that will be replaced whole, is or contains one of ``inputs`` (files or folders the run
     reads), lies inside one of ``read_from`` (folders hmrec reads and manages), is a symbolic
