@@ -19,8 +19,8 @@ from polars.exceptions import PolarsError
 from hmrec import faults
 from hmrec.data import validate as v
 from hmrec.data.atomic import locked, staged
-from hmrec.data.outputs import refuse_folder
 from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
+from hmrec.data.outputs import refuse_folder
 from hmrec.data.split import check_default_holdout, stray_dates
 from hmrec.schema import (
     ARTICLE_COLUMNS,
