@@ -182,14 +182,15 @@ def test_ids_are_matched_by_kaggle_id_not_by_position(
 def test_a_model_of_another_format_or_catalogue_is_refused(shop: Path, tmp_path: Path) -> None:
     model = tmp_path / "model"
     assert invoke("fit", "--data", str(shop), "--model", "popular", "--out", str(model)).exit_code == 0
-    meta = json.loads((model / "model.json").read_text())
+    original = (model / "model.json").read_bytes()
+    meta = json.loads(original)
     (model / "model.json").write_text(json.dumps({**meta, "format": 0, "hmrec_version": "0.0.1"}))
     out = tmp_path / "out.csv"
     result = invoke("recommend", "--model", str(model), "--data", str(shop), "--output", str(out))
     assert result.exit_code == 1
     assert "saved by hmrec 0.0.1" in result.output and "hmrec fit" in result.output and not out.exists()
 
-    (model / "model.json").write_text(json.dumps(meta))
+    (model / "model.json").write_bytes(original)
     other = Path(shutil.copytree(shop, tmp_path / "other"))
     articles = pl.read_csv(other / "articles.csv", infer_schema=False)
     dropped = articles["article_id"][0]

@@ -12,13 +12,17 @@ A model folder holds ``model.json`` (the hmrec version, the model format, the mo
 cutoff, the fill list), ``settings.toml`` (the settings it was fitted with, which ``--config``
 reads back), ``articles.parquet`` (the catalogue it was fitted on), and the model's own state:
 ``ranker/`` (LightGBM's ``model.txt``, the feature list, the importance) or ``mf.pt`` with
-``customers.parquet``.
+``customers.parquet``, and last ``manifest.json`` (every file's size and SHA-256), checked
+before anything is read. A saved model is data: ``mf.pt`` holds tensors and plain values and is
+read with ``torch.load(weights_only=True)``, so no code in it ever runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -27,6 +31,7 @@ from typing import Any
 import polars as pl
 
 import hmrec
+from hmrec.data import outputs
 from hmrec.data.atomic import staged, write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import Engine, LocalEngine
@@ -35,8 +40,9 @@ from hmrec.evaluation import everything, scoring_cutoff
 from hmrec.recommenders.base import Recommender
 from hmrec.schema import Col, K
 from hmrec.settings import Settings
+from hmrec.text import cut
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 """The layout of a model folder; a folder of another format is refused (fit it again)."""
 MODEL_FILE = "model.json"
 SETTINGS_FILE = "settings.toml"
@@ -213,7 +219,8 @@ class Model:
     # saving
 
     def save(self, folder: Path | str) -> Path:
-        """Write the model to ``folder`` (replaced whole, or left as it was on an error)."""
+        """Write the model to ``folder`` (replaced whole, or left as it was on an error); the
+        manifest of every file's size and SHA-256 is written last."""
         folder = Path(folder)
         with staged(folder) as tmp:
             meta = {
@@ -231,12 +238,14 @@ class Model:
                 self.state.save(tmp / RANKER_DIR, {"cutoff": self.cutoff.isoformat()})
             elif self.name == "mf":
                 self.state.save(tmp)
+            write_manifest(tmp)
         return folder
 
     @classmethod
     def load(cls, folder: Path | str) -> Model:
         """The model ``save`` wrote to ``folder``; refuses a folder written by an hmrec whose
-        model format differs, with what to do."""
+        model format differs, with what to do, and a folder whose files are not the ones it was
+        saved with (``manifest.json``), or that cannot be read, naming the file."""
         folder = Path(folder)
         path = folder / MODEL_FILE
         if not path.is_file():
@@ -244,34 +253,117 @@ class Model:
         try:
             meta = json.loads(path.read_text())
             version, fmt = str(meta.get("hmrec_version", "?")), meta.get("format")
-        except (json.JSONDecodeError, AttributeError) as exc:
-            raise ModelError(f"{path}: unreadable ({exc}); fit the model again with hmrec fit") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+            raise ModelError(f"{path}: unreadable ({cut(str(exc), 200)}); fit the model again with hmrec fit") from None
         if fmt != MODEL_FORMAT:
             raise ModelError(
-                f"{folder} was saved by hmrec {version} (model format {fmt}); this is hmrec {hmrec.__version__}, "
-                f"which reads model format {MODEL_FORMAT}. Fit it again with this version "
+                f"{folder} was saved by hmrec {version} (model format {cut(str(fmt), 40)}); this is hmrec "
+                f"{hmrec.__version__}, which reads model format {MODEL_FORMAT}. Fit it again with this version "
                 f"(hmrec fit --data DIR --out {folder}), or score it with hmrec {version}"
             )
-        settings = Settings.load(folder / SETTINGS_FILE)
-        articles = pl.read_parquet(folder / ARTICLES_FILE, glob=False)[Col.ARTICLE_ID]
-        name = meta["model"]
+        check_manifest(folder)
+        name, cutoff, fill = _meta_fields(meta, path)
+        with _reading(folder / SETTINGS_FILE):
+            settings = Settings.load(folder / SETTINGS_FILE)
+        articles = _id_column(folder / ARTICLES_FILE, Col.ARTICLE_ID)
         state: Any = None
         if name == "ranker":
             from hmrec.ranking.model import FittedRanker
 
-            state = FittedRanker.load(folder / RANKER_DIR)
+            with _reading(folder / RANKER_DIR):
+                state = FittedRanker.load(folder / RANKER_DIR)
         elif name == "mf":
             state = _MFState.load(folder, articles)
+        tuning = meta.get("tuning")
         return cls(
-            name,
-            settings,
-            date.fromisoformat(meta["cutoff"]),
-            list(meta["fill"]),
-            articles,
-            state,
-            version,
-            tuning=meta.get("tuning"),
+            name, settings, cutoff, fill, articles, state, version, tuning=tuning if isinstance(tuning, dict) else None
         )
+
+
+MANIFEST_FILE = "manifest.json"
+"""A model folder's list of its files with their sizes and SHA-256, written last."""
+
+
+def _digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _files(folder: Path) -> list[Path]:
+    """The model's files under ``folder`` (the manifest and the owner mark left out)."""
+    skip = {MANIFEST_FILE, outputs.OWNER_FILE}
+    return [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in skip]
+
+
+def write_manifest(folder: Path) -> None:
+    """Write ``manifest.json``: the size and SHA-256 of every file of the model in ``folder``."""
+    files = {str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": _digest(p)} for p in _files(folder)}
+    (folder / MANIFEST_FILE).write_text(json.dumps({"files": files}, indent=1))
+
+
+def check_manifest(folder: Path) -> None:
+    """Raise :class:`ModelError` naming the first file of ``folder`` that is missing, or whose
+    size or SHA-256 differs from what ``manifest.json`` recorded when the model was saved."""
+    path = folder / MANIFEST_FILE
+    again = "fit the model again with hmrec fit"
+    if not path.is_file():
+        raise ModelError(f"{path}: missing, so the model folder cannot be checked (a save that did not end?); {again}")
+    try:
+        files = json.loads(path.read_text())["files"]
+        listed = {str(k): (int(v["size"]), str(v["sha256"])) for k, v in files.items()}
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        raise ModelError(f"{path}: damaged (not the manifest hmrec writes); {again}") from None
+    for required in (MODEL_FILE, SETTINGS_FILE, ARTICLES_FILE):
+        if required not in listed:
+            raise ModelError(f"{path}: does not list {required}; {again}")
+    for name, (size, sha) in listed.items():
+        file = folder / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ModelError(f"{path}: names a file outside the model folder ({cut(name, 80)}); {again}")
+        if not file.is_file():
+            raise ModelError(f"{file}: missing from the saved model; {again}")
+        if file.stat().st_size != size or _digest(file) != sha:
+            raise ModelError(f"{file}: damaged or edited since the model was saved (its SHA-256 differs); {again}")
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Any failure to read a model file becomes one :class:`ModelError` naming it."""
+    try:
+        yield
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file can fail in any library's own way
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path}: cannot be read ({cut(text, 200)}); fit the model again with hmrec fit") from None
+
+
+def _meta_fields(meta: Any, path: Path) -> tuple[str, date, list[str]]:
+    """``model``, ``cutoff`` and ``fill`` of ``model.json``, each checked."""
+    from hmrec.settings import MODEL_NAMES
+
+    name = meta.get("model")
+    if name not in MODEL_NAMES:
+        raise ModelError(f"{path}: model must be one of {', '.join(MODEL_NAMES)}, got {cut(repr(name), 80)}")
+    try:
+        cutoff = date.fromisoformat(meta["cutoff"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(
+            f"{path}: cutoff must be a date (YYYY-MM-DD), got {cut(repr(meta.get('cutoff')), 80)}"
+        ) from None
+    fill = meta.get("fill")
+    if not isinstance(fill, list) or not all(isinstance(a, str) for a in fill):
+        raise ModelError(f"{path}: fill must be a list of article ids, got {cut(repr(fill), 80)}")
+    return name, cutoff, fill
+
+
+def _id_column(path: Path, column: str) -> pl.Series:
+    """The ``column`` of ids in a model's parquet file, checked (text, no nulls)."""
+    with _reading(path):
+        frame = pl.read_parquet(path, glob=False)
+    if column not in frame.columns or frame.schema[column] != pl.String or frame[column].null_count():
+        raise ModelError(f"{path}: needs a {column} column of ids (text, no empty values); fit the model again")
+    return frame[column]
 
 
 def _asked(dataset: Dataset, customers: pl.Series | None) -> pl.DataFrame:
@@ -313,12 +405,13 @@ class _MFState:
         import torch
 
         rec = self.recommender
-        state = {
+        state = {  # tensors and plain values only: read back with weights_only=True, never unpickled code
             "model": rec.model.state_dict(),
-            "trained": rec.trained,
-            "config": rec.config,
-            "candidate_weeks": rec.candidate_weeks,
-            "filter": rec.filter,
+            "trained": torch.from_numpy(rec.trained.astype("int64")),
+            "trained_dtype": str(rec.trained.dtype),
+            "config": rec.config.to_dict(),
+            "candidate_weeks": int(rec.candidate_weeks),
+            "filter": str(rec.filter),
         }
         torch.save(state, folder / MF_FILE)
         pl.DataFrame({Col.CUSTOMER_ID: self.customers}).write_parquet(folder / CUSTOMERS_FILE)
@@ -327,17 +420,26 @@ class _MFState:
     def load(cls, folder: Path, articles: pl.Series) -> _MFState:
         import torch
 
+        from hmrec.recommenders.mf.config import MFConfig
         from hmrec.recommenders.mf.model import MatrixFactorization
         from hmrec.recommenders.mf.recommender import MFRecommender
 
-        saved = torch.load(folder / MF_FILE, weights_only=False)
-        weights = saved["model"]
-        n_customers, dim = weights["customer.weight"].shape
-        model = MatrixFactorization(n_customers, weights["article.weight"].shape[0], dim)
-        model.load_state_dict(weights)
-        rec = MFRecommender(saved["config"], candidate_weeks=saved["candidate_weeks"], filter=saved["filter"])
-        rec.model, rec.trained = model, saved["trained"]
-        return cls(rec, pl.read_parquet(folder / CUSTOMERS_FILE, glob=False)[Col.CUSTOMER_ID], articles)
+        path = folder / MF_FILE
+        with _reading(path):
+            saved = torch.load(path, weights_only=True)  # tensors and plain values: a pickle of code is refused
+            weights = saved["model"]
+            n_customers, dim = weights["customer.weight"].shape
+            model = MatrixFactorization(n_customers, weights["article.weight"].shape[0], dim)
+            model.load_state_dict(weights)
+            config = MFConfig.from_dict(saved["config"])
+            rec = MFRecommender(config, candidate_weeks=int(saved["candidate_weeks"]), filter=str(saved["filter"]))
+            rec.model, rec.trained = model, saved["trained"].numpy().astype(str(saved["trained_dtype"]))
+        customers = _id_column(folder / CUSTOMERS_FILE, Col.CUSTOMER_ID)
+        if customers.len() < n_customers:
+            raise ModelError(
+                f"{folder / CUSTOMERS_FILE}: {customers.len():,} customers for {n_customers:,} factor rows"
+            )
+        return cls(rec, customers, articles)
 
     def bind(self, dataset: Dataset, fill: list[int]) -> Any:
         """A copy of the fitted recommender re-indexed to ``dataset``'s ids, with the fill list."""

@@ -94,8 +94,16 @@ class FittedRanker:
         if not (folder / "model.txt").exists():
             raise FileNotFoundError(f"no ranker in {folder}: model.txt is missing")
         info = json.loads((folder / "features.json").read_text())
+        features = info["features"]
+        if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+            raise ValueError(f"{folder / 'features.json'}: features must be a list of names")
         booster = lgb.Booster(model_file=str(folder / "model.txt"))
-        return cls(booster, list(info["features"]), int(info["best_round"]), info.get("valid_map"))
+        if booster.feature_name() != features:  # checked before any predict: other columns would score silently
+            raise ValueError(
+                f"{folder / 'features.json'}: its {len(features)} features are not the {booster.num_feature()} "
+                "the trees of model.txt read, in that order"
+            )
+        return cls(booster, features, int(info["best_round"]), info.get("valid_map"))
 
 
 def fit_ranker(

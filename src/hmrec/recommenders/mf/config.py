@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
 
@@ -49,3 +50,14 @@ class MFConfig:
             raise ValueError(f"negatives must be 'popular' or 'uniform', got {self.negatives!r}")
         if self.dim < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("dim, epochs and batch_size must be positive, and lr above 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (the weighting a table): what a model file stores instead of a pickle."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> MFConfig:
+        """The settings ``to_dict`` wrote (checked like any other)."""
+        values = dict(values)
+        weighting = values.pop("weighting", None)
+        return cls(**values, **({"weighting": Weighting(**weighting)} if weighting is not None else {}))

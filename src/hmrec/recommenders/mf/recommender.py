@@ -213,7 +213,7 @@ class MFRecommender:
 
     def load(self, checkpoint: Path, history: pl.LazyFrame, cutoff: date) -> MFRecommender:
         """Use a saved model (``best.pt`` or ``last.pt``) trained on ``history`` before ``cutoff``."""
-        state = torch.load(checkpoint, weights_only=False)["model"]
+        state = torch.load(checkpoint, weights_only=True)["model"]
         n_customers, dim = state["customer.weight"].shape
         self.model = MatrixFactorization(n_customers, state["article.weight"].shape[0], dim)
         self.model.load_state_dict(state)

@@ -179,7 +179,7 @@ class Progress:
         """Load ``last.pt`` into the model and the bookkeeping; the whole checkpoint, for the rest."""
         if self.checkpoint_dir is None or not (self.checkpoint_dir / LAST).is_file():
             raise FileNotFoundError(f"no checkpoint to resume from in {self.checkpoint_dir}")
-        saved = torch.load(self.checkpoint_dir / LAST, weights_only=False)
+        saved = torch.load(self.checkpoint_dir / LAST, weights_only=True)
         self.model.load_state_dict(saved["model"])
         self.result.losses, self.result.scores = saved["losses"], saved["scores"]
         self.result.best_epoch, self.best_score = saved["best_epoch"], saved["best_score"]
