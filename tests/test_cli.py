@@ -78,6 +78,7 @@ def test_ranker_is_the_default_of_submit_and_saves_its_artifacts(tiny_shop: Path
     saved = artifacts / "model"  # the fitted model, as hmrec fit saves it
     assert {p.name for p in saved.iterdir()} == {
         ".hmrec-owned",
+        "manifest.json",
         "model.json",
         "settings.toml",
         "articles.parquet",
