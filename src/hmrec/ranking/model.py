@@ -97,6 +97,9 @@ class FittedRanker:
         features = info["features"]
         if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
             raise ValueError(f"{folder / 'features.json'}: features must be a list of names")
+        problem = model_text_problem((folder / "model.txt").read_text())
+        if problem:  # LightGBM's own parser can crash the process on a damaged file: never let it see one
+            raise ValueError(f"{folder / 'model.txt'}: not a whole LightGBM model ({problem})")
         booster = lgb.Booster(model_file=str(folder / "model.txt"))
         if booster.feature_name() != features:  # checked before any predict: other columns would score silently
             raise ValueError(
@@ -104,6 +107,44 @@ class FittedRanker:
                 "the trees of model.txt read, in that order"
             )
         return cls(booster, features, int(info["best_round"]), info.get("valid_map"))
+
+
+_TREE_ARRAYS = ("split_feature", "split_gain", "threshold", "decision_type", "left_child", "right_child")
+
+
+def model_text_problem(text: str) -> str | None:
+    """What makes ``text`` not a whole LightGBM model file as ``save_model`` writes it (None: it
+    is one): its end cut off, a tree whose arrays disagree with its ``num_leaves``, a child or a
+    feature out of range. LightGBM's parser trusts these and can abort or crash on them."""
+    lines = text.rstrip("\n").split("\n")
+    if "end of trees" not in lines or not lines[-1].startswith("pandas_categorical:"):
+        return "its end is missing: cut short?"
+    header = dict(line.split("=", 1) for line in lines[: lines.index("") if "" in lines else 0] if "=" in line)
+    try:
+        n_features = int(header["max_feature_idx"]) + 1
+        sizes = header.get("tree_sizes", "").split()
+        blocks = text.split("\nTree=")[1:]
+        blocks[-1] = blocks[-1].split("\nend of trees")[0]
+        if len(blocks) != len(sizes):
+            return f"{len(blocks)} trees where its header lists {len(sizes)}"
+        for number, block in enumerate(blocks):
+            tree = dict(line.split("=", 1) for line in block.split("\n")[1:] if "=" in line)
+            leaves = int(tree["num_leaves"])
+            if not 1 <= leaves <= 1 << 17 or len(tree["leaf_value"].split()) != leaves:
+                return f"tree {number}: {leaves} leaves and {len(tree['leaf_value'].split())} leaf values"
+            if leaves == 1:
+                continue
+            arrays = {key: tree[key].split() for key in _TREE_ARRAYS}
+            if any(len(values) != leaves - 1 for values in arrays.values()):
+                return f"tree {number}: its split arrays do not have num_leaves - 1 = {leaves - 1} values"
+            children = [int(c) for key in ("left_child", "right_child") for c in arrays[key]]
+            if any(not -leaves <= c < leaves - 1 for c in children):
+                return f"tree {number}: a child out of range"
+            if any(not 0 <= int(f) < n_features for f in arrays["split_feature"]):
+                return f"tree {number}: a split on a feature it does not have"
+    except (KeyError, ValueError, IndexError) as exc:
+        return f"a malformed header or tree ({type(exc).__name__}: {str(exc)[:80]})"
+    return None
 
 
 def fit_ranker(
