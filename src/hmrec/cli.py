@@ -408,7 +408,9 @@ def generate(
         Scale,
         typer.Option("--scale", help="tiny (tests), small (demo), full (H&M size), xl (3x the customers of full)."),
     ] = "small",
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, scale and profile, same bytes.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Same seed, scale and profile, same bytes.", min=0, max=2**32 - 1)
+    ] = 0,
     profile: Annotated[
         Profile,
         typer.Option(
@@ -775,7 +777,7 @@ def train_baseline(
     dim: Annotated[int, typer.Option("--dim", help="Embedding size.")] = MFConfig.dim,
     epochs: Annotated[int, typer.Option("--epochs", help="At most this many epochs.")] = MFConfig.epochs,
     lr: Annotated[float, typer.Option("--lr", help="sgd: learning rate (row-wise Adagrad).")] = MFConfig.lr,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**31 - 1)] = 0,
     device: Annotated[str, typer.Option("--device", help="cpu, or cuda when a GPU is present.")] = "cpu",
     out: Annotated[Path | None, typer.Option("--out", help="Checkpoint folder (default DIR/models/mf).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
@@ -856,7 +858,9 @@ def _split(dataset: Dataset, cutoff: str | None) -> Split:
 @app.command()
 def candidates(
     data: DataOpt,
-    n: Annotated[int, typer.Option("--n", help="Candidates per customer for the quality table.")] = 50,
+    n: Annotated[
+        int, typer.Option("--n", help="Candidates per customer for the quality table.", min=1, max=10_000)
+    ] = 50,
     sizes: Annotated[
         str, typer.Option("--sizes", help="Comma-separated sizes for the recall curve.")
     ] = "20,50,100,200",
@@ -987,7 +991,7 @@ def serve(
         Path, typer.Option("--artifacts", help="Folder written by hmrec submit (or evaluate) --artifacts.")
     ],
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
 ) -> None:
     """Serve the recommendations over HTTP, with the customer explorer page at / and the
     OpenAPI page at /docs. Everything loads once at start-up.

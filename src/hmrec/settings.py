@@ -37,7 +37,7 @@ from typing import Any
 
 from hmrec.data.engine import ENGINES
 from hmrec.evaluation import MODELS
-from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.config import RankerConfig, in_range
 from hmrec.ranking.data import CandidateConfig
 
 MODEL_NAMES = tuple(MODELS)
@@ -67,13 +67,10 @@ class Settings:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}")
         if self.engine not in ENGINES:
             raise ValueError(f"unknown engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
-        if self.tune_budget <= 0:
-            raise ValueError(
-                f"the tuning budget (--tune-budget, or budget in [tune]) must be a positive number of seconds, "
-                f"got {self.tune_budget}"
-            )
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        in_range(
+            "the tuning budget in seconds (--tune-budget, or budget in [tune])", self.tune_budget, 0, 1e7, above=True
+        )
+        in_range("workers", self.workers, 1, 1024)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML document's tables (None values left out: a missing key keeps the default)."""
@@ -222,13 +219,20 @@ def _without_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: _without_none(v) if isinstance(v, dict) else v for k, v in doc.items() if v is not None}
 
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
 def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):  # a TOML basic string: quotes, backslashes and control characters escaped
+        return (
+            '"'
+            + "".join(_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c) for c in value)
+            + '"'
+        )
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} to TOML")

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from hmrec.features.blocks import check_blocks
 from hmrec.schema import K
 
 OBJECTIVES = ("lambdarank", "binary")
+
+
+def in_range(name: str, value: float, low: float, high: float, *, above: bool = False) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a finite number in ``[low, high]``
+    (``(low, high]`` with ``above``): every numeric setting is checked before any work."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not (low < value if above else low <= value) or value > high:
+        span = f"{'above' if above else 'at least'} {low:g} and at most {high:g}"
+        raise ValueError(f"{name} must be a number {span}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -37,10 +47,19 @@ class RankerConfig:
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown ranker objective {self.objective!r}; choose {' or '.join(OBJECTIVES)}")
-        if self.train_weeks < 1:
-            raise ValueError(f"train_weeks must be at least 1, got {self.train_weeks}")
-        if self.train_buyers is not None and self.train_buyers < 1:
-            raise ValueError(f"train_buyers must be at least 1 (or None for all), got {self.train_buyers}")
+        in_range("train_weeks", self.train_weeks, 1, 520)
+        if self.train_buyers is not None:
+            in_range("train_buyers (or all)", self.train_buyers, 1, 10**9)
+        in_range("learning_rate", self.learning_rate, 0, 1, above=True)
+        in_range("num_leaves", self.num_leaves, 2, 131_072)  # LightGBM's own bounds
+        in_range("min_data_in_leaf", self.min_data_in_leaf, 0, 10**9)
+        in_range("feature_fraction", self.feature_fraction, 0, 1, above=True)
+        in_range("max_rounds", self.max_rounds, 1, 100_000)
+        in_range("early_stopping", self.early_stopping, 1, 100_000)
+        in_range("seed", self.seed, 0, 2**31 - 1)
+        in_range("threads (0: LightGBM's default)", self.threads, 0, 1024)
+        if not all(isinstance(b, str) for b in self.drop_blocks):
+            raise ValueError(f"drop_blocks must be names of feature blocks, got {list(self.drop_blocks)!r}")
         check_blocks(self.drop_blocks)
 
     def params(self) -> dict[str, object]:

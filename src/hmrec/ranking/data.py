@@ -21,6 +21,7 @@ from hmrec.data.week import Shared, WeekInput
 from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
 from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
+from hmrec.ranking.config import in_range
 from hmrec.retrieval.pipeline import SOURCES, run_sources, union_of
 from hmrec.schema import Col
 
@@ -43,11 +44,13 @@ class CandidateConfig:
     def __post_init__(self) -> None:
         if not self.sources:
             raise ValueError("the ranker needs at least one candidate source")
+        if not all(isinstance(name, str) for name in self.sources):
+            raise ValueError(f"sources must be names of candidate sources, got {list(self.sources)!r}")
         unknown = [name for name in self.sources if name not in SOURCES]
         if unknown:
             raise ValueError(f"unknown candidate source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}")
-        if self.per_source < 1 or self.cap < 1:
-            raise ValueError(f"candidates per source ({self.per_source}) and cap ({self.cap}) must be at least 1")
+        in_range("candidates per source (per_source)", self.per_source, 1, 10_000)
+        in_range("candidates per customer (cap)", self.cap, 1, 10_000)
 
 
 def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> list[str]:
