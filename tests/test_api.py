@@ -239,7 +239,7 @@ def test_settings_round_trip_and_flags_override_the_file(shop: Path, tmp_path: P
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[ranker]\ntrain_weeks = 0\n", "train_weeks must be at least 1"),
+        ("[ranker]\ntrain_weeks = 0\n", "train_weeks must be a number at least 1"),
         ("[ranker]\nleaves = 7\n", "unknown setting(s) ranker.leaves"),
         ('[ranker]\ntrain_weeks = "two"\n', "ranker.train_weeks = 'two' is not an int"),
         ('model = "forest"\n', "unknown model 'forest'"),

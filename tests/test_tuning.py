@@ -92,4 +92,4 @@ def test_cli_tune_prints_the_choice_and_saves_it(tiny_shop: Path, tmp_path: Path
     assert info["tuning"]["trials"][0]["setting"] == "defaults"
     assert info["ranker"] == info["tuning"]["chosen"]["ranker"]
     bad = CliRunner().invoke(app, ["evaluate", "--data", str(data), "--tune", "--tune-budget", "0"])
-    assert bad.exit_code == 1 and "--tune-budget" in bad.output and "must be a positive" in bad.output
+    assert bad.exit_code == 1 and "--tune-budget" in bad.output and "must be a number above 0" in bad.output
