@@ -62,7 +62,7 @@ def everyone(data: WeekInput, names: list[str], n: int, chunk_size: int) -> None
     start = time.perf_counter()
     pipeline.write_candidates(data, names, n, n, out, chunk_size)
     seconds = time.perf_counter() - start
-    rows_written = pl.scan_parquet(out, glob=False).select(pl.len()).collect().item()
+    rows_written = pipeline.read_candidates(out).select(pl.len()).collect().item()
     customers = data.customers.select(pl.len()).collect().item()
     print(
         f"\nall {customers:,} customers, chunks of {chunk_size:,}: {seconds:.1f} s, "

@@ -145,7 +145,7 @@ def check(data: Path | str, on_step: Step | None = None) -> CheckReport:
     """A data-quality summary of the Kaggle files in ``data``: date range and rows per week,
     nulls per column, unknown and duplicate ids, duplicate rows, prices; ``report.errors`` lists
     what would make a run wrong."""
-    return _check(data, on_step)
+    return _check(data, on_step, train_weeks=RankerConfig().train_weeks)
 
 
 def holdout(dataset: Dataset, cutoff: str | None = None) -> Split:

@@ -521,9 +521,12 @@ def check(data: DataOpt) -> None:
         for start, rows, buyers in report.weeks.tail(12).iter_rows():
             weeks.add_row(str(start), f"{rows:,}", f"{buyers:,}")
         console.print(weeks)
-        p = report.prices
+        shown = {
+            k: "unreadable" if report.prices.get(k) is None else f"{report.prices[k]:.6g}"
+            for k in ("min", "median", "max")
+        }
         console.print(
-            f"prices: min {p.get('min', 0):.6g}, median {p.get('median', 0):.6g}, max {p.get('max', 0):.6g}; "
+            f"prices: min {shown['min']}, median {shown['median']}, max {shown['max']}; "
             + "; ".join(f"{name}: {n:,} unknown" for name, n in report.unknown.items()),
             highlight=False,
         )

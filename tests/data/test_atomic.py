@@ -25,7 +25,7 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     write_folder_atomic(folder, lambda tmp: (tmp / "one.txt").write_text("1"))
     write_folder_atomic(folder, lambda tmp: (tmp / "two.txt").write_text("2"))
-    assert [p.name for p in folder.iterdir()] == ["two.txt"]  # nothing of the old one is left
+    assert sorted(p.name for p in folder.iterdir()) == [".hmrec-owned", "two.txt"]  # nothing of the old one is left
 
     def fail(tmp: Path) -> None:
         (tmp / "three.txt").write_text("3")
@@ -33,5 +33,5 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError):
         write_folder_atomic(folder, fail)
-    assert [p.name for p in folder.iterdir()] == ["two.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == [".hmrec-owned", "two.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folder left

@@ -18,10 +18,16 @@ from tests.faults.test_messages import failed_cleanly
 
 
 @pytest.fixture(scope="module")
-def models(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def shop(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny shop for this module (the session's copy is never prepared)."""
+    return Path(shutil.copytree(tiny_shop, tmp_path_factory.mktemp("models-shop") / "shop"))
+
+
+@pytest.fixture(scope="module")
+def models(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A ranker and an MF model fitted on the tiny shop (do not modify: copied by each test)."""
     folder = tmp_path_factory.mktemp("models")
-    data = hmrec.load(tiny_shop)
+    data = hmrec.load(shop)
     out = {}
     for name in ("ranker", "mf"):
         hmrec.fit(data, hmrec.Settings(model=name)).save(folder / name)
@@ -47,7 +53,7 @@ class Evil:
         return os.system, (f"touch {self.marker}",)
 
 
-def test_a_pickle_of_code_in_mf_pt_never_runs(models: dict[str, Path], tiny_shop: Path, tmp_path: Path) -> None:
+def test_a_pickle_of_code_in_mf_pt_never_runs(models: dict[str, Path], shop: Path, tmp_path: Path) -> None:
     import torch
 
     model = copy(models, "mf", tmp_path)
@@ -55,7 +61,7 @@ def test_a_pickle_of_code_in_mf_pt_never_runs(models: dict[str, Path], tiny_shop
     torch.save({"model": Evil(marker)}, model / "mf.pt")
     write_manifest(model)  # signed again, as someone who meant it would
     out = tmp_path / "out.csv"
-    done = run(["recommend", "--model", str(model), "--data", str(tiny_shop), "--output", str(out)])
+    done = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(out)])
     failed_cleanly(done, "mf.pt")
     assert not marker.exists() and not out.exists()
 
@@ -142,7 +148,7 @@ EDITS = {
 
 @pytest.mark.parametrize("case", list(EDITS))
 def test_deliberate_edits_are_one_message_from_the_cli(
-    models: dict[str, Path], tiny_shop: Path, tmp_path: Path, case: str
+    models: dict[str, Path], shop: Path, tmp_path: Path, case: str
 ) -> None:
     """Edits with the manifest written again: the checks behind the manifest hold too, in a real
     process (a LightGBM abort or crash would show as a negative return code)."""
@@ -150,12 +156,12 @@ def test_deliberate_edits_are_one_message_from_the_cli(
     model = copy(models, kind, tmp_path)
     resign(model, name, edit)
     out = tmp_path / "out.csv"
-    done = run(["recommend", "--model", str(model), "--data", str(tiny_shop), "--output", str(out)])
+    done = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(out)])
     failed_cleanly(done, named)
     assert not out.exists()
 
 
-def test_an_untouched_model_still_scores(models: dict[str, Path], tiny_shop: Path, tmp_path: Path) -> None:
+def test_an_untouched_model_still_scores(models: dict[str, Path], shop: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
-    done = run(["recommend", "--model", str(models["ranker"]), "--data", str(tiny_shop), "--output", str(out)])
+    done = run(["recommend", "--model", str(models["ranker"]), "--data", str(shop), "--output", str(out)])
     assert done.returncode == 0, done.stderr

@@ -73,7 +73,7 @@ def test_chunked_candidates_equal_one_pass(tiny_dataset, tmp_path) -> None:
     data = WeekInput.of(tiny_dataset, split, customers)
     names = ["repurchase", "bought_together", "popular_age"]
     out = pipeline.write_candidates(data, names, n=10, cap=15, out_dir=tmp_path / "cands", chunk_size=70)
-    chunked = pl.scan_parquet(out).collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    chunked = pipeline.read_candidates(out).collect().sort(Col.CUSTOMER, Col.ARTICLE)
     assert len(list(out.glob("part-*.parquet"))) == -(-customers.n_unique() // 70)
     runs = pipeline.run_sources(data, names, 10)
     whole = union({r.name: r.candidates.lazy() for r in runs}, cap=15).collect().sort(Col.CUSTOMER, Col.ARTICLE)

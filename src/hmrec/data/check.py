@@ -58,8 +58,9 @@ class CheckReport:
         return not self.errors
 
 
-def check(data_dir: Path | str, on_step: Callable[[str], None] | None = None) -> CheckReport:
-    """Check the Kaggle files in ``data_dir`` (CSV or parquet) and summarise them."""
+def check(data_dir: Path | str, on_step: Callable[[str], None] | None = None, *, train_weeks: int) -> CheckReport:
+    """Check the Kaggle files in ``data_dir`` (CSV or parquet) and summarise them; ``train_weeks``
+    is how many weeks before the last the ranker learns from (whether the log has them)."""
     data_dir = Path(data_dir)
     step = on_step or (lambda _text: None)
     report = CheckReport()
@@ -101,7 +102,7 @@ def check(data_dir: Path | str, on_step: Callable[[str], None] | None = None) ->
             frames.pop(key, None)
     if "transactions" in frames:
         step("counting weeks and prices")
-        _dates_and_prices(report, frames["transactions"], paths["transactions"])
+        _dates_and_prices(report, frames["transactions"], paths["transactions"], train_weeks)
         step("matching ids")
         _unknown_ids(report, frames)
     return report
@@ -153,7 +154,7 @@ def _lines(tx: pl.LazyFrame, path: Path, rows: pl.Expr) -> str:
     return f"{word}s {', '.join(str(line) for line, _ in found)} of {path.name}"
 
 
-def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path) -> None:
+def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path, train_weeks: int) -> None:
     typed = tx.select(
         v.parsed_date(Col.DATE).alias(Col.DATE),
         Col.CUSTOMER_ID,
@@ -186,14 +187,21 @@ def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path) -> None
                 f"1/{PRICE_OUTLIER:g} of it (kept: check the unit)"
             )
     week = ((pl.lit(report.last) - pl.col(Col.DATE)).dt.total_days() // 7).alias("__back")
-    weeks = (
+    counted = (
         typed.group_by(week)
         .agg(pl.len().alias("rows"), pl.col(Col.CUSTOMER_ID).n_unique().alias("buyers"))
         .collect(engine="streaming")
+    )
+    every = pl.DataFrame({"__back": pl.int_range(0, counted["__back"].max() + 1, eager=True)})
+    weeks = (  # a week without a purchase is a row of zeros: a gap in the log shows
+        every.cast({"__back": counted.schema["__back"]})
+        .join(counted, on="__back", how="left")
+        .fill_null(0)
         .sort("__back", descending=True)
     )
     start = pl.lit(report.last) - pl.duration(days=pl.col("__back") * 7 + 6)
     report.weeks = weeks.select(start.cast(pl.Date).alias("week_start"), "rows", "buyers")
+    _training_weeks(report, train_weeks)
     days = date_counts(typed.select(Col.DATE))
     early = stray_dates(days, late=False)
     if early is not None:
@@ -222,6 +230,40 @@ def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path) -> None
                 f"a usual week before it: evaluate's default holdout week would be refused; pass --cutoff "
                 f"{report.weeks['week_start'][-2]}"
             )
+
+
+def _training_weeks(report: CheckReport, train_weeks: int) -> None:
+    """What the ranker (the default model) will learn from: ``submit`` labels the ``train_weeks``
+    weeks before the last one and needs at least one with buyers and an older history (its
+    candidates come from that history); without one it fails, so that is an error here. Empty
+    weeks among them, or none for ``evaluate`` (a week earlier), are warnings."""
+    assert report.weeks is not None
+    buyers = report.weeks["buyers"].to_list()[::-1]  # index b: b weeks before the last
+    starts = report.weeks["week_start"].to_list()[::-1]
+
+    def usable(b: int) -> bool:
+        return b < len(buyers) and buyers[b] > 0 and any(buyers[b + 1 :])
+
+    submit = range(1, train_weeks + 1)
+    if not any(usable(b) for b in submit):
+        report.errors.append(
+            f"the ranker (the default model of submit and fit) cannot learn from this log: it labels the {train_weeks} "
+            f"weeks before the last and needs one with buyers and older purchases before it, but the log has "
+            f"{len(buyers)} week(s) ({sum(1 for n in buyers if n)} with purchases). Use a longer log, or "
+            "--model repurchase (or popular), which need no training weeks"
+        )
+        return
+    empty = [starts[b] for b in submit if b < len(buyers) and not buyers[b]]
+    if empty:
+        report.warnings.append(
+            f"{len(empty)} of the {train_weeks} weeks the ranker learns from have no purchases (from "
+            f"{', '.join(str(d) for d in empty)}): a gap in the log? The ranker learns from the others"
+        )
+    if not any(usable(b) for b in range(2, train_weeks + 2)):
+        report.warnings.append(
+            "evaluate's ranker (trained a week earlier, the last week held out) would have no week to learn from: "
+            "evaluate it with --cutoff on an earlier week, or evaluate the rules (--model repurchase)"
+        )
 
 
 def _unknown_ids(report: CheckReport, frames: dict[str, pl.LazyFrame]) -> None:

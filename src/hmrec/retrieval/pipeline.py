@@ -105,6 +105,11 @@ def run_sources_on(engine: Engine, data: WeekInput, names: Sequence[str], n: int
     ]
 
 
+def read_candidates(out_dir: Path) -> pl.LazyFrame:
+    """The candidates ``write_candidates`` wrote to ``out_dir``, its parts in order."""
+    return pl.scan_parquet(sorted(out_dir.glob("part-*.parquet")), glob=False)
+
+
 def write_candidates(
     data: WeekInput,
     names: Sequence[str],
@@ -117,7 +122,7 @@ def write_candidates(
     """The union of the named sources for every customer of ``data``, in customer chunks.
 
     Each chunk's union is written to ``out_dir/part-NNNNN.parquet`` (read them back with
-    ``pl.scan_parquet(out_dir)``); memory is bounded by the chunk, not by all customers.
+    ``read_candidates``); memory is bounded by the chunk, not by all customers.
     The folder is written under a temporary name and renamed when complete.
     """
     customers = data.customers.select(Col.CUSTOMER).unique().sort(Col.CUSTOMER).collect()[Col.CUSTOMER]
