@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -235,11 +236,21 @@ def _guard(work: Callable[[], T]) -> T:
         raise _fail(str(exc)) from None
     except OSError as exc:  # permissions, a folder where a file should be, a full disk, ...
         raise _fail(_os_message(exc)) from None
+    except MemoryError:
+        raise _fail(
+            "out of memory: this machine (or its memory limit) is too small for the work at these settings; "
+            "use fewer candidates (--candidates), or a machine with more memory"
+        ) from None
 
 
 def _os_message(exc: OSError) -> str:
     """One line naming the file and what the system said, with a hint for the usual causes."""
-    where = exc.filename or "a file"
+    where = exc.filename or "writing the results"
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"{where}: {exc.strerror or 'No space left on device'}; free some space, or write elsewhere (--output, --artifacts, "
+            f"--out, and {PREPARED_ENV}=DIR for the prepared data), then run again"
+        )
     hint = {
         PermissionError: "; the folder is not writable: pass --artifacts (and --output) elsewhere, "
         f"or set {PREPARED_ENV}=DIR for the prepared data",
@@ -286,6 +297,8 @@ def _holding(*targets: Path) -> Iterator[None]:
                 stack.enter_context(locked(target))
         except Busy as exc:
             raise _fail(str(exc)) from None
+        except OSError as exc:  # the lock file cannot be written: a full disk, no permission
+            raise _fail(_os_message(exc)) from None
         yield
 
 
@@ -666,13 +679,15 @@ def submit(
     with _holding(folder, output), _staged(folder) as stage, _engine(settings, dataset) as runner:
         fitted = _fit(dataset, settings, runner, f"fitting {settings.model}")
         with _progress() as bar:
-            task = bar.add_task(f"writing {output}", total=None)
+            task = bar.add_task(f"recommending for {output}", total=None)
             fitted.on_step = lambda text: bar.update(task, description=text)
-            recs = _guard(lambda: fitted.write_submission(dataset, output))
-            faults.point("submit:output-written")
+            recs = _guard(lambda: fitted.submission_recommendations(dataset))
             bar.update(task, description=f"saving the model and artifacts to {folder}")
             _guard(lambda: fitted.save(stage / "model"))
             _guard(lambda: api.write_serving_files(stage, dataset, fitted, recs))
+            bar.update(task, description=f"writing {output}")  # last: a failure before it leaves the old output
+            _guard(lambda: fitted.write_submission(dataset, output, recommendations=recs))
+            faults.point("submit:output-written")
     console.print(
         f"wrote {output} ({recs[recs.columns[0]].n_unique():,} customers, model {fitted.name}); artifacts: {folder}"
     )

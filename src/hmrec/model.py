@@ -193,13 +193,25 @@ class Model:
         extra = [Col.SCORE, Col.SOURCES] if details else []
         return out.select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, *extra)
 
-    def write_submission(self, dataset: Dataset, path: Path | str, customers: pl.Series | None = None) -> pl.DataFrame:
+    def submission_recommendations(self, dataset: Dataset) -> pl.DataFrame:
+        """What the submission of ``dataset`` is made of: ``k`` articles for every customer of it,
+        in prepared indices, with score and sources."""
+        return self.recommend(dataset, details=True, kaggle_ids=False)
+
+    def write_submission(
+        self,
+        dataset: Dataset,
+        path: Path | str,
+        customers: pl.Series | None = None,
+        recommendations: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
         """Write the Kaggle submission for ``dataset`` to ``path`` (written whole or not at all):
         ``customer_id,prediction`` for every customer of the submission, in its order, or for
         ``customers`` (Kaggle ids) in theirs. Returns the recommendations it was made of (for the
-        submission: prepared indices, with score and sources; for ``customers``: Kaggle ids)."""
+        submission: prepared indices, with score and sources, or ``recommendations`` when given,
+        from ``submission_recommendations``; for ``customers``: Kaggle ids)."""
         if customers is None:
-            recs = self.recommend(dataset, details=True, kaggle_ids=False)
+            recs = self.submission_recommendations(dataset) if recommendations is None else recommendations
             write_submission(dataset, recs, Path(path))
             return recs
         recs = self.recommend(dataset, customers)

@@ -66,6 +66,10 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     try:
         write(tmp)
         tmp.replace(target)
+    except OSError as exc:
+        if exc.filename is None:  # a library's write error names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -150,7 +154,13 @@ def locked(target: Path, *, wait: bool = False) -> Iterator[None]:
     created = not target.parent.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
     path = target.with_name(f".{target.name}.lock")
-    handle = _acquire(path, target, wait)
+    try:
+        handle = _acquire(path, target, wait)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()
+        raise
     _HELD.add(key)
     try:
         recover(target)
@@ -185,9 +195,16 @@ def _acquire(path: Path, target: Path, wait: bool) -> IO[str]:
         except FileNotFoundError:
             same = False
         if same:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(str(os.getpid()))
+                handle.flush()
+            except OSError as exc:  # a full disk: the lock file is ours, so it goes (nothing is left behind)
+                path.unlink(missing_ok=True)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                with contextlib.suppress(OSError):  # closing flushes the unwritten pid again (and closes the file)
+                    handle.close()
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
             return handle
         handle.close()

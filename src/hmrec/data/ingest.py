@@ -7,7 +7,9 @@ the input files' sizes and modification times decides when a rebuild is needed.
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +37,9 @@ from hmrec.schema import (
 from hmrec.text import cut
 
 FORMAT_VERSION = 2
+DISK_SLACK = 1 << 20
+"""A read error while preparing, with less free space than this where the prepared data goes,
+is reported as the full disk it is (polars then reads back its own files cut short)."""
 Progress = Callable[[str], None]
 
 
@@ -86,6 +91,10 @@ def reading(path: Path) -> Iterator[None]:
         yield
     except PolarsError as exc:
         first = _first_line(exc)
+        if "no space left" in first.lower() or "os error 28" in first.lower():  # writing, not the input, failed
+            raise OSError(
+                errno.ENOSPC, f"No space left on device (while reading {path.name} into the prepared data)"
+            ) from None
         hint = "; save the file as UTF-8" if "utf-8" in first.lower() or "utf8" in first.lower() else ""
         raise v.DataError(f"{path}: cannot be read ({first}){hint}") from None
 
@@ -154,7 +163,12 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
     inputs = _input_paths(data_dir)
     refuse_folder(out, "the prepared folder", inputs=[data_dir, *inputs])
     with staged(out) as tmp:  # one run prepares a folder at a time; published whole
-        warnings = _write_prepared(data_dir, tmp, say)
+        try:
+            warnings = _write_prepared(data_dir, tmp, say)
+        except v.DataError:
+            if shutil.disk_usage(tmp).free < DISK_SLACK:  # our own files cut short by a full disk, not the input
+                raise OSError(errno.ENOSPC, "No space left on device", str(out)) from None
+            raise
         manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         faults.point("prepare:written")

@@ -3,7 +3,9 @@ with its feature list and importance."""
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,9 @@ from hmrec.data.atomic import write_folder_atomic
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import LABEL
 from hmrec.schema import Col, K
+
+lgb.register_logger(logging.getLogger("hmrec.lightgbm"))  # LightGBM's native lines go to logging, not stderr:
+# its errors come back as exceptions, which hmrec words as one message
 
 GROUP = "__group"
 """A training frame's query id: one per (week, customer)."""
@@ -81,7 +86,14 @@ class FittedRanker:
         to ``folder``, all or nothing."""
 
         def write(tmp: Path) -> None:
-            self.booster.save_model(str(tmp / "model.txt"))
+            try:
+                self.booster.save_model(str(tmp / "model.txt"))
+            except lgb.basic.LightGBMError as exc:  # a system error naming the file (a full disk, most likely)
+                full = "cannot write" in str(exc).lower()
+                code, why = (
+                    (errno.ENOSPC, "No space left on device") if full else (errno.EIO, "LightGBM could not write it")
+                )
+                raise OSError(code, why, str(folder / "model.txt")) from None
             info = {"features": self.features, "best_round": self.best_round, "valid_map": self.valid_map, **meta}
             (tmp / "features.json").write_text(json.dumps(info, indent=2, default=str))
             self.importance().write_csv(tmp / "importance.csv")
