@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -353,6 +354,25 @@ def _load(data: Path) -> Dataset:
 def _warn(warnings: list[str]) -> None:
     for warning in warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
+@app.callback()
+def _start() -> None:
+    _warn(_memory_limit())
+
+
+def _memory_limit() -> list[str]:
+    """A warning when the process's address space is capped (``ulimit -v``, ``prlimit --as``):
+    polars reserves address space ahead of use, and when a reservation is refused it aborts the
+    process with "memory allocation failed" and no message hmrec could give."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return []
+    return [
+        f"the address space of this process is limited to {soft / 2**30:.1f} GiB (ulimit -v or prlimit --as). "
+        "If a run needs more, polars stops it at once with 'memory allocation failed' and no other message; "
+        "lift the limit (ulimit -v unlimited), or cap memory with a cgroup (docker --memory, systemd-run -p MemoryMax)"
+    ]
 
 
 def _scores_table(scores: list[Score], title: str) -> Table:

@@ -4,7 +4,8 @@
 SIGKILL (no cleanup handler runs: what a power cut or ``kill -9`` does). ``HMREC_FAULT=NAME:once``
 kills only the first process to get there: it first creates the file ``HMREC_FAULT_MARKER`` names,
 and a process that finds that file goes on (a worker that dies once, then is retried). Unset, a
-point costs one dictionary lookup. Used only by tests/faults/.
+point costs one dictionary lookup. ``HMREC_FAULT=NAME:term`` sends SIGTERM instead (what ``kill``
+sends: the run may clean up). Used only by tests/faults/.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def point(name: str) -> None:
     fault = os.environ.get(ENV)
     if fault == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if fault == f"{name}:term":
+        os.kill(os.getpid(), signal.SIGTERM)
     if fault == f"{name}:once":
         marker = Path(os.environ[MARKER_ENV])
         try:

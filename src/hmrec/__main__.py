@@ -1,0 +1,5 @@
+"""``python -m hmrec``: the ``hmrec`` command."""
+
+from hmrec.entry import main
+
+main()
