@@ -782,6 +782,7 @@ def recommend(
     who = _guard(lambda: api.read_customers(customers)) if customers is not None else None
     dataset = _load(data)
     _guard(lambda: api.refuse_stray(dataset, "the model would score the week after them"))
+    _warn([w for w in [_guard(lambda: saved.staleness(dataset))] if w])
     with _holding(output), _engine(settings, dataset) as runner, _progress() as bar:
         task = bar.add_task(f"scoring {data} with the {saved.name} model", total=None)
         saved.engine, saved.on_step = runner, lambda text: bar.update(task, description=text)

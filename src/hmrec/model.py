@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,18 @@ class Model:
             return ranker.refresh(week)
         assert self.name == "mf"
         return self.state.bind(dataset, fill).refresh(week)
+
+    def staleness(self, dataset: Dataset) -> str | None:
+        """A warning when ``dataset`` ends before the data this model was fitted on did: it would
+        score a week the model has already seen the purchases of."""
+        scored = scoring_cutoff(dataset)
+        if scored >= self.cutoff:
+            return None
+        return (
+            f"the data ends {scored - timedelta(days=1)}, before the {self.cutoff - timedelta(days=1)} the model's data "
+            f"ended: it scores the week from {scored}, whose purchases it was fitted on (its scores there are "
+            "optimistic); give it the newer data, or fit it on this data (hmrec fit)"
+        )
 
     def check_catalogue(self, dataset: Dataset) -> None:
         """Refuse data whose catalogue lacks articles the model was fitted with."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec.data import validate as v
-from hmrec.data.ingest import article_id_10, find_file, reading, scan_raw
+from hmrec.data.ingest import article_id_10, both_formats, find_file, reading, scan_raw
 from hmrec.data.split import FEW_BUYERS, date_counts, stray_dates
 from hmrec.schema import ARTICLE_COLUMNS, ARTICLE_INT_COLUMNS, CUSTOMER_COLUMNS, TRANSACTION_COLUMNS, Col
 
@@ -67,6 +67,7 @@ def check(data_dir: Path | str, on_step: Callable[[str], None] | None = None, *,
     if not data_dir.is_dir():
         report.errors.append(f"{data_dir}: no such folder")
         return report
+    report.warnings.extend(both_formats(data_dir))
     paths = {}
     for key in ("transactions", "customers", "articles", "sample_submission"):
         try:

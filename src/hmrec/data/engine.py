@@ -147,7 +147,8 @@ class RayEngine:
         task = ray.remote(_run_shard).options(num_cpus=self.threads, max_retries=self.retries, retry_exceptions=True)
         values, shared_work = ray.put(week.shared.values), ray.put(work)  # once, not once per task
         spec = replace(week, history=pl.LazyFrame(), shared=Shared())  # each task gets its rows
-        folder = Path(tempfile.mkdtemp(prefix=".parts-", dir=self.dataset.root))
+        sweep_parts(self.dataset.root)
+        folder = Path(tempfile.mkdtemp(prefix=f"{PARTS}{os.getpid()}-", dir=self.dataset.root))
         try:
             refs = []
             for shard in range(n):
@@ -178,6 +179,29 @@ class RayEngine:
             if on_part:
                 on_part(done, len(refs))
         return ray.get(list(refs))
+
+
+PARTS = ".parts-"
+"""The prefix of a run's folder of task results in the prepared folder: ``.parts-PID-RANDOM``."""
+
+
+def sweep_parts(root: Path) -> None:
+    """Remove the part folders in ``root`` whose run has died (killed: its ``finally`` never ran),
+    never one of a live process."""
+    for folder in root.iterdir() if root.is_dir() else []:
+        pid = folder.name.removeprefix(PARTS).split("-")[0]
+        if folder.name.startswith(PARTS) and folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ray() -> Any:

@@ -108,6 +108,19 @@ def _fingerprint(paths: list[Path]) -> dict[str, list[int]]:
     return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in paths}
 
 
+def both_formats(data_dir: Path) -> list[str]:
+    """A warning for each Kaggle file present both as .csv and as .parquet (the .csv is read)."""
+    warnings = []
+    for stem in FILES.values():
+        csv, parquet = data_dir / f"{stem}.csv", data_dir / f"{stem}.parquet"
+        if csv.is_file() and parquet.is_file():
+            warnings.append(
+                f"{data_dir} holds both {csv.name} and {parquet.name}: {csv.name} is read; remove or rename the one "
+                "you do not mean"
+            )
+    return warnings
+
+
 def _input_paths(data_dir: Path) -> list[Path]:
     paths = [find_file(data_dir, k) for k in ("transactions", "articles", "customers")]
     submission = find_file(data_dir, "sample_submission", required=False)
@@ -172,7 +185,7 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
         manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         faults.point("prepare:written")
-    return PrepareResult(Dataset(out), rebuilt=True, warnings=warnings)
+    return PrepareResult(Dataset(out), rebuilt=True, warnings=[*both_formats(data_dir), *warnings])
 
 
 def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:

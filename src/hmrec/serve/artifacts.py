@@ -77,13 +77,13 @@ def write_artifacts(
         .join(dataset.article_map().collect(), on=Col.ARTICLE, how="left")[Col.ARTICLE_ID]
         .to_list()
     )
-    write_atomic(folder / RECOMMENDATIONS, ranked.sort(Col.CUSTOMER_ID, Col.RANK).collect().write_parquet)
+    write_atomic(folder / RECOMMENDATIONS, ranked.sort(Col.CUSTOMER_ID, Col.RANK).collect().rechunk().write_parquet)
     newest_first = [Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL]
     write_atomic(
         folder / HISTORY,
-        history.sort(newest_first, descending=[False, True, False, False, False]).collect().write_parquet,
+        history.sort(newest_first, descending=[False, True, False, False, False]).collect().rechunk().write_parquet,
     )
-    write_atomic(folder / ARTICLES, articles.sort(Col.ARTICLE_ID).collect().write_parquet)
+    write_atomic(folder / ARTICLES, articles.sort(Col.ARTICLE_ID).collect().rechunk().write_parquet)
     if truth is not None:
         write_atomic(
             folder / TRUTH,
@@ -91,6 +91,7 @@ def write_artifacts(
             .select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
             .sort(Col.CUSTOMER_ID, Col.ARTICLE_ID)
             .collect()
+            .rechunk()
             .write_parquet,
         )
     elif (folder / TRUTH).exists():

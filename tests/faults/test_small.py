@@ -1,0 +1,87 @@
+"""The smaller items of the safety issue (point 10): short 422 bodies, swept part folders of
+killed Ray runs, both formats of one file, a model scoring data older than its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hmrec.data.engine import PARTS, sweep_parts
+from tests.faults.test_crashes import run
+
+
+@pytest.fixture
+def shop(tiny_shop: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+
+
+def test_a_422_body_quotes_huge_query_values_short(shop: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from hmrec.serve.app import create_app
+
+    art = tmp_path / "art"
+    done = run(
+        [
+            "submit",
+            "--data",
+            str(shop),
+            "--model",
+            "popular",
+            "--output",
+            str(tmp_path / "s.csv"),
+            "--artifacts",
+            str(art),
+        ]
+    )
+    assert done.returncode == 0, done.stderr
+    client = TestClient(create_app(art))
+    customer = pl.read_csv(tmp_path / "s.csv", glob=False)["customer_id"][0]
+    for url in (
+        f"/customers/{customer}/recommendations?k={'9' * 20_000}",
+        f"/customers?prefix={'a' * 20_000}",
+        f"/customers?limit={'1' * 20_000}",
+    ):
+        answer = client.get(url)
+        assert answer.status_code == 422 and len(answer.content) < 1_000, (url[:40], len(answer.content))
+        assert "20000 characters" in answer.text or "20,000" in answer.text
+
+
+def test_part_folders_of_dead_runs_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = tmp_path / f"{PARTS}{dead.stdout.strip()}-abc"
+    live = tmp_path / f"{PARTS}{os.getpid()}-def"
+    mine = tmp_path / ".parts-notes"  # not hmrec's name pattern: left alone
+    for folder in (gone, live, mine):
+        folder.mkdir()
+        (folder / "part-00000.parquet").write_bytes(b"x")
+    sweep_parts(tmp_path)
+    assert not gone.exists() and live.exists() and mine.exists()
+
+
+def test_both_formats_of_a_file_are_warned_about(shop: Path) -> None:
+    pl.read_csv(shop / "articles.csv", infer_schema=False, glob=False).write_parquet(shop / "articles.parquet")
+    for command in (["check", "--data", str(shop)], ["prepare", "--data", str(shop)]):
+        done = run(command)
+        assert done.returncode == 0, done.stderr
+        assert "both articles.csv and articles.parquet: articles.csv is read" in done.stderr
+
+
+def test_a_model_scoring_data_older_than_its_own_says_so(shop: Path, tmp_path: Path) -> None:
+    model, older = tmp_path / "model", Path(shutil.copytree(shop, tmp_path / "older"))
+    assert run(["fit", "--data", str(shop), "--model", "popular", "--out", str(model)]).returncode == 0
+    path = older / "transactions_train.csv"
+    tx = pl.read_csv(path, infer_schema=False, glob=False)
+    last = tx["t_dat"].max()
+    tx.filter(pl.col("t_dat") != last).write_csv(path)
+    done = run(["recommend", "--model", str(model), "--data", str(older), "--output", str(tmp_path / "s.csv")])
+    assert done.returncode == 0, done.stderr
+    assert "before the" in done.stderr and "fitted on" in done.stderr
+    fresh = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(tmp_path / "t.csv")])
+    assert "warning" not in fresh.stderr
