@@ -226,6 +226,7 @@ class Model:
             recs = self.submission_recommendations(dataset) if recommendations is None else recommendations
             write_submission(dataset, recs, Path(path))
             return recs
+        outputs.refuse_file(Path(path), "the submission", inputs=dataset.inputs(), read_from=[dataset.root])
         recs = self.recommend(dataset, customers)
         frame = recs.group_by(Col.CUSTOMER_ID, maintain_order=True).agg(
             pl.col(Col.ARTICLE_ID).str.join(" ").alias(Col.PREDICTION)

@@ -187,3 +187,28 @@ def test_write_atomic_on_a_fifo_writes_nothing_when_the_writer_fails(tmp_path: P
     with pytest.raises(RuntimeError):
         write_atomic(fifo, fail)  # raises before it opens the FIFO (which would block with no reader)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+# the same guarantees from Python
+
+
+def test_the_python_api_never_writes_an_input_or_replaces_a_shop(tmp_path: Path) -> None:
+    import hmrec
+    from hmrec.data.outputs import UnsafeOutput
+
+    shop = tmp_path / "gen"
+    assert run(["generate", "--scale", "tiny", "--out", str(shop), "--no-stats"]).returncode == 0
+    before = raw_files(shop)
+    data = hmrec.load(shop)
+    model = hmrec.fit(data, hmrec.Settings(model="popular"))
+    for target in (shop / "customers.csv", shop / "transactions_train.parquet", data.root / "x.csv"):
+        with pytest.raises(UnsafeOutput):
+            model.write_submission(data, target)
+        with pytest.raises(UnsafeOutput):
+            model.write_submission(data, target, customers=pl.Series(["0" * 64]))
+    with pytest.raises(UnsafeOutput):
+        model.save(shop)  # a generated shop is hmrec's, but an input: never replaced by a folder publish
+    assert raw_files(shop) == before
+    assert (
+        run(["generate", "--scale", "tiny", "--out", str(shop), "--no-stats"]).returncode == 0
+    )  # regenerated in place

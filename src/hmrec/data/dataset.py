@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,22 @@ class Dataset:
     """The folder ``prepare`` wrote. Every accessor returns a fresh LazyFrame."""
 
     root: Path
+
+    def source(self) -> Path | None:
+        """The folder of the Kaggle files this dataset was prepared from (None: not recorded)."""
+        try:
+            data = json.loads((self.root / MANIFEST).read_text()).get("data")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return Path(data) if isinstance(data, str) else None
+
+    def inputs(self) -> list[Path]:
+        """What a writer must never write over: the source folder's Kaggle file names and the
+        prepared folder itself (``outputs.refuse_file``)."""
+        from hmrec.data.outputs import data_inputs
+
+        source = self.source()
+        return [self.root, *(data_inputs(source) if source is not None else [])]
 
     def _scan(self, key: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.root / PREPARED_FILES[key], glob=False)

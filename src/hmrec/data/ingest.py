@@ -182,7 +182,12 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
             if shutil.disk_usage(tmp).free < DISK_SLACK:  # our own files cut short by a full disk, not the input
                 raise OSError(errno.ENOSPC, "No space left on device", str(out)) from None
             raise
-        manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
+        manifest = {
+            "format": FORMAT_VERSION,
+            "data": str(data_dir.resolve()),  # where the inputs are: writers of the API keep out of them
+            "inputs": _fingerprint(inputs),
+            "files": _sizes(tmp),
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         faults.point("prepare:written")
     return PrepareResult(Dataset(out), rebuilt=True, warnings=[*both_formats(data_dir), *warnings])

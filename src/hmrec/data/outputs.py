@@ -35,14 +35,19 @@ class UnsafeOutput(ValueError):
     """An output that would write over, into or around what the user gave hmrec."""
 
 
-def mark(folder: Path) -> None:
+SHOP_FILE = ".hmrec-shop"
+"""The mark of a folder of Kaggle files ``hmrec generate`` wrote: generated again in place, but
+never replaced whole by a folder publish (it is a run's input)."""
+
+
+def mark(folder: Path, owner_file: str = OWNER_FILE) -> None:
     """Mark ``folder`` as written by hmrec (see ``owned``)."""
-    (folder / OWNER_FILE).write_text(OWNER_TEXT)
+    (folder / owner_file).write_text(OWNER_TEXT if owner_file == OWNER_FILE else "Kaggle files hmrec generate wrote.\n")
 
 
-def owned(folder: Path) -> bool:
+def owned(folder: Path, owner_file: str = OWNER_FILE) -> bool:
     """True when ``folder`` was written by hmrec (it holds the owner file)."""
-    return (folder / OWNER_FILE).is_file()
+    return (folder / owner_file).is_file()
 
 
 def data_inputs(data: Path) -> list[Path]:
@@ -87,10 +92,10 @@ def refuse_folder(folder: Path, option: str, *, inputs: Iterable[Path] = (), rea
     refuse_foreign(folder, option)
 
 
-def refuse_foreign(folder: Path, option: str = "the folder") -> None:
-    """Raise :class:`UnsafeOutput` when ``folder`` holds files and hmrec did not write it: hmrec
-    replaces only folders it wrote."""
-    if folder.is_dir() and not owned(folder) and any(folder.iterdir()):
+def refuse_foreign(folder: Path, option: str = "the folder", owner_file: str = OWNER_FILE) -> None:
+    """Raise :class:`UnsafeOutput` when ``folder`` holds files and hmrec did not write it (as
+    ``owner_file`` marks): hmrec replaces only folders it wrote."""
+    if folder.is_dir() and not owned(folder, owner_file) and any(folder.iterdir()):
         raise UnsafeOutput(
             f"{folder}: {option} already holds files that hmrec did not write, and hmrec replaces the folder "
             f"whole; give an empty or new folder (hmrec marks the folders it writes with {OWNER_FILE})"

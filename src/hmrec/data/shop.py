@@ -45,7 +45,7 @@ import polars as pl
 
 from hmrec.data import vocab
 from hmrec.data.atomic import write_atomic
-from hmrec.data.outputs import mark, refuse_foreign
+from hmrec.data.outputs import SHOP_FILE, mark, refuse_foreign
 from hmrec.schema import ARTICLE_COLUMNS, CUSTOMER_COLUMNS, FILES, SUBMISSION_COLUMNS, TRANSACTION_COLUMNS, Col
 
 PRICE_SCALE = 8500.0
@@ -620,9 +620,9 @@ def generate(
     Each file is written under a temporary name and renamed when complete.
     """
     out = Path(out_dir)
-    refuse_foreign(out, "the shop's folder")  # never over a folder of the user's own files
+    refuse_foreign(out, "the shop's folder", SHOP_FILE)  # never over a folder of the user's own files
     out.mkdir(parents=True, exist_ok=True)
-    mark(out)
+    mark(out, SHOP_FILE)
     rng = np.random.default_rng(seed)
     cat = build_catalogue(cfg, rng)
     cust, style_sections = build_customers(cfg, rng)

@@ -8,6 +8,7 @@ import polars as pl
 
 from hmrec.data.atomic import write_atomic
 from hmrec.data.dataset import Dataset
+from hmrec.data.outputs import refuse_file
 from hmrec.schema import SUBMISSION_COLUMNS, Col, K
 
 
@@ -43,6 +44,8 @@ def submission_frame(dataset: Dataset, recs: pl.DataFrame, k: int = K) -> pl.Dat
 
 
 def write_submission(dataset: Dataset, recs: pl.DataFrame, path: Path | str, k: int = K) -> Path:
-    """Write the submission CSV atomically (a temporary file renamed into place)."""
+    """Write the submission CSV atomically (a temporary file renamed into place); never over one
+    of the files ``dataset`` was prepared from, nor into its prepared folder."""
+    refuse_file(Path(path), "the submission", inputs=dataset.inputs(), read_from=[dataset.root])
     frame = submission_frame(dataset, recs, k)
     return write_atomic(Path(path), frame.write_csv)
