@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -28,22 +27,15 @@ class Dataset:
     """The folder ``prepare`` wrote. Every accessor returns a fresh LazyFrame."""
 
     root: Path
-
-    def source(self) -> Path | None:
-        """The folder of the Kaggle files this dataset was prepared from (None: not recorded)."""
-        try:
-            data = json.loads((self.root / MANIFEST).read_text()).get("data")
-        except (OSError, ValueError, AttributeError):
-            return None
-        return Path(data) if isinstance(data, str) else None
+    source: Path | None = field(default=None, compare=False)
+    """The folder of the Kaggle files it was prepared from (None: not known), which writers keep out of."""
 
     def inputs(self) -> list[Path]:
         """What a writer must never write over: the source folder's Kaggle file names and the
         prepared folder itself (``outputs.refuse_file``)."""
         from hmrec.data.outputs import data_inputs
 
-        source = self.source()
-        return [self.root, *(data_inputs(source) if source is not None else [])]
+        return [self.root, *(data_inputs(self.source) if self.source is not None else [])]
 
     def _scan(self, key: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.root / PREPARED_FILES[key], glob=False)

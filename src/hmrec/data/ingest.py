@@ -154,10 +154,10 @@ def load(data_dir: Path | str, out_dir: Path | str | None = None, progress: Prog
     data_dir = Path(data_dir)
     out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
     if is_fresh(data_dir, out):
-        return PrepareResult(Dataset(out), rebuilt=False)
+        return PrepareResult(Dataset(out, data_dir), rebuilt=False)
     with locked(out, wait=True):  # another run may be preparing the same folder: wait for it
         if is_fresh(data_dir, out):
-            return PrepareResult(Dataset(out), rebuilt=False)
+            return PrepareResult(Dataset(out, data_dir), rebuilt=False)
         return prepare(data_dir, out, progress)
 
 
@@ -184,13 +184,12 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
             raise
         manifest = {
             "format": FORMAT_VERSION,
-            "data": str(data_dir.resolve()),  # where the inputs are: writers of the API keep out of them
             "inputs": _fingerprint(inputs),
             "files": _sizes(tmp),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         faults.point("prepare:written")
-    return PrepareResult(Dataset(out), rebuilt=True, warnings=[*both_formats(data_dir), *warnings])
+    return PrepareResult(Dataset(out, data_dir), rebuilt=True, warnings=[*both_formats(data_dir), *warnings])
 
 
 def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
