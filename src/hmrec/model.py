@@ -280,6 +280,10 @@ class Model:
             version, fmt = str(meta.get("hmrec_version", "?")), meta.get("format")
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
             raise ModelError(f"{path}: unreadable ({cut(str(exc), 200)}); fit the model again with hmrec fit") from None
+        if not isinstance(fmt, int) or isinstance(fmt, bool):
+            raise ModelError(
+                f"{path}: damaged (its model format is {cut(repr(fmt), 40)}); fit the model again with hmrec fit"
+            )
         if fmt != MODEL_FORMAT:
             raise ModelError(
                 f"{folder} was saved by hmrec {version} (model format {cut(str(fmt), 40)}); this is hmrec "
@@ -360,6 +364,8 @@ def _reading(path: Path) -> Iterator[None]:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in any library's own way
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if text.startswith(str(path)):  # the message already names the file (one inside ``path``)
+            raise ModelError(f"{cut(text, 300)}; fit the model again with hmrec fit") from None
         raise ModelError(f"{path}: cannot be read ({cut(text, 200)}); fit the model again with hmrec fit") from None
 
 

@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hmrec
 from hmrec.model import ModelError, write_manifest
@@ -165,3 +167,41 @@ def test_an_untouched_model_still_scores(models: dict[str, Path], shop: Path, tm
     out = tmp_path / "out.csv"
     done = run(["recommend", "--model", str(models["ranker"]), "--data", str(shop), "--output", str(out)])
     assert done.returncode == 0, done.stderr
+
+
+damage = st.tuples(st.sampled_from(["cut", "insert", "flip"]), st.floats(0, 1), st.binary(min_size=1, max_size=16))
+
+
+def damaged(raw: bytes, kind: str, where: float, payload: bytes) -> bytes:
+    at = int(where * len(raw))
+    if kind == "cut":
+        return raw[:at]
+    if kind == "insert":
+        return raw[:at] + payload + raw[at:]
+    return raw[:at] + bytes(b ^ 0xFF for b in raw[at : at + len(payload)]) + raw[at + len(payload) :]
+
+
+@given(
+    st.sampled_from(["model.json", "settings.toml", "ranker/features.json", "articles.parquet"]),
+    damage,
+    st.booleans(),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_damage_of_any_file_is_a_model_error_or_no_change(
+    models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, name: str, change: tuple, signed: bool
+) -> None:
+    """Random cuts, insertions and flipped bytes in a file of the model, with the manifest as it
+    was or written again: the model loads (the bytes meant the same) or one ModelError names the
+    file; never another exception."""
+    model = Path(shutil.copytree(models["ranker"], tmp_path_factory.mktemp("fuzz") / "ranker"))
+    path = model / name
+    raw = path.read_bytes()
+    path.write_bytes(damaged(raw, *change))
+    if signed:
+        write_manifest(model)
+    try:
+        hmrec.load_model(model)
+    except ModelError as exc:
+        assert Path(name).name in str(exc) or "manifest.json" in str(exc), str(exc)
+    else:
+        assert signed or path.read_bytes() == raw

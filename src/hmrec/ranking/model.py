@@ -105,20 +105,35 @@ class FittedRanker:
         """The ranker ``save`` wrote to ``folder``."""
         if not (folder / "model.txt").exists():
             raise FileNotFoundError(f"no ranker in {folder}: model.txt is missing")
-        info = json.loads((folder / "features.json").read_text())
-        features = info["features"]
+        names = folder / "features.json"
+        try:
+            info = json.loads(names.read_text())
+            features, best_round, valid_map = info["features"], int(info["best_round"]), info.get("valid_map")
+            if valid_map is not None:
+                valid_map = float(valid_map)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ValueError(
+                f"{names}: not the feature list hmrec writes ({type(exc).__name__}: {str(exc)[:80]})"
+            ) from None
         if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
-            raise ValueError(f"{folder / 'features.json'}: features must be a list of names")
-        problem = model_text_problem((folder / "model.txt").read_text())
+            raise ValueError(f"{names}: features must be a list of names")
+        try:
+            text = (folder / "model.txt").read_text()
+        except UnicodeDecodeError:
+            raise ValueError(f"{folder / 'model.txt'}: not text (a LightGBM model file is)") from None
+        problem = model_text_problem(text)
         if problem:  # LightGBM's own parser can crash the process on a damaged file: never let it see one
             raise ValueError(f"{folder / 'model.txt'}: not a whole LightGBM model ({problem})")
-        booster = lgb.Booster(model_file=str(folder / "model.txt"))
+        try:
+            booster = lgb.Booster(model_file=str(folder / "model.txt"))
+        except lgb.basic.LightGBMError as exc:
+            raise ValueError(f"{folder / 'model.txt'}: LightGBM cannot read it ({str(exc)[:120]})") from None
         if booster.feature_name() != features:  # checked before any predict: other columns would score silently
             raise ValueError(
                 f"{folder / 'features.json'}: its {len(features)} features are not the {booster.num_feature()} "
                 "the trees of model.txt read, in that order"
             )
-        return cls(booster, features, int(info["best_round"]), info.get("valid_map"))
+        return cls(booster, features, best_round, valid_map)
 
 
 _TREE_ARRAYS = ("split_feature", "split_gain", "threshold", "decision_type", "left_child", "right_child")
