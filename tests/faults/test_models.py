@@ -182,18 +182,28 @@ def damaged(raw: bytes, kind: str, where: float, payload: bytes) -> bytes:
 
 
 @given(
-    st.sampled_from(["model.json", "settings.toml", "ranker/features.json", "articles.parquet"]),
+    st.sampled_from(
+        [
+            ("ranker", "model.json"),
+            ("ranker", "settings.toml"),
+            ("ranker", "ranker/features.json"),
+            ("ranker", "articles.parquet"),
+            ("mf", "mf.pt"),
+            ("mf", "customers.parquet"),
+        ]
+    ),
     damage,
     st.booleans(),
 )
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_damage_of_any_file_is_a_model_error_or_no_change(
-    models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, name: str, change: tuple, signed: bool
+    models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, file: tuple, change: tuple, signed: bool
 ) -> None:
     """Random cuts, insertions and flipped bytes in a file of the model, with the manifest as it
     was or written again: the model loads (the bytes meant the same) or one ModelError names the
     file; never another exception."""
-    model = Path(shutil.copytree(models["ranker"], tmp_path_factory.mktemp("fuzz") / "ranker"))
+    kind, name = file
+    model = Path(shutil.copytree(models[kind], tmp_path_factory.mktemp("fuzz") / kind))
     path = model / name
     raw = path.read_bytes()
     path.write_bytes(damaged(raw, *change))
