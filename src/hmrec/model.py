@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,7 +32,7 @@ import polars as pl
 
 import hmrec
 from hmrec.data import outputs
-from hmrec.data.atomic import staged, write_atomic
+from hmrec.data.atomic import locked, staged, write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.submission import write_submission
@@ -270,8 +270,19 @@ class Model:
     def load(cls, folder: Path | str) -> Model:
         """The model ``save`` wrote to ``folder``; refuses a folder written by an hmrec whose
         model format differs, with what to do, and a folder whose files are not the ones it was
-        saved with (``manifest.json``), or that cannot be read, naming the file."""
+        saved with (``manifest.json``), or that cannot be read, naming the file. While another run
+        saves a model to ``folder`` it waits for it (the folder's lock), so it never reads half of
+        one run's files and half of another's."""
         folder = Path(folder)
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(locked(folder, wait=True))
+            except OSError:  # a folder we may not write beside: read it as it is
+                pass
+            return cls._read(folder)
+
+    @classmethod
+    def _read(cls, folder: Path) -> Model:
         path = folder / MODEL_FILE
         if not path.is_file():
             raise ModelError(f"{folder}: not a saved hmrec model ({MODEL_FILE} is missing); write one with hmrec fit")

@@ -85,3 +85,37 @@ def test_a_model_scoring_data_older_than_its_own_says_so(shop: Path, tmp_path: P
     assert "before the" in done.stderr and "fitted on" in done.stderr
     fresh = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(tmp_path / "t.csv")])
     assert "warning" not in fresh.stderr
+
+
+def test_loading_a_model_waits_for_the_run_saving_it(shop: Path, tmp_path: Path) -> None:
+    """A model folder rewritten while it is loaded: the loader waits for the writer's lock, so it
+    reads the finished folder, never half of one save and half of another."""
+    import time
+
+    import hmrec
+
+    model = tmp_path / "model"
+    assert run(["fit", "--data", str(shop), "--model", "popular", "--out", str(model)]).returncode == 0
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path\n"
+            "from hmrec.data.atomic import locked\n"
+            "from hmrec.model import write_manifest\n"
+            "m = Path(sys.argv[1])\n"
+            "with locked(m):\n"
+            "    print('held', flush=True)\n"
+            "    (m / 'model.json').write_text((m / 'model.json').read_text() + ' ')  # a save half done\n"
+            "    time.sleep(1.5)\n"
+            "    write_manifest(m)\n",
+            str(model),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "held"
+    start = time.perf_counter()
+    loaded = hmrec.load_model(model)  # would fail on the half-done save without the lock
+    assert writer.wait(timeout=30) == 0
+    assert loaded.name == "popular" and time.perf_counter() - start > 1.0
