@@ -94,7 +94,12 @@ class FittedRanker:
                     (errno.ENOSPC, "No space left on device") if full else (errno.EIO, "LightGBM could not write it")
                 )
                 raise OSError(code, why, str(folder / "model.txt")) from None
-            info = {"features": self.features, "best_round": self.best_round, "valid_map": self.valid_map, **meta}
+            info = {
+                "features": self.features,
+                "best_round": self.best_round,
+                "valid_map": _stable(self.valid_map),
+                **meta,
+            }
             (tmp / "features.json").write_text(json.dumps(info, indent=2, default=str))
             self.importance().write_csv(tmp / "importance.csv")
 
@@ -134,6 +139,12 @@ class FittedRanker:
                 "the trees of model.txt read, in that order"
             )
         return cls(booster, features, best_round, valid_map)
+
+
+def _stable(value: float | None) -> float | None:
+    """``value`` to 12 decimals: LightGBM sums its metric across threads in no fixed order, and
+    its last digits vary between identical runs (the saved file should not)."""
+    return None if value is None else round(value, 12)
 
 
 _TREE_ARRAYS = ("split_feature", "split_gain", "threshold", "decision_type", "left_child", "right_child")
