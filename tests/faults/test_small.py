@@ -119,3 +119,17 @@ def test_loading_a_model_waits_for_the_run_saving_it(shop: Path, tmp_path: Path)
     loaded = hmrec.load_model(model)  # would fail on the half-done save without the lock
     assert writer.wait(timeout=30) == 0
     assert loaded.name == "popular" and time.perf_counter() - start > 1.0
+
+
+def test_two_submits_give_the_same_bytes_everywhere(shop: Path, tmp_path: Path) -> None:
+    """The submission, every serving file and every file of the saved model (``features.json``'s
+    validation MAP included) are byte-identical between two runs of the same input."""
+    from tests.faults.test_crashes import tree
+
+    for name in ("a", "b"):
+        args = ["submit", "--data", str(shop), "--output", str(tmp_path / f"{name}.csv")]
+        done = run([*args, "--artifacts", str(tmp_path / f"art-{name}")])
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    first, second = tree(tmp_path / "art-a"), tree(tmp_path / "art-b")
+    assert "model/ranker/features.json" in first and first == second
