@@ -312,6 +312,7 @@ class Model:
 
             with _reading(folder / RANKER_DIR):
                 state = FittedRanker.load(folder / RANKER_DIR)
+            _check_ranker_settings(state.features, settings, folder / SETTINGS_FILE)
         elif name == "mf":
             state = _MFState.load(folder, articles)
         tuning = meta.get("tuning")
@@ -378,6 +379,22 @@ def _reading(path: Path) -> Iterator[None]:
         if text.startswith(str(path)):  # the message already names the file (one inside ``path``)
             raise ModelError(f"{cut(text, 300)}; fit the model again with hmrec fit") from None
         raise ModelError(f"{path}: cannot be read ({cut(text, 200)}); fit the model again with hmrec fit") from None
+
+
+def _check_ranker_settings(features: list[str], settings: Settings, path: Path) -> None:
+    """Refuse settings whose candidates cannot give the columns the trees read (a source they
+    score on, or the MF features, taken out of ``settings.toml``): they would be scored as
+    missing values, silently."""
+    from hmrec.retrieval.pipeline import SOURCES
+
+    wanted = sorted(s for s in SOURCES if f"{s}_score" in features and s not in settings.candidates.sources)
+    if wanted:
+        raise ModelError(
+            f"{path}: the trees read the scores of source(s) {', '.join(wanted)}, which its sources leave out; "
+            "fit the model again with the sources you want"
+        )
+    if any(f.startswith("m_") for f in features) and not settings.candidates.embedding:
+        raise ModelError(f"{path}: the trees read the MF features, which embedding = false leaves out; fit it again")
 
 
 def _meta_fields(meta: Any, path: Path) -> tuple[str, date, list[str]]:

@@ -145,6 +145,12 @@ EDITS = {
     "random mf.pt": ("mf", "mf.pt", DAMAGE["random"], "mf.pt"),
     "customers of another column": ("mf", "customers.parquet", parquet_of_other_column, "customers.parquet"),
     "settings not TOML": ("mf", "settings.toml", lambda p: p.write_text("model = [\n"), "settings.toml"),
+    "a source taken out": (
+        "ranker",
+        "settings.toml",
+        lambda p: p.write_text(p.read_text().replace('"repurchase", ', "")),
+        "settings.toml",
+    ),
 }
 
 
