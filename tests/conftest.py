@@ -81,3 +81,8 @@ def tiny_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_dataset(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     """The tiny shop, prepared into its own folder."""
     return ingest.prepare(tiny_shop, tmp_path_factory.mktemp("tiny-prepared") / "prepared").dataset
+
+
+WIDE = {"COLUMNS": "400"}
+"""The environment of in-process CLI runs: typer draws ``--help`` at ``COLUMNS`` wide, so tests
+that read help text fix it (messages themselves never wrap off a terminal, whatever the width)."""

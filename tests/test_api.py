@@ -21,9 +21,10 @@ import hmrec
 from hmrec.api import CandidateConfig, RankerConfig
 from hmrec.cli import app
 from hmrec.settings import Settings
+from tests.conftest import WIDE
 
 ROOT = Path(__file__).resolve().parents[1]
-runner = CliRunner()
+runner = CliRunner(env=WIDE)
 
 
 def invoke(*args: str) -> object:

@@ -17,8 +17,9 @@ from hmrec.evaluation import MODELS
 from hmrec.ranking.data import FEATURE_BLOCKS, RULE_SOURCES
 from hmrec.recommenders.mf.weights import PRESETS
 from hmrec.settings import Settings
+from tests.conftest import WIDE
 
-runner = CliRunner()
+runner = CliRunner(env=WIDE)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from hmrec.data.week import WeekInput
 from hmrec.faults import ENV, MARKER_ENV
 from hmrec.retrieval import pipeline
 from hmrec.schema import Col
+from tests.conftest import WIDE
 
 CLI = [sys.executable, "-c", "from hmrec.cli import app; app()"]
 SUBMIT = ["submit", "--train-weeks", "1"]
@@ -46,7 +47,7 @@ def shop(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_prepare_shards_partition_the_log(shop: Path) -> None:
-    result = CliRunner().invoke(app, ["prepare", "--data", str(shop), "--shards", "3"])
+    result = CliRunner(env=WIDE).invoke(app, ["prepare", "--data", str(shop), "--shards", "3"])
     assert result.exit_code == 0, result.output
     dataset = ingest.load(shop).dataset
     folder = shard_folder(dataset, 3)
@@ -106,7 +107,7 @@ def test_a_shard_that_fails_twice_fails_the_command_and_writes_nothing(shop: Pat
 def test_ray_engine_without_ray_says_how_to_install(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if it were not installed
     out = shop / "no-ray.csv"
-    result = CliRunner().invoke(app, ["submit", "--data", str(shop), "--output", str(out), "--engine", "ray"])
+    result = CliRunner(env=WIDE).invoke(app, ["submit", "--data", str(shop), "--output", str(out), "--engine", "ray"])
     assert result.exit_code == 1
     assert "pip install 'hmrec[ray]'" in result.output
     assert not out.exists()

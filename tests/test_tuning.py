@@ -20,6 +20,7 @@ from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables
 from hmrec.schema import Col
 from hmrec.tuning import tune
+from tests.conftest import WIDE
 
 QUICK = RankerConfig(train_weeks=2, max_rounds=40, early_stopping=10)
 CANDIDATES = CandidateConfig(per_source=20, cap=20)
@@ -81,7 +82,7 @@ def test_the_holdout_week_takes_no_part(tiny_dataset: Dataset) -> None:
 
 def test_cli_tune_prints_the_choice_and_saves_it(tiny_shop: Path, tmp_path: Path) -> None:
     data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
-    result = CliRunner().invoke(
+    result = CliRunner(env=WIDE).invoke(
         app,
         ["evaluate", "--data", str(data), "--model", "ranker", "--train-weeks", "2", "--tune", "--tune-budget", "5"],
         terminal_width=200,
@@ -91,5 +92,5 @@ def test_cli_tune_prints_the_choice_and_saves_it(tiny_shop: Path, tmp_path: Path
     info = json.loads((data / "artifacts" / "evaluate" / "model" / "features.json").read_text())
     assert info["tuning"]["trials"][0]["setting"] == "defaults"
     assert info["ranker"] == info["tuning"]["chosen"]["ranker"]
-    bad = CliRunner().invoke(app, ["evaluate", "--data", str(data), "--tune", "--tune-budget", "0"])
+    bad = CliRunner(env=WIDE).invoke(app, ["evaluate", "--data", str(data), "--tune", "--tune-budget", "0"])
     assert bad.exit_code == 1 and "--tune-budget" in bad.output and "must be a number above 0" in bad.output

@@ -12,7 +12,7 @@ import pytest
 
 from hmrec.data import ingest
 from hmrec.data.validate import DataError
-from tests.conftest import write_kaggle
+from tests.conftest import WIDE, write_kaggle
 from tests.faults.test_crashes import leftovers, run
 
 ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
@@ -86,7 +86,7 @@ def test_system_errors_become_one_message(shop: Path, monkeypatch: pytest.Monkey
         raise error
 
     monkeypatch.setattr(ingest, "load", refuse)
-    result = CliRunner().invoke(app, ["evaluate", "--data", str(shop)], terminal_width=400)
+    result = CliRunner(env=WIDE).invoke(app, ["evaluate", "--data", str(shop)], terminal_width=400)
     assert result.exit_code == 1
     assert error.filename in result.output and error.strerror in result.output
     assert "Traceback" not in result.output
