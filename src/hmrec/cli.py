@@ -314,8 +314,45 @@ def _staged(folder: Path) -> Iterator[Path]:
         raise _fail(_os_message(exc)) from None
 
 
+class _Lines:
+    """Progress as plain lines when stderr is not a terminal (a pipe, a log, CI), where a live
+    bar would leave nothing: each new step once, with the seconds since the display began
+    ("ranker: labelling week 3/5 (from 2020-08-26) … 41 s"); counts at every tenth of the way."""
+
+    def __init__(self, console: Console) -> None:
+        self.console, self.start = console, time.perf_counter()
+        self.tasks: dict[int, list] = {}
+
+    def add_task(self, description: str, total: float | None = None, **_: object) -> int:
+        task = len(self.tasks)
+        self.tasks[task] = [description, total, -1]
+        self._say(description)
+        return task
+
+    def update(
+        self, task: int, *, description: str | None = None, completed: float | None = None, total: float | None = None
+    ) -> None:
+        state = self.tasks[task]
+        if total is not None:
+            state[1] = total
+        if description is not None and description != state[0]:
+            state[0] = description
+            self._say(description)
+        if completed is not None and state[1]:
+            tenth = int(10 * completed / state[1])
+            if tenth > state[2]:
+                state[2] = tenth
+                self._say(f"{state[0]}: {completed:g}/{state[1]:g}")
+
+    def _say(self, text: str) -> None:
+        self.console.print(f"{text} … {time.perf_counter() - self.start:.0f} s", highlight=False, markup=False)
+
+
 @contextmanager
 def _progress() -> Iterator[Progress]:
+    if not err.is_terminal:
+        yield _Lines(err)  # type: ignore[misc]
+        return
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
