@@ -569,7 +569,12 @@ def check(data: DataOpt) -> None:
         report = api.check(data, on_step=lambda text: bar.update(task, description=f"check: {text}"))
     files = Table(title=f"{data}: files")
     for column in ("file", "rows", "nulls per column", "duplicate rows", "duplicate ids"):
-        files.add_column(column, justify="left" if column in ("file", "nulls per column") else "right")
+        files.add_column(  # at 80 columns the null counts wrap; a file name is never cut
+            column,
+            justify="left" if column in ("file", "nulls per column") else "right",
+            no_wrap=column == "file",
+            overflow="fold",
+        )
     for f in report.files:
         nulls = ", ".join(f"{c} {n:,}" for c, n in f.nulls.items() if n) or "none"
         dupes = report.duplicate_ids.get(f.name)
