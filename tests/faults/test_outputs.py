@@ -212,3 +212,29 @@ def test_the_python_api_never_writes_an_input_or_replaces_a_shop(tmp_path: Path)
     assert (
         run(["generate", "--scale", "tiny", "--out", str(shop), "--no-stats"]).returncode == 0
     )  # regenerated in place
+
+
+def test_every_polars_read_in_the_package_takes_its_path_literally() -> None:
+    """An AST check: each ``pl.read_*``/``pl.scan_*`` call of a file in ``src/hmrec`` passes
+    ``glob=False`` (a new read without it would read ``shop?`` as a pattern again)."""
+    import ast
+
+    import hmrec
+
+    package = Path(hmrec.__file__).parent
+    reads = missing = 0
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            func = getattr(node, "func", None)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "pl"
+                and func.attr in ("read_csv", "scan_csv", "read_parquet", "scan_parquet", "scan_ipc")
+            ):
+                reads += 1
+                literal = any(k.arg == "glob" and getattr(k.value, "value", True) is False for k in node.keywords)
+                missing += not literal
+                assert literal, f"{path.relative_to(package)}:{node.lineno} reads without glob=False"
+    assert reads >= 10 and missing == 0
