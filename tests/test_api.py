@@ -305,3 +305,15 @@ def test_prepare_warns_about_stray_dates_and_fit_refuses_them(shop: Path, tmp_pa
     model = tmp_path / "model"
     refused = invoke("fit", "--data", str(shop), "--model", "popular", "--out", str(model))
     assert refused.exit_code == 1 and "2031-01-01" in refused.output and not model.exists()
+
+
+def test_recommend_takes_customers_as_a_plain_list(shop: Path) -> None:
+    data = hmrec.load(shop)
+    model = hmrec.fit(data, hmrec.Settings(model="repurchase"))
+    ids = pl.read_csv(shop / "sample_submission.csv")["customer_id"].head(5)
+    expected = model.recommend(data, ids)
+    assert model.recommend(data, ids.to_list()).equals(expected)
+    assert model.recommend(data, tuple(ids.to_list())).equals(expected)
+    assert expected["customer_id"].unique(maintain_order=True).to_list() == ids.to_list()
+    with pytest.raises(TypeError, match="not one string"):
+        model.recommend(data, ids[0])

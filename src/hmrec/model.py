@@ -179,7 +179,7 @@ class Model:
     def recommend(
         self,
         dataset: Dataset,
-        customers: pl.Series | None = None,
+        customers: Any = None,
         k: int = K,
         details: bool = False,
         kaggle_ids: bool = True,
@@ -190,7 +190,8 @@ class Model:
         ``customers`` are Kaggle customer ids (default: every customer of the submission, in its
         order); an id the data does not know is a customer without purchases: the fill list. With
         ``kaggle_ids=False``, and ``customers`` then prepared indices, the frame keeps the indices
-        (``customer, article``)."""
+        (``customer, article``). ``customers`` may be any sequence of ids (a list, a polars Series, ...)."""
+        customers = _series(customers)
         recommender = self.recommender_for(dataset)
         if not kaggle_ids:
             who = dataset.submission_customers().collect()[Col.CUSTOMER] if customers is None else customers
@@ -214,7 +215,7 @@ class Model:
         self,
         dataset: Dataset,
         path: Path | str,
-        customers: pl.Series | None = None,
+        customers: Any = None,
         recommendations: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
         """Write the Kaggle submission for ``dataset`` to ``path`` (written whole or not at all):
@@ -423,6 +424,16 @@ def _id_column(path: Path, column: str) -> pl.Series:
     if column not in frame.columns or frame.schema[column] != pl.String or frame[column].null_count():
         raise ModelError(f"{path}: needs a {column} column of ids (text, no empty values); fit the model again")
     return frame[column]
+
+
+def _series(customers: Any) -> pl.Series | None:
+    """``customers`` as a polars Series of text: any sequence of ids (a list, a tuple, a numpy
+    array, a pandas Series) is taken in its order."""
+    if customers is None or isinstance(customers, pl.Series):
+        return customers
+    if isinstance(customers, str):
+        raise TypeError("customers must be a sequence of customer ids, not one string")
+    return pl.Series(Col.CUSTOMER_ID, [str(c) for c in customers], dtype=pl.String)
 
 
 def _asked(dataset: Dataset, customers: pl.Series | None) -> pl.DataFrame:
