@@ -252,11 +252,13 @@ def _os_message(exc: OSError) -> str:
             f"{where}: {exc.strerror or 'No space left on device'}; free some space, or write elsewhere (--output, --artifacts, "
             f"--out, and {PREPARED_ENV}=DIR for the prepared data), then run again"
         )
-    hint = {
-        PermissionError: "; the folder is not writable: pass --artifacts (and --output) elsewhere, "
-        f"or set {PREPARED_ENV}=DIR for the prepared data",
-        IsADirectoryError: "; that is a folder: give a file name",
-    }.get(type(exc), "")
+    not_writable = (
+        "; the folder is not writable: pass --artifacts (and --output) elsewhere, "
+        f"or set {PREPARED_ENV}=DIR for the prepared data"
+    )
+    hint = {PermissionError: not_writable, IsADirectoryError: "; that is a folder: give a file name"}.get(type(exc), "")
+    if exc.errno == errno.EROFS:  # a read-only file system: root too is refused
+        hint = not_writable
     return f"{where}: {exc.strerror or exc}{hint}"
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -38,32 +41,51 @@ def test_output_that_is_a_folder(shop: Path, tmp_path: Path) -> None:
     assert list(folder.iterdir()) == [] and not (shop / "prepared").exists()  # stopped before any work
 
 
-@pytest.mark.skipif(ROOT, reason="root writes into read-only folders")
-def test_output_in_a_read_only_folder(shop: Path, tmp_path: Path) -> None:
-    locked = tmp_path / "ro"
-    locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+@contextmanager
+def read_only(folder: Path, contents: Path | None = None) -> Iterator[Path]:
+    """``folder`` (holding a copy of ``contents``) made unwritable for this user: by its mode for
+    a user, by a read-only tmpfs for root, whom no mode stops (skipped where mounting is not
+    allowed)."""
+    if not ROOT:
+        if contents is not None:
+            shutil.copytree(contents, folder)
+        else:
+            folder.mkdir()
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        try:
+            yield folder
+        finally:
+            folder.chmod(stat.S_IRWXU)
+        return
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("root, and no read-only tmpfs can be mounted here")
     try:
+        if contents is not None:
+            shutil.copytree(contents, folder, dirs_exist_ok=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, capture_output=True)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_output_in_a_read_only_folder(shop: Path, tmp_path: Path) -> None:
+    with read_only(tmp_path / "ro") as locked:
         done = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(locked / "sub.csv")])
         failed_cleanly(done, "not writable")
-    finally:
-        locked.chmod(stat.S_IRWXU)
+        assert not (shop / "prepared").exists()  # refused before any work
 
 
-@pytest.mark.skipif(ROOT, reason="root writes into read-only folders")
 def test_a_read_only_data_folder(shop: Path, tmp_path: Path) -> None:
-    shop.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        failed_cleanly(run(["evaluate", "--data", str(shop), "--model", "popular"]), str(shop), "not writable")
+    with read_only(tmp_path / "ro-shop", contents=shop) as data:
+        failed_cleanly(run(["evaluate", "--data", str(data), "--model", "popular"]), str(data), "not writable")
         # with the prepared data and the artifacts elsewhere, the same folder works
         env_run = run(
-            ["evaluate", "--data", str(shop), "--model", "popular", "--artifacts", str(tmp_path / "art")],
+            ["evaluate", "--data", str(data), "--model", "popular", "--artifacts", str(tmp_path / "art")],
             prepared=tmp_path / "prepared",
         )
         assert env_run.returncode == 0, env_run.stderr
         assert (tmp_path / "prepared" / "transactions.parquet").is_file()
-    finally:
-        shop.chmod(stat.S_IRWXU)
 
 
 @pytest.mark.parametrize(
