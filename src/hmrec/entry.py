@@ -8,6 +8,7 @@ imported too, ends with one line and exit code 130, never a traceback.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -23,6 +24,6 @@ def main() -> None:
         from hmrec.cli import app
 
         app()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt:  # the blocks it unwound have cleaned up; exit now, with the shell's code
+        print("interrupted", file=sys.stderr, flush=True)
+        os._exit(130)  # not sys.exit: an interpreter interrupted while importing may re-raise SIGINT at exit
