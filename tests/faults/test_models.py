@@ -154,12 +154,16 @@ EDITS = {
 }
 
 
-@pytest.mark.parametrize("case", list(EDITS))
+NATIVE = ("model.txt cut short", "num_leaves 99999", "empty model.txt", "empty mf.pt", "random mf.pt")
+"""The edits a native library would meet first (LightGBM's parser, torch's reader): run in a
+real process, where an abort or a crash would show as a negative return code."""
+
+
+@pytest.mark.parametrize("case", NATIVE)
 def test_deliberate_edits_are_one_message_from_the_cli(
     models: dict[str, Path], shop: Path, tmp_path: Path, case: str
 ) -> None:
-    """Edits with the manifest written again: the checks behind the manifest hold too, in a real
-    process (a LightGBM abort or crash would show as a negative return code)."""
+    """Edits with the manifest written again: the checks behind the manifest hold too."""
     kind, name, edit, named = EDITS[case]
     model = copy(models, kind, tmp_path)
     resign(model, name, edit)
@@ -167,6 +171,15 @@ def test_deliberate_edits_are_one_message_from_the_cli(
     done = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(out)])
     failed_cleanly(done, named)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case", [c for c in EDITS if c not in NATIVE])
+def test_deliberate_edits_are_one_model_error(models: dict[str, Path], tmp_path: Path, case: str) -> None:
+    kind, name, edit, named = EDITS[case]
+    model = copy(models, kind, tmp_path)
+    resign(model, name, edit)
+    with pytest.raises(ModelError, match=named.replace(".", r"\.")):
+        hmrec.load_model(model)
 
 
 def test_an_untouched_model_still_scores(models: dict[str, Path], shop: Path, tmp_path: Path) -> None:
