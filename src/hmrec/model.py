@@ -277,7 +277,8 @@ class Model:
         folder = Path(folder)
         with ExitStack() as stack:
             try:
-                stack.enter_context(locked(folder, wait=True))
+                if folder.is_dir():  # (never a lock, nor its parent folders, for a path that is not there)
+                    stack.enter_context(locked(folder, wait=True))
             except OSError:  # a folder we may not write beside: read it as it is
                 pass
             return cls._read(folder)

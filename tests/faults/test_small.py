@@ -133,3 +133,12 @@ def test_two_submits_give_the_same_bytes_everywhere(shop: Path, tmp_path: Path) 
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     first, second = tree(tmp_path / "art-a"), tree(tmp_path / "art-b")
     assert "model/ranker/features.json" in first and first == second
+
+
+def test_loading_a_missing_model_creates_nothing(tmp_path: Path) -> None:
+    import hmrec
+    from hmrec.model import ModelError
+
+    with pytest.raises(ModelError, match="not a saved hmrec model"):
+        hmrec.load_model(tmp_path / "no" / "such" / "model")
+    assert list(tmp_path.iterdir()) == []
