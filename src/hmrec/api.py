@@ -31,7 +31,7 @@ from hmrec.data.check import CheckReport
 from hmrec.data.check import check as _check
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
-from hmrec.data.ingest import PrepareResult
+from hmrec.data.ingest import PrepareResult, prepared_folder
 from hmrec.data.shards import shard_folder, write_shards
 from hmrec.data.shop import PROFILES, SCALES
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
@@ -80,6 +80,7 @@ __all__ = [
     "outputs",
     "measure_candidates",
     "parse_cutoff",
+    "prepared_folder",
     "save_evaluation",
     "serve_app",
     "shard_folder",

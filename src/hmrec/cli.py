@@ -8,7 +8,7 @@ import resource
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -278,7 +278,7 @@ def _refuse_unsafe(
     """Refuse, before any work, outputs that would write over, into or around what the user gave
     us (``outputs``): ``files`` and ``folders`` by option name; ``inputs`` are the run's input
     files and folders beside the data folder, ``read_from`` the folders it reads (a model)."""
-    prepared = _prepared_dir() or data / "prepared"
+    prepared = api.prepared_folder(data, _prepared_dir())
     given = [data, *outputs.data_inputs(data), prepared, *inputs]
     folders = folders or {}
     try:
@@ -316,6 +316,14 @@ def _staged(folder: Path) -> Iterator[Path]:
         raise _fail(_os_message(exc)) from None
 
 
+@dataclass
+class _Step:
+    description: str
+    total: float | None
+    tenths: int = -1
+    """The tenths of ``total`` already reported."""
+
+
 class _Lines:
     """Progress as plain lines when stderr is not a terminal (a pipe, a log, CI), where a live
     bar would leave nothing: each new step once, with the seconds since the display began
@@ -323,28 +331,27 @@ class _Lines:
 
     def __init__(self, console: Console) -> None:
         self.console, self.start = console, time.perf_counter()
-        self.tasks: dict[int, list] = {}
+        self.steps: list[_Step] = []
 
     def add_task(self, description: str, total: float | None = None, **_: object) -> int:
-        task = len(self.tasks)
-        self.tasks[task] = [description, total, -1]
+        self.steps.append(_Step(description, total))
         self._say(description)
-        return task
+        return len(self.steps) - 1
 
     def update(
         self, task: int, *, description: str | None = None, completed: float | None = None, total: float | None = None
     ) -> None:
-        state = self.tasks[task]
+        step = self.steps[task]
         if total is not None:
-            state[1] = total
-        if description is not None and description != state[0]:
-            state[0] = description
+            step.total = total
+        if description is not None and description != step.description:
+            step.description = description
             self._say(description)
-        if completed is not None and state[1]:
-            tenth = int(10 * completed / state[1])
-            if tenth > state[2]:
-                state[2] = tenth
-                self._say(f"{state[0]}: {completed:g}/{state[1]:g}")
+        if completed is not None and step.total:
+            tenths = int(10 * completed / step.total)
+            if tenths > step.tenths:
+                step.tenths = tenths
+                self._say(f"{step.description}: {completed:g}/{step.total:g}")
 
     def _say(self, text: str) -> None:
         self.console.print(f"{text} … {time.perf_counter() - self.start:.0f} s", highlight=False, markup=False)
@@ -826,7 +833,9 @@ def recommend(
     who = _guard(lambda: api.read_customers(customers)) if customers is not None else None
     dataset = _load(data)
     _guard(lambda: api.refuse_stray(dataset, "the model would score the week after them"))
-    _warn([w for w in [_guard(lambda: saved.staleness(dataset))] if w])
+    stale = _guard(lambda: saved.staleness(dataset))
+    if stale:
+        _warn([stale])
     with _holding(output), _engine(settings, dataset) as runner, _progress() as bar:
         task = bar.add_task(f"scoring {data} with the {saved.name} model", total=None)
         saved.engine, saved.on_step = runner, lambda text: bar.update(task, description=text)

@@ -35,12 +35,12 @@ from hmrec.data import outputs
 from hmrec.data.atomic import locked, staged, write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.engine import Engine, LocalEngine
-from hmrec.data.submission import write_submission
+from hmrec.data.submission import refuse_submission_path, write_submission
 from hmrec.evaluation import everything, scoring_cutoff
 from hmrec.recommenders.base import Recommender
-from hmrec.schema import Col, K
+from hmrec.schema import INDEX_DTYPE, Col, K
 from hmrec.settings import Settings
-from hmrec.text import cut
+from hmrec.text import cut, first_line
 
 MODEL_FORMAT = 2
 """The layout of a model folder; a folder of another format is refused (fit it again)."""
@@ -227,7 +227,7 @@ class Model:
             recs = self.submission_recommendations(dataset) if recommendations is None else recommendations
             write_submission(dataset, recs, Path(path))
             return recs
-        outputs.refuse_file(Path(path), "the submission", inputs=dataset.inputs(), read_from=[dataset.root])
+        refuse_submission_path(dataset, Path(path))
         recs = self.recommend(dataset, customers)
         frame = recs.group_by(Col.CUSTOMER_ID, maintain_order=True).agg(
             pl.col(Col.ARTICLE_ID).str.join(" ").alias(Col.PREDICTION)
@@ -377,10 +377,10 @@ def _reading(path: Path) -> Iterator[None]:
     except ModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in any library's own way
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc, 300)
         if text.startswith(str(path)):  # the message already names the file (one inside ``path``)
-            raise ModelError(f"{cut(text, 300)}; fit the model again with hmrec fit") from None
-        raise ModelError(f"{path}: cannot be read ({cut(text, 200)}); fit the model again with hmrec fit") from None
+            raise ModelError(f"{text}; fit the model again with hmrec fit") from None
+        raise ModelError(f"{path}: cannot be read ({first_line(exc)}); fit the model again with hmrec fit") from None
 
 
 def _check_ranker_settings(features: list[str], settings: Settings, path: Path) -> None:
@@ -478,8 +478,7 @@ class _MFState:
         rec = self.recommender
         state = {  # tensors and plain values only: read back with weights_only=True, never unpickled code
             "model": rec.model.state_dict(),
-            "trained": torch.from_numpy(rec.trained.astype("int64")),
-            "trained_dtype": str(rec.trained.dtype),
+            "trained": torch.from_numpy(rec.trained.astype("int64")),  # prepared indices (INDEX_DTYPE)
             "config": rec.config.to_dict(),
             "candidate_weeks": int(rec.candidate_weeks),
             "filter": str(rec.filter),
@@ -504,7 +503,7 @@ class _MFState:
             model.load_state_dict(weights)
             config = MFConfig.from_dict(saved["config"])
             rec = MFRecommender(config, candidate_weeks=int(saved["candidate_weeks"]), filter=str(saved["filter"]))
-            rec.model, rec.trained = model, saved["trained"].numpy().astype(str(saved["trained_dtype"]))
+            rec.model, rec.trained = model, pl.Series(saved["trained"].numpy()).cast(INDEX_DTYPE).to_numpy()
         customers = _id_column(folder / CUSTOMERS_FILE, Col.CUSTOMER_ID)
         if customers.len() < n_customers:
             raise ModelError(

@@ -17,3 +17,9 @@ def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
     if isinstance(value, str | bytes) and len(value) > limit:
         return f"{value[:limit]!r}... ({len(value):,} characters)"
     return cut(repr(value), limit + 2)
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message (its type's name when it has none), cut to ``limit``."""
+    text = str(exc).strip()
+    return cut(text.splitlines()[0] if text else type(exc).__name__, limit)

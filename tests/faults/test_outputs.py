@@ -179,14 +179,22 @@ def test_a_symlink_output_writes_its_target(shop: Path, tmp_path: Path) -> None:
 def test_write_atomic_on_a_fifo_writes_nothing_when_the_writer_fails(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()  # waits for a writer to open the FIFO
 
     def fail(tmp: Path) -> None:
         tmp.write_text("half")
         raise RuntimeError("disk gone")
 
     with pytest.raises(RuntimeError):
-        write_atomic(fifo, fail)  # raises before it opens the FIFO (which would block with no reader)
-    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        write_atomic(fifo, fail)
+    try:  # release the reader if nothing opened the FIFO (the right outcome)
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass  # the reader had already got a writer, and is gone
+    reader.join(timeout=10)
+    assert got == [b""] and stat.S_ISFIFO(os.stat(fifo).st_mode)  # "half" never reached the reader
 
 
 # the same guarantees from Python

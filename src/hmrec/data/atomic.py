@@ -112,9 +112,9 @@ def staged(folder: Path, *, wait: bool = True) -> Iterator[Path]:
     """An empty temporary folder beside ``folder``, written under ``folder``'s lock: when the
     block ends without an error it replaces ``folder`` (``publish``); otherwise it is removed
     and ``folder`` keeps what it held. A run killed inside leaves it for ``recover``."""
-    refuse_foreign(folder)
+    refuse_foreign(folder)  # before the lock: a refusal leaves no lock file beside the user's folder
     with locked(folder, wait=wait):
-        refuse_foreign(folder)
+        refuse_foreign(folder)  # again under the lock: what counts is what is there when it is replaced
         tmp = folder.with_name(f".{folder.name}.tmp-{_suffix()}")
         tmp.mkdir()
         try:

@@ -28,14 +28,8 @@ class Dataset:
 
     root: Path
     source: Path | None = field(default=None, compare=False)
-    """The folder of the Kaggle files it was prepared from (None: not known), which writers keep out of."""
-
-    def inputs(self) -> list[Path]:
-        """What a writer must never write over: the source folder's Kaggle file names and the
-        prepared folder itself (``outputs.refuse_file``)."""
-        from hmrec.data.outputs import data_inputs
-
-        return [self.root, *(data_inputs(self.source) if self.source is not None else [])]
+    """The folder of the Kaggle files it was prepared from (None: not known), which writers keep
+    out of (``submission.refuse_submission_path``)."""
 
     def _scan(self, key: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.root / PREPARED_FILES[key], glob=False)

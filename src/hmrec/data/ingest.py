@@ -34,7 +34,7 @@ from hmrec.schema import (
     TRANSACTION_COLUMNS,
     Col,
 )
-from hmrec.text import cut
+from hmrec.text import first_line
 
 FORMAT_VERSION = 2
 DISK_SLACK = 1 << 20
@@ -73,15 +73,11 @@ def scan_raw(path: Path, required: list[str]) -> pl.LazyFrame:
             lf = pl.scan_csv(path, infer_schema=False, glob=False)
         names = lf.collect_schema().names()
     except PolarsError as exc:
-        raise v.DataError(f"{path}: cannot be read ({_first_line(exc)}); is the file empty?") from exc
+        raise v.DataError(f"{path}: cannot be read ({first_line(exc)}); is the file empty?") from exc
     missing = [c for c in required if c not in names]
     if missing:
         raise v.DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(names)}")
     return lf.select(pl.col(c).cast(pl.String) for c in required)
-
-
-def _first_line(exc: Exception) -> str:
-    return cut(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, 200)
 
 
 @contextmanager
@@ -90,11 +86,7 @@ def reading(path: Path) -> Iterator[None]:
     try:
         yield
     except PolarsError as exc:
-        first = _first_line(exc)
-        if "no space left" in first.lower() or "os error 28" in first.lower():  # writing, not the input, failed
-            raise OSError(
-                errno.ENOSPC, f"No space left on device (while reading {path.name} into the prepared data)"
-            ) from None
+        first = first_line(exc)
         hint = "; save the file as UTF-8" if "utf-8" in first.lower() or "utf8" in first.lower() else ""
         raise v.DataError(f"{path}: cannot be read ({first}){hint}") from None
 
@@ -127,6 +119,11 @@ def _input_paths(data_dir: Path) -> list[Path]:
     return [p for p in [*paths, submission] if p is not None]
 
 
+def prepared_folder(data_dir: Path, out_dir: Path | str | None = None) -> Path:
+    """Where the prepared data of ``data_dir`` goes: ``out_dir``, or ``data_dir/prepared``."""
+    return Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
+
+
 def is_fresh(data_dir: Path, out_dir: Path) -> bool:
     """True when ``out_dir`` holds a prepared dataset made from the current input files."""
     manifest = out_dir / MANIFEST
@@ -152,7 +149,7 @@ def _sizes(out_dir: Path) -> dict[str, int | None]:
 def load(data_dir: Path | str, out_dir: Path | str | None = None, progress: Progress | None = None) -> PrepareResult:
     """The prepared dataset for ``data_dir``, preparing it first when missing or stale."""
     data_dir = Path(data_dir)
-    out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
+    out = prepared_folder(data_dir, out_dir)
     if is_fresh(data_dir, out):
         return PrepareResult(Dataset(out, data_dir), rebuilt=False)
     with locked(out, wait=True):  # another run may be preparing the same folder: wait for it
@@ -171,7 +168,7 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise v.DataError(f"{data_dir}: no such folder")
-    out = Path(out_dir) if out_dir else data_dir / PREPARED_DIRNAME
+    out = prepared_folder(data_dir, out_dir)
     say = progress or (lambda _msg: None)
     inputs = _input_paths(data_dir)
     refuse_folder(out, "the prepared folder", inputs=[data_dir, *inputs])
@@ -182,11 +179,7 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
             if shutil.disk_usage(tmp).free < DISK_SLACK:  # our own files cut short by a full disk, not the input
                 raise OSError(errno.ENOSPC, "No space left on device", str(out)) from None
             raise
-        manifest = {
-            "format": FORMAT_VERSION,
-            "inputs": _fingerprint(inputs),
-            "files": _sizes(tmp),
-        }
+        manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         faults.point("prepare:written")
     return PrepareResult(Dataset(out, data_dir), rebuilt=True, warnings=[*both_formats(data_dir), *warnings])

@@ -40,9 +40,12 @@ SHOP_FILE = ".hmrec-shop"
 never replaced whole by a folder publish (it is a run's input)."""
 
 
+_MARK_TEXT = {OWNER_FILE: OWNER_TEXT, SHOP_FILE: "Kaggle files hmrec generate wrote.\n"}
+
+
 def mark(folder: Path, owner_file: str = OWNER_FILE) -> None:
     """Mark ``folder`` as written by hmrec (see ``owned``)."""
-    (folder / owner_file).write_text(OWNER_TEXT if owner_file == OWNER_FILE else "Kaggle files hmrec generate wrote.\n")
+    (folder / owner_file).write_text(_MARK_TEXT[owner_file])
 
 
 def owned(folder: Path, owner_file: str = OWNER_FILE) -> bool:

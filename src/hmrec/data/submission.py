@@ -8,7 +8,7 @@ import polars as pl
 
 from hmrec.data.atomic import write_atomic
 from hmrec.data.dataset import Dataset
-from hmrec.data.outputs import refuse_file
+from hmrec.data.outputs import data_inputs, refuse_file
 from hmrec.schema import SUBMISSION_COLUMNS, Col, K
 
 
@@ -43,9 +43,16 @@ def submission_frame(dataset: Dataset, recs: pl.DataFrame, k: int = K) -> pl.Dat
     )
 
 
+def refuse_submission_path(dataset: Dataset, path: Path) -> None:
+    """Raise ``outputs.UnsafeOutput`` when ``path`` is one of the Kaggle files ``dataset`` was
+    prepared from (any of their names, present or not) or lies in its prepared folder."""
+    sources = data_inputs(dataset.source) if dataset.source is not None else []
+    refuse_file(path, "the submission", inputs=sources, read_from=[dataset.root])
+
+
 def write_submission(dataset: Dataset, recs: pl.DataFrame, path: Path | str, k: int = K) -> Path:
     """Write the submission CSV atomically (a temporary file renamed into place); never over one
     of the files ``dataset`` was prepared from, nor into its prepared folder."""
-    refuse_file(Path(path), "the submission", inputs=dataset.inputs(), read_from=[dataset.root])
+    refuse_submission_path(dataset, Path(path))
     frame = submission_frame(dataset, recs, k)
     return write_atomic(Path(path), frame.write_csv)

@@ -130,7 +130,7 @@ class FittedRanker:
         if problem:  # LightGBM's own parser can crash the process on a damaged file: never let it see one
             raise ValueError(f"{folder / 'model.txt'}: not a whole LightGBM model ({problem})")
         try:
-            booster = lgb.Booster(model_file=str(folder / "model.txt"))
+            booster = lgb.Booster(model_str=text)  # the text just checked: one read, nothing changed in between
         except lgb.basic.LightGBMError as exc:
             raise ValueError(f"{folder / 'model.txt'}: LightGBM cannot read it ({str(exc)[:120]})") from None
         if booster.feature_name() != features:  # checked before any predict: other columns would score silently

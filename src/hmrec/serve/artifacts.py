@@ -46,6 +46,12 @@ def digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def _write(path: Path, frame: pl.LazyFrame) -> None:
+    """``frame`` collected and written to ``path`` as one chunk: the chunks of a collect vary with
+    thread timing, and parquet's row groups follow them (equal frames gave other bytes)."""
+    write_atomic(path, frame.collect().rechunk().write_parquet)
+
+
 def write_artifacts(
     folder: Path,
     dataset: Dataset,
@@ -77,23 +83,13 @@ def write_artifacts(
         .join(dataset.article_map().collect(), on=Col.ARTICLE, how="left")[Col.ARTICLE_ID]
         .to_list()
     )
-    write_atomic(folder / RECOMMENDATIONS, ranked.sort(Col.CUSTOMER_ID, Col.RANK).collect().rechunk().write_parquet)
+    _write(folder / RECOMMENDATIONS, ranked.sort(Col.CUSTOMER_ID, Col.RANK))
     newest_first = [Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL]
-    write_atomic(
-        folder / HISTORY,
-        history.sort(newest_first, descending=[False, True, False, False, False]).collect().rechunk().write_parquet,
-    )
-    write_atomic(folder / ARTICLES, articles.sort(Col.ARTICLE_ID).collect().rechunk().write_parquet)
+    _write(folder / HISTORY, history.sort(newest_first, descending=[False, True, False, False, False]))
+    _write(folder / ARTICLES, articles.sort(Col.ARTICLE_ID))
     if truth is not None:
-        write_atomic(
-            folder / TRUTH,
-            dataset.with_kaggle_ids(truth.lazy())
-            .select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
-            .sort(Col.CUSTOMER_ID, Col.ARTICLE_ID)
-            .collect()
-            .rechunk()
-            .write_parquet,
-        )
+        truth_ids = dataset.with_kaggle_ids(truth.lazy()).select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
+        _write(folder / TRUTH, truth_ids.sort(Col.CUSTOMER_ID, Col.ARTICLE_ID))
     elif (folder / TRUTH).exists():
         (folder / TRUTH).unlink()
     faults.point("artifacts:before-meta")
