@@ -121,15 +121,16 @@ def test_an_output_inside_the_artifacts_it_replaces_is_refused(shop: Path, tmp_p
 # 3. paths are paths, not patterns
 
 
-def test_a_folder_name_that_looks_like_a_pattern_reads_only_itself(tiny_shop: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["shop?", "shop*"])
+def test_a_folder_name_that_looks_like_a_pattern_reads_only_itself(tiny_shop: Path, tmp_path: Path, name: str) -> None:
     g = tmp_path / "g"
-    shutil.copytree(tiny_shop, g / "shop?")
-    shutil.copytree(tiny_shop, g / "shopX")
+    shutil.copytree(tiny_shop, g / name)
+    shutil.copytree(tiny_shop, g / "shopX")  # what the pattern would also match
     out = tmp_path / "s.csv"
-    done = run(["submit", "--data", str(g / "shop?"), "--model", "popular", "--output", str(out)])
+    done = run(["submit", "--data", str(g / name), "--model", "popular", "--output", str(out)])
     assert done.returncode == 0, done.stderr
     assert customers_of(out) == customers_of(tiny_shop / "sample_submission.csv")
-    check = run(["check", "--data", str(g / "shop?")])
+    check = run(["check", "--data", str(g / name)])
     rows = pl.read_csv(tiny_shop / "transactions_train.csv").height
     assert check.returncode == 0 and f"{rows:,}" in check.stdout and f"{2 * rows:,}" not in check.stdout
 
