@@ -304,15 +304,19 @@ def measure_candidates(
     dataset: Dataset, split: Split, names: Sequence[str], sizes: Sequence[int], engine: Engine | None = None
 ) -> tuple[dict[int, list[QualityRow]], dict[str, list[float]]]:
     """Run the candidate sources ``names`` for the split week's buyers and measure them: per size
-    of ``sizes``, one row per source and their union (recall, buyers with a hit, oracle MAP@12,
-    seconds); and each one's recall against the size."""
+    of ``sizes``, one row per source, their union in the fixed order, their union by the learned
+    cut (fitted on the week before, ``retrieval/cut.py``) and the whole pool (recall, buyers with
+    a hit, oracle MAP@12, seconds); and each one's recall against the size."""
     from hmrec.data.week import WeekInput
+    from hmrec.ranking.data import CandidateConfig
     from hmrec.retrieval import pipeline as retrieval
 
     truth = split.truth.collect()
     buyers = week_buyers(truth)
-    runs = retrieval.run_sources_on(engine or LocalEngine(), WeekInput.of(dataset, split, buyers), names, max(sizes))
-    tables = retrieval.quality_tables(runs, truth, sorted(sizes))
+    week = WeekInput.of(dataset, split, buyers)
+    runs = retrieval.run_sources_on(engine or LocalEngine(), week, names, max(sizes))
+    cut = retrieval.learned_cut(week, names, max(sizes), CandidateConfig.cut_buyers)
+    tables = retrieval.quality_tables(runs, truth, sorted(sizes), cut)
     return tables, retrieval.recall_curve(tables)
 
 

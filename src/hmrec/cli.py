@@ -967,6 +967,8 @@ def candidates(
 ) -> None:
     """Measure each candidate source and their union on the holdout week's buyers.
 
+    The union at --n per customer comes twice: in the sources' fixed order ("union") and by the
+    cut learned on the week before ("cut"); "pool" is every source's --n together, uncapped.
     Prints candidates per customer, recall, the share of buyers with at least one hit, the
     MAP@12 a perfect ranker would reach on those candidates, and the time each source took;
     then recall against the number of candidates per customer.

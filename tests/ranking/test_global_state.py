@@ -22,6 +22,7 @@ CONFIGS = [
         CandidateConfig(sources=EVERY_RULE, per_source=20, cap=30, embedding=True), id="every-rule+mf-features"
     ),
     pytest.param(CandidateConfig(sources=("repurchase", "mf"), per_source=10, cap=10), id="mf-source"),
+    pytest.param(CandidateConfig(per_source=30, cap=20, cut=True), id="learned-cut"),
 ]
 
 

@@ -22,7 +22,7 @@ from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
 from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
 from hmrec.ranking.config import in_range
-from hmrec.retrieval.pipeline import SOURCES, run_sources, union_of
+from hmrec.retrieval.pipeline import SOURCES, learned_cut, run_sources, union_of
 from hmrec.schema import Col
 
 LABEL = "label"
@@ -40,6 +40,11 @@ class CandidateConfig:
     per_source: int = 50
     cap: int = 50
     embedding: bool = False
+    cut: bool = False
+    """Keep each customer's ``cap`` best of the pool by the learned cut (``retrieval/cut.py``)
+    instead of the sources' fixed order."""
+    cut_buyers: int = 20_000
+    """How many of the previous week's buyers the cut learns from."""
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -51,6 +56,7 @@ class CandidateConfig:
             raise ValueError(f"unknown candidate source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}")
         in_range("candidates per source (per_source)", self.per_source, 1, 10_000)
         in_range("candidates per customer (cap)", self.cap, 1, 10_000)
+        in_range("buyers the cut learns from (cut_buyers)", self.cut_buyers, 1, 10_000_000)
 
 
 def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> list[str]:
@@ -70,7 +76,8 @@ def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame
     of ``data`` (at most ``config.cap`` rows each; customers without candidates have none),
     sorted by customer and article: the same input gives the same rows in the same order.
     With ``config.embedding``, the ``m_`` columns too (``article_factors``)."""
-    merged = union_of(run_sources(data, config.sources, config.per_source), config.cap)
+    cut = learned_cut(data, config.sources, config.per_source, config.cut_buyers) if config.cut else None
+    merged = union_of(run_sources(data, config.sources, config.per_source), config.cap, cut)
     frame = join_features(merged, data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
     return frame.with_columns(article_factors(data).features(data, frame)) if config.embedding else frame
 

@@ -5,22 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 
 from hmrec.data.atomic import write_folder_atomic
 from hmrec.data.engine import Engine
+from hmrec.data.split import LABEL_DAYS, label_rows, purchases
 from hmrec.data.week import WeekInput
 from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
 from hmrec.retrieval.covisit import CoVisitSource
+from hmrec.retrieval.cut import Cut, fit_cut
 from hmrec.retrieval.measure import CandidateQuality, measure
 from hmrec.retrieval.mf import MFSource
 from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
 from hmrec.retrieval.repurchase import RepurchaseSource
 from hmrec.retrieval.same_product import SameProductSource
-from hmrec.retrieval.union import union
+from hmrec.retrieval.union import rank_column, union
 from hmrec.schema import Col
 
 SOURCES: dict[str, Callable[[int], CandidateSource]] = {
@@ -144,14 +147,47 @@ def at_most(frame: pl.DataFrame, n: int) -> pl.DataFrame:
     return frame.filter(pl.col(Col.RANK) <= n)
 
 
-def union_of(runs: Sequence[SourceRun], cap: int) -> pl.LazyFrame:
-    """The union of the runs' candidates (in the runs' priority order), capped at ``cap`` per customer."""
-    return union({r.name: r.candidates.lazy() for r in runs}, cap)
+def union_of(runs: Sequence[SourceRun], cap: int, cut: Cut | None = None) -> pl.LazyFrame:
+    """The union of the runs' candidates (in the runs' priority order), capped at ``cap`` per
+    customer (by the ``cut``'s order when given)."""
+    return union({r.name: r.candidates.lazy() for r in runs}, cap, cut)
 
 
-def union_at(runs: list[SourceRun], n: int) -> pl.DataFrame:
-    """The union of the sources, each cut to ``n``, capped at ``n`` per customer."""
-    return union_of([replace(r, candidates=at_most(r.candidates, n)) for r in runs], n).collect()
+CUT_LABEL = "label"
+
+
+def pool_week(data: WeekInput, names: Sequence[str], per_source: int, buyers: int, seed: int = 0) -> pl.DataFrame:
+    """The week before ``data``'s cutoff as the cut learns from it: a seeded sample of at most
+    ``buyers`` of that week's buyers, their whole pool (every source at ``per_source``) from the
+    rows before that week, and ``label`` 1 where they bought the article in the week."""
+    start = data.cutoff - timedelta(days=LABEL_DAYS)
+    truth = purchases(label_rows(data.past(), start)).collect()
+    who = truth[Col.CUSTOMER].unique().sort()
+    if who.len() > buyers:
+        who = who.sample(buyers, seed=seed).sort()
+    earlier = WeekInput.before(data.past(), start, who, data.articles, data.customer_table)
+    runs = run_sources(earlier, names, per_source)
+    pool = union_of(runs, per_source * len(runs)).collect()
+    bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(1, pl.UInt8).alias(CUT_LABEL))
+    return pool.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left").with_columns(pl.col(CUT_LABEL).fill_null(0))
+
+
+def learned_cut(data: WeekInput, names: Sequence[str], per_source: int, buyers: int) -> Cut | None:
+    """The cut of ``data``'s cutoff (a global table: fitted once per week on ``pool_week``); None
+    when the week before has no bought candidate (the union keeps its fixed order then)."""
+    ordered = tuple(s for s in SOURCES if s in names)
+
+    def fit() -> Cut | None:
+        pool = pool_week(data, ordered, per_source, buyers)
+        return fit_cut(pool, ordered, {s: rank_column(s) for s in ordered}, CUT_LABEL)
+
+    return data.global_table(("learned_cut", ordered, per_source, buyers), fit)
+
+
+def union_at(runs: list[SourceRun], n: int, cut: Cut | None = None, cap: int | None = None) -> pl.DataFrame:
+    """The union of the sources, each cut to ``n``, capped at ``cap`` (default ``n``) per customer
+    (by the ``cut``'s order when given)."""
+    return union_of([replace(r, candidates=at_most(r.candidates, n)) for r in runs], cap or n, cut).collect()
 
 
 @dataclass(frozen=True)
@@ -161,18 +197,31 @@ class QualityRow:
     seconds: float
 
 
-def quality_table(runs: list[SourceRun], truth: pl.DataFrame, n: int) -> list[QualityRow]:
-    """Each source at ``n`` per customer, then the union capped at ``n``."""
+POOL, CUT = "pool", "cut"
+
+
+def quality_table(runs: list[SourceRun], truth: pl.DataFrame, n: int, cut: Cut | None = None) -> list[QualityRow]:
+    """Each source at ``n`` per customer, then the union capped at ``n`` in the fixed order, with
+    a ``cut`` the union capped at ``n`` by it, and the ``pool`` (every source's ``n``, uncapped)."""
     rows = [QualityRow(r.name, measure(at_most(r.candidates, n), truth), r.seconds) for r in runs]
-    start = time.perf_counter()
-    merged = union_at(runs, n)
-    seconds = time.perf_counter() - start + sum(r.seconds for r in runs)
-    return [*rows, QualityRow("union", measure(merged, truth), seconds)]
+    spent = sum(r.seconds for r in runs)
+    unions = {"union": None, CUT: cut} if cut is not None else {"union": None}
+    for name, order in unions.items():
+        start = time.perf_counter()
+        merged = union_at(runs, n, order)
+        rows.append(QualityRow(name, measure(merged, truth), time.perf_counter() - start + spent))
+    if cut is not None:
+        start = time.perf_counter()
+        merged = union_at(runs, n, cap=n * len(runs))
+        rows.append(QualityRow(POOL, measure(merged, truth), time.perf_counter() - start + spent))
+    return rows
 
 
-def quality_tables(runs: list[SourceRun], truth: pl.DataFrame, sizes: Sequence[int]) -> dict[int, list[QualityRow]]:
+def quality_tables(
+    runs: list[SourceRun], truth: pl.DataFrame, sizes: Sequence[int], cut: Cut | None = None
+) -> dict[int, list[QualityRow]]:
     """``quality_table`` at each size (``runs`` hold at least the largest size per source)."""
-    return {size: quality_table(runs, truth, size) for size in sizes}
+    return {size: quality_table(runs, truth, size, cut) for size in sizes}
 
 
 def recall_curve(tables: dict[int, list[QualityRow]]) -> dict[str, list[float]]:

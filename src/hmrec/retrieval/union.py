@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from hmrec.retrieval.cut import LEVELS, Cut
 from hmrec.schema import Col
 
 MAX_SOURCES = 64
@@ -20,7 +21,7 @@ def rank_column(source: str) -> str:
     return f"{source}_rank"
 
 
-def union(results: dict[str, pl.LazyFrame], cap: int) -> pl.LazyFrame:
+def union(results: dict[str, pl.LazyFrame], cap: int, cut: Cut | None = None) -> pl.LazyFrame:
     """``customer, article, <source>_score, <source>_rank..., n_sources, best_rank``, capped.
 
     A source's columns are null where it did not offer the pair; ``best_rank`` is the pair's
@@ -28,7 +29,9 @@ def union(results: dict[str, pl.LazyFrame], cap: int) -> pl.LazyFrame:
     rows, all of the first source's before the second's, and so on (within a source by its
     rank, then by how many sources offered the article, then by article index). So the union
     at any cap holds the first source's candidates at that cap, and more for every customer
-    for whom it has fewer. Rows come in no particular order.
+    for whom it has fewer. With a ``cut`` (``retrieval/cut.py``), each customer keeps the ``cap``
+    rows of highest cut score instead (ties: the better best rank, then the article index).
+    Rows come in no particular order.
     """
     if not results:
         raise ValueError("union of no sources: give at least one candidate source")
@@ -49,6 +52,9 @@ def union(results: dict[str, pl.LazyFrame], cap: int) -> pl.LazyFrame:
     # then how many sources offered the article (fewer than 256), then the article (a UInt32).
     priority = pl.min_horizontal(pl.col(r).cast(pl.Int64) + (i << 16) for i, r in enumerate(ranks))
     order = priority * (1 << 40) + (255 - pl.col(N_SOURCES).cast(pl.Int64)) * (1 << 32) + pl.col(Col.ARTICLE)
+    if cut is not None:  # the cut's score (16 bits), then the best rank (at most 10,000: 14 bits)
+        level = cut.level({name: rank_column(name) for name in results})
+        order = (LEVELS - level) * (1 << 46) + pl.col(BEST_RANK).cast(pl.Int64) * (1 << 32) + pl.col(Col.ARTICLE)
     return wide.with_columns(
         pl.sum_horizontal(pl.col(r).is_not_null() for r in ranks).cast(pl.UInt8).alias(N_SOURCES),
         pl.min_horizontal(ranks).alias(BEST_RANK),

@@ -1,0 +1,101 @@
+"""The learned cut: which of a customer's pooled candidates the ranker gets to score.
+
+The union of the sources at ``per_source`` each is the *pool*; the ranker scores the ``cap`` best
+of it per customer. Without a cut the order is fixed (the first source's candidates, then the
+second's, ...), which on a shop where the first sources are weak hands the ranker fewer bought
+articles than the best source alone would. The cut learns the order from the shop itself: a
+logistic model over each source's rank (in ``BUCKETS`` rank bands, one weight per source and
+band, added up over the sources that offered the article) fitted on the week before the cutoff
+(candidates from the rows before that week, labels its purchases). So it is a global table of
+the cutoff, like the popular lists: a function of the history before it only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+BUCKETS = 26
+"""Rank bands per source (``band``): ranks up to 10,000 have their own."""
+RIDGE = 1.0
+"""The penalty on each weight (in rows): bands with few rows stay near 0."""
+NEWTON_STEPS = 50
+MAX_STEP = 2.0
+"""The largest change of one weight in one Newton step."""
+LEVELS = (1 << 16) - 1
+"""A cut score is quantised to 16 bits in the union's order key."""
+
+
+def band(rank: pl.Expr) -> pl.Expr:
+    """The rank band of each rank: 1 -> 0, 2 -> 1, 3 -> 2, 4-5 -> 3, 6-7 -> 4, 8-11 -> 5, 12-15
+    -> 6, ... (two bands per doubling, none empty)."""
+    return ((rank.cast(pl.Float64).log(2) * 2).floor() - 1).clip(0, BUCKETS - 1).cast(pl.Int64)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Fitted weights: ``bias`` plus, for each source that offered the pair, its weight of the
+    pair's rank band there (the log-odds that the customer buys it in the week)."""
+
+    sources: tuple[str, ...]
+    bias: float
+    weights: tuple[tuple[float, ...], ...]
+
+    def score(self, rank_columns: dict[str, str]) -> pl.Expr:
+        """The cut score of each row of a union (``rank_columns``: source -> its rank column)."""
+        terms = [
+            band(pl.col(rank_columns[s]))
+            .replace_strict(list(range(BUCKETS)), list(w), return_dtype=pl.Float64)
+            .fill_null(0.0)
+            for s, w in zip(self.sources, self.weights, strict=True)
+            if s in rank_columns
+        ]
+        return pl.lit(self.bias, pl.Float64) + pl.sum_horizontal(terms)
+
+    def level(self, rank_columns: dict[str, str]) -> pl.Expr:
+        """The score quantised to 0..LEVELS over its possible range (higher is better)."""
+        low = self.bias + sum(min(0.0, min(w)) for w in self.weights)
+        high = self.bias + sum(max(0.0, max(w)) for w in self.weights)
+        span = max(high - low, 1e-12)
+        return ((self.score(rank_columns) - low) / span * LEVELS).round().clip(0, LEVELS).cast(pl.Int64)
+
+
+def fit_cut(pool: pl.DataFrame, sources: tuple[str, ...], rank_columns: dict[str, str], label: str) -> Cut | None:
+    """Fit the cut's weights on a labelled pool (one row per customer and article, ``label`` 1
+    where it was bought); None when the pool holds no bought article (nothing to learn from).
+
+    Rows with the same bands in every source are the same to the model, so they are counted
+    once (a few thousand patterns for millions of rows) and the logistic loss is minimised by
+    Newton's method on the counts (ridge ``RIDGE``); each source's weights are then made
+    non-increasing with the rank, so a source's own order is never reversed."""
+    if pool.is_empty() or pool[label].sum() == 0:
+        return None
+    bands = [band(pl.col(rank_columns[s])).alias(s) for s in sources]
+    counts = pool.group_by(bands).agg(pl.len().alias("n"), pl.col(label).cast(pl.Float64).sum().alias("y"))
+    counts = counts.sort(list(sources))  # the same pool always gives the same rows in the same order
+    n_params = 1 + len(sources) * BUCKETS
+    design = np.zeros((counts.height, n_params))
+    design[:, 0] = 1.0
+    for i, s in enumerate(sources):
+        rows = np.flatnonzero(counts[s].is_not_null().to_numpy())
+        design[rows, 1 + i * BUCKETS + counts[s].fill_null(0).to_numpy()[rows]] = 1.0
+    n, y = counts["n"].to_numpy().astype(np.float64), counts["y"].to_numpy()
+    theta = np.zeros(n_params)
+    theta[0] = math.log(max(y.sum(), 0.5) / max(n.sum() - y.sum(), 0.5))
+    penalty = np.full(n_params, RIDGE)
+    penalty[0] = 0.0
+    for _ in range(NEWTON_STEPS):
+        p = np.exp(-np.logaddexp(0.0, -(design @ theta)))
+        gradient = design.T @ (n * p - y) + penalty * theta
+        hessian = (design.T * (n * p * (1 - p))) @ design + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        step *= min(1.0, MAX_STEP / max(np.abs(step).max(), 1e-300))  # damped: no overshoot far from the optimum
+        theta -= step
+        if np.abs(step).max() < 1e-7:
+            break
+    weights = theta[1:].reshape(len(sources), BUCKETS)
+    weights = np.minimum.accumulate(weights, axis=1)
+    return Cut(sources, float(theta[0]), tuple(tuple(float(v) for v in row) for row in weights))

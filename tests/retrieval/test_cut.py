@@ -1,0 +1,96 @@
+"""The learned cut: the pool's best rows by the shop's own last week, never worse than a source."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import polars as pl
+import pytest
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.data.week import WeekInput
+from hmrec.retrieval.cut import BUCKETS, band, fit_cut
+from hmrec.retrieval.measure import measure
+from hmrec.retrieval.pipeline import learned_cut
+from hmrec.retrieval.union import union
+from hmrec.schema import Col
+from tests.retrieval.test_union import source
+
+N_CUSTOMERS = 200
+
+
+def built_case() -> tuple[dict[str, pl.LazyFrame], pl.DataFrame]:
+    """Two sources of ten articles each for every customer: ``first`` (articles 0-9) comes first
+    in the fixed order, but its articles are bought only at rank 1 and by every fifth customer;
+    ``second`` (articles 10-19) is bought at ranks 1-3 by every customer, and at rank 7 (a
+    rank band that ranks 6 and 7 share) by every second one."""
+    first = source([(c, a, a + 1) for c in range(N_CUSTOMERS) for a in range(10)])
+    second = source([(c, 10 + a, a + 1) for c in range(N_CUSTOMERS) for a in range(10)])
+    bought = [(c, 0) for c in range(0, N_CUSTOMERS, 5)]
+    bought += [(c, a) for c in range(N_CUSTOMERS) for a in (10, 11, 12)]
+    bought += [(c, 16) for c in range(0, N_CUSTOMERS, 2)]
+    truth = pl.DataFrame(bought, schema={Col.CUSTOMER: pl.UInt32, Col.ARTICLE: pl.UInt32}, orient="row")
+    return {"first": first, "second": second}, truth
+
+
+def labelled_pool(results: dict[str, pl.LazyFrame], truth: pl.DataFrame) -> pl.DataFrame:
+    pool = union(results, cap=100).collect()
+    bought = truth.with_columns(pl.lit(1, pl.UInt8).alias("label"))
+    return pool.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left").with_columns(pl.col("label").fill_null(0))
+
+
+def test_the_bands_have_no_gap() -> None:
+    ranks = pl.DataFrame({"r": list(range(1, 10_001))})
+    bands = ranks.select(band(pl.col("r")))["r"]
+    assert bands.head(8).to_list() == [0, 1, 2, 3, 3, 4, 4, 5]
+    assert bands.unique().sort().to_list() == list(range(bands.max() + 1))  # every band up to the last is used
+    assert bands.max() == BUCKETS - 1  # ranks up to 10,000 fill them exactly
+
+
+def test_the_cut_keeps_what_the_week_before_bought_from_either_source() -> None:
+    results, truth = built_case()
+    cut = fit_cut(
+        labelled_pool(results, truth), ("first", "second"), {"first": "first_rank", "second": "second_rank"}, "label"
+    )
+    assert cut is not None
+    fixed = measure(union(results, cap=4).collect(), truth).recall
+    learned = union(results, cap=4, cut=cut).collect()
+    by_source = {
+        name: measure(frame.filter(pl.col(Col.RANK) <= 4).collect(), truth).recall for name, frame in results.items()
+    }
+    # the fixed order keeps first's four (one bought by every fifth customer); the cut keeps
+    # second's top three and first's rank 1: every purchase but the one at rank 7
+    assert measure(learned, truth).recall == pytest.approx(1 - 100 / truth.height)
+    assert measure(learned, truth).recall > max(by_source.values()) > fixed
+    top = learned.filter(pl.col(Col.CUSTOMER) == 1).sort(Col.ARTICLE)[Col.ARTICLE].to_list()
+    assert top == [0, 10, 11, 12]
+
+
+def test_a_sources_weights_never_rise_with_its_rank() -> None:
+    results, truth = built_case()  # second's rank 7 sells better than its ranks 4-6
+    cut = fit_cut(
+        labelled_pool(results, truth), ("first", "second"), {"first": "first_rank", "second": "second_rank"}, "label"
+    )
+    assert cut is not None
+    for weights in cut.weights:
+        assert all(a >= b for a, b in zip(weights, weights[1:], strict=False))
+    second = cut.weights[1]
+    assert second[2] > second[4]  # rank 3 above ranks 6-7 (raw rates: 1.0 against 0.25)
+
+
+def test_a_week_without_a_bought_candidate_gives_no_cut() -> None:
+    results, _ = built_case()
+    nothing = pl.DataFrame(schema={Col.CUSTOMER: pl.UInt32, Col.ARTICLE: pl.UInt32})
+    assert fit_cut(labelled_pool(results, nothing), ("first",), {"first": "first_rank"}, "label") is None
+
+
+def test_the_cut_reads_no_row_after_the_cutoff(tiny_dataset: Dataset) -> None:
+    split = Split.at(tiny_dataset.transactions())
+    buyers = split.truth.collect()[Col.CUSTOMER].unique().sort()
+    data = WeekInput.of(tiny_dataset, split, buyers)
+    leaky = replace(data, history=tiny_dataset.transactions())  # the holdout week too
+    sources = ("repurchase", "popular")
+    cut = learned_cut(data, sources, 20, 1_000)
+    assert cut is not None
+    assert learned_cut(leaky, sources, 20, 1_000) == cut
