@@ -83,6 +83,14 @@ def tiny_dataset(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> D
     return ingest.prepare(tiny_shop, tmp_path_factory.mktemp("tiny-prepared") / "prepared").dataset
 
 
+@pytest.fixture(scope="session")
+def real_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Complete Journey up to 2017-10-31 as Kaggle files (benchmarks/worlds/completejourney.py)."""
+    from benchmarks.worlds import completejourney
+
+    return completejourney.convert(tmp_path_factory.mktemp("real") / "completejourney")
+
+
 WIDE = {"COLUMNS": "400"}
 """The environment of in-process CLI runs: typer draws ``--help`` at ``COLUMNS`` wide, so tests
 that read help text fix it (messages themselves never wrap off a terminal, whatever the width)."""

@@ -315,7 +315,7 @@ def measure_candidates(
     buyers = week_buyers(truth)
     week = WeekInput.of(dataset, split, buyers)
     runs = retrieval.run_sources_on(engine or LocalEngine(), week, names, max(sizes))
-    cut = retrieval.learned_cut(week, names, max(sizes), CandidateConfig.cut_buyers)
+    cut = retrieval.learned_cut(week, names, max(sizes), CandidateConfig.cut_buyers, CandidateConfig.cut_weeks)
     tables = retrieval.quality_tables(runs, truth, sorted(sizes), cut)
     return tables, retrieval.recall_curve(tables)
 

@@ -77,11 +77,10 @@ def test_no_row_after_the_last_day_is_read_and_units_become_rows(tmp_path: Path)
     assert items.filter(pl.col(Col.ARTICLE_ID) == "0000825125")[Col.PRODUCT_TYPE_NO].item() == -1
 
 
-def test_the_real_shop_passes_check_and_ends_on_the_last_day(tmp_path: Path) -> None:
-    out = cj.convert(tmp_path / "cj")
-    report = check(out, train_weeks=4)
+def test_the_real_shop_passes_check_and_ends_on_the_last_day(real_shop: Path) -> None:
+    report = check(real_shop, train_weeks=4)
     assert report.errors == []
-    dataset = ingest.load(out).dataset
+    dataset = ingest.load(real_shop).dataset
     days = dataset.transactions().select(pl.col(Col.DATE).min().alias("first"), pl.col(Col.DATE).max().alias("last"))
     assert days.collect().row(0) == (date(2017, 1, 1), cj.LAST_DAY)
     assert dataset.customers().select(pl.len()).collect().item() > 2_000

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import polars as pl
 import pytest
 
+from hmrec.data import ingest, shop
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
+from hmrec.ranking.data import CandidateConfig
 from hmrec.retrieval.cut import BUCKETS, band, fit_cut
 from hmrec.retrieval.measure import measure
-from hmrec.retrieval.pipeline import learned_cut
+from hmrec.retrieval.pipeline import learned_cut, run_sources, union_at
 from hmrec.retrieval.union import union
 from hmrec.schema import Col
 from tests.retrieval.test_union import source
@@ -91,6 +94,28 @@ def test_the_cut_reads_no_row_after_the_cutoff(tiny_dataset: Dataset) -> None:
     data = WeekInput.of(tiny_dataset, split, buyers)
     leaky = replace(data, history=tiny_dataset.transactions())  # the holdout week too
     sources = ("repurchase", "popular")
-    cut = learned_cut(data, sources, 20, 1_000)
+    cut = learned_cut(data, sources, 20, 1_000, 2)
     assert cut is not None
-    assert learned_cut(leaky, sources, 20, 1_000) == cut
+    assert learned_cut(leaky, sources, 20, 1_000, 2) == cut
+
+
+@pytest.mark.parametrize("world", [*shop.PROFILES, "completejourney"])
+def test_the_cut_union_recalls_at_least_its_best_source(
+    world: str, real_shop: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On each profile of the matrix (a smaller shop of it) and on the real one: the union at n
+    by the cut recalls at least as much of the week's purchases as any one source at n."""
+    if world == "completejourney":
+        folder = real_shop
+    else:
+        folder = tmp_path_factory.mktemp(world)
+        shop.generate(shop.config_for("small", world, n_customers=8_000, n_weeks=20), folder, seed=0)
+    dataset = ingest.load(folder).dataset
+    split = Split.at(dataset.transactions())
+    truth = split.truth.collect()
+    data = WeekInput.of(dataset, split, truth[Col.CUSTOMER].unique().sort())
+    config, n = CandidateConfig(), 50
+    runs = run_sources(data, config.sources, n)
+    cut = learned_cut(data, config.sources, n, config.cut_buyers, config.cut_weeks)
+    best = max(measure(run.candidates.filter(pl.col(Col.RANK) <= n), truth).recall for run in runs)
+    assert measure(union_at(runs, n, cut), truth).recall >= best

@@ -44,7 +44,9 @@ class CandidateConfig:
     """Keep each customer's ``cap`` best of the pool by the learned cut (``retrieval/cut.py``)
     instead of the sources' fixed order."""
     cut_buyers: int = 20_000
-    """How many of the previous week's buyers the cut learns from."""
+    """How many buyers of each week the cut learns from."""
+    cut_weeks: int = 3
+    """How many weeks before the cutoff the cut learns from."""
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -57,6 +59,7 @@ class CandidateConfig:
         in_range("candidates per source (per_source)", self.per_source, 1, 10_000)
         in_range("candidates per customer (cap)", self.cap, 1, 10_000)
         in_range("buyers the cut learns from (cut_buyers)", self.cut_buyers, 1, 10_000_000)
+        in_range("weeks the cut learns from (cut_weeks)", self.cut_weeks, 1, 52)
 
 
 def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> list[str]:
@@ -76,7 +79,11 @@ def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame
     of ``data`` (at most ``config.cap`` rows each; customers without candidates have none),
     sorted by customer and article: the same input gives the same rows in the same order.
     With ``config.embedding``, the ``m_`` columns too (``article_factors``)."""
-    cut = learned_cut(data, config.sources, config.per_source, config.cut_buyers) if config.cut else None
+    cut = (
+        learned_cut(data, config.sources, config.per_source, config.cut_buyers, config.cut_weeks)
+        if config.cut
+        else None
+    )
     merged = union_of(run_sources(data, config.sources, config.per_source), config.cap, cut)
     frame = join_features(merged, data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
     return frame.with_columns(article_factors(data).features(data, frame)) if config.embedding else frame

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -156,15 +156,14 @@ def union_of(runs: Sequence[SourceRun], cap: int, cut: Cut | None = None) -> pl.
 CUT_LABEL = "label"
 
 
-def pool_week(data: WeekInput, names: Sequence[str], per_source: int, buyers: int, seed: int = 0) -> pl.DataFrame:
-    """The week before ``data``'s cutoff as the cut learns from it: a seeded sample of at most
-    ``buyers`` of that week's buyers, their whole pool (every source at ``per_source``) from the
-    rows before that week, and ``label`` 1 where they bought the article in the week."""
-    start = data.cutoff - timedelta(days=LABEL_DAYS)
+def pool_week(data: WeekInput, start: date, names: Sequence[str], per_source: int, buyers: int) -> pl.DataFrame:
+    """The week from ``start`` (before ``data``'s cutoff) as the cut learns from it: a seeded sample
+    of at most ``buyers`` of its buyers, their whole pool (every source at ``per_source``) from the
+    rows before ``start``, and ``label`` 1 where they bought the article in the week."""
     truth = purchases(label_rows(data.past(), start)).collect()
     who = truth[Col.CUSTOMER].unique().sort()
     if who.len() > buyers:
-        who = who.sample(buyers, seed=seed).sort()
+        who = who.sample(buyers, seed=0).sort()
     earlier = WeekInput.before(data.past(), start, who, data.articles, data.customer_table)
     runs = run_sources(earlier, names, per_source)
     pool = union_of(runs, per_source * len(runs)).collect()
@@ -172,16 +171,19 @@ def pool_week(data: WeekInput, names: Sequence[str], per_source: int, buyers: in
     return pool.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left").with_columns(pl.col(CUT_LABEL).fill_null(0))
 
 
-def learned_cut(data: WeekInput, names: Sequence[str], per_source: int, buyers: int) -> Cut | None:
-    """The cut of ``data``'s cutoff (a global table: fitted once per week on ``pool_week``); None
-    when the week before has no bought candidate (the union keeps its fixed order then)."""
+def learned_cut(data: WeekInput, names: Sequence[str], per_source: int, buyers: int, weeks: int) -> Cut | None:
+    """The cut of ``data``'s cutoff (a global table: fitted once per week on the ``pool_week`` of
+    each of the ``weeks`` weeks before it, pooled: a shared list's rank holds one article a week,
+    so one week alone says more about that article than about the rank); None when those weeks
+    hold no bought candidate (the union keeps its fixed order then)."""
     ordered = tuple(s for s in SOURCES if s in names)
 
     def fit() -> Cut | None:
-        pool = pool_week(data, ordered, per_source, buyers)
+        starts = [data.cutoff - timedelta(days=LABEL_DAYS * k) for k in range(1, weeks + 1)]
+        pool = pl.concat([pool_week(data, start, ordered, per_source, buyers) for start in starts])
         return fit_cut(pool, ordered, {s: rank_column(s) for s in ordered}, CUT_LABEL)
 
-    return data.global_table(("learned_cut", ordered, per_source, buyers), fit)
+    return data.global_table(("learned_cut", ordered, per_source, buyers, weeks), fit)
 
 
 def union_at(runs: list[SourceRun], n: int, cut: Cut | None = None, cap: int | None = None) -> pl.DataFrame:
