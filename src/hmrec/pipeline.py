@@ -87,7 +87,7 @@ class TwoStageRecommender:
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {start})")
             build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
             weeks.append(cache.get((start, self.candidates, *sample), build))
-        self.tables.forget(cutoffs)  # the weeks are built: their global state is no longer needed
+        self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
         columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
         valid, older, newest = weeks[0], weeks[1:], weeks[:-1]

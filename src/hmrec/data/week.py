@@ -61,6 +61,9 @@ class WeekInput:
     customer_table: pl.LazyFrame
     shared: Shared = field(default_factory=Shared, compare=False, repr=False)
     strict: bool = False
+    states: dict[date, Shared] | None = field(default=None, compare=False, repr=False)
+    """The global state of the shop's other cutoffs (``Tables.states``), for a global table that
+    reads earlier weeks (the learned cut); None: each earlier week's state is computed afresh."""
 
     @classmethod
     def before(
@@ -95,6 +98,13 @@ class WeekInput:
         ``build()`` once per week, from all customers' rows (``past``, ``recent``)."""
         return self.shared.get(key, build, self.strict)
 
+    def state_at(self, cutoff: date) -> Shared:
+        """The global state of ``cutoff`` (this week's own at its cutoff, another week's from
+        ``states``, or a fresh one)."""
+        if cutoff == self.cutoff:
+            return self.shared
+        return Shared() if self.states is None else self.states.setdefault(cutoff, Shared())
+
     def chunk(self, customers: pl.Series, rows: pl.LazyFrame | None = None) -> WeekInput:
         """The input for ``customers`` only: the week's global state, and their own rows before the
         cutoff (read here, once; ``rows``, when given, are a superset of them, such as the rows of
@@ -102,7 +112,7 @@ class WeekInput:
         who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
         source = self.past() if rows is None else history(rows, self.cutoff)
         own = source.join(who, on=Col.CUSTOMER, how="semi").collect()
-        return replace(self, history=own.lazy(), customers=who, strict=True)
+        return replace(self, history=own.lazy(), customers=who, strict=True, states=None)
 
     def past(self) -> pl.LazyFrame:
         """History rows before the cutoff (whatever the history was given)."""

@@ -22,7 +22,7 @@ from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
 from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
 from hmrec.ranking.config import in_range
-from hmrec.retrieval.pipeline import SOURCES, learned_cut, run_sources, union_of
+from hmrec.retrieval.pipeline import POOL_KEY, SOURCES, learned_cut, run_sources, union_of
 from hmrec.schema import Col
 
 LABEL = "label"
@@ -135,14 +135,17 @@ class Tables:
         ``WeekInput.chunk``."""
         nobody = pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32)
         data = WeekInput.before(transactions, cutoff, nobody, self.articles, self.customers)
-        data = replace(data, shared=self.states.setdefault(cutoff, Shared()))
+        data = replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states)
         candidate_features(data, config)
         return data
 
-    def forget(self, cutoffs: Iterable[date]) -> None:
-        """Drop the global state of ``cutoffs`` (memory; a later week at one recomputes it)."""
-        for cutoff in cutoffs:
-            self.states.pop(cutoff, None)
+    def forget(self, before: date) -> None:
+        """Drop the global state of every cutoff before ``before`` (memory; a later week at one
+        recomputes it), all but the learned cut's small per-week counts (``pool_week``), which
+        the cut of a later cutoff reads again."""
+        for cutoff in [c for c in self.states if c < before]:
+            kept = {k: v for k, v in self.states[cutoff].values.items() if k[0] == POOL_KEY}
+            self.states[cutoff] = Shared(kept)
 
 
 def labelled_week(

@@ -63,18 +63,31 @@ class Cut:
         return ((self.score(rank_columns) - low) / span * LEVELS).round().clip(0, LEVELS).cast(pl.Int64)
 
 
-def fit_cut(pool: pl.DataFrame, sources: tuple[str, ...], rank_columns: dict[str, str], label: str) -> Cut | None:
-    """Fit the cut's weights on a labelled pool (one row per customer and article, ``label`` 1
-    where it was bought); None when the pool holds no bought article (nothing to learn from).
-
-    Rows with the same bands in every source are the same to the model, so they are counted
-    once (a few thousand patterns for millions of rows) and the logistic loss is minimised by
-    Newton's method on the counts (ridge ``RIDGE``); each source's weights are then made
-    non-increasing with the rank, so a source's own order is never reversed."""
-    if pool.is_empty() or pool[label].sum() == 0:
-        return None
+def band_counts(pool: pl.DataFrame, sources: tuple[str, ...], rank_columns: dict[str, str], label: str) -> pl.DataFrame:
+    """A labelled pool (one row per customer and article, ``label`` 1 where it was bought) as
+    what the cut learns from it: one row per pattern of rank bands over ``sources`` (a column
+    each, null where the source did not offer the pair), with its rows ``n`` and bought ``y``.
+    Rows with the same bands are the same to the model: a few thousand patterns for millions of
+    rows."""
     bands = [band(pl.col(rank_columns[s])).alias(s) for s in sources]
-    counts = pool.group_by(bands).agg(pl.len().alias("n"), pl.col(label).cast(pl.Float64).sum().alias("y"))
+    return pool.group_by(bands).agg(pl.len().alias("n"), pl.col(label).cast(pl.Float64).sum().alias("y"))
+
+
+def fit_cut(pool: pl.DataFrame, sources: tuple[str, ...], rank_columns: dict[str, str], label: str) -> Cut | None:
+    """Fit the cut's weights on a labelled pool (see ``band_counts``)."""
+    return fit_counts(band_counts(pool, sources, rank_columns, label), sources)
+
+
+def fit_counts(counts: pl.DataFrame, sources: tuple[str, ...]) -> Cut | None:
+    """Fit the cut's weights on ``band_counts`` (of one pool, or several summed); None when
+    nothing was bought (nothing to learn from).
+
+    The logistic loss is minimised by Newton's method on the counts (ridge ``RIDGE``); each
+    source's weights are then made non-increasing with the rank, so a source's own order is
+    never reversed."""
+    if counts.is_empty() or counts["y"].sum() == 0:
+        return None
+    counts = counts.group_by(list(sources)).agg(pl.col("n").sum(), pl.col("y").sum())
     counts = counts.sort(list(sources))  # the same pool always gives the same rows in the same order
     n_params = 1 + len(sources) * BUCKETS
     design = np.zeros((counts.height, n_params))

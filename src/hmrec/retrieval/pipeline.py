@@ -17,7 +17,7 @@ from hmrec.data.week import WeekInput
 from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
 from hmrec.retrieval.covisit import CoVisitSource
-from hmrec.retrieval.cut import Cut, fit_cut
+from hmrec.retrieval.cut import Cut, band_counts, fit_counts
 from hmrec.retrieval.measure import CandidateQuality, measure
 from hmrec.retrieval.mf import MFSource
 from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
@@ -154,21 +154,34 @@ def union_of(runs: Sequence[SourceRun], cap: int, cut: Cut | None = None) -> pl.
 
 
 CUT_LABEL = "label"
+POOL_KEY = "cut_pool"
+"""The first part of the key of a week's ``pool_week`` counts in its global state."""
 
 
-def pool_week(data: WeekInput, start: date, names: Sequence[str], per_source: int, buyers: int) -> pl.DataFrame:
+def pool_week(data: WeekInput, start: date, names: tuple[str, ...], per_source: int, buyers: int) -> pl.DataFrame:
     """The week from ``start`` (before ``data``'s cutoff) as the cut learns from it: a seeded sample
     of at most ``buyers`` of its buyers, their whole pool (every source at ``per_source``) from the
-    rows before ``start``, and ``label`` 1 where they bought the article in the week."""
-    truth = purchases(label_rows(data.past(), start)).collect()
-    who = truth[Col.CUSTOMER].unique().sort()
-    if who.len() > buyers:
-        who = who.sample(buyers, seed=0).sort()
-    earlier = WeekInput.before(data.past(), start, who, data.articles, data.customer_table)
-    runs = run_sources(earlier, names, per_source)
-    pool = union_of(runs, per_source * len(runs)).collect()
-    bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(1, pl.UInt8).alias(CUT_LABEL))
-    return pool.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left").with_columns(pl.col(CUT_LABEL).fill_null(0))
+    rows before ``start``, and ``label`` 1 where they bought the article in the week; as
+    ``band_counts``. Kept in the global state of the week's end (it reads nothing later), and
+    the sources' tables at ``start`` in that cutoff's state: the cuts of several cutoffs and
+    the labelled weeks of the same shop share them (``WeekInput.states``)."""
+
+    def build() -> pl.DataFrame:
+        truth = purchases(label_rows(data.past(), start)).collect()
+        who = truth[Col.CUSTOMER].unique().sort()
+        if who.len() > buyers:
+            who = who.sample(buyers, seed=0).sort()
+        earlier = WeekInput.before(data.past(), start, who, data.articles, data.customer_table)
+        earlier = replace(earlier, shared=data.state_at(start), states=data.states)
+        runs = run_sources(earlier, names, per_source)
+        pool = union_of(runs, per_source * len(runs)).collect()
+        bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(1, pl.UInt8).alias(CUT_LABEL))
+        labelled = pool.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left")
+        labelled = labelled.with_columns(pl.col(CUT_LABEL).fill_null(0))
+        return band_counts(labelled, names, {s: rank_column(s) for s in names}, CUT_LABEL)
+
+    key = (POOL_KEY, start, names, per_source, buyers)
+    return data.state_at(start + timedelta(days=LABEL_DAYS)).get(key, build).collect()
 
 
 def learned_cut(data: WeekInput, names: Sequence[str], per_source: int, buyers: int, weeks: int) -> Cut | None:
@@ -180,8 +193,8 @@ def learned_cut(data: WeekInput, names: Sequence[str], per_source: int, buyers: 
 
     def fit() -> Cut | None:
         starts = [data.cutoff - timedelta(days=LABEL_DAYS * k) for k in range(1, weeks + 1)]
-        pool = pl.concat([pool_week(data, start, ordered, per_source, buyers) for start in starts])
-        return fit_cut(pool, ordered, {s: rank_column(s) for s in ordered}, CUT_LABEL)
+        counts = pl.concat([pool_week(data, start, ordered, per_source, buyers) for start in starts])
+        return fit_counts(counts, ordered)
 
     return data.global_table(("learned_cut", ordered, per_source, buyers, weeks), fit)
 
