@@ -40,9 +40,9 @@ class CandidateConfig:
     per_source: int = 50
     cap: int = 50
     embedding: bool = False
-    cut: bool = False
-    """Keep each customer's ``cap`` best of the pool by the learned cut (``retrieval/cut.py``)
-    instead of the sources' fixed order."""
+    cut: bool = True
+    """Keep each customer's ``cap`` best of the pool by the learned cut (``retrieval/cut.py``);
+    False: by the sources' fixed order (docs/accuracy.md has the matrix that chose the cut)."""
     cut_buyers: int = 20_000
     """How many buyers of each week the cut learns from."""
     cut_weeks: int = 3
