@@ -119,3 +119,16 @@ def test_the_cut_union_recalls_at_least_its_best_source(
     cut = learned_cut(data, config.sources, n, config.cut_buyers, config.cut_weeks)
     best = max(measure(run.candidates.filter(pl.col(Col.RANK) <= n), truth).recall for run in runs)
     assert measure(union_at(runs, n, cut), truth).recall >= best
+
+
+def test_candidates_measures_the_union_the_cut_and_the_pool(tiny_dataset: Dataset) -> None:
+    from hmrec import api
+
+    split = Split.at(tiny_dataset.transactions())
+    tables, curve = api.measure_candidates(tiny_dataset, split, ["repurchase", "popular"], [5, 10])
+    rows = {row.name: row.quality for row in tables[5]}
+    assert list(rows) == ["repurchase", "popular", "union", "cut", "pool"]
+    assert rows["union"].per_customer <= 5 and rows["cut"].per_customer <= 5
+    assert rows["pool"].per_customer > 5  # every source's 5, uncapped
+    assert rows["pool"].recall >= max(rows["union"].recall, rows["cut"].recall)  # both are taken from it
+    assert set(curve) == set(rows)
