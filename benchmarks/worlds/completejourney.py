@@ -154,7 +154,8 @@ def articles(products: pl.DataFrame) -> pl.DataFrame:
 
 
 def customers(log: pl.LazyFrame, demographics: pl.LazyFrame) -> pl.DataFrame:
-    """The Kaggle customer table: every household of ``log`` (the mapping in the module docstring)."""
+    """The Kaggle customer table: every household of ``log`` (the mapping in the module docstring),
+    with its ``household_id`` first."""
     store = (
         log.group_by("household_id", "store_id")
         .agg(pl.len().alias("visits"))
@@ -168,6 +169,7 @@ def customers(log: pl.LazyFrame, demographics: pl.LazyFrame) -> pl.DataFrame:
         .sort("household_id")
         .collect()
         .select(
+            pl.col("household_id"),
             _digest("household_id").alias(Col.CUSTOMER_ID),
             pl.lit(None, pl.Float64).alias(Col.FN),
             pl.lit(None, pl.Float64).alias(Col.ACTIVE),
@@ -176,7 +178,7 @@ def customers(log: pl.LazyFrame, demographics: pl.LazyFrame) -> pl.DataFrame:
             pl.col(Col.AGE),
             _digest("store_id").alias(Col.POSTAL_CODE),
         )
-        .select(CUSTOMER_COLUMNS)
+        .select("household_id", *CUSTOMER_COLUMNS)
     )
 
 
@@ -184,9 +186,9 @@ def kaggle_files(read: dict[str, pl.LazyFrame]) -> dict[str, pl.DataFrame]:
     """The four Kaggle tables from the package's frames (``scan``'s, already cut at the last day)."""
     log = read["transactions"]
     people = customers(log, read["demographics"])
-    ids = log.select("household_id").unique().sort("household_id").collect()
-    ids = ids.select("household_id", _digest("household_id").alias(Col.CUSTOMER_ID))
+    ids = people.select("household_id", Col.CUSTOMER_ID)
     rows = transactions(log).collect().join(ids, on="household_id", how="left", maintain_order="left")
+    people = people.drop("household_id")
     rows = rows.select(TRANSACTION_COLUMNS)
     last_week = rows.filter(pl.col(Col.DATE) > rows[Col.DATE].max() - timedelta(days=7))
     top = last_week.group_by(Col.ARTICLE_ID).len().sort(["len", Col.ARTICLE_ID], descending=[True, False]).head(12)

@@ -13,7 +13,7 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.ranking.data import CandidateConfig
-from hmrec.retrieval.cut import BUCKETS, band, fit_cut
+from hmrec.retrieval.cut import BUCKETS, Cut, band, band_counts, fit_counts
 from hmrec.retrieval.measure import measure
 from hmrec.retrieval.pipeline import learned_cut, run_sources, union_at
 from hmrec.retrieval.union import union
@@ -35,6 +35,10 @@ def built_case() -> tuple[dict[str, pl.LazyFrame], pl.DataFrame]:
     bought += [(c, 16) for c in range(0, N_CUSTOMERS, 2)]
     truth = pl.DataFrame(bought, schema={Col.CUSTOMER: pl.UInt32, Col.ARTICLE: pl.UInt32}, orient="row")
     return {"first": first, "second": second}, truth
+
+
+def fit_cut(pool: pl.DataFrame, sources: tuple[str, ...], rank_columns: dict[str, str], label: str) -> Cut | None:
+    return fit_counts(band_counts(pool, sources, rank_columns, label), sources)
 
 
 def labelled_pool(results: dict[str, pl.LazyFrame], truth: pl.DataFrame) -> pl.DataFrame:

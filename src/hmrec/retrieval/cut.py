@@ -5,9 +5,10 @@ of it per customer. Without a cut the order is fixed (the first source's candida
 second's, ...), which on a shop where the first sources are weak hands the ranker fewer bought
 articles than the best source alone would. The cut learns the order from the shop itself: a
 logistic model over each source's rank (in ``BUCKETS`` rank bands, one weight per source and
-band, added up over the sources that offered the article) fitted on the week before the cutoff
-(candidates from the rows before that week, labels its purchases). So it is a global table of
-the cutoff, like the popular lists: a function of the history before it only.
+band, added up over the sources that offered the article) fitted on the weeks before the cutoff
+(each week's candidates from the rows before it, labelled by its purchases; ``learned_cut`` in
+``retrieval/pipeline.py``). So it is a global table of the cutoff, like the popular lists: a
+function of the history before it only.
 """
 
 from __future__ import annotations
@@ -71,11 +72,6 @@ def band_counts(pool: pl.DataFrame, sources: tuple[str, ...], rank_columns: dict
     rows."""
     bands = [band(pl.col(rank_columns[s])).alias(s) for s in sources]
     return pool.group_by(bands).agg(pl.len().alias("n"), pl.col(label).cast(pl.Float64).sum().alias("y"))
-
-
-def fit_cut(pool: pl.DataFrame, sources: tuple[str, ...], rank_columns: dict[str, str], label: str) -> Cut | None:
-    """Fit the cut's weights on a labelled pool (see ``band_counts``)."""
-    return fit_counts(band_counts(pool, sources, rank_columns, label), sources)
 
 
 def fit_counts(counts: pl.DataFrame, sources: tuple[str, ...]) -> Cut | None:

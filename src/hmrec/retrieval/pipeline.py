@@ -13,6 +13,7 @@ import polars as pl
 from hmrec.data.atomic import write_folder_atomic
 from hmrec.data.engine import Engine
 from hmrec.data.split import LABEL_DAYS, label_rows, purchases
+from hmrec.data.split import buyers as week_buyers
 from hmrec.data.week import WeekInput
 from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
@@ -168,7 +169,7 @@ def pool_week(data: WeekInput, start: date, names: tuple[str, ...], per_source: 
 
     def build() -> pl.DataFrame:
         truth = purchases(label_rows(data.past(), start)).collect()
-        who = truth[Col.CUSTOMER].unique().sort()
+        who = week_buyers(truth)
         if who.len() > buyers:
             who = who.sample(buyers, seed=0).sort()
         earlier = WeekInput.before(data.past(), start, who, data.articles, data.customer_table)
@@ -220,15 +221,11 @@ def quality_table(runs: list[SourceRun], truth: pl.DataFrame, n: int, cut: Cut |
     a ``cut`` the union capped at ``n`` by it, and the ``pool`` (every source's ``n``, uncapped)."""
     rows = [QualityRow(r.name, measure(at_most(r.candidates, n), truth), r.seconds) for r in runs]
     spent = sum(r.seconds for r in runs)
-    unions = {"union": None, CUT: cut} if cut is not None else {"union": None}
-    for name, order in unions.items():
+    unions = [("union", None, n)] + ([(CUT, cut, n), (POOL, None, n * len(runs))] if cut is not None else [])
+    for name, order, cap in unions:
         start = time.perf_counter()
-        merged = union_at(runs, n, order)
+        merged = union_at(runs, n, order, cap)
         rows.append(QualityRow(name, measure(merged, truth), time.perf_counter() - start + spent))
-    if cut is not None:
-        start = time.perf_counter()
-        merged = union_at(runs, n, cap=n * len(runs))
-        rows.append(QualityRow(POOL, measure(merged, truth), time.perf_counter() - start + spent))
     return rows
 
 
