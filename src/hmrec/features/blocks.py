@@ -18,6 +18,7 @@ FEATURE_BLOCKS: dict[str, Callable[[str], bool]] = {
     "price": lambda c: c.startswith("b_"),
     "estimate": lambda c: c.startswith("e_"),
     "embedding": lambda c: c.startswith("m_"),
+    "taste": lambda c: c.startswith("u_"),
 }
 """Which columns each feature block owns (the ablation drops one block at a time)."""
 

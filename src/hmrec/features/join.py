@@ -7,7 +7,16 @@ import polars as pl
 from hmrec.data.week import WeekInput, once_per_week
 from hmrec.features.article import article_features
 from hmrec.features.customer import customer_features
-from hmrec.features.pair import TASTE, pair_features, product_features, taste_features
+from hmrec.features.pair import (
+    TASTE,
+    UNITS,
+    WINDOWS,
+    pair_features,
+    product_features,
+    taste_features,
+    unit_columns,
+    window_units,
+)
 from hmrec.features.signals import (
     AGE_BUCKET,
     age_cohort_features,
@@ -29,7 +38,7 @@ def article_side(data: WeekInput) -> pl.LazyFrame:
     """Every article-keyed column (the catalogue's keys, article, trend and section-share
     features) as one table of the week, so that the candidates join it once."""
     return (
-        data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE, *TASTE)
+        data.articles.select(Col.ARTICLE, Col.PRODUCT_CODE, *UNITS)
         .join(article_features(data), on=Col.ARTICLE, how="left")
         .join(trend_features(data), on=Col.ARTICLE, how="left")
         .join(section_share_features(data), on=Col.ARTICLE, how="left")
@@ -67,6 +76,17 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
     )
     for key in TASTE:
         joined = joined.join(taste_features(data, key), on=[Col.CUSTOMER, key], how="left")
+    for key in UNITS:
+        joined = joined.join(window_units(data, key), on=[Col.CUSTOMER, key], how="left")
+    totals = [f"c_n_{w}w" for w in WINDOWS] + ["c_n_all"]
+    shares = [
+        pl.when(pl.col(total) > 0)
+        .then(pl.col(f"__{column}").fill_null(0) / pl.col(total))
+        .cast(pl.Float32)
+        .alias(column)
+        for key in UNITS
+        for column, total in zip(unit_columns(key), totals if key not in TASTE else totals[:-1], strict=True)
+    ]
     return joined.with_columns(
         pl.col(counts).fill_null(0),
         pl.col(zeros).fill_null(0),
@@ -95,4 +115,5 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
             .alias(f"{prefix}_share")
             for prefix in TASTE.values()
         ),
-    ).drop(Col.PRODUCT_CODE, *TASTE, AGE_BUCKET, Col.POSTAL)
+        *shares,
+    ).drop(Col.PRODUCT_CODE, *UNITS, AGE_BUCKET, Col.POSTAL, *(f"__{c}" for key in UNITS for c in unit_columns(key)))

@@ -45,3 +45,34 @@ TASTE: dict[str, str] = {
 def taste_features(data: WeekInput, key: str) -> pl.LazyFrame:
     """``customer, <key>, <prefix>_n, <prefix>_days_since`` for one attribute of ``TASTE``."""
     return _bought(data, key, TASTE[key])
+
+
+WINDOWS = (1, 4, 12)
+"""The windows (weeks before the cutoff) of the ``u_`` block's shares."""
+UNITS: dict[str, str] = {
+    **TASTE,
+    Col.INDEX_GROUP_NO: "pi",
+    "graphical_appearance_no": "pa",
+    "perceived_colour_value_id": "pv",
+    "perceived_colour_master_id": "pm",
+}
+"""Every categorical attribute of the catalogue (``article.ATTRIBUTES``) with the short name of
+its ``u_`` columns."""
+
+
+def unit_columns(key: str) -> list[str]:
+    """The ``u_`` columns of one attribute: its share in each window, and over all the history
+    for the attributes ``TASTE`` does not already cover (``<prefix>_share``)."""
+    windows = [f"{w}w" for w in WINDOWS] + ([] if key in TASTE else ["all"])
+    return [f"u_{UNITS[key]}_{w}" for w in windows]
+
+
+def window_units(data: WeekInput, key: str) -> pl.LazyFrame:
+    """``customer, <key>, __u_<prefix>_<window>...``: the served customer's units with each value
+    of ``key`` in each window of ``unit_columns`` (turned into shares in ``join``)."""
+    days = days_before(data.cutoff)
+    rows = data.served().join(data.articles.select(Col.ARTICLE, key), on=Col.ARTICLE).drop_nulls(key)
+    counts = [(days <= 7 * w).sum().alias(f"__{c}") for w, c in zip(WINDOWS, unit_columns(key), strict=False)]
+    if key not in TASTE:
+        counts.append(pl.len().alias(f"__{unit_columns(key)[-1]}"))
+    return rows.group_by(Col.CUSTOMER, key).agg(counts)

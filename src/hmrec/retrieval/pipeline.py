@@ -24,6 +24,7 @@ from hmrec.retrieval.mf import MFSource
 from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
 from hmrec.retrieval.repurchase import RepurchaseSource
 from hmrec.retrieval.same_product import SameProductSource
+from hmrec.retrieval.taste import TasteSource
 from hmrec.retrieval.union import rank_column, union
 from hmrec.schema import Col
 
@@ -33,6 +34,7 @@ SOURCES: dict[str, Callable[[int], CandidateSource]] = {
     "bought_together": lambda n: BoughtTogetherSource(n=n),
     "covisit": lambda n: CoVisitSource(n=n),
     "mf": lambda n: MFSource(n=n),
+    "popular_taste": lambda n: TasteSource(n=n),
     "popular_age": lambda n: AgePopularSource(n=n),
     "popular": lambda n: PopularSource(n=n),
     "trending": lambda n: TrendingSource(n=n),
