@@ -107,4 +107,3 @@ class TasteSource:
             .agg((pl.col(SHARE) * pl.col(POP)).sum().alias(Col.SCORE))
         )
         return ranked(mixed, self.n)
-
