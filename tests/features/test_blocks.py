@@ -18,7 +18,7 @@ from hmrec.data.week import WeekInput
 from hmrec.features.article import ATTRIBUTES, article_features
 from hmrec.features.customer import customer_features
 from hmrec.features.join import join_features
-from hmrec.features.pair import TASTE, pair_features, product_features, taste_features
+from hmrec.features.pair import TASTE, UNITS, pair_features, product_features, taste_features
 from hmrec.features.signals import (
     AGE_BUCKET,
     age_cohort_features,
@@ -266,3 +266,27 @@ def test_rows_from_the_cutoff_on_change_nothing(
         if c in (Col.CUSTOMER, Col.ARTICLE, Col.PRODUCT_CODE, AGE_BUCKET, Col.POSTAL, *TASTE)
     ]
     assert_frame_equal(block(honest).collect().sort(key), block(leaky).collect().sort(key))
+
+
+def test_unit_shares_over_windows_by_hand() -> None:
+    data = week(ROWS, AGES)
+    candidates = pl.LazyFrame(
+        {Col.CUSTOMER: pl.Series([0, 0, 1, 2], dtype=pl.UInt32), Col.ARTICLE: pl.Series([1, 2, 1, 1], dtype=pl.UInt32)}
+    )
+    out = join_features(candidates, data).collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    c0a1, c0a2, c1a1, c2a1 = out.rows(named=True)
+    # customer 0: article 1 two and 20 days ago, article 3 60 days ago; every article is its own
+    # product type and index group, all three are department 7
+    assert (c0a1["u_pt_1w"], c0a1["u_pt_4w"], c0a1["u_pt_12w"]) == pytest.approx((1.0, 1.0, 2 / 3))
+    assert c0a1["u_pi_all"] == pytest.approx(2 / 3)  # index group: not in TASTE, so over all weeks too
+    assert "u_pt_all" not in out.columns  # TASTE's pt_share already is that
+    assert (c0a2["u_pt_1w"], c0a2["u_pt_12w"], c0a2["u_pd_4w"]) == pytest.approx((0.0, 0.0, 1.0))
+    # customer 1: article 2 five days ago, article 1 40 days ago
+    assert (c1a1["u_pt_1w"], c1a1["u_pt_4w"], c1a1["u_pt_12w"]) == pytest.approx((0.0, 0.0, 0.5))
+    assert all(c2a1[c] is None for c in out.columns if c.startswith("u_"))  # no history: no shares
+    assert {c for c in out.columns if c.startswith("u_")} == {
+        f"u_{prefix}_{w}"
+        for key, prefix in UNITS.items()
+        for w in ["1w", "4w", "12w"] + ([] if key in TASTE else ["all"])
+    }
+    assert set(UNITS) == set(ATTRIBUTES)  # every categorical attribute of the catalogue

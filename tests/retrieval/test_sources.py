@@ -21,6 +21,7 @@ from hmrec.retrieval.pipeline import SOURCES
 from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
 from hmrec.retrieval.repurchase import RepurchaseSource
 from hmrec.retrieval.same_product import SameProductSource
+from hmrec.retrieval.taste import TasteSource
 from hmrec.schema import Col
 
 
@@ -184,3 +185,28 @@ def test_mf_source_proposes_the_customers_own_taste() -> None:
     out = MFSource(n=5, config=MFConfig(dim=8, epochs=30, batch_size=64, lr=0.05, l2=0.0)).candidates(data)
     for customer in (0, 1):
         assert all(a % 2 == customer % 2 for a in articles_for(out, customer))
+
+
+def test_taste_popular_mixes_each_values_best_sellers_by_the_customers_shares() -> None:
+    # customer 0 bought 3 units in department 1 and 1 in department 2, a month ago
+    mine = [(30, 0, 10), (30, 0, 10), (30, 0, 11), (30, 0, 21)]
+    # last week: department 1 sold 10 x3 and 11 x1 five days ago, 12 x2 yesterday (the 3-day window
+    # doubles its weight); department 2 sold 20 x5 and 21 x4, more than any article of department 1
+    week = [(5, 1, 10)] * 3 + [(5, 2, 11)] + [(1, 3, 12)] * 2 + [(5, 4, 20)] * 5 + [(5, 5, 21)] * 4
+    data = hand_input(mine + week, serve=[0, 9])
+    department = {10: 1, 11: 1, 12: 1, 20: 2, 21: 2}
+    data = replace(
+        data,
+        articles=data.articles.with_columns(
+            pl.col(Col.ARTICLE).replace_strict(department, return_dtype=pl.Int16).alias(Col.DEPARTMENT_NO)
+        ),
+    )
+    out = TasteSource(n=3, attributes=(Col.DEPARTMENT_NO,)).candidates(data)
+    # scores: 12: 3/4 x (2/6 + 2/2) = 1.0; 10: 3/4 x 3/6 = 0.375; 20: 1/4 x 5/9 = 0.139; 11: 3/4 x 1/6 = 0.125
+    assert articles_for(out, 0) == [12, 10, 20]
+    assert articles_for(out, 9) == []  # no history: no taste
+    scores = out.collect().filter(pl.col(Col.CUSTOMER) == 0).sort(Col.RANK)[Col.SCORE].to_list()
+    assert scores == pytest.approx([1.0, 0.375, 5 / 36], rel=1e-6)
+    assert articles_for(PopularSource(n=3).candidates(data), 0) == [20, 21, 10]  # what taste replaces
+    # with values=1 only the customer's first department counts
+    assert articles_for(TasteSource(n=3, values=1, attributes=(Col.DEPARTMENT_NO,)).candidates(data), 0) == [12, 10, 11]
