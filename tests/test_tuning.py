@@ -19,7 +19,7 @@ from hmrec.data.split import Split
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables
 from hmrec.schema import Col
-from hmrec.tuning import tune
+from hmrec.tuning import paired_gain, tune
 from tests.conftest import WIDE
 
 QUICK = RankerConfig(train_weeks=2, max_rounds=40, early_stopping=10)
@@ -94,3 +94,51 @@ def test_cli_tune_prints_the_choice_and_saves_it(tiny_shop: Path, tmp_path: Path
     assert info["ranker"] == info["tuning"]["chosen"]["ranker"]
     bad = CliRunner(env=WIDE).invoke(app, ["evaluate", "--data", str(data), "--tune", "--tune-budget", "0"])
     assert bad.exit_code == 1 and "--tune-budget" in bad.output and "must be a number above 0" in bad.output
+
+
+def _aps(values: list[float]) -> pl.DataFrame:
+    half = len(values) // 2  # two validation weeks, the same buyers in both
+    return pl.DataFrame(
+        {
+            "week": pl.Series([0] * half + [1] * (len(values) - half), dtype=pl.UInt8),
+            Col.CUSTOMER: pl.Series(list(range(half)) + list(range(len(values) - half)), dtype=pl.UInt32),
+            "ap": values,
+        }
+    )
+
+
+def test_paired_gain_by_hand() -> None:
+    best = _aps([0.0, 0.5, 1.0, 0.0])
+    trial = _aps([0.25, 0.5, 1.0, 0.75])  # changes +0.25, 0, 0, +0.75
+    gain, se = paired_gain(trial, best)
+    changes = [0.25, 0.0, 0.0, 0.75]
+    mean = sum(changes) / 4
+    std = (sum((c - mean) ** 2 for c in changes) / 3) ** 0.5
+    assert gain == pytest.approx(mean) and se == pytest.approx(std / 2)
+
+
+@pytest.mark.parametrize(("noise", "kept"), [(0.0, True), (0.2, False)])
+def test_a_change_is_kept_only_above_twice_its_standard_error(
+    tiny_dataset: Dataset, monkeypatch: pytest.MonkeyPatch, noise: float, kept: bool
+) -> None:
+    # every trial's AP@12 is made up: the change raises each buyer's by 0.01 on average, with or
+    # without a spread of +- noise around it (0.2: the standard error is 0.2 / sqrt(40) = 0.032, twice it above 0.01)
+    base = [0.1, 0.3] * 20
+    changed = [b + 0.01 + (noise if i % 2 else -noise) for i, b in enumerate(base)]
+    made = iter([_aps(base), _aps(changed)])
+    monkeypatch.setattr("hmrec.tuning.validation_aps", lambda *args: next(made))
+    split = Split.at(tiny_dataset.transactions())
+    result = tune(
+        tiny_dataset.transactions(), split.cutoff, _tables(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH
+    )
+    trial = result.trials[1]
+    assert trial.gain == pytest.approx(0.01) and trial.kept is kept
+    assert (result.ranker.drop_blocks == ()) is kept  # the change's setting only when kept
+    assert (trial.se < 0.01 / 2) is kept
+    assert result.meta()["trials"][1]["se"] == pytest.approx(trial.se)
+
+
+def test_tuning_needs_two_validation_weeks(tiny_dataset: Dataset) -> None:
+    split = Split.at(tiny_dataset.transactions())
+    with pytest.raises(ValueError, match="at least two validation weeks"):
+        tune(tiny_dataset.transactions(), split.cutoff, _tables(tiny_dataset), QUICK, CANDIDATES, 600, weeks=1)

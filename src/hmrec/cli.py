@@ -214,11 +214,12 @@ def _print_tuning(result: TuneResult) -> None:
     """The trials of ``--tune`` and what was chosen, on stderr (stdout keeps the scores)."""
     weeks = [str(w) for w in result.validation_weeks]
     table = Table(title=f"tuning: validation MAP@12 on the weeks from {', '.join(weeks)}")
-    for column in ("setting", *weeks, "mean", "seconds", "kept"):
+    for column in ("setting", *weeks, "mean", "gain +- se", "seconds", "kept"):
         table.add_column(column, justify="left" if column == "setting" else "right")
     for t in result.trials:
+        gain = "" if t.gain is None or t.se is None else f"{t.gain:+.5f} +- {t.se:.5f}"
         table.add_row(
-            t.label, *(f"{m:.5f}" for m in t.maps), f"{t.mean:.5f}", f"{t.seconds:.0f}", "yes" if t.kept else ""
+            t.label, *(f"{m:.5f}" for m in t.maps), f"{t.mean:.5f}", gain, f"{t.seconds:.0f}", "yes" if t.kept else ""
         )
     err.print(table)
     err.print(f"tuning chose: {result.reason()}", highlight=False)

@@ -8,13 +8,17 @@ scored (MAP@12) on the week from each. So the week the model is finally judged o
 unknown week a submission predicts) never takes part in choosing its settings.
 
 The search is greedy, one setting at a time (objective, tree size, training weeks, candidates,
-the MF features):
-each alternative is tried against the best so far and kept when its mean MAP@12 is higher by
-more than ``min_gain``. A trial that would not fit in what is left of the budget is skipped.
+the MF features): each alternative is tried against the best so far and kept only when its gain
+is more than twice its standard error. The gain is the mean, over the validation weeks' buyers,
+of the change in each buyer's AP@12 (the same buyers under both settings, so the comparison is
+paired); its standard error is that of a mean of those changes. A change within that noise may
+not hold on the next week, so the settings in hand are kept. A trial that would not fit in what
+is left of the budget is skipped.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -26,10 +30,10 @@ from hmrec.data.split import Split
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
-from hmrec.metrics import map_at_k
+from hmrec.metrics import average_precisions
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables, WeekCache
-from hmrec.schema import K
+from hmrec.schema import Col, K
 
 Change = tuple[dict[str, object], dict[str, object]]
 """A trial's change: RankerConfig fields, CandidateConfig fields."""
@@ -57,10 +61,26 @@ class Trial:
     maps: tuple[float, ...]
     seconds: float
     kept: bool = False
+    aps: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+    """``week, customer, ap``: each validation buyer's AP@12 (what ``paired_gain`` compares)."""
+    gain: float | None = None
+    """The mean change of a buyer's AP@12 against the best settings before this trial."""
+    se: float | None = None
+    """The standard error of ``gain``."""
 
     @property
     def mean(self) -> float:
         return sum(self.maps) / len(self.maps)
+
+
+def paired_gain(trial: pl.DataFrame, best: pl.DataFrame) -> tuple[float, float]:
+    """The mean and standard error of the change in AP@12 from ``best`` to ``trial`` (each
+    ``week, customer, ap``) over the buyers both were scored on."""
+    both = trial.join(best, on=["week", Col.CUSTOMER], suffix="_best")
+    change = both["ap"] - both["ap_best"]
+    if change.len() < 2:
+        return float(change.sum()), math.inf
+    return float(change.mean()), float(change.std()) / math.sqrt(change.len())
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,7 @@ class TuneResult:
             why = "no change beat the defaults on the validation weeks"
         else:
             why = f"kept {', '.join(kept)}: MAP@12 {base.mean:.5f} -> {best.mean:.5f} on the validation weeks"
+        why += "; a change is kept only above twice its standard error"
         weeks = ", ".join(str(w) for w in self.validation_weeks)
         skipped = f"; skipped for the budget: {', '.join(self.skipped)}" if self.skipped else ""
         return f"{why} (from {weeks}){skipped}"
@@ -93,7 +114,15 @@ class TuneResult:
             "reason": self.reason(),
             "validation_weeks": [str(w) for w in self.validation_weeks],
             "trials": [
-                {"setting": t.label, "maps": list(t.maps), "mean": t.mean, "seconds": t.seconds, "kept": t.kept}
+                {
+                    "setting": t.label,
+                    "maps": list(t.maps),
+                    "mean": t.mean,
+                    "gain": t.gain,
+                    "se": t.se,
+                    "seconds": t.seconds,
+                    "kept": t.kept,
+                }
                 for t in self.trials
             ],
             "skipped": self.skipped,
@@ -105,6 +134,31 @@ def _describe(change: Change) -> str:
     return ", ".join(f"{k}={v}" for k, v in {**ranker, **candidates}.items() if k != "cap")
 
 
+def validation_aps(
+    transactions: pl.LazyFrame,
+    cutoffs: Sequence[date],
+    tables: Tables,
+    ranker: RankerConfig,
+    candidates: CandidateConfig,
+    cache: WeekCache,
+) -> pl.DataFrame:
+    """``week, customer, ap``: the ranker's AP@12 of every buyer of the week from each of
+    ``cutoffs`` (``week`` its position), the ranker fitted on the weeks before it."""
+    from hmrec.pipeline import TwoStageRecommender  # pipeline imports this module: import at call time
+
+    weeks = []
+    for i, cutoff in enumerate(cutoffs):
+        split = Split.at(transactions, cutoff)
+        truth = split.truth.collect()
+        buyers = week_buyers(truth)
+        if buyers.is_empty():
+            raise ValueError(f"nobody bought anything in the validation week from {cutoff}: cannot tune")
+        model = TwoStageRecommender(tables, candidates=candidates, config=ranker, cache=cache)
+        recs = model.fit(WeekInput.before(split.history, cutoff, buyers)).recommend(buyers, K)
+        weeks.append(average_precisions(recs, truth, K).select(pl.lit(i, pl.UInt8).alias("week"), pl.all()))
+    return pl.concat(weeks)
+
+
 def validation_score(
     transactions: pl.LazyFrame,
     cutoffs: Sequence[date],
@@ -114,19 +168,13 @@ def validation_score(
     cache: WeekCache,
 ) -> tuple[float, ...]:
     """The ranker's MAP@12 on the week from each of ``cutoffs``, fitted on the weeks before it."""
-    from hmrec.pipeline import TwoStageRecommender  # pipeline imports this module: import at call time
+    aps = validation_aps(transactions, cutoffs, tables, ranker, candidates, cache)
+    return _maps(aps, len(cutoffs))
 
-    maps = []
-    for cutoff in cutoffs:
-        split = Split.at(transactions, cutoff)
-        truth = split.truth.collect()
-        buyers = week_buyers(truth)
-        if buyers.is_empty():
-            raise ValueError(f"nobody bought anything in the validation week from {cutoff}: cannot tune")
-        model = TwoStageRecommender(tables, candidates=candidates, config=ranker, cache=cache)
-        recs = model.fit(WeekInput.before(split.history, cutoff, buyers)).recommend(buyers, K)
-        maps.append(map_at_k(recs, truth, K))
-    return tuple(maps)
+
+def _maps(aps: pl.DataFrame, weeks: int) -> tuple[float, ...]:
+    means = dict(aps.group_by("week").agg(pl.col("ap").mean()).iter_rows())
+    return tuple(float(means.get(i, 0.0)) for i in range(weeks))
 
 
 def tune(
@@ -137,19 +185,19 @@ def tune(
     candidates: CandidateConfig,
     budget_s: float,
     weeks: int = 2,
-    min_gain: float = 0.0,
     search: Sequence[tuple[str, Sequence[Change]]] = SEARCH,
     on_trial: Callable[[Trial], None] | None = None,
     caches: dict[CandidateConfig, WeekCache] | None = None,
 ) -> TuneResult:
     """Choose ranker and candidate settings for a model fitted at ``cutoff``, on the ``weeks``
-    weeks before it (only rows before ``cutoff`` are read), within about ``budget_s`` seconds.
+    weeks before it (only rows before ``cutoff`` are read; at least two), within about ``budget_s``
+    seconds.
 
     The defaults (``ranker``, ``candidates``) are always scored first; then each group of
     ``search`` in turn, each change applied to the best settings so far. ``caches`` (labelled
     weeks per candidate settings) is filled for the caller to reuse."""
-    if weeks < 1:
-        raise ValueError(f"tuning needs at least one validation week, got {weeks}")
+    if weeks < 2:
+        raise ValueError(f"tuning needs at least two validation weeks, got {weeks}")
     if budget_s <= 0:
         raise ValueError(f"the tuning budget must be positive, got {budget_s} s")
     seen = before(transactions, cutoff)
@@ -159,12 +207,17 @@ def tune(
 
     def run(label: str, r: RankerConfig, c: CandidateConfig) -> Trial:
         began = time.perf_counter()
-        maps = validation_score(seen, cutoffs, tables, r, c, caches.setdefault(c, WeekCache()))
-        trial = Trial(label, r, c, maps, time.perf_counter() - began)
+        aps = validation_aps(seen, cutoffs, tables, r, c, caches.setdefault(c, WeekCache()))
+        trial = Trial(label, r, c, _maps(aps, len(cutoffs)), time.perf_counter() - began, aps=aps)
+        if best is not None:
+            assert best.aps is not None
+            gain, se = paired_gain(aps, best.aps)
+            trial = replace(trial, gain=gain, se=se, kept=gain > 2 * se)
         if on_trial:
             on_trial(trial)
         return trial
 
+    best: Trial | None = None
     best = replace(run("defaults", ranker, candidates), kept=True)
     trials, skipped = [best], []
     for _group, changes in search:
@@ -176,8 +229,7 @@ def tune(
                 skipped.append(_describe(change))
                 continue
             trial = run(_describe(change), r, c)
-            if trial.mean > best.mean + min_gain:
-                trial = replace(trial, kept=True)
+            if trial.kept:
                 best = trial
             trials.append(trial)
     return TuneResult(best.ranker, best.candidates, trials, skipped, cutoffs)
