@@ -14,7 +14,8 @@ Ranker variants (the ablation) are extra columns: ``--ranker NAME=SPEC`` where S
 ``--ranker "no_trend=drop_blocks=('trend',)"`` or ``--ranker "binary=objective='binary'"``.
 Labelled weeks are shared between the holdout weeks and between variants with the same candidates.
 MF variants are extra model columns: ``--mf NAME=SPEC`` over MFConfig fields, for example
-``--mf "mf_r100=alpha=10.0;reg=100.0"``.
+``--mf "mf_r100=alpha=10.0;reg=100.0"``. ``--tuned SECONDS`` adds the ranker as ``--tune`` fits it
+(its settings chosen on the two weeks before each cutoff within that budget), with its seconds.
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["popular", "repurchase", "mf", "ranker"])
     parser.add_argument("--ranker", action="append", default=[], help="a ranker variant NAME=SPEC (repeatable)")
     parser.add_argument("--mf", action="append", default=[], help="an MF variant NAME=SPEC (repeatable)")
+    parser.add_argument(
+        "--tuned", type=float, default=None, metavar="SECONDS", help="add the ranker with --tune at this budget"
+    )
     parser.add_argument("--csv", type=Path, default=None, help="every run's figures (default WORK/runs.csv)")
     parser.add_argument("--markdown", type=Path, default=None, help="write the tables to this file too")
     parser.add_argument("--from-csv", type=Path, default=None, help="only print the tables of a --csv written before")
@@ -172,12 +176,22 @@ def main() -> None:
                 options = ModelOptions(ranker=ranker, candidates=candidates, cache=caches[candidates])
                 score = score_model("ranker", split, dataset, options)
                 row[f"{label}_map"], row[f"{label}_recall"] = score.map_at_12, score.recall_at_12
+            if args.tuned is not None:
+                began = time.perf_counter()
+                score = score_model("ranker", split, dataset, ModelOptions(tune_budget=args.tuned))
+                row["tuned_map"], row["tuned_recall"] = score.map_at_12, score.recall_at_12
+                row["tuned_seconds"] = round(time.perf_counter() - began, 1)
             runs.append(row)
             _write_csv(out_csv, runs)  # every run as it ends: a cut-short matrix keeps its rows
             shown = " ".join(f"{k[:-4]} {v:.5f}" for k, v in row.items() if k.endswith("_map"))
             print(f"[{time.perf_counter() - start:7.1f} s] {profile} seed {seed} {split.cutoff}: {shown}", flush=True)
 
-    text = tables(runs, [*models, *mf_variants], [label for label, _, _ in rankers], args)
+    labels = [label for label, _, _ in rankers] + (["tuned"] if args.tuned is not None else [])
+    text = tables(runs, [*models, *mf_variants], labels, args)
+    if args.tuned is not None:
+        spent = [float(r["tuned_seconds"]) for r in runs]  # type: ignore[arg-type]
+        text += f"\nThe tuned ranker (--tune, budget {args.tuned:g} s): {sum(spent) / len(spent):.0f} s per run"
+        text += f" (tuning and the final fit), at most {max(spent):.0f} s.\n"
     text += f"\n{len(runs)} runs in {time.perf_counter() - start:.0f} s.\n"
     print(text)
     if args.markdown:

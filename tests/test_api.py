@@ -317,3 +317,18 @@ def test_recommend_takes_customers_as_a_plain_list(shop: Path) -> None:
     assert expected["customer_id"].unique(maintain_order=True).to_list() == ids.to_list()
     with pytest.raises(TypeError, match="not one string"):
         model.recommend(data, ids[0])
+
+
+def test_settings_that_leave_out_columns_the_trees_read_are_refused() -> None:
+    from hmrec.model import ModelError, _check_ranker_settings
+
+    where = Path("model") / "settings.toml"
+    full = Settings(candidates=CandidateConfig(embedding=True, units=True))
+    _check_ranker_settings(["c_age", "m_score", "u_pd_1w", "popular_score"], full, where)  # all there: no error
+    for features, settings, message in [
+        (["m_score"], Settings(candidates=CandidateConfig(embedding=False)), "embedding = false"),
+        (["u_pd_1w"], Settings(candidates=CandidateConfig(units=False)), "units = false"),
+        (["trending_score"], Settings(candidates=CandidateConfig(sources=("popular",))), "source(s) trending"),
+    ]:
+        with pytest.raises(ModelError, match=re.escape(message)):
+            _check_ranker_settings(features, settings, where)

@@ -397,6 +397,8 @@ def _check_ranker_settings(features: list[str], settings: Settings, path: Path) 
         )
     if any(f.startswith("m_") for f in features) and not settings.candidates.embedding:
         raise ModelError(f"{path}: the trees read the MF features, which embedding = false leaves out; fit it again")
+    if any(f.startswith("u_") for f in features) and not settings.candidates.units:
+        raise ModelError(f"{path}: the trees read the u_ features, which units = false leaves out; fit it again")
 
 
 def _meta_fields(meta: Any, path: Path) -> tuple[str, date, list[str]]:

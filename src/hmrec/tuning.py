@@ -7,8 +7,8 @@ ranker as it would be fitted, but for validation cutoffs one, two, ... weeks ear
 scored (MAP@12) on the week from each. So the week the model is finally judged on (or the
 unknown week a submission predicts) never takes part in choosing its settings.
 
-The search is greedy, one setting at a time (objective, tree size, training weeks, candidates,
-the MF features): each alternative is tried against the best so far and kept only when its gain
+The search is greedy, one setting at a time (the taste-matched popularity source, objective,
+tree size, training weeks, candidates, the MF features): each alternative is tried against the best so far and kept only when its gain
 is more than twice its standard error. The gain is the mean, over the validation weeks' buyers,
 of the change in each buyer's AP@12 (the same buyers under both settings, so the comparison is
 paired); its standard error is that of a mean of those changes. A change within that noise may
@@ -32,13 +32,18 @@ from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
 from hmrec.metrics import average_precisions
 from hmrec.ranking.config import RankerConfig
-from hmrec.ranking.data import CandidateConfig, Tables, WeekCache
+from hmrec.ranking.data import RULE_SOURCES, CandidateConfig, Tables, WeekCache
 from hmrec.schema import Col, K
 
 Change = tuple[dict[str, object], dict[str, object]]
 """A trial's change: RankerConfig fields, CandidateConfig fields."""
 
+TASTE_SOURCES = ("repurchase", "same_product", "bought_together", "popular_taste", "popular_age", "popular", "trending")
+"""The default sources with taste-matched popularity (``retrieval/taste.py``): on the matrix it
+helped every profile but cost the real shop a little beyond its noise, so the shop decides."""
+
 SEARCH: tuple[tuple[str, tuple[Change, ...]], ...] = (
+    ("taste source", (({}, {"sources": TASTE_SOURCES}),)),
     ("objective", (({"objective": "binary"}, {}),)),
     (
         "tree size",
@@ -131,7 +136,29 @@ class TuneResult:
 
 def _describe(change: Change) -> str:
     ranker, candidates = change
-    return ", ".join(f"{k}={v}" for k, v in {**ranker, **candidates}.items() if k != "cap")
+    parts = []
+    for k, v in {**ranker, **candidates}.items():
+        if k == "sources":  # the sources it adds to or takes from the defaults
+            assert isinstance(v, tuple)
+            parts.append(
+                "sources "
+                + " ".join(
+                    [f"+{s}" for s in v if s not in RULE_SOURCES] + [f"-{s}" for s in RULE_SOURCES if s not in v]
+                )
+            )
+        elif k != "cap":
+            parts.append(f"{k}={v}")
+    return ", ".join(parts)
+
+
+def _cost(trials: Sequence[Trial], ranker: RankerConfig, candidates: CandidateConfig) -> float:
+    """About how long a trial of these settings takes: the quickest trial with the same candidates
+    (whose labelled weeks are cached: only the trees are fitted again), else the first trial (which
+    labelled its weeks), each scaled by the weeks and candidates it fits on."""
+    same = [t for t in trials if t.candidates == candidates]
+    like = min(same, key=lambda t: t.seconds) if same else trials[0]
+    weeks = (ranker.train_weeks + 1) / (like.ranker.train_weeks + 1)
+    return like.seconds * weeks * candidates.cap / like.candidates.cap
 
 
 def validation_aps(
@@ -223,9 +250,7 @@ def tune(
     for _group, changes in search:
         for change in changes:
             r, c = replace(best.ranker, **change[0]), replace(best.candidates, **change[1])
-            # a trial costs about what the first did, more with more weeks or candidates
-            scale = (r.train_weeks + 1) / (ranker.train_weeks + 1) * c.cap / candidates.cap
-            if time.perf_counter() - start + trials[0].seconds * scale > budget_s:
+            if time.perf_counter() - start + _cost(trials, r, c) > budget_s:
                 skipped.append(_describe(change))
                 continue
             trial = run(_describe(change), r, c)

@@ -273,8 +273,11 @@ def test_unit_shares_over_windows_by_hand() -> None:
     candidates = pl.LazyFrame(
         {Col.CUSTOMER: pl.Series([0, 0, 1, 2], dtype=pl.UInt32), Col.ARTICLE: pl.Series([1, 2, 1, 1], dtype=pl.UInt32)}
     )
-    out = join_features(candidates, data).collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    out = join_features(candidates, data, units=True).collect().sort(Col.CUSTOMER, Col.ARTICLE)
     c0a1, c0a2, c1a1, c2a1 = out.rows(named=True)
+    without = join_features(candidates, data, units=False).collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    assert without.columns == [c for c in out.columns if not c.startswith("u_")]  # the rest unchanged
+    assert_frame_equal(without, out.select(without.columns))
     # customer 0: article 1 two and 20 days ago, article 3 60 days ago; every article is its own
     # product type and index group, all three are department 7
     assert (c0a1["u_pt_1w"], c0a1["u_pt_4w"], c0a1["u_pt_12w"]) == pytest.approx((1.0, 1.0, 2 / 3))

@@ -50,7 +50,7 @@ def customer_side(data: WeekInput) -> pl.LazyFrame:
     return customer_features(data).join(customer_cohorts(data), on=Col.CUSTOMER, how="left")
 
 
-def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
+def join_features(candidates: pl.LazyFrame, data: WeekInput, units: bool = True) -> pl.LazyFrame:
     """``candidates`` (keyed by customer, article) with every block's columns added, row for row.
 
     Counts of pairs never bought are 0 and their recencies null. Derived: ``x_age_gap`` (the
@@ -59,7 +59,9 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
     (the customer's units with the article's value over all their units; null without any),
     ``b_price_z`` (the article's price last week, else its usual price, in standard deviations of
     the customer's prices from their mean). The trend, cohort and estimate blocks are in
-    ``features/signals.py``; their counts and shares of articles never seen are 0.
+    ``features/signals.py``; their counts and shares of articles never seen are 0. With
+    ``units``, the ``u_`` block too: the customer's share of units with the candidate's value of
+    every categorical attribute over 1, 4 and 12 weeks (``window_units``).
     """
     counts = ["p_n", "pp_n", *(f"{prefix}_n" for prefix in TASTE.values())]
     zeros = ["t_n_3d", "t_share_1w", "t_share_3d", "k_age_n", "k_age_share"]
@@ -76,7 +78,7 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
     )
     for key in TASTE:
         joined = joined.join(taste_features(data, key), on=[Col.CUSTOMER, key], how="left")
-    for key in UNITS:
+    for key in UNITS if units else ():
         joined = joined.join(window_units(data, key), on=[Col.CUSTOMER, key], how="left")
     totals = [f"c_n_{w}w" for w in WINDOWS] + ["c_n_all"]
     shares = [
@@ -84,7 +86,7 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
         .then(pl.col(f"__{column}").fill_null(0) / pl.col(total))
         .cast(pl.Float32)
         .alias(column)
-        for key in UNITS
+        for key in (UNITS if units else ())
         for column, total in zip(unit_columns(key), totals if key not in TASTE else totals[:-1], strict=True)
     ]
     return joined.with_columns(
@@ -116,4 +118,10 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput) -> pl.LazyFrame:
             for prefix in TASTE.values()
         ),
         *shares,
-    ).drop(Col.PRODUCT_CODE, *UNITS, AGE_BUCKET, Col.POSTAL, *(f"__{c}" for key in UNITS for c in unit_columns(key)))
+    ).drop(
+        Col.PRODUCT_CODE,
+        *UNITS,
+        AGE_BUCKET,
+        Col.POSTAL,
+        *(f"__{c}" for key in (UNITS if units else ()) for c in unit_columns(key)),
+    )

@@ -47,6 +47,9 @@ class CandidateConfig:
     """How many buyers of each week the cut learns from."""
     cut_weeks: int = 3
     """How many weeks before the cutoff the cut learns from."""
+    units: bool = False
+    """Join the ``u_`` block (``features/pair.py``: the customer's share of units with each
+    categorical value of the candidate over 1, 4 and 12 weeks)."""
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -85,7 +88,7 @@ def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame
         else None
     )
     merged = union_of(run_sources(data, config.sources, config.per_source), config.cap, cut)
-    frame = join_features(merged, data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
+    frame = join_features(merged, data, config.units).sort(Col.CUSTOMER, Col.ARTICLE).collect()
     return frame.with_columns(article_factors(data).features(data, frame)) if config.embedding else frame
 
 
