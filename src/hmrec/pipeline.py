@@ -64,7 +64,9 @@ class TwoStageRecommender:
         assert self.tune_budget is not None
 
         def tried(trial: Trial) -> None:
-            self._step(f"tuning: {trial.label}: MAP@12 {trial.mean:.5f} in {trial.seconds:.0f} s")
+            gain = "" if trial.gain is None else f", {trial.gain:+.5f} +- {trial.se:.5f}"
+            kept = ", kept" if trial.kept and trial.gain is not None else ""
+            self._step(f"tuning: {trial.label}: MAP@12 {trial.mean:.5f}{gain}{kept} in {trial.seconds:.0f} s")
 
         caches: dict[CandidateConfig, WeekCache] = {}
         self._step(f"tuning the ranker on the weeks before {cutoff} (budget {self.tune_budget:.0f} s)")

@@ -21,7 +21,7 @@ it. Example::
 
     [tune]
     enabled = false
-    budget = 600.0
+    budget = 180.0
 
     [engine]
     name = "local"            # or "ray"
@@ -57,7 +57,7 @@ class Settings:
     ranker: RankerConfig = field(default_factory=RankerConfig)
     candidates: CandidateConfig = field(default_factory=CandidateConfig)
     tune: bool = False
-    tune_budget: float = 600.0
+    tune_budget: float = 180.0
     engine: str = "local"
     workers: int = 2
     address: str | None = None

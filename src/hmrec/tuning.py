@@ -152,11 +152,11 @@ def _describe(change: Change) -> str:
 
 
 def _cost(trials: Sequence[Trial], ranker: RankerConfig, candidates: CandidateConfig) -> float:
-    """About how long a trial of these settings takes: the quickest trial with the same candidates
-    (whose labelled weeks are cached: only the trees are fitted again), else the first trial (which
-    labelled its weeks), each scaled by the weeks and candidates it fits on."""
+    """About how long a trial of these settings takes: the slowest trial that reused the labelled
+    weeks of the same candidates (only its trees were fitted), else the trial that labelled them,
+    else the first trial; scaled by the weeks and candidates it fits on."""
     same = [t for t in trials if t.candidates == candidates]
-    like = min(same, key=lambda t: t.seconds) if same else trials[0]
+    like = max(same[1:], key=lambda t: t.seconds) if len(same) > 1 else same[0] if same else trials[0]
     weeks = (ranker.train_weeks + 1) / (like.ranker.train_weeks + 1)
     return like.seconds * weeks * candidates.cap / like.candidates.cap
 
