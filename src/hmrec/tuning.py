@@ -8,8 +8,8 @@ scored (MAP@12) on the week from each. So the week the model is finally judged o
 unknown week a submission predicts) never takes part in choosing its settings.
 
 The search is greedy, one setting at a time (the taste-matched popularity source, objective,
-tree size, training weeks, candidates, the MF features): each alternative is tried against the best so far and kept only when its gain
-is more than twice its standard error. The gain is the mean, over the validation weeks' buyers,
+tree size, training weeks, candidates, the MF features): each alternative is tried against the
+best so far and kept only when its gain is more than twice its standard error. The gain is the mean, over the validation weeks' buyers,
 of the change in each buyer's AP@12 (the same buyers under both settings, so the comparison is
 paired); its standard error is that of a mean of those changes. A change within that noise may
 not hold on the next week, so the settings in hand are kept. A trial that would not fit in what
@@ -33,12 +33,13 @@ from hmrec.data.week import WeekInput
 from hmrec.metrics import average_precisions
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import RULE_SOURCES, CandidateConfig, Tables, WeekCache
+from hmrec.retrieval.pipeline import SOURCES
 from hmrec.schema import Col, K
 
 Change = tuple[dict[str, object], dict[str, object]]
 """A trial's change: RankerConfig fields, CandidateConfig fields."""
 
-TASTE_SOURCES = ("repurchase", "same_product", "bought_together", "popular_taste", "popular_age", "popular", "trending")
+TASTE_SOURCES = tuple(s for s in SOURCES if s in RULE_SOURCES or s == "popular_taste")
 """The default sources with taste-matched popularity (``retrieval/taste.py``): on the matrix it
 helped every profile but cost the real shop a little beyond its noise, so the shop decides."""
 
@@ -184,19 +185,6 @@ def validation_aps(
         recs = model.fit(WeekInput.before(split.history, cutoff, buyers)).recommend(buyers, K)
         weeks.append(average_precisions(recs, truth, K).select(pl.lit(i, pl.UInt8).alias("week"), pl.all()))
     return pl.concat(weeks)
-
-
-def validation_score(
-    transactions: pl.LazyFrame,
-    cutoffs: Sequence[date],
-    tables: Tables,
-    ranker: RankerConfig,
-    candidates: CandidateConfig,
-    cache: WeekCache,
-) -> tuple[float, ...]:
-    """The ranker's MAP@12 on the week from each of ``cutoffs``, fitted on the weeks before it."""
-    aps = validation_aps(transactions, cutoffs, tables, ranker, candidates, cache)
-    return _maps(aps, len(cutoffs))
 
 
 def _maps(aps: pl.DataFrame, weeks: int) -> tuple[float, ...]:

@@ -145,7 +145,11 @@ def test_feature_columns_follow_the_blocks() -> None:
         "price",
         "estimate",
         "embedding",
+        "taste",
     }
+    units = ["c_age", "pd_share", "u_pd_1w", "u_pi_all"]  # the u_ columns are the taste block's, not the pair's
+    assert feature_columns(units, ["taste"]) == ["c_age", "pd_share"]
+    assert feature_columns(units, ["pair"]) == ["c_age", "u_pd_1w", "u_pi_all"]
 
 
 def test_training_cutoffs_are_whole_weeks_back() -> None:
