@@ -18,7 +18,7 @@ from hmrec.data.week import WeekInput
 from hmrec.features.article import ATTRIBUTES, article_features
 from hmrec.features.customer import customer_features
 from hmrec.features.join import join_features
-from hmrec.features.pair import TASTE, UNITS, pair_features, product_features, taste_features
+from hmrec.features.pair import TASTE, UNITS, pair_features, product_features, taste_features, window_units
 from hmrec.features.signals import (
     AGE_BUCKET,
     age_cohort_features,
@@ -244,6 +244,7 @@ BLOCKS: list[Callable[[WeekInput], pl.LazyFrame]] = [
     pair_features,
     product_features,
     *(partial(taste_features, key=key) for key in TASTE),
+    *(partial(window_units, key=key) for key in UNITS),
     trend_features,
     age_cohort_features,
     postal_cohort_features,
@@ -252,7 +253,9 @@ BLOCKS: list[Callable[[WeekInput], pl.LazyFrame]] = [
 ]
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: getattr(b, "__name__", None) or b.keywords["key"])
+@pytest.mark.parametrize(
+    "block", BLOCKS, ids=lambda b: getattr(b, "__name__", None) or f"{b.func.__name__}-{b.keywords['key']}"
+)
 def test_rows_from_the_cutoff_on_change_nothing(
     block: Callable[[WeekInput], pl.LazyFrame], tiny_dataset: Dataset
 ) -> None:
@@ -263,7 +266,7 @@ def test_rows_from_the_cutoff_on_change_nothing(
     key = [
         c
         for c in block(honest).collect_schema().names()
-        if c in (Col.CUSTOMER, Col.ARTICLE, Col.PRODUCT_CODE, AGE_BUCKET, Col.POSTAL, *TASTE)
+        if c in (Col.CUSTOMER, Col.ARTICLE, Col.PRODUCT_CODE, AGE_BUCKET, Col.POSTAL, *UNITS)
     ]
     assert_frame_equal(block(honest).collect().sort(key), block(leaky).collect().sort(key))
 

@@ -50,7 +50,7 @@ def customer_side(data: WeekInput) -> pl.LazyFrame:
     return customer_features(data).join(customer_cohorts(data), on=Col.CUSTOMER, how="left")
 
 
-def join_features(candidates: pl.LazyFrame, data: WeekInput, units: bool = True) -> pl.LazyFrame:
+def join_features(candidates: pl.LazyFrame, data: WeekInput, units: bool = False) -> pl.LazyFrame:
     """``candidates`` (keyed by customer, article) with every block's columns added, row for row.
 
     Counts of pairs never bought are 0 and their recencies null. Derived: ``x_age_gap`` (the
