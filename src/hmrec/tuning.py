@@ -220,20 +220,21 @@ def tune(
     caches = {} if caches is None else caches
     start = time.perf_counter()
 
-    def run(label: str, r: RankerConfig, c: CandidateConfig) -> Trial:
+    def run(label: str, r: RankerConfig, c: CandidateConfig, against: Trial | None) -> Trial:
+        """Score the settings; kept when they beat ``against`` beyond twice the error (or there is
+        nothing to beat: the defaults)."""
         began = time.perf_counter()
         aps = validation_aps(seen, cutoffs, tables, r, c, caches.setdefault(c, WeekCache()))
-        trial = Trial(label, r, c, _maps(aps, len(cutoffs)), time.perf_counter() - began, aps=aps)
-        if best is not None:
-            assert best.aps is not None
-            gain, se = paired_gain(aps, best.aps)
+        trial = Trial(label, r, c, _maps(aps, len(cutoffs)), time.perf_counter() - began, kept=True, aps=aps)
+        if against is not None:
+            assert against.aps is not None
+            gain, se = paired_gain(aps, against.aps)
             trial = replace(trial, gain=gain, se=se, kept=gain > 2 * se)
         if on_trial:
             on_trial(trial)
         return trial
 
-    best: Trial | None = None
-    best = replace(run("defaults", ranker, candidates), kept=True)
+    best = run("defaults", ranker, candidates, None)
     trials, skipped = [best], []
     for _group, changes in search:
         for change in changes:
@@ -241,7 +242,7 @@ def tune(
             if time.perf_counter() - start + _cost(trials, r, c) > budget_s:
                 skipped.append(_describe(change))
                 continue
-            trial = run(_describe(change), r, c)
+            trial = run(_describe(change), r, c, best)
             if trial.kept:
                 best = trial
             trials.append(trial)
