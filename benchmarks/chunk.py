@@ -48,7 +48,7 @@ def main() -> None:
         merged = union_of(runs, config.cap).collect()
         print(f"  union {time.perf_counter() - start:.1f} s ({merged.height:,} rows)")
         start = time.perf_counter()
-        frame = join_features(merged.lazy(), data).sort(Col.CUSTOMER, Col.ARTICLE).collect()
+        frame = join_features(merged, data)
         print(f"  features {time.perf_counter() - start:.1f} s ({frame.width} columns)")
         start = time.perf_counter()
         rank_chunk(ranker, frame, config.sources, K)

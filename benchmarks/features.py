@@ -32,7 +32,7 @@ def main() -> None:
     runs = pipeline.run_sources(data, RULES, opts.n)
     candidates = pipeline.union_of(runs, opts.n).collect()
     start = time.perf_counter()
-    features = join_features(candidates.lazy(), data).collect()
+    features = join_features(candidates, data)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(

@@ -7,13 +7,13 @@ import polars as pl
 from hmrec.data.week import WeekInput, once_per_week
 from hmrec.features.article import article_features
 from hmrec.features.customer import customer_features
+from hmrec.features.lookup import attach
 from hmrec.features.pair import (
     TASTE,
     UNITS,
     WINDOWS,
-    pair_features,
-    product_features,
-    taste_features,
+    bought,
+    served_rows,
     unit_columns,
     window_units,
 )
@@ -50,8 +50,9 @@ def customer_side(data: WeekInput) -> pl.LazyFrame:
     return customer_features(data).join(customer_cohorts(data), on=Col.CUSTOMER, how="left")
 
 
-def join_features(candidates: pl.LazyFrame, data: WeekInput, units: bool = False) -> pl.LazyFrame:
-    """``candidates`` (keyed by customer, article) with every block's columns added, row for row.
+def join_features(candidates: pl.LazyFrame | pl.DataFrame, data: WeekInput, units: bool = False) -> pl.DataFrame:
+    """``candidates`` (keyed by customer, article) with every block's columns added, sorted by
+    customer and article.
 
     Counts of pairs never bought are 0 and their recencies null. Derived: ``x_age_gap`` (the
     customer's age minus the article's mean buyer age), ``x_price_ratio`` (the article's usual
@@ -62,24 +63,32 @@ def join_features(candidates: pl.LazyFrame, data: WeekInput, units: bool = False
     ``features/signals.py``; their counts and shares of articles never seen are 0. With
     ``units``, the ``u_`` block too: the customer's share of units with the candidate's value of
     every categorical attribute over 1, 4 and 12 weeks (``window_units``).
+
+    Each block's table is computed once (all in one ``collect_all``) and attached by position
+    (``features/lookup.py``), in the order of the blocks: the columns come as a chain of left
+    joins would give them, without reordering the wide frame.
     """
     counts = ["p_n", "pp_n", *(f"{prefix}_n" for prefix in TASTE.values())]
     zeros = ["t_n_3d", "t_share_1w", "t_share_3d", "k_age_n", "k_age_share"]
     zeros += ["k_postal_n", "k_postal_share", "e_last10_share", "e_last30_share", "e_section_share_1w"]
-    joined = (
-        candidates.join(article_side(data), on=Col.ARTICLE, how="left")
-        .join(customer_side(data), on=Col.CUSTOMER, how="left")
-        .join(pair_features(data), on=[Col.CUSTOMER, Col.ARTICLE], how="left")
-        .join(product_features(data), on=[Col.CUSTOMER, Col.PRODUCT_CODE], how="left")
-        .join(age_cohort_features(data), on=[AGE_BUCKET, Col.ARTICLE], how="left")
-        .join(postal_cohort_features(data), on=[Col.POSTAL, Col.ARTICLE], how="left")
-        .join(recent_share_features(data), on=[Col.CUSTOMER, Col.ARTICLE], how="left")
-        .join(age_section_features(data), on=[AGE_BUCKET, Col.SECTION_NO], how="left")
-    )
-    for key in TASTE:
-        joined = joined.join(taste_features(data, key), on=[Col.CUSTOMER, key], how="left")
-    for key in UNITS if units else ():
-        joined = joined.join(window_units(data, key), on=[Col.CUSTOMER, key], how="left")
+    rows = served_rows(data, [Col.PRODUCT_CODE, *TASTE])
+    blocks: list[tuple[pl.LazyFrame | pl.DataFrame, list[str]]] = [
+        (article_side(data), [Col.ARTICLE]),
+        (customer_side(data), [Col.CUSTOMER]),
+        (bought(rows, Col.ARTICLE, "p"), [Col.CUSTOMER, Col.ARTICLE]),
+        (bought(rows, Col.PRODUCT_CODE, "pp"), [Col.CUSTOMER, Col.PRODUCT_CODE]),
+        (age_cohort_features(data), [AGE_BUCKET, Col.ARTICLE]),
+        (postal_cohort_features(data), [Col.POSTAL, Col.ARTICLE]),
+        (recent_share_features(data), [Col.CUSTOMER, Col.ARTICLE]),
+        (age_section_features(data), [AGE_BUCKET, Col.SECTION_NO]),
+        *((bought(rows, key, prefix), [Col.CUSTOMER, key]) for key, prefix in TASTE.items()),
+        *((window_units(data, key), [Col.CUSTOMER, key]) for key in (UNITS if units else ())),
+    ]
+    lazy = [table for table, _ in blocks if isinstance(table, pl.LazyFrame)]
+    collected = iter(pl.collect_all(lazy))
+    joined = candidates.lazy().collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    for table, on in blocks:
+        joined = joined.hstack(attach(joined, next(collected) if isinstance(table, pl.LazyFrame) else table, on))
     totals = [f"c_n_{w}w" for w in WINDOWS] + ["c_n_all"]
     shares = [
         pl.when(pl.col(total) > 0)

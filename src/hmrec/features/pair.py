@@ -4,22 +4,55 @@ product type (the customer's taste)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 from hmrec.data.split import days_before
 from hmrec.data.week import WeekInput
+from hmrec.features.lookup import packed
 from hmrec.schema import Col
+
+DAYS = "__days"
+
+
+def served_rows(data: WeekInput, keys: Iterable[str] = ()) -> pl.DataFrame:
+    """The served customers' rows before the cutoff: ``customer, article, __days`` (days before
+    the cutoff) and the catalogue's ``keys`` (null for an article not in it), read once for
+    every block that counts them."""
+    rows = data.served().select(Col.CUSTOMER, Col.ARTICLE, days_before(data.cutoff).alias(DAYS))
+    wanted = [k for k in dict.fromkeys(keys) if k not in (Col.CUSTOMER, Col.ARTICLE)]
+    if wanted:
+        rows = rows.join(data.articles.select(Col.ARTICLE, *wanted), on=Col.ARTICLE, how="left")
+    return rows.collect()
+
+
+def bought(rows: pl.DataFrame, key: str, prefix: str) -> pl.DataFrame:
+    """``customer, <key>, <prefix>_n, <prefix>_days_since`` from ``served_rows``: units with each
+    value of ``key`` and days since the last, sorted by customer then value (one sort of the
+    rows, then a group-by over runs of equal keys). Rows whose value is null are not counted."""
+    keyed = (
+        rows.lazy()
+        .filter(pl.col(key).is_not_null())
+        .select(packed([Col.CUSTOMER, key]).alias("__key"), Col.CUSTOMER, key, DAYS)
+        .sort("__key")
+    )
+    return (
+        keyed.group_by("__key", maintain_order=True)
+        .agg(
+            pl.col(Col.CUSTOMER).first(),
+            pl.col(key).first(),
+            pl.len().cast(pl.UInt32).alias(f"{prefix}_n"),
+            pl.col(DAYS).min().cast(pl.Int32).alias(f"{prefix}_days_since"),
+        )
+        .drop("__key")
+        .collect()
+    )
 
 
 def _bought(data: WeekInput, key: str, prefix: str) -> pl.LazyFrame:
-    """``customer, <key>, <prefix>_n, <prefix>_days_since`` over the served customers' history."""
-    rows = data.served()
-    if key != Col.ARTICLE:
-        rows = rows.join(data.articles.select(Col.ARTICLE, key), on=Col.ARTICLE, how="left")
-    return rows.group_by(Col.CUSTOMER, key).agg(
-        pl.len().cast(pl.UInt32).alias(f"{prefix}_n"),
-        days_before(data.cutoff).min().cast(pl.Int32).alias(f"{prefix}_days_since"),
-    )
+    """``bought`` over the served customers' history."""
+    return bought(served_rows(data, [key]), key, prefix).lazy()
 
 
 def pair_features(data: WeekInput) -> pl.LazyFrame:

@@ -21,6 +21,7 @@ from hmrec.data.week import Shared, WeekInput
 from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
 from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
+from hmrec.features.lookup import packed
 from hmrec.ranking.config import in_range
 from hmrec.retrieval.pipeline import POOL_KEY, SOURCES, learned_cut, run_sources, union_of
 from hmrec.schema import Col
@@ -88,7 +89,7 @@ def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame
         else None
     )
     merged = union_of(run_sources(data, config.sources, config.per_source), config.cap, cut)
-    frame = join_features(merged, data, config.units).sort(Col.CUSTOMER, Col.ARTICLE).collect()
+    frame = join_features(merged, data, config.units)
     return frame.with_columns(article_factors(data).features(data, frame)) if config.embedding else frame
 
 
@@ -102,10 +103,9 @@ def chunk_features(
 def with_labels(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with ``label`` (UInt8), row for row in its order: 1 where ``truth`` (``customer,
     article`` bought) holds the pair."""
-    bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(1, pl.UInt8).alias(LABEL))
-    return frame.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left", maintain_order="left").with_columns(
-        pl.col(LABEL).fill_null(0)
-    )
+    pair = packed([Col.CUSTOMER, Col.ARTICLE])
+    bought = truth.select(pair).to_series().unique()
+    return frame.with_columns(pair.is_in(bought.implode()).cast(pl.UInt8).alias(LABEL))
 
 
 def groups_with_a_positive(frame: pl.DataFrame) -> pl.DataFrame:
@@ -175,7 +175,9 @@ def labelled_week(
         buyers = buyers.sample(max_buyers, seed=seed).sort()
     week = tables.week(transactions, cutoff, config)
     parts = (engine or LocalEngine()).map(week, buyers, partial(chunk_features, config))
-    frame = pl.concat([p for p in parts if p.height] or parts[:1]).sort(Col.CUSTOMER, Col.ARTICLE)
+    frame = pl.concat([p for p in parts if p.height] or parts[:1])
+    if not frame.select(packed([Col.CUSTOMER, Col.ARTICLE])).to_series().is_sorted():  # parts out of order
+        frame = frame.sort(Col.CUSTOMER, Col.ARTICLE)
     return groups_with_a_positive(with_labels(frame, truth))
 
 

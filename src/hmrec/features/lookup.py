@@ -1,0 +1,56 @@
+"""Feature tables attached to candidate rows by position: a binary search on one integer key,
+then a gather, instead of a hash join (no reordering of the wide frame, no sort after it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+OFFSET = 1 << 31
+"""What each part of a two-column key is shifted by (a signed 32-bit value becomes 0 .. 2**32-1)."""
+
+
+def _part(column: str) -> pl.Expr:
+    # a strict cast: a value outside the 32-bit signed range is an error, never a wrong match
+    return (pl.col(column).cast(pl.Int32).cast(pl.Int64) + OFFSET).cast(pl.UInt64)
+
+
+def packed(on: Sequence[str]) -> pl.Expr:
+    """One integer per row for the integer columns ``on`` (one, or two holding values that fit
+    in 32 signed bits), equal exactly where the rows' values are equal, ordered as the columns
+    are (the first, then the second); null where a value is null."""
+    if len(on) == 1:
+        return pl.col(on[0]).cast(pl.Int64)
+    if len(on) != 2:
+        raise ValueError(f"a lookup key has one or two columns, got {list(on)}")
+    return _part(on[0]) * (1 << 32) + _part(on[1])
+
+
+def attach(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> pl.DataFrame:
+    """The columns of ``right`` other than ``on``, one row per row of ``left`` in its order: the
+    row of ``right`` with the same ``on`` values, nulls where there is none (a left join whose
+    right side has unique keys; a null key matches nothing). A ``right`` sorted by ``on`` (as a
+    sorted group-by leaves it) is searched as it is; any other is sorted first."""
+    values = right.drop(on)
+    left_key = left.select(packed(on)).to_series()
+    right_key = right.select(packed(on)).to_series()
+    present = right_key.is_not_null()
+    if not present.all():
+        right_key, values = right_key.filter(present), values.filter(present)
+    if right_key.is_empty():
+        return values.clear(left.height)
+    if _is_positions(right_key):  # row i holds key i (an article table): the key is the row
+        inside = left_key.is_between(0, right_key.len() - 1).fill_null(False)
+        return values[pl.select(pl.when(inside).then(left_key)).to_series()]
+    order = None if right_key.is_sorted() else right_key.arg_sort()
+    sorted_key = right_key if order is None else right_key.gather(order)
+    found = sorted_key.search_sorted(left_key.fill_null(0), side="left").clip(upper_bound=sorted_key.len() - 1)
+    hit = (sorted_key.gather(found) == left_key).fill_null(False)
+    rows = found if order is None else order.gather(found)
+    return values[pl.select(pl.when(hit).then(rows)).to_series()]
+
+
+def _is_positions(key: pl.Series) -> bool:
+    """Whether ``key`` is 0, 1, 2, ... (each row's key is its position)."""
+    return key[0] == 0 and key[-1] == key.len() - 1 and bool((key.diff().drop_nulls() == 1).all())

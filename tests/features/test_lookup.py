@@ -1,0 +1,72 @@
+"""Attaching a table by position gives what a left join gives, row for row in the left order."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from hmrec.features.lookup import attach, packed
+
+
+def left_join(left: pl.DataFrame, right: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    return left.join(right, on=on, how="left", maintain_order="left").select(right.drop(on).columns)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("two_columns", [False, True])
+def test_attach_matches_a_left_join(seed: int, two_columns: bool) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = 500, 120
+    left = pl.DataFrame(
+        {
+            "customer": pl.Series(rng.integers(0, 30, n), dtype=pl.UInt32),
+            "value": pl.Series(rng.integers(-5, 40, n), dtype=pl.Int32),  # negatives and misses
+        }
+    ).with_columns(pl.when(pl.int_range(n) % 17 == 0).then(None).otherwise(pl.col("value")).alias("value"))
+    on = ["customer", "value"] if two_columns else ["value"]
+    right = (
+        pl.DataFrame(
+            {
+                "customer": pl.Series(rng.integers(0, 30, m), dtype=pl.UInt32),
+                "value": pl.Series(rng.integers(-5, 30, m), dtype=pl.Int32),
+            }
+        )
+        .unique(on)
+        .with_columns(x=pl.int_range(pl.len(), dtype=pl.Int64), y=pl.lit("r"))
+        .sample(fraction=1.0, shuffle=True, seed=seed)  # not sorted by the key
+    )
+    if not two_columns:
+        right = right.drop("customer")
+    got = attach(left, right, on)
+    assert got.height == left.height
+    assert got["x"].null_count() > 0 and got["x"].null_count() < n  # some hits, some misses
+    assert_frame_equal(got, left_join(left, right, on))
+    assert_frame_equal(attach(left, right.sort(on), on), left_join(left, right, on))
+
+
+def test_a_null_key_in_the_table_matches_nothing_and_an_empty_table_gives_nulls() -> None:
+    left = pl.DataFrame({"k": pl.Series([1, None, 2], dtype=pl.Int32)})
+    right = pl.DataFrame({"k": pl.Series([None, 2], dtype=pl.Int32), "v": [10, 20]})
+    assert attach(left, right, ["k"])["v"].to_list() == [None, None, 20]
+    empty = attach(left, right.clear(), ["k"])
+    assert empty.columns == ["v"] and empty["v"].to_list() == [None, None, None]
+
+
+def test_packed_keys_keep_the_order_of_the_columns_and_refuse_values_past_32_bits() -> None:
+    frame = pl.DataFrame({"a": [0, 0, 1, 1], "b": [-3, 7, -(2**31), 2**31 - 1]})
+    key = frame.select(packed(["a", "b"])).to_series()
+    assert key.is_sorted() and key.n_unique() == 4
+    with pytest.raises(pl.exceptions.InvalidOperationError):
+        pl.DataFrame({"a": [0], "b": [2**31]}).select(packed(["a", "b"]))
+
+
+def test_a_table_whose_keys_are_its_row_numbers_is_read_by_position() -> None:
+    right = pl.DataFrame({"article": pl.Series(range(6), dtype=pl.UInt32), "v": [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]})
+    left = pl.DataFrame({"article": pl.Series([5, 0, 7, None, 2, 6, 5], dtype=pl.UInt32)})
+    got = attach(left, right, ["article"])
+    assert got["v"].to_list() == [5.5, 0.5, None, None, 2.5, None, 5.5]
+    assert_frame_equal(got, left_join(left, right, ["article"]))
+    gapped = right.filter(pl.col("article") != 3)  # not row numbers any more: searched instead
+    assert_frame_equal(attach(left, gapped, ["article"]), left_join(left, gapped, ["article"]))
