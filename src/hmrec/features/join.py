@@ -71,7 +71,7 @@ def join_features(candidates: pl.LazyFrame | pl.DataFrame, data: WeekInput, unit
     counts = ["p_n", "pp_n", *(f"{prefix}_n" for prefix in TASTE.values())]
     zeros = ["t_n_3d", "t_share_1w", "t_share_3d", "k_age_n", "k_age_share"]
     zeros += ["k_postal_n", "k_postal_share", "e_last10_share", "e_last30_share", "e_section_share_1w"]
-    rows = served_rows(data, [Col.PRODUCT_CODE, *TASTE])
+    rows = served_rows(data, [Col.PRODUCT_CODE, *TASTE, *(UNITS if units else ())])
     blocks: list[tuple[pl.LazyFrame | pl.DataFrame, list[str]]] = [
         (article_side(data), [Col.ARTICLE]),
         (customer_side(data), [Col.CUSTOMER]),
@@ -82,7 +82,7 @@ def join_features(candidates: pl.LazyFrame | pl.DataFrame, data: WeekInput, unit
         (recent_share_features(data), [Col.CUSTOMER, Col.ARTICLE]),
         (age_section_features(data), [AGE_BUCKET, Col.SECTION_NO]),
         *((bought(rows, key, prefix), [Col.CUSTOMER, key]) for key, prefix in TASTE.items()),
-        *((window_units(data, key), [Col.CUSTOMER, key]) for key in (UNITS if units else ())),
+        *((window_units(data, key, rows), [Col.CUSTOMER, key]) for key in (UNITS if units else ())),
     ]
     lazy = [table for table, _ in blocks if isinstance(table, pl.LazyFrame)]
     collected = iter(pl.collect_all(lazy))

@@ -100,12 +100,13 @@ def unit_columns(key: str) -> list[str]:
     return [f"u_{UNITS[key]}_{w}" for w in windows]
 
 
-def window_units(data: WeekInput, key: str) -> pl.LazyFrame:
+def window_units(data: WeekInput, key: str, rows: pl.DataFrame | None = None) -> pl.LazyFrame:
     """``customer, <key>, __u_<prefix>_<window>...``: the served customer's units with each value
-    of ``key`` in each window of ``unit_columns`` (turned into shares in ``join``)."""
-    days = days_before(data.cutoff)
-    rows = data.served().join(data.articles.select(Col.ARTICLE, key), on=Col.ARTICLE).drop_nulls(key)
+    of ``key`` in each window of ``unit_columns`` (turned into shares in ``join``); from ``rows``
+    (``served_rows`` holding ``key``) when given, so that the attributes share one read."""
+    source = served_rows(data, [key]) if rows is None else rows
+    days = pl.col(DAYS)
     counts = [(days <= 7 * w).sum().alias(f"__{c}") for w, c in zip(WINDOWS, unit_columns(key), strict=False)]
     if key not in TASTE:
         counts.append(pl.len().alias(f"__{unit_columns(key)[-1]}"))
-    return rows.group_by(Col.CUSTOMER, key).agg(counts)
+    return source.lazy().drop_nulls(key).group_by(Col.CUSTOMER, key).agg(counts)
