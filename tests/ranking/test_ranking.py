@@ -4,6 +4,7 @@ the popular fill, saved artifacts."""
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.features.article import ATTRIBUTES
 from hmrec.pipeline import TwoStageRecommender
+from hmrec.ranking import compiled
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import (
     FEATURE_BLOCKS,
@@ -200,6 +202,24 @@ def test_chunked_inference_ranks_as_one_shot(fitted: TwoStageRecommender, tiny_d
     assert whole[Col.CUSTOMER].n_unique() > 100
     assert_frame_equal(ranked(37), whole)
     assert whole[Col.SOURCES].str.len_chars().min() > 0  # every row names a source
+
+
+def test_compiled_trees_rank_as_lightgbm(
+    fitted: TwoStageRecommender, tiny_dataset: Dataset, split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
+    ranker = fitted.ranker
+    assert ranker is not None and ranker.forest is None
+    week = fitted.tables.week(split.history, split.cutoff, fitted.candidates)
+    by_lightgbm = rank_customers(ranker, week, customers, fitted.candidates, 12, 10**6)
+    assert ranker.forest is None  # a few thousand rows: not worth a compile
+    monkeypatch.setattr(compiled, "COMPILE_ROWS", 1)
+    monkeypatch.setattr(compiled, "BLOCK_ROWS", 1000)  # several blocks
+    copy = pickle.loads(pickle.dumps(ranker))
+    by_compiled = rank_customers(copy, week, customers, fitted.candidates, 12, 10**6)
+    assert copy.forest is not None  # compiled this time
+    assert_frame_equal(by_compiled, by_lightgbm)  # scores to the bit, so the same lists
+    assert pickle.loads(pickle.dumps(copy)).forest is None  # native code does not travel to another process
 
 
 def test_cold_and_short_lists_are_filled_with_popular_articles(tiny_dataset: Dataset, split: Split) -> None:

@@ -84,6 +84,7 @@ def rank_customers(
         .sort(Col.CUSTOMER)
         .collect()[Col.CUSTOMER]
     )
+    ranker.prepare(len(known) * candidates.cap)  # compiled trees when there are many rows to score
     starts = range(0, len(known), chunk_size)
     parts = [pl.DataFrame(schema=SCORED_SCHEMA)]
     for i, lo in enumerate(starts):

@@ -1,0 +1,87 @@
+"""The ranker's trees compiled to machine code (lleaves, through LLVM), for scoring many rows.
+
+LightGBM walks its trees as data: at full size that is most of a chunk's scoring time (5M rows x
+109 trees: 12.3 s on 2 cores). lleaves turns the same ``model.txt`` into a native function that
+scores the same rows in 3.9 s, for a one-time compile of about 7 s. The scores are LightGBM's bit
+for bit: the forest is compiled as one block (``fblocksize`` = the number of trees), so each row's
+tree outputs are added in LightGBM's order, in double precision, from raw outputs (only objectives
+whose prediction is the raw sum are compiled: ``lambdarank``; ``binary`` applies a sigmoid whose
+last bit could differ). When lleaves or LLVM is missing or fails, LightGBM scores as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+COMPILE_ROWS = 10_000_000
+"""Compile when at least this many rows are to be scored: a compile costs about as much as
+scoring 4-5M rows the slow way, whatever the number of trees (both grow with it)."""
+BLOCK_ROWS = 500_000
+"""Rows converted to the compiled function's float64 row-major input at a time (320 MB at 80
+features)."""
+RAW_OBJECTIVES = ("lambdarank", "rank_xendcg")
+
+
+def threads() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def objective(booster: lgb.Booster) -> str:
+    """The booster's objective's name (``lambdarank``, ``binary``, ...)."""
+    name = booster.params.get("objective")
+    if isinstance(name, str) and name:
+        return name.split()[0]
+    for line in booster.model_to_string(num_iteration=-1).split("\n", 40)[:40]:
+        if line.startswith("objective="):
+            return line.split("=", 1)[1].split()[0]
+    return ""
+
+
+class CompiledForest:
+    """A booster's trees as one native function: ``predict(matrix)`` equals ``booster.predict``."""
+
+    def __init__(self, booster: lgb.Booster) -> None:
+        import lleaves  # imported here: LLVM is loaded only by a run that scores many rows
+
+        with tempfile.TemporaryDirectory(prefix="hmrec-forest-") as tmp:
+            path = Path(tmp) / "model.txt"
+            booster.save_model(str(path))
+            self.model = lleaves.Model(model_file=str(path))
+            self.model.compile(raw_score=True, fblocksize=max(1, booster.num_trees()))
+        self.n_features = booster.num_feature()
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Scores of the rows of ``matrix`` (rows x features, any float dtype and order; NaN as
+        missing), ``BLOCK_ROWS`` at a time."""
+        if matrix.ndim != 2 or matrix.shape[1] != self.n_features:
+            raise ValueError(f"the forest reads {self.n_features} features, got a matrix of shape {matrix.shape}")
+        out = np.empty(matrix.shape[0], dtype=np.float64)
+        jobs = threads()
+        for lo in range(0, matrix.shape[0], BLOCK_ROWS):
+            block = np.ascontiguousarray(matrix[lo : lo + BLOCK_ROWS], dtype=np.float64)
+            out[lo : lo + block.shape[0]] = self.model.predict(block, n_jobs=jobs)
+        return out
+
+
+def compile_forest(booster: lgb.Booster) -> CompiledForest | None:
+    """The booster compiled, or None where it cannot be (its objective is not a raw sum, lleaves
+    or LLVM is missing or fails: LightGBM then scores as before)."""
+    if objective(booster) not in RAW_OBJECTIVES or booster.num_trees() == 0:
+        return None
+    try:
+        return CompiledForest(booster)
+    except Exception as exc:  # an optional speed-up: any failure falls back to LightGBM's own predict
+        log.warning("scoring with LightGBM: the trees could not be compiled (%s: %s)", type(exc).__name__, exc)
+        return None
