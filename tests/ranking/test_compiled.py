@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lightgbm as lgb
 import numpy as np
+import polars as pl
 import pytest
 
 from hmrec.ranking import compiled
@@ -28,6 +29,8 @@ def test_compiled_scores_equal_lightgbm_to_the_bit(monkeypatch: pytest.MonkeyPat
     expected = model.predict(rows, num_threads=1)
     assert np.unique(expected).size > 100
     np.testing.assert_array_equal(forest.predict(rows), expected)
+    frame = pl.DataFrame(rows, schema=[f"f{i}" for i in range(9)], orient="row").fill_nan(None)  # nulls as missing
+    np.testing.assert_array_equal(forest.predict(frame), expected)
     reloaded = lgb.Booster(model_str=model.model_to_string())  # a saved model: objective from its text
     assert compiled.objective(reloaded) == "lambdarank"
     np.testing.assert_array_equal(compiled.compile_forest(reloaded).predict(rows), expected)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +63,20 @@ class CompiledForest:
             self.model.compile(raw_score=True, fblocksize=max(1, booster.num_trees()))
         self.n_features = booster.num_feature()
 
-    def predict(self, matrix: np.ndarray) -> np.ndarray:
-        """Scores of the rows of ``matrix`` (rows x features, any float dtype and order; NaN as
-        missing), ``BLOCK_ROWS`` at a time."""
-        if matrix.ndim != 2 or matrix.shape[1] != self.n_features:
-            raise ValueError(f"the forest reads {self.n_features} features, got a matrix of shape {matrix.shape}")
-        out = np.empty(matrix.shape[0], dtype=np.float64)
+    def predict(self, features: np.ndarray | pl.DataFrame) -> np.ndarray:
+        """Scores of the rows of ``features`` (rows x features: a float matrix of any order, or
+        a frame of float32 columns, nulls and NaN as missing), ``BLOCK_ROWS`` at a time. A
+        frame is converted block by block (LightGBM reads float32 values as doubles: so does
+        this)."""
+        if len(features.shape) != 2 or features.shape[1] != self.n_features:
+            raise ValueError(f"the forest reads {self.n_features} features, got a matrix of shape {features.shape}")
+        out = np.empty(features.shape[0], dtype=np.float64)
         jobs = threads()
-        for lo in range(0, matrix.shape[0], BLOCK_ROWS):
-            block = np.ascontiguousarray(matrix[lo : lo + BLOCK_ROWS], dtype=np.float64)
+        for lo in range(0, features.shape[0], BLOCK_ROWS):
+            if isinstance(features, pl.DataFrame):
+                block = features.slice(lo, BLOCK_ROWS).to_numpy(order="c").astype(np.float64)
+            else:
+                block = np.ascontiguousarray(features[lo : lo + BLOCK_ROWS], dtype=np.float64)
             out[lo : lo + block.shape[0]] = self.model.predict(block, n_jobs=jobs)
         return out
 

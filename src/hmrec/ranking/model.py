@@ -37,12 +37,17 @@ def stack_weeks(weeks: Sequence[pl.DataFrame]) -> pl.DataFrame:
     return frame.with_columns((pl.col(GROUP) * (1 << 32) + pl.col(Col.CUSTOMER).cast(pl.UInt64)).alias(GROUP))
 
 
-def matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
-    """The feature columns as a float32 matrix (nulls as NaN, LightGBM's missing value)."""
+def feature_frame(frame: pl.DataFrame, features: Sequence[str]) -> pl.DataFrame:
+    """The feature columns, in order, as float32 (a column ``frame`` lacks: all null)."""
     missing = [f for f in features if f not in frame.columns]
     if missing:
         frame = frame.with_columns(pl.lit(None, pl.Float32).alias(f) for f in missing)
-    return frame.select(pl.col(features).cast(pl.Float32)).to_numpy()
+    return frame.select(pl.col(features).cast(pl.Float32))
+
+
+def matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """The feature columns as a float32 matrix (nulls as NaN, LightGBM's missing value)."""
+    return feature_frame(frame, features).to_numpy()
 
 
 def _dataset(frame: pl.DataFrame, features: Sequence[str], reference: lgb.Dataset | None = None) -> lgb.Dataset:
@@ -79,7 +84,7 @@ class FittedRanker:
         if frame.height == 0:
             return np.empty(0, dtype=np.float64)
         if self.forest is not None:
-            return self.forest.predict(matrix(frame, self.features))
+            return self.forest.predict(feature_frame(frame, self.features))
         return self.booster.predict(matrix(frame, self.features), num_threads=0)
 
     def __getstate__(self) -> dict[str, object]:
