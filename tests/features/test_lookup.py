@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from hmrec.features import lookup
 from hmrec.features.lookup import attach, packed
 
 
@@ -16,7 +17,10 @@ def left_join(left: pl.DataFrame, right: pl.DataFrame, on: list[str]) -> pl.Data
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("two_columns", [False, True])
-def test_attach_matches_a_left_join(seed: int, two_columns: bool) -> None:
+@pytest.mark.parametrize("dense", [True, False])
+def test_attach_matches_a_left_join(seed: int, two_columns: bool, dense: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not dense:  # every table searched, however small its keys' range
+        monkeypatch.setattr(lookup, "DENSE_CELLS", 0)
     rng = np.random.default_rng(seed)
     n, m = 500, 120
     left = pl.DataFrame(
@@ -44,6 +48,19 @@ def test_attach_matches_a_left_join(seed: int, two_columns: bool) -> None:
     assert got["x"].null_count() > 0 and got["x"].null_count() < n  # some hits, some misses
     assert_frame_equal(got, left_join(left, right, on))
     assert_frame_equal(attach(left, right.sort(on), on), left_join(left, right, on))
+    assert (lookup._dense_rows(left, right, on) is not None) == dense  # the path named is the path taken
+
+
+def test_a_dense_table_is_not_built_past_its_size_and_keys_outside_its_range_miss() -> None:
+    right = pl.DataFrame({"a": pl.Series([0, 3], dtype=pl.Int64), "b": pl.Series([-2, 5], dtype=pl.Int64), "v": [1, 2]})
+    left = pl.DataFrame(
+        {"a": pl.Series([3, 0, 4, -1, 3, None], dtype=pl.Int64), "b": pl.Series([5, -2, 5, -2, 6, 5], dtype=pl.Int64)}
+    )
+    assert lookup._dense_rows(left, right, ["a", "b"]).to_list() == [1, 0, None, None, None, None]
+    assert attach(left.head(3).tail(1), right, ["a", "b"])["v"].to_list() == [None]  # nothing found at all
+    far = right.with_columns(pl.Series("b", [0, lookup.DENSE_CELLS], dtype=pl.Int64))  # 4 x 2**24 cells
+    assert lookup._dense_rows(left, far, ["a", "b"]) is None
+    assert attach(left, far, ["a", "b"])["v"].to_list() == left_join(left, far, ["a", "b"])["v"].to_list()
 
 
 def test_a_null_key_in_the_table_matches_nothing_and_an_empty_table_gives_nulls() -> None:

@@ -1,12 +1,18 @@
-"""Feature tables attached to candidate rows by position: a binary search on one integer key,
-then a gather, instead of a hash join (no reordering of the wide frame, no sort after it)."""
+"""Feature tables attached to candidate rows by position instead of a hash join (no reordering
+of the wide frame, no sort after it): the key's values index a dense table of row numbers where
+their range is small (an age bucket x a section, a chunk's customers x a colour group), else a
+binary search on one integer key; then a gather."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
+DENSE_CELLS = 1 << 24
+"""The largest dense table of row numbers (64 MB): above it, keys are searched."""
 OFFSET = 1 << 31
 """What each part of a two-column key is shifted by (a signed 32-bit value becomes 0 .. 2**32-1)."""
 
@@ -43,6 +49,9 @@ def attach(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> pl.Dat
     if _is_positions(right_key):  # row i holds key i (an article table): the key is the row
         inside = left_key.is_between(0, right_key.len() - 1).fill_null(False)
         return values[pl.select(pl.when(inside).then(left_key)).to_series()]
+    dense = _dense_rows(left, right.filter(present), on)
+    if dense is not None:
+        return values[dense]
     order = None if right_key.is_sorted() else right_key.arg_sort()
     sorted_key = right_key if order is None else right_key.gather(order)
     found = sorted_key.search_sorted(left_key.fill_null(0), side="left").clip(upper_bound=sorted_key.len() - 1)
@@ -54,3 +63,38 @@ def attach(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> pl.Dat
 def _is_positions(key: pl.Series) -> bool:
     """Whether ``key`` is 0, 1, 2, ... (each row's key is its position)."""
     return key[0] == 0 and key[-1] == key.len() - 1 and bool((key.diff().drop_nulls() == 1).all())
+
+
+def _dense_rows(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> pl.Series | None:
+    """For each row of ``left``, the row of ``right`` with its ``on`` values (null: none), read
+    from a table indexed by the values' offsets within ``right``'s ranges; None where that table
+    would exceed ``DENSE_CELLS`` cells (or ``right`` has no row with a whole key)."""
+    right = right.select(on).with_row_index("__row").drop_nulls(on)
+    if right.is_empty():
+        return None
+    bounds = right.select(
+        *(pl.col(c).min().alias(f"lo{i}") for i, c in enumerate(on)),
+        *(pl.col(c).max().alias(f"hi{i}") for i, c in enumerate(on)),
+    ).row(0)
+    lows, highs = bounds[: len(on)], bounds[len(on) :]
+    spans = [int(hi) - int(lo) + 1 for lo, hi in zip(lows, highs, strict=True)]
+    if math.prod(spans) > DENSE_CELLS:
+        return None
+
+    def offsets(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        cell = np.zeros(frame.height, dtype=np.int64)
+        inside = np.ones(frame.height, dtype=bool)
+        for column, low, span in zip(on, lows, spans, strict=True):
+            values = frame[column]
+            inside &= values.is_not_null().to_numpy()
+            offset = values.cast(pl.Int64).fill_null(int(low)).to_numpy() - int(low)
+            inside &= (offset >= 0) & (offset < span)
+            cell = cell * span + np.where(inside, offset, 0)
+        return np.where(inside, cell, 0), inside
+
+    table = np.full(math.prod(spans), -1, dtype=np.int64)
+    cells, _ = offsets(right)
+    table[cells] = right["__row"].to_numpy()
+    cells, inside = offsets(left)
+    found = np.where(inside, table[cells], -1)
+    return pl.Series("__row", found).set(pl.Series(found < 0), None).cast(pl.UInt32)  # row numbers: 32 bits
