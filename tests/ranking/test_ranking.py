@@ -18,7 +18,7 @@ from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.features.article import ATTRIBUTES
 from hmrec.pipeline import TwoStageRecommender
-from hmrec.ranking import compiled
+from hmrec.ranking import compiled, inference
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import (
     FEATURE_BLOCKS,
@@ -190,7 +190,9 @@ def fitted(tiny_dataset: Dataset, split: Split, tmp_path_factory: pytest.TempPat
     return model.fit(WeekInput.before(split.history, split.cutoff))
 
 
-def test_chunked_inference_ranks_as_one_shot(fitted: TwoStageRecommender, tiny_dataset: Dataset, split: Split) -> None:
+def test_chunked_inference_ranks_as_one_shot(
+    fitted: TwoStageRecommender, tiny_dataset: Dataset, split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
     customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER]
     assert fitted.ranker is not None
 
@@ -201,6 +203,15 @@ def test_chunked_inference_ranks_as_one_shot(fitted: TwoStageRecommender, tiny_d
     whole = ranked(10**6)
     assert whole[Col.CUSTOMER].n_unique() > 100
     assert_frame_equal(ranked(37), whole)
+    monkeypatch.setattr(inference, "CHUNK_ROWS", fitted.candidates.cap * 25)  # 25 customers' rows at most
+    chunks: list[tuple[int, int]] = []
+    week = fitted.tables.week(split.history, split.cutoff, fitted.candidates)
+    by_rows = rank_customers(
+        fitted.ranker, week, customers, fitted.candidates, 12, 10**6, lambda i, n: chunks.append((i, n))
+    )
+    assert_frame_equal(by_rows, whole)
+    served = whole[Col.CUSTOMER].n_unique()
+    assert chunks[-1][1] >= -(-served // 25) and len(chunks) == chunks[-1][1]  # chunks of at most 25 customers
     assert whole[Col.SOURCES].str.len_chars().min() > 0  # every row names a source
 
 

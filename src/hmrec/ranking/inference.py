@@ -32,6 +32,11 @@ def rank_chunk(ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...]
     )
 
 
+CHUNK_ROWS = 5_000_000
+"""At most this many candidate rows are built at once: a chunk holds ``chunk_size`` customers,
+fewer when each has more than ``CHUNK_ROWS // chunk_size`` candidates (100 or 200 per customer:
+the same memory as 50)."""
+
 SCORED_SCHEMA = {
     Col.CUSTOMER: pl.UInt32,
     Col.ARTICLE: pl.UInt32,
@@ -66,8 +71,8 @@ def rank_customers(
     chunk_size: int,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
-    """Rank each customer's candidates, ``chunk_size`` customers at a time (memory is bounded by
-    the chunk), and keep the ``k`` best: ``customer, article, score, rank, sources``, sorted by
+    """Rank each customer's candidates, ``chunk_size`` customers at a time (at most
+    ``CHUNK_ROWS // candidates.cap``: memory is bounded by the chunk's rows), and keep the ``k`` best: ``customer, article, score, rank, sources``, sorted by
     customer then rank.
 
     ``week`` is the week with its global state computed (``Tables.week``); its history may hold
@@ -85,10 +90,11 @@ def rank_customers(
         .collect()[Col.CUSTOMER]
     )
     ranker.prepare(len(known) * candidates.cap)  # compiled trees when there are many rows to score
-    starts = range(0, len(known), chunk_size)
+    size = max(1, min(chunk_size, CHUNK_ROWS // candidates.cap))
+    starts = range(0, len(known), size)
     parts = [pl.DataFrame(schema=SCORED_SCHEMA)]
     for i, lo in enumerate(starts):
-        frame = candidate_features(week.chunk(known.slice(lo, chunk_size)), candidates)
+        frame = candidate_features(week.chunk(known.slice(lo, size)), candidates)
         parts.append(rank_chunk(ranker, frame, candidates.sources, k))
         if on_chunk:
             on_chunk(i + 1, len(starts))
