@@ -1,7 +1,8 @@
 """Time one chunk of the final ranking stage by stage: the week's global state, then for each of
 the first ``--chunks`` chunks of customers its rows, each source, the union, the features and
-the scores, with a saved ranker (its trees compiled as ``rank_customers`` compiles them for a
-full-size shop) (``hmrec submit`` writes one to ``DIR/artifacts/submit/model/ranker``; ``hmrec fit --out M`` to ``M/ranker``).
+the scores, with a saved ranker (``hmrec submit`` writes one to
+``DIR/artifacts/submit/model/ranker``; ``hmrec fit --out M`` to ``M/ranker``), its trees compiled
+as ``rank_customers`` compiles them for a full-size shop. Prints µs per candidate row per stage.
 
     .venv/bin/python benchmarks/chunk.py --data DIR --model DIR/artifacts/submit/model/ranker
 """

@@ -39,13 +39,13 @@ def attach(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> pl.Dat
     right side has unique keys; a null key matches nothing). A ``right`` sorted by ``on`` (as a
     sorted group-by leaves it) is searched as it is; any other is sorted first."""
     values = right.drop(on)
-    left_key = left.select(packed(on)).to_series()
     right_key = right.select(packed(on)).to_series()
     present = right_key.is_not_null()
     if not present.all():
         right_key, values = right_key.filter(present), values.filter(present)
     if right_key.is_empty():
         return values.clear(left.height)
+    left_key = left.select(packed(on)).to_series()
     if _is_positions(right_key):  # row i holds key i (an article table): the key is the row
         inside = left_key.is_between(0, right_key.len() - 1).fill_null(False)
         return values[pl.select(pl.when(inside).then(left_key)).to_series()]

@@ -40,14 +40,10 @@ def threads() -> int:
 
 
 def objective(booster: lgb.Booster) -> str:
-    """The booster's objective's name (``lambdarank``, ``binary``, ...)."""
+    """The booster's objective's name (``lambdarank``, ``binary``, ...): a trained booster's
+    parameters, or a loaded one's (LightGBM reads them back from the model text)."""
     name = booster.params.get("objective")
-    if isinstance(name, str) and name:
-        return name.split()[0]
-    for line in booster.model_to_string(num_iteration=-1).split("\n", 40)[:40]:
-        if line.startswith("objective="):
-            return line.split("=", 1)[1].split()[0]
-    return ""
+    return name.split()[0] if isinstance(name, str) else ""
 
 
 class CompiledForest:

@@ -72,8 +72,8 @@ def rank_customers(
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """Rank each customer's candidates, ``chunk_size`` customers at a time (at most
-    ``CHUNK_ROWS // candidates.cap``: memory is bounded by the chunk's rows), and keep the ``k`` best: ``customer, article, score, rank, sources``, sorted by
-    customer then rank.
+    ``CHUNK_ROWS // candidates.cap``: memory is bounded by the chunk's rows), and keep the ``k``
+    best: ``customer, article, score, rank, sources``, sorted by customer then rank.
 
     ``week`` is the week with its global state computed (``Tables.week``); its history may hold
     only some customers' rows (a shard's). Customers with no purchase in it before the cutoff are
