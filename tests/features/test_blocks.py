@@ -114,6 +114,13 @@ def test_article_features_by_hand() -> None:
     assert a4["a_n_4w"] == 0 and a4["a_price_usual"] is None
 
 
+def test_repurchase_rate_counts_days_not_units() -> None:
+    rows = [(3, 0, 2, 0.04, 2), (3, 0, 2, 0.04, 2)]  # customer 0: two units of article 2 on one day
+    rows += [(3, 1, 2, 0.04, 2), (9, 1, 2, 0.04, 2)]  # customer 1: on two days
+    a2 = row(article_features(week(rows, AGES)), article=2)
+    assert a2["a_repurchase_rate"] == pytest.approx(0.5)
+
+
 def test_pair_product_department_by_hand() -> None:
     data = week(ROWS, AGES)
     assert row(pair_features(data), customer=0, article=1)["p_n"] == 2

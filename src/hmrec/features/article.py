@@ -26,14 +26,17 @@ def article_features(data: WeekInput) -> pl.LazyFrame:
         pl.col(Col.PRICE).filter(days <= 7).mean().cast(pl.Float32).alias("a_price_1w"),
         pl.col(Col.PRICE).mean().cast(pl.Float32).alias("a_price_usual"),
     )
-    buyers = (  # one row per (customer, article) bought: one pass over the history for both
+    # one row per (customer, article) bought, one pass over the history for both columns; the
+    # pair was bought on more than one day when its last day is after its first (a min and a
+    # max per pair: half the time of counting its distinct days)
+    buyers = (
         sold.group_by(Col.CUSTOMER, Col.ARTICLE)
-        .agg(days=pl.col(Col.DATE).n_unique())
+        .agg(again=pl.col(Col.DATE).max() > pl.col(Col.DATE).min())
         .join(data.customer_table.select(Col.CUSTOMER, Col.AGE), on=Col.CUSTOMER, how="left")
         .group_by(Col.ARTICLE)
         .agg(
             pl.col(Col.AGE).mean().cast(pl.Float32).alias("a_buyer_age"),
-            (pl.col("days") > 1).mean().cast(pl.Float32).alias("a_repurchase_rate"),
+            pl.col("again").mean().cast(pl.Float32).alias("a_repurchase_rate"),
         )
     )
     attributes = data.articles.select(Col.ARTICLE, *(pl.col(c).alias(f"a_{c}") for c in ATTRIBUTES))
