@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 
 from hmrec.data.split import days_before
@@ -29,6 +30,29 @@ def top_per_customer(scored: pl.LazyFrame, k: int) -> pl.LazyFrame:
         .with_columns(pl.int_range(1, pl.len() + 1).over(Col.CUSTOMER).alias(Col.RANK))
         .filter(pl.col(Col.RANK) <= k)
     )
+
+
+def top_in_groups(groups: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best rows of each group, as ``top_per_customer`` picks them, without sorting
+    all rows: ``groups`` (one id per row) must come in contiguous runs (such as a frame sorted by
+    customer), the rows of a run in the order that breaks ties (by article index).
+
+    Returns the kept rows' positions and their 1-based ranks, group by group, best first. Each
+    run is laid in a row of a table as wide as the longest run (empty cells -inf, after the run's
+    own) and sorted there, stably: a sort of ``cap`` values per customer, not of every row.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if len(groups) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    sizes = np.diff(np.r_[starts, len(groups)])
+    table = np.full((len(starts), int(sizes.max())), -np.inf)
+    table[np.repeat(np.arange(len(starts)), sizes), np.arange(len(groups)) - np.repeat(starts, sizes)] = scores
+    order = np.argsort(-table, axis=1, kind="stable")[:, :k]
+    kept = order < sizes[:, None]
+    ranks = np.broadcast_to(np.arange(1, order.shape[1] + 1), order.shape)
+    return (starts[:, None] + order)[kept], ranks[kept]
 
 
 def decayed_counts(history: pl.LazyFrame, cutoff: date, weeks: int, decay: float) -> pl.LazyFrame:

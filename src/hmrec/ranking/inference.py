@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmrec.data.lists import top_in_groups
 from hmrec.data.week import WeekInput
+from hmrec.features.lookup import packed
 from hmrec.ranking.data import CandidateConfig, candidate_features
 from hmrec.ranking.model import FittedRanker
-from hmrec.recommenders.base import top_per_customer
 from hmrec.retrieval.union import rank_column
 from hmrec.schema import Col
 
@@ -22,13 +23,24 @@ def _sources(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.Expr:
 
 
 def rank_chunk(ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...], k: int) -> pl.DataFrame:
-    """The ``k`` best candidates per customer of ``frame`` (from ``candidate_features``):
-    ``customer, article, score, rank, sources``."""
-    scored = frame.select(Col.CUSTOMER, Col.ARTICLE, _sources(frame, names)).with_columns(
-        pl.Series(Col.SCORE, ranker.predict(frame), dtype=pl.Float64)
-    )
-    return (
-        top_per_customer(scored.lazy(), k).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE, Col.RANK, Col.SOURCES).collect()
+    """The ``k`` best candidates per customer of ``frame`` (from ``candidate_features``: sorted by
+    customer and article): ``customer, article, score, rank, sources``.
+
+    The frame's order is kept: each customer's rows are sorted among themselves
+    (``top_in_groups``), and only the kept rows are gathered and given their sources."""
+    if not frame.select(packed([Col.CUSTOMER, Col.ARTICLE])).to_series().is_sorted():
+        frame = frame.sort(Col.CUSTOMER, Col.ARTICLE)  # not from candidate_features: its order
+    # rounded as top_per_customer rounds: float sums whose order varies must not reorder a list
+    scores = pl.Series(Col.SCORE, ranker.predict(frame), dtype=pl.Float64).round_sig_figs(7)
+    rows, ranks = top_in_groups(frame[Col.CUSTOMER].to_numpy(), scores.to_numpy(), k)
+    kept = frame.select(Col.CUSTOMER, Col.ARTICLE, *(rank_column(n) for n in names if rank_column(n) in frame.columns))
+    kept = kept[rows]
+    return kept.select(
+        Col.CUSTOMER,
+        Col.ARTICLE,
+        scores.gather(rows),
+        pl.Series(Col.RANK, ranks, dtype=pl.Int64),
+        _sources(kept, names),
     )
 
 
