@@ -55,6 +55,17 @@ def test_the_bands_have_no_gap() -> None:
     assert bands.max() == BUCKETS - 1  # ranks up to 10,000 fill them exactly
 
 
+def test_a_cut_score_adds_the_weight_of_each_offering_sources_band() -> None:
+    weights = (tuple(-0.1 * b for b in range(BUCKETS)), tuple(-0.5 - 0.2 * b for b in range(BUCKETS)))
+    cut = Cut(("a", "b"), 0.25, weights)
+    ranks = {"a": [1, 3, 7, None, 9_000, 70_000], "b": [None, 12, 1, 2, None, 4]}
+    frame = pl.DataFrame(ranks, schema={"a": pl.Int64, "b": pl.UInt16})
+    got = frame.select(cut.score({"a": "a", "b": "b"})).to_series().to_list()
+    # bands: 1 -> 0, 3 -> 2, 7 -> 4, 9,000 and 70,000 -> the last; 12 -> 6, 2 -> 1, 4 -> 3
+    want = [0.25 + 0.0, 0.25 - 0.2 - 1.7, 0.25 - 0.4 - 0.5, 0.25 - 0.7, 0.25 - 2.5, 0.25 - 2.5 - 1.1]
+    assert got == pytest.approx(want)
+
+
 def test_the_cut_keeps_what_the_week_before_bought_from_either_source() -> None:
     results, truth = built_case()
     cut = fit_cut(
