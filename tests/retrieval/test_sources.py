@@ -15,7 +15,8 @@ from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource
-from hmrec.retrieval.bought_together import BoughtTogetherSource
+from hmrec.retrieval import bought_together
+from hmrec.retrieval.bought_together import BoughtTogetherSource, co_occurrence
 from hmrec.retrieval.mf import MFSource
 from hmrec.retrieval.pipeline import SOURCES
 from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
@@ -148,6 +149,17 @@ def test_bought_together_expands_through_co_purchases() -> None:
     ]
     out = BoughtTogetherSource().candidates(hand_input(rows, serve=[0]))
     assert articles_for(out, 0) == [6, 7]
+
+
+@pytest.mark.parametrize("key_bits", [64, 0])  # ids packed into one integer, or three columns
+def test_co_occurrence_counts_customers_not_days(monkeypatch: pytest.MonkeyPatch, key_bits: int) -> None:
+    monkeypatch.setattr(bought_together, "KEY_BITS", key_bits)
+    rows = [(20, 1, 5), (20, 1, 6), (10, 1, 5), (9, 1, 6)]  # customer 1: 5 with 6 on two occasions
+    rows += [(10, 2, 5), (10, 2, 7), (10, 3, 6), (12, 3, 5), (30, 4, 5), (1, 4, 7)]  # 3: 6 after 5
+    pairs = co_occurrence(hand_input(rows), 8, 7, 10).collect()
+    confidence = {(a, o): c for a, o, c in pairs.iter_rows()}
+    # 5's four buyers: 1 and 3 bought 6 with it (1 counted once), 2 bought 7; 4's 7 came too late
+    assert confidence == {(5, 6): 2 / 4, (5, 7): 1 / 4, (6, 5): 1 / 2, (7, 5): 1 / 2}
 
 
 def test_popular_lists_last_weeks_best_sellers_for_everyone() -> None:
