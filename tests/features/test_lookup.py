@@ -19,7 +19,7 @@ def left_join(left: pl.DataFrame, right: pl.DataFrame, on: list[str]) -> pl.Data
 @pytest.mark.parametrize("two_columns", [False, True])
 @pytest.mark.parametrize("dense", [True, False])
 def test_attach_matches_a_left_join(seed: int, two_columns: bool, dense: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not dense:  # every table searched, however small its keys' range
+    if not dense:  # every table joined on its packed key, however small its range
         monkeypatch.setattr(lookup, "DENSE_CELLS", 0)
     rng = np.random.default_rng(seed)
     n, m = 500, 120
@@ -85,5 +85,5 @@ def test_a_table_whose_keys_are_its_row_numbers_is_read_by_position() -> None:
     got = attach(left, right, ["article"])
     assert got["v"].to_list() == [5.5, 0.5, None, None, 2.5, None, 5.5]
     assert_frame_equal(got, left_join(left, right, ["article"]))
-    gapped = right.filter(pl.col("article") != 3)  # not row numbers any more: searched instead
+    gapped = right.filter(pl.col("article") != 3)  # not row numbers any more: joined instead
     assert_frame_equal(attach(left, gapped, ["article"]), left_join(left, gapped, ["article"]))
