@@ -14,8 +14,8 @@ from hmrec.data.lists import popular_articles
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf.config import MFConfig
-from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource
 from hmrec.retrieval import bought_together
+from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource, co_occurrence
 from hmrec.retrieval.mf import MFSource
 from hmrec.retrieval.pipeline import SOURCES
