@@ -46,6 +46,16 @@ def test_cap_fills_by_source_priority_then_rank() -> None:
     assert sorted(swapped.filter(pl.col(Col.CUSTOMER) == 0)[Col.ARTICLE]) == [1, 7, 8]  # not 2
 
 
+def test_cap_breaks_a_tie_by_how_many_sources_offered_then_by_article() -> None:
+    # source a ranks articles 4, 3 and 2 all first (a tie); b offers 3 as well
+    a = source([(0, 4, 1), (0, 3, 1), (0, 2, 1)])
+    b = source([(0, 3, 5)])
+    kept = union({"a": a, "b": b}, cap=1).collect()[Col.ARTICLE].to_list()
+    assert kept == [3]  # offered by two sources: ahead of 2, which has the lower index
+    kept = union({"a": a, "b": b}, cap=2).collect()[Col.ARTICLE].sort().to_list()
+    assert kept == [2, 3]  # then the lower index: 2 before 4
+
+
 def test_union_of_nothing_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one"):
         union({}, cap=5)
@@ -92,7 +102,20 @@ def test_recall_curve_reads_each_size_of_the_quality_tables(tiny_dataset) -> Non
     runs = pipeline.run_sources(data, ["popular", "repurchase"], 10)
     curve = pipeline.recall_curve({size: pipeline.quality_table(runs, truth, size) for size in (3, 10)})
     assert list(curve) == ["repurchase", "popular", "union"]  # the union's priority order
-    popular = next(r for r in runs if r.name == "popular").candidates
-    assert curve["popular"] == [measure(pipeline.at_most(popular, n), truth).recall for n in (3, 10)]
-    assert curve["union"] == [measure(pipeline.union_at(runs, n), truth).recall for n in (3, 10)]
+    bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique()
+
+    def recall(candidates: pl.DataFrame) -> float:  # by hand: the share of bought pairs offered
+        offered = candidates.select(Col.CUSTOMER, Col.ARTICLE).unique()
+        return bought.join(offered, on=[Col.CUSTOMER, Col.ARTICLE], how="semi").height / bought.height
+
+    def top(name: str, n: int) -> pl.DataFrame:
+        return next(r for r in runs if r.name == name).candidates.filter(pl.col(Col.RANK) <= n)
+
+    for i, n in enumerate((3, 10)):
+        assert curve["popular"][i] == pytest.approx(recall(top("popular", n)))
+        assert curve["repurchase"][i] == pytest.approx(recall(top("repurchase", n)))
+        # the union at n keeps n per customer of both sources' n: between the better source and
+        # both sources' pairs together
+        pooled = recall(pl.concat([top("popular", n), top("repurchase", n)]))
+        assert curve["repurchase"][i] <= curve["union"][i] <= pooled
     assert curve["popular"][0] < curve["popular"][1]
