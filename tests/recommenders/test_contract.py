@@ -143,3 +143,22 @@ def test_fill_counts_distinct_articles_of_a_full_list() -> None:
     recs = fill_with(own, pl.Series([2, 3], dtype=pl.UInt32), list(range(20)), k=4)
     assert recs.filter(pl.col(Col.CUSTOMER) == 2)[Col.ARTICLE].to_list() == [5, 6, 7, 0]
     assert recs.filter(pl.col(Col.CUSTOMER) == 3)[Col.ARTICLE].to_list() == [9, 8, 7, 6]
+
+
+def test_fill_serves_full_partial_and_empty_lists_in_one_order() -> None:
+    own = pl.LazyFrame(  # given out of order; customer 9 is not asked for
+        {
+            Col.CUSTOMER: [4, 1, 4, 1, 1, 4, 9, 1, 4],
+            Col.ARTICLE: [2, 12, 7, 10, 11, 7, 1, 13, 8],  # 4 has article 7 twice
+            Col.RANK: [3, 2, 1, 4, 3, 2, 1, 1, 4],
+        }
+    )
+    fallback = [7, 7, 3, 2, 5, 6, 0, 9]  # a repeat: what a customer without articles gets is 7, 3, 2, 5
+    recs = fill_with(own, pl.Series([6, 4, 1], dtype=pl.UInt32), fallback, k=4)
+    assert recs[Col.CUSTOMER].to_list() == [1] * 4 + [4] * 4 + [6] * 4  # sorted by customer, then rank
+    assert recs[Col.RANK].to_list() == [1, 2, 3, 4] * 3
+    assert recs.filter(pl.col(Col.CUSTOMER) == 1)[Col.ARTICLE].to_list() == [13, 12, 11, 10]  # full: its own
+    assert recs.filter(pl.col(Col.CUSTOMER) == 4)[Col.ARTICLE].to_list() == [7, 2, 8, 3]  # 3 distinct, then 3
+    assert recs.filter(pl.col(Col.CUSTOMER) == 6)[Col.ARTICLE].to_list() == [7, 3, 2, 5]  # none of its own
+    alone = fill_with(None, pl.Series([5, 2], dtype=pl.UInt32), fallback, k=4)
+    assert alone.rows() == [(2, 7, 1), (2, 3, 2), (2, 2, 3), (2, 5, 4), (5, 7, 1), (5, 3, 2), (5, 2, 3), (5, 5, 4)]

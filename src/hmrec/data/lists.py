@@ -94,36 +94,56 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
 
     ``ranked`` holds ``customer, article, rank`` (None: nothing of its own); rows for other
     customers are ignored. Raises when ``fallback`` is too short to fill ``k`` slots.
+
+    Three kinds of customer, each the cheap way: those with ``k`` distinct articles of their
+    own keep their ``k`` best, those with none get the fallback's first ``k`` distinct (one
+    list, joined), and only those in between are merged with the fallback article by article.
     """
     if len(set(fallback)) < k:
         raise ValueError(f"need at least {k} distinct fallback articles, got {len(set(fallback))}")
     who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
     fallback = fallback[: 2 * k]  # enough to fill any list: at most k are already taken
-    own = None
-    short = who  # the customers with fewer than k articles of their own: only they need the fallback
-    if ranked is not None:
-        own = ranked.join(who, on=Col.CUSTOMER, how="semi").select(
+    listed = pl.LazyFrame(
+        {
+            Col.ARTICLE: pl.Series(fallback, dtype=pl.UInt32),
+            Col.RANK: pl.Series(range(FALLBACK_RANK, FALLBACK_RANK + len(fallback)), dtype=pl.Int64),
+        }
+    )
+
+    def ranks_up_to_k(rows: pl.LazyFrame) -> pl.LazyFrame:
+        """``rows`` (sorted by customer, then best first, articles distinct) ranked 1, 2, ...
+        within each customer, the first ``k`` kept."""
+        ranked_rows = rows.with_columns(pl.int_range(1, pl.len() + 1).over(Col.CUSTOMER).alias(Col.RANK))
+        return ranked_rows.filter(pl.col(Col.RANK) <= k).select(Col.CUSTOMER, Col.ARTICLE, Col.RANK)
+
+    distinct = list(dict.fromkeys(fallback))[:k]  # what a customer without articles gets
+    first_k = pl.LazyFrame(
+        {Col.ARTICLE: pl.Series(distinct, dtype=pl.UInt32), Col.RANK: pl.Series(range(1, k + 1), dtype=pl.Int64)}
+    )
+    if ranked is None:
+        return who.join(first_k, how="cross").sort(Col.CUSTOMER, Col.RANK).cast(RECOMMENDATION_SCHEMA).collect()
+    own = (
+        ranked.join(who, on=Col.CUSTOMER, how="semi")
+        .select(
             pl.col(Col.CUSTOMER).cast(pl.UInt32), pl.col(Col.ARTICLE).cast(pl.UInt32), pl.col(Col.RANK).cast(pl.Int64)
         )
-        full = own.group_by(Col.CUSTOMER).agg(pl.col(Col.ARTICLE).n_unique().alias("__n")).filter(pl.col("__n") >= k)
-        short = who.join(full, on=Col.CUSTOMER, how="anti")
-    extra = short.join(
-        pl.LazyFrame(
-            {
-                Col.ARTICLE: pl.Series(fallback, dtype=pl.UInt32),
-                Col.RANK: pl.Series(range(FALLBACK_RANK, FALLBACK_RANK + len(fallback)), dtype=pl.Int64),
-            }
-        ),
-        how="cross",
-    )
-    parts = [extra] if own is None else [own, extra]
-    return (
-        pl.concat(parts)
         .sort(Col.CUSTOMER, Col.RANK)
         .unique([Col.CUSTOMER, Col.ARTICLE], keep="first", maintain_order=True)
-        .with_columns(pl.int_range(1, pl.len() + 1).over(Col.CUSTOMER).alias(Col.RANK))
-        .filter(pl.col(Col.RANK) <= k)
-        .select(Col.CUSTOMER, Col.ARTICLE, pl.col(Col.RANK))
+        .with_columns(pl.len().over(Col.CUSTOMER).alias("__n"))
+        .collect()
+        .lazy()
+    )
+    full = ranks_up_to_k(own.filter(pl.col("__n") >= k))
+    some = own.filter(pl.col("__n") < k).drop("__n")
+    merged = ranks_up_to_k(
+        pl.concat([some, some.select(Col.CUSTOMER).unique().join(listed, how="cross")])
+        .sort(Col.CUSTOMER, Col.RANK)
+        .unique([Col.CUSTOMER, Col.ARTICLE], keep="first", maintain_order=True)
+    )
+    none = who.join(own.select(Col.CUSTOMER).unique(), on=Col.CUSTOMER, how="anti").join(first_k, how="cross")
+    return (
+        pl.concat([full, merged, none.select(Col.CUSTOMER, Col.ARTICLE, Col.RANK)])
+        .sort(Col.CUSTOMER, Col.RANK)
         .cast(RECOMMENDATION_SCHEMA)
         .collect()
     )
