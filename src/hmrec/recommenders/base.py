@@ -8,11 +8,13 @@ import polars as pl
 
 from hmrec.data.lists import FALLBACK_RANK, fill_with, top_per_customer
 from hmrec.data.week import WeekInput
+from hmrec.features.lookup import packed
 from hmrec.schema import Col, K
 
 __all__ = ["FALLBACK_RANK", "FILL", "Recommender", "fill_with", "top_per_customer", "with_details"]
 
 
+PAIR = "__pair"
 FILL = "popular fill"
 """The ``sources`` of an article the popular fill added to a ranked list."""
 
@@ -46,6 +48,13 @@ def with_details(recs: pl.DataFrame, scored: pl.DataFrame | None, name: str) -> 
     score and the model's ``name`` as the source."""
     if scored is None:
         return recs.with_columns(pl.lit(None, pl.Float64).alias(Col.SCORE), pl.lit(name).alias(Col.SOURCES))
-    return recs.join(
-        scored.select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE, Col.SOURCES), on=[Col.CUSTOMER, Col.ARTICLE], how="left"
-    ).with_columns(pl.col(Col.SOURCES).fill_null(FILL))
+    # joined on one integer per pair, the order of ``recs`` kept (a third of the time of a join
+    # on the two columns at full size)
+    pair = packed([Col.CUSTOMER, Col.ARTICLE]).alias(PAIR)
+    details = scored.select(pair, Col.SCORE, Col.SOURCES)
+    return (
+        recs.with_columns(pair)
+        .join(details, on=PAIR, how="left", maintain_order="left")
+        .drop(PAIR)
+        .with_columns(pl.col(Col.SOURCES).fill_null(FILL))
+    )
