@@ -28,7 +28,7 @@ def article_features(data: WeekInput) -> pl.LazyFrame:
     )
     # one row per (customer, article) bought, one pass over the history for both columns; the
     # pair was bought on more than one day when its last day is after its first (a min and a
-    # max per pair: half the time of counting its distinct days)
+    # max per pair: a fifth less time than counting its distinct days at full size)
     buyers = (
         sold.group_by(Col.CUSTOMER, Col.ARTICLE)
         .agg(again=pl.col(Col.DATE).max() > pl.col(Col.DATE).min())

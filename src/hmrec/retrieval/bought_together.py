@@ -29,7 +29,7 @@ def _counted_pairs(within: pl.LazyFrame, bought: pl.LazyFrame) -> pl.LazyFrame:
             within.select(Col.CUSTOMER, Col.ARTICLE, PAIR).unique().group_by(Col.ARTICLE, PAIR).agg(together=pl.len())
         )
     # one integer per triple, then per pair (its low bits): a unique and a group-by over one
-    # column each (a quarter less time than over three and two at full size)
+    # column each (the whole table a fifth faster at full size than over three and two)
     pair_of = 1 << (2 * article_bits)
     triple = (
         pl.col(Col.CUSTOMER).cast(pl.UInt64) * pair_of
