@@ -109,10 +109,19 @@ def test_two_submits_at_once_never_report_what_they_did_not_write(shop: Path, tm
     codes = {model: p.wait(timeout=300) for model, p in procs.items()}
     assert sorted(codes.values()) in ([0, 0], [0, 1])
     assert not leftovers(shop) and not leftovers(tmp_path)
+    named = json.loads((shop / "artifacts" / "submit" / "meta.json").read_text())["model"]
     if sorted(codes.values()) == [0, 1]:  # they overlapped: the one that wrote is the one that said so
-        winner = next(m for m, c in codes.items() if c == 0)
-        meta = (shop / "artifacts" / "submit" / "meta.json").read_text()
-        assert f'"model": "{winner}"' in meta
+        assert named == next(m for m, c in codes.items() if c == 0)
+    # however they ran, the submission left is the one of the model the artifacts name (the two
+    # models' submissions differ on this shop)
+    alone = {}
+    for model in ("repurchase", "popular"):
+        alone[model] = tmp_path / f"{model}.csv"
+        args = ["submit", "--data", str(shop), "--model", model, "--output", str(alone[model])]
+        done = run([*args, "--artifacts", str(tmp_path / f"artifacts-{model}")])
+        assert done.returncode == 0, done.stderr
+    assert alone["repurchase"].read_bytes() != alone["popular"].read_bytes()
+    assert output.read_bytes() == alone[named].read_bytes()
 
 
 def test_lock_is_exclusive_and_released_by_a_dead_process(tmp_path: Path) -> None:
