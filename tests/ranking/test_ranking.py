@@ -25,11 +25,12 @@ from hmrec.ranking.data import (
     LABEL,
     CandidateConfig,
     Tables,
+    candidate_features,
     feature_columns,
     labelled_week,
     training_cutoffs,
 )
-from hmrec.ranking.inference import rank_customers
+from hmrec.ranking.inference import rank_chunk, rank_customers
 from hmrec.ranking.model import FittedRanker, stack_weeks
 from hmrec.recommenders.base import FILL
 from hmrec.recommenders.baselines import popular_articles
@@ -213,6 +214,21 @@ def test_chunked_inference_ranks_as_one_shot(
     served = whole[Col.CUSTOMER].n_unique()
     assert chunks[-1][1] >= -(-served // 25) and len(chunks) == chunks[-1][1]  # chunks of at most 25 customers
     assert whole[Col.SOURCES].str.len_chars().min() > 0  # every row names a source
+
+
+def test_rank_chunk_of_a_shuffled_frame_ranks_as_the_sorted_one(
+    fitted: TwoStageRecommender, tiny_dataset: Dataset, split: Split
+) -> None:
+    assert fitted.ranker is not None
+    week = fitted.tables.week(split.history, split.cutoff, fitted.candidates)
+    customers = week.past().select(Col.CUSTOMER).unique().sort(Col.CUSTOMER).collect()[Col.CUSTOMER].head(60)
+    frame = candidate_features(week.chunk(customers), fitted.candidates)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=3)
+    assert not shuffled.equals(frame)
+    names = fitted.candidates.sources
+    ranked = rank_chunk(fitted.ranker, frame, names, 12)
+    assert ranked[Col.CUSTOMER].n_unique() > 30 and ranked.height > 30 * 12 // 2
+    assert_frame_equal(rank_chunk(fitted.ranker, shuffled, names, 12), ranked)  # sorted first, then ranked
 
 
 def test_compiled_trees_rank_as_lightgbm(

@@ -103,12 +103,6 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
         raise ValueError(f"need at least {k} distinct fallback articles, got {len(set(fallback))}")
     who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
     fallback = fallback[: 2 * k]  # enough to fill any list: at most k are already taken
-    listed = pl.LazyFrame(
-        {
-            Col.ARTICLE: pl.Series(fallback, dtype=pl.UInt32),
-            Col.RANK: pl.Series(range(FALLBACK_RANK, FALLBACK_RANK + len(fallback)), dtype=pl.Int64),
-        }
-    )
 
     def ranks_up_to_k(rows: pl.LazyFrame) -> pl.LazyFrame:
         """``rows`` (sorted by customer, then best first, articles distinct) ranked 1, 2, ...
@@ -132,6 +126,12 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
         .with_columns(pl.len().over(Col.CUSTOMER).alias("__n"))
         .collect()
         .lazy()
+    )
+    listed = pl.LazyFrame(  # ranked after any of a customer's own articles
+        {
+            Col.ARTICLE: pl.Series(fallback, dtype=pl.UInt32),
+            Col.RANK: pl.Series(range(FALLBACK_RANK, FALLBACK_RANK + len(fallback)), dtype=pl.Int64),
+        }
     )
     full = ranks_up_to_k(own.filter(pl.col("__n") >= k))
     some = own.filter(pl.col("__n") < k).drop("__n")
