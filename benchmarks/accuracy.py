@@ -81,12 +81,12 @@ def parse_mf_variant(text: str) -> tuple[str, MFConfig]:
 
 
 def score_mf(split: Split, cfg: MFConfig) -> tuple[float, float]:
-    """MAP@12 and recall@12 of the MF baseline with ``cfg``, fitted as ``--model mf`` is."""
+    """MAP@12 and recall@12 of the MF baseline with ``cfg`` fixed, fitted as ``--model mf --no-tune`` is."""
     from hmrec.recommenders.mf.recommender import MFRecommender
 
     truth = split.truth.collect()
     recs = (
-        MFRecommender(cfg)
+        MFRecommender(cfg, choose=False)
         .fit(WeekInput.before(split.history, split.cutoff))
         .recommend(truth[Col.CUSTOMER].unique().sort())
     )

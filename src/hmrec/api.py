@@ -49,6 +49,7 @@ from hmrec.schema import Col
 from hmrec.settings import MODEL_NAMES, Settings
 
 if TYPE_CHECKING:
+    from hmrec.recommenders.mf.choice import Choice
     from hmrec.recommenders.mf.recommender import MFRecommender
     from hmrec.retrieval.pipeline import QualityRow
     from hmrec.tuning import TuneResult
@@ -195,6 +196,7 @@ def _options(
     engine: Engine | None,
     on_tuned: Callable[[TuneResult], None] | None = None,
     artifacts: Path | None = None,
+    on_mf_choice: Callable[[Choice], None] | None = None,
 ) -> ModelOptions:
     return ModelOptions(
         ranker=settings.ranker,
@@ -204,6 +206,8 @@ def _options(
         tune_budget=settings.tune_budget if settings.tune else None,
         on_tuned=on_tuned,
         engine=engine or LocalEngine(),
+        mf_choose=settings.tune is not False,
+        on_mf_choice=on_mf_choice,
     )
 
 
@@ -218,6 +222,7 @@ def evaluate(
     curve_sizes: Sequence[int] = (),
     ablation: bool = False,
     artifacts: Path | None = None,
+    on_mf_choice: Callable[[Choice], None] | None = None,
 ) -> Evaluation:
     """Hold out a week (``settings.cutoff``, default the last 7 days), fit each model of
     ``models`` (default: ``settings.model``) on the weeks before and score it on the week's
@@ -225,14 +230,16 @@ def evaluate(
     ``result.recommendations_of(name, dataset)`` the holdout recommendations with Kaggle ids.
     ``engine`` runs the per-customer work (default: in this process); ``artifacts`` receives
     the ranker's model files; ``curve_sizes`` measures each candidate source's recall at those
-    sizes; ``ablation`` retrains the ranker without each feature block and each source."""
+    sizes; ``ablation`` retrains the ranker without each feature block and each source;
+    ``on_mf_choice`` receives what the MF model tried and chose (``settings.tune`` False: it
+    keeps its fixed settings)."""
     settings = settings or Settings()
     names = list(models) if models else [settings.model]
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
     split = holdout(dataset, settings.cutoff)
-    options = _options(settings, on_step, engine, on_tuned, artifacts)
+    options = _options(settings, on_step, engine, on_tuned, artifacts, on_mf_choice)
     return evaluate_models(dataset, names, split, options, curve_sizes, ablation)
 
 
@@ -243,11 +250,13 @@ def fit(
     on_step: Step | None = None,
     on_tuned: Callable[[TuneResult], None] | None = None,
     engine: Engine | None = None,
+    on_mf_choice: Callable[[Choice], None] | None = None,
 ) -> Model:
     """``settings.model`` (default: the ranker) fitted on all of ``dataset``, to score the week
     after its last day: ``model.recommend(dataset)``, ``model.write_submission(dataset, path)``,
     ``model.save(folder)``. With ``settings.tune``, the ranker's settings are chosen first on the
-    weeks before (the model's ``settings`` are the chosen ones)."""
+    weeks before (the model's ``settings`` are the chosen ones); the MF model chooses its own
+    unless ``settings.tune`` is False, and ``on_mf_choice`` receives what it tried and chose."""
     settings = settings or Settings()
     refuse_stray(dataset, "the model would be fitted to score the week after them")
     tuned: list[TuneResult] = []
@@ -257,11 +266,11 @@ def fit(
         if on_tuned:
             on_tuned(result)
 
-    options = _options(settings, on_step, engine, keep)
+    options = _options(settings, on_step, engine, keep, on_mf_choice=on_mf_choice)
     recommender = fit_model(dataset, settings.model, options)
     if tuned:
         chosen = tuned[-1]
-        settings = replace(settings, ranker=chosen.ranker, candidates=chosen.candidates, tune=False)
+        settings = replace(settings, ranker=chosen.ranker, candidates=chosen.candidates, tune=None)
     model = Model.fitted(settings.model, settings, dataset, recommender, scoring_cutoff(dataset))
     model.on_step, model.engine = on_step, options.engine
     return model
@@ -356,7 +365,7 @@ def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings
 
     if settings is not None and result.ranker_settings is not None:
         ranker, candidates = result.ranker_settings
-        used = replace(settings, model="ranker", ranker=ranker, candidates=candidates, tune=False)
+        used = replace(settings, model="ranker", ranker=ranker, candidates=candidates, tune=None)
         used.save(folder / "model" / "settings.toml")
     main = result.main
     write_artifacts(

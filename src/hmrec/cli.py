@@ -54,6 +54,7 @@ from hmrec.api import (
 )
 
 if TYPE_CHECKING:
+    from hmrec.recommenders.mf.choice import Choice
     from hmrec.tuning import TuneResult
 
 app = typer.Typer(
@@ -146,7 +147,9 @@ TuneOpt = Annotated[
     typer.Option(
         "--tune/--no-tune",
         help="Ranker: choose objective, tree size, training weeks, candidates and MF features on the weeks before the "
-        "cutoff (the holdout never takes part), print the choice and save it with the model \\[default: off].",
+        "cutoff (the holdout never takes part), print the choice and save it with the model \\[default: off]. "
+        "MF: it chooses alpha, reg, factors, epochs and how bought articles count on the week before the cutoff "
+        "unless --no-tune keeps its fixed settings \\[default: on].",
         show_default=False,
     ),
 ]
@@ -223,6 +226,18 @@ def _print_tuning(result: TuneResult) -> None:
         )
     err.print(table)
     err.print(f"tuning chose: {result.reason()}", highlight=False)
+
+
+def _print_mf_choice(choice: Choice) -> None:
+    """What the MF model tried on the week before the cutoff and what it chose, on stderr."""
+    table = Table(title=f"mf: validation MAP@12 on {choice.validation_buyers:,} buyers of the week before the cutoff")
+    for column in ("setting", "MAP@12", "seconds"):
+        table.add_column(column, justify="left" if column == "setting" else "right")
+    for t in choice.trials:
+        table.add_row(t.label(), f"{t.score:.5f}", f"{t.seconds:.1f}")
+    err.print(table)
+    sample = f" (fitted on {choice.customers:,} customers, {choice.share:.0%} of the pairs)" if choice.share < 1 else ""
+    err.print(f"mf chose: {choice.chosen.label()}{sample}", highlight=False)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -456,6 +471,7 @@ def _evaluate_and_save(
                     settings,
                     on_step=lambda text: bar.update(task, description=text),
                     on_tuned=_print_tuning,
+                    on_mf_choice=_print_mf_choice,
                     engine=runner,
                     curve_sizes=CURVE_SIZES,
                     ablation=ablation,
@@ -711,6 +727,7 @@ def _fit(dataset: Dataset, settings: Settings, runner: Engine, doing: str) -> Mo
                 settings,
                 on_step=lambda text: bar.update(task, description=text),
                 on_tuned=_print_tuning,
+                on_mf_choice=_print_mf_choice,
                 engine=runner,
             )
         )

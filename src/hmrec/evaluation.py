@@ -27,6 +27,7 @@ from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommend
 from hmrec.schema import Col, K
 
 if TYPE_CHECKING:
+    from hmrec.recommenders.mf.choice import Choice, Trial
     from hmrec.tuning import TuneResult
 
 
@@ -45,12 +46,22 @@ class ModelOptions:
     on_tuned: Callable[[TuneResult], None] | None = None
     engine: Engine = field(default_factory=LocalEngine)
     """Runs the ranker's per-customer work (``data/engine.py``); never changes a result."""
+    mf_choose: bool = True
+    """The MF model chooses its settings on the week before the cutoff (False: its fixed ones)."""
+    on_mf_choice: Callable[[Choice], None] | None = None
+    """Called with what the MF model tried and chose, once it has chosen."""
 
 
 def _mf(dataset: Dataset, options: ModelOptions) -> Recommender:
     from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
 
-    return MFRecommender()
+    on_step = options.on_step
+
+    def tried(trial: Trial) -> None:
+        if on_step:
+            on_step(f"mf: tried {trial.label()}: validation MAP@12 {trial.score:.5f}")
+
+    return MFRecommender(choose=options.mf_choose, on_trial=tried, on_choice=options.on_mf_choice)
 
 
 def _ranker(dataset: Dataset, options: ModelOptions) -> Recommender:

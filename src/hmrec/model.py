@@ -102,6 +102,8 @@ class Model:
             tuning = recommender.tuning.meta() if recommender.tuning is not None else None
         elif name == "mf":
             state = _MFState.of(recommender, dataset)
+            choice = getattr(recommender, "choice", None)
+            tuning = {"model": "mf", **choice.to_dict()} if choice is not None else None
         fill = _articles(dataset, recommender.popular, to_ids=True)
         model = cls(name, settings, cutoff, fill, articles, state, tuning=tuning)
         model.bound = ((dataset.root, cutoff), recommender)
@@ -484,6 +486,7 @@ class _MFState:
             "config": rec.config.to_dict(),
             "candidate_weeks": int(rec.candidate_weeks),
             "filter": str(rec.filter),
+            "boost": float(rec.boost),
         }
         torch.save(state, folder / MF_FILE)
         pl.DataFrame({Col.CUSTOMER_ID: self.customers}).write_parquet(folder / CUSTOMERS_FILE)
@@ -504,7 +507,12 @@ class _MFState:
             model = MatrixFactorization(n_customers, weights["article.weight"].shape[0], dim)
             model.load_state_dict(weights)
             config = MFConfig.from_dict(saved["config"])
-            rec = MFRecommender(config, candidate_weeks=int(saved["candidate_weeks"]), filter=str(saved["filter"]))
+            rec = MFRecommender(
+                config,
+                candidate_weeks=int(saved["candidate_weeks"]),
+                filter=str(saved["filter"]),
+                boost=float(saved.get("boost", 0.0)),  # a model saved before boosts has none
+            )
             rec.model, rec.trained = model, pl.Series(saved["trained"].numpy()).cast(INDEX_DTYPE).to_numpy()
         customers = _id_column(folder / CUSTOMERS_FILE, Col.CUSTOMER_ID)
         if customers.len() < n_customers:

@@ -20,7 +20,7 @@ it. Example::
     embedding = false
 
     [tune]
-    enabled = false
+    enabled = false           # leave it out: the ranker keeps its settings, MF chooses its own
     budget = 180.0
 
     [engine]
@@ -56,7 +56,10 @@ class Settings:
     """``evaluate``: first day of the holdout week, YYYY-MM-DD (None: the data's last 7 days)."""
     ranker: RankerConfig = field(default_factory=RankerConfig)
     candidates: CandidateConfig = field(default_factory=CandidateConfig)
-    tune: bool = False
+    tune: bool | None = None
+    """True: the ranker chooses its settings on the weeks before the cutoff; False: no model
+    chooses (the MF model keeps its fixed settings); None: each model's default (the MF model
+    chooses, the ranker does not)."""
     tune_budget: float = 180.0
     engine: str = "local"
     workers: int = 2

@@ -17,7 +17,7 @@ from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
-from hmrec.recommenders.mf.recommender import MFRecommender, top_n_scores
+from hmrec.recommenders.mf.recommender import BONUS, MFRecommender, top_n_scores
 from hmrec.recommenders.mf.train import interactions_from, train
 from hmrec.recommenders.mf.weights import PRESETS, WEIGHT, Weighting, interaction_weights
 from hmrec.schema import Col
@@ -191,8 +191,8 @@ def test_chunked_scoring_equals_one_shot() -> None:
 def test_excluded_pairs_are_not_returned() -> None:
     model, _ = fitted(replace(CFG, epochs=3))
     top = top_n_scores(model, np.array([0]), np.arange(20), 3)
-    banned = top.select(Col.CUSTOMER, Col.ARTICLE).head(2)
-    again = top_n_scores(model, np.array([0]), np.arange(20), 3, exclude=banned)
+    banned = top.select(Col.CUSTOMER, Col.ARTICLE, pl.lit(-np.inf, dtype=pl.Float32).alias(BONUS)).head(2)
+    again = top_n_scores(model, np.array([0]), np.arange(20), 3, adjust=banned)
     assert not set(again[Col.ARTICLE]) & set(banned[Col.ARTICLE])
     assert again.height == 3
 
@@ -251,8 +251,10 @@ def test_exclusion_works_for_customers_in_any_order() -> None:
     model, _ = fitted(replace(CFG, epochs=3))
     customers = np.array([7, 2, 5])
     plain = top_n_scores(model, customers, np.arange(20), 4)
-    banned = plain.filter(pl.col(Col.RANK) == 1).select(Col.CUSTOMER, Col.ARTICLE)
-    masked = top_n_scores(model, customers, np.arange(20), 4, exclude=banned)
+    banned = plain.filter(pl.col(Col.RANK) == 1).select(
+        Col.CUSTOMER, Col.ARTICLE, pl.lit(-np.inf, dtype=pl.Float32).alias(BONUS)
+    )
+    masked = top_n_scores(model, customers, np.arange(20), 4, adjust=banned)
     assert masked.join(banned, on=[Col.CUSTOMER, Col.ARTICLE], how="semi").is_empty()
     # each customer's second-best becomes their best
     second = plain.filter(pl.col(Col.RANK) == 2).sort(Col.CUSTOMER)[Col.ARTICLE].to_list()
@@ -366,9 +368,10 @@ def test_interval_filter_keeps_what_is_due_again() -> None:
     interval = MFRecommender(replace(CFG, epochs=3), tune_epochs=False, filter="interval").fit(
         WeekInput.before(history, CUTOFF)
     )
-    assert interval.bought is not None and bought.bought is not None
-    assert interval.bought.height <= bought.bought.height
-    assert interval.bought.join(bought.bought, on=[Col.CUSTOMER, Col.ARTICLE], how="anti").is_empty()
+    assert interval.adjust is not None and bought.adjust is not None
+    assert interval.adjust.height <= bought.adjust.height
+    assert interval.adjust.join(bought.adjust, on=[Col.CUSTOMER, Col.ARTICLE], how="anti").is_empty()
+    assert set(bought.adjust[BONUS]) == {-np.inf}  # a filter leaves pairs out, it does not weigh them
     with pytest.raises(ValueError, match="filter"):
         MFRecommender(filter="recent")
 

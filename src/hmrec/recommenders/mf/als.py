@@ -136,11 +136,14 @@ def train_als(
     resume: bool = False,
     validate: Callable[[MatrixFactorization], float] | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    article_reg_scale: float = 1.0,
 ) -> TrainResult:
     """Alternate customer and article solves ``cfg.epochs`` times; same contract as ``train``.
 
     The article factors start from ``N(0, 0.01)`` (seeded), the customers from zero; biases stay
-    zero. Checkpoints, resume and early stopping work as for the gradient trainer.
+    zero. The article rows' penalty is ``cfg.reg * article_reg_scale`` (a fit on a sample of the
+    customers scales it by the sample's share of the pairs). Checkpoints, resume and early
+    stopping work as for the gradient trainer.
     """
     if cfg.device != "cpu":
         warning = f"--device {cfg.device}: the ALS solver runs on the CPU (sparse products); use --solver sgd for a GPU"
@@ -163,7 +166,7 @@ def train_als(
         customers, articles = model.customer.weight.data, model.article.weight.data
         for epoch in range(start, cfg.epochs):
             solve(customers, articles, by_customer, cfg.reg, cfg.cg_steps)
-            solve(articles, customers, by_article, cfg.reg, cfg.cg_steps)
+            solve(articles, customers, by_article, cfg.reg * article_reg_scale, cfg.cg_steps)
             loss = _loss(model, by_customer, cfg.reg)
             losses.check(torch.tensor(loss), epoch, 0)
             if progress.end_epoch(epoch, loss, {}):

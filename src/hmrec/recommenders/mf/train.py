@@ -96,19 +96,30 @@ def train(
     resume: bool = False,
     validate: Callable[[MatrixFactorization], float] | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    article_reg_scale: float = 1.0,
 ) -> TrainResult:
     """Train ``model`` in place; with ``validate``, stop early and keep the best epoch's weights.
 
     A checkpoint (model, optimiser, random state, scores) is written to ``checkpoint_dir`` after
     every epoch; ``resume`` continues from it. Raises ``losses.DegenerateLoss`` on a NaN loss.
-    ``cfg.solver == "als"`` hands the work to ``als.train_als`` (same contract).
+    ``cfg.solver == "als"`` hands the work to ``als.train_als`` (same contract; it alone takes
+    ``article_reg_scale``).
     """
     if cfg.solver == "als":
         from hmrec.recommenders.mf.als import train_als
 
         return train_als(
-            model, data, cfg, checkpoint_dir=checkpoint_dir, resume=resume, validate=validate, on_epoch=on_epoch
+            model,
+            data,
+            cfg,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+            validate=validate,
+            on_epoch=on_epoch,
+            article_reg_scale=article_reg_scale,
         )
+    if article_reg_scale != 1.0:
+        raise ValueError("article_reg_scale is a setting of the als solver")
     device, warning = resolve_device(cfg.device)
     model.to(device)
     optimizer = RowAdagrad(list(model.parameters()), lr=cfg.lr)
