@@ -290,3 +290,45 @@ def test_help_shows_the_defaults_of_flags_a_settings_file_can_set() -> None:
     assert result.exit_code == 0
     assert "[default: 4]" in result.output and "[default: local]" in result.output  # not eaten as markup
     assert "hmrec[ray]" in result.output and "--config" in result.output
+
+
+def test_fit_mf_prints_and_saves_its_choice_and_no_tune_keeps_the_fixed_settings(
+    tiny_shop: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from hmrec.recommenders.mf.config import MFConfig
+
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["fit", "--data", str(data), "--model", "mf", "--out", str(out)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "mf chose: alpha" in result.output
+    info = json.loads((out / "model.json").read_text())
+    trials = info["tuning"]["trials"]
+    assert info["tuning"]["model"] == "mf" and len(trials) >= 6
+    best = max(trials, key=lambda t: t["score"])
+    saved = torch.load(out / "mf.pt", weights_only=True)
+    assert (saved["config"]["alpha"], saved["config"]["reg"], saved["config"]["dim"]) == (
+        best["alpha"],
+        best["reg"],
+        best["dim"],
+    )
+    assert (saved["filter"], saved["boost"], saved["config"]["epochs"]) == (
+        best["filter"],
+        best["boost"],
+        best["epochs"],
+    )
+    fixed = tmp_path / "fixed"
+    args = ["fit", "--data", str(data), "--model", "mf", "--no-tune", "--out", str(fixed)]
+    result = runner.invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "mf chose" not in result.output
+    assert "tuning" not in json.loads((fixed / "model.json").read_text())
+    saved = torch.load(fixed / "mf.pt", weights_only=True)
+    assert (saved["config"]["alpha"], saved["config"]["reg"], saved["filter"], saved["boost"]) == (
+        MFConfig.alpha,
+        MFConfig.reg,
+        "none",
+        0.0,
+    )

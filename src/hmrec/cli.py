@@ -54,7 +54,7 @@ from hmrec.api import (
 )
 
 if TYPE_CHECKING:
-    from hmrec.recommenders.mf.choice import Choice
+    from hmrec.api import Choice
     from hmrec.tuning import TuneResult
 
 app = typer.Typer(
@@ -237,6 +237,8 @@ def _print_mf_choice(choice: Choice) -> None:
         table.add_row(t.label(), f"{t.score:.5f}", f"{t.seconds:.1f}")
     err.print(table)
     sample = f" (fitted on {choice.customers:,} customers, {choice.share:.0%} of the pairs)" if choice.share < 1 else ""
+    if choice.skipped:
+        err.print(f"mf: skipped for time: {'; '.join(choice.skipped)}", highlight=False)
     err.print(f"mf chose: {choice.chosen.label()}{sample}", highlight=False)
 
 

@@ -14,7 +14,9 @@ The best trial (the first of equals) gives alpha, reg, the size, the epochs and 
 handling; the model is then fitted again on the whole history with them. Where the history has
 more than ``choice_customers`` customers the trials see a seeded sample of them (every sampled
 validation buyer among them) and the article side's penalty is scaled by the share of pairs the
-sample keeps, so that an article's factors weigh its data as in the full fit.
+sample keeps, so that an article's factors weigh its data as in the full fit. A trial that would
+end past ``choice_budget`` seconds (costed as the first trial, per factor) is skipped and listed
+as such; at the matrix's sizes none is.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ REPEATS: tuple[tuple[str, float], ...] = (
     ("none", 0.3),
     ("none", 1.0),
     ("none", 3.0),
+    ("none", 10.0),
 )
 """``(filter, boost)``: how the customer's own purchases count against the factors' score."""
 
@@ -66,6 +69,8 @@ class Choice:
     share: float = 1.0
     """The share of the history's weighted pairs those customers hold."""
     validation_buyers: int = 0
+    skipped: list[str] = field(default_factory=list)
+    """Trials left out because they would have ended past the time budget."""
 
     @property
     def chosen(self) -> Trial:
@@ -78,6 +83,7 @@ class Choice:
             "customers": self.customers,
             "share": self.share,
             "validation_buyers": self.validation_buyers,
+            "skipped": list(self.skipped),
         }
 
     @classmethod
@@ -87,4 +93,5 @@ class Choice:
             int(values["customers"]),
             float(values["share"]),
             int(values["validation_buyers"]),
+            list(values.get("skipped", [])),
         )

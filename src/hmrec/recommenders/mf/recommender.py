@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import torch
 
+import hmrec.recommenders.mf.choice as grid
 from hmrec.data.lists import popular_articles
 from hmrec.data.split import Split
 from hmrec.data.split import buyers as week_buyers
@@ -18,7 +19,7 @@ from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import fill_with, with_details
-from hmrec.recommenders.mf.choice import DIMS, PENALTIES, REPEATS, Choice, Trial
+from hmrec.recommenders.mf.choice import Choice, Trial
 from hmrec.recommenders.mf.config import FILTERS, MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
 from hmrec.recommenders.mf.train import Interactions, TrainResult, interactions_from, train
@@ -26,6 +27,8 @@ from hmrec.recommenders.mf.weights import WEIGHT, Weighting, interaction_weights
 from hmrec.schema import Col, K
 
 VALIDATION_DAYS = 7
+CHOICE_PATIENCE = 2
+"""Epochs without a better validation score before a trial of the choice stops."""
 BONUS = "bonus"
 
 
@@ -159,7 +162,9 @@ class MFRecommender:
     before that one and scored on its buyers), then trains again on the whole history with
     them; with ``choose=False`` it keeps ``config``, ``filter`` and ``boost`` and picks only the
     number of epochs that way; with ``tune_epochs=False`` it trains once for ``config.epochs``.
-    Early stopping scores MAP@12 on at most ``validation_customers`` buyers of that week. Only
+    Early stopping scores MAP@12 on at most ``validation_customers`` buyers of that week (the
+    choice: on ``choice_validation`` of them, fitting on at most ``choice_customers`` customers,
+    skipping a trial that would end past ``choice_budget`` seconds). Only
     articles sold in the last ``candidate_weeks`` weeks are scored. ``filter`` (one of
     ``FILTERS``) drops from the model's picks what the customer bought (``bought``), or only what
     they bought more recently than the article's median repeat interval (``interval``);
@@ -176,7 +181,9 @@ class MFRecommender:
     tune_epochs: bool = True
     chunk_size: int = 2048
     validation_customers: int = 20_000
-    choice_customers: int = 200_000
+    choice_customers: int = 100_000
+    choice_validation: int = 10_000
+    choice_budget: float | None = 100.0
     name: str = "mf"
     on_epoch: Callable[[int, float, float], None] | None = None
     on_trial: Callable[[Trial], None] | None = None
@@ -203,11 +210,12 @@ class MFRecommender:
             self.given = (self.config, self.filter, self.boost)
 
     def _train(
-        self, history: pl.LazyFrame, cutoff: date, cfg: MFConfig, n_articles: int | None = None, **options: object
+        self, history: pl.LazyFrame | Interactions, cutoff: date, cfg: MFConfig, **options: object
     ) -> tuple[MatrixFactorization, TrainResult]:
-        """A fresh model (seeded) trained on the weighted pairs before ``cutoff``."""
+        """A fresh model (seeded) trained on the weighted pairs before ``cutoff`` (or on pairs
+        already built)."""
         torch.manual_seed(cfg.seed)
-        data = build_interactions(history, cutoff, cfg, n_articles)
+        data = history if isinstance(history, Interactions) else build_interactions(history, cutoff, cfg)
         model = MatrixFactorization(data.n_customers, data.n_articles, cfg.dim)
         return model, train(model, data, cfg, on_epoch=self.on_epoch, **options)
 
@@ -241,45 +249,75 @@ class MFRecommender:
         truth = inner.truth.collect()
         if truth.is_empty() or inner.history.select(pl.len()).collect().item() == 0:
             return None
-        buyers = self._validation_buyers(truth)
+        began_choice = time.perf_counter()
+        buyers = self._validation_buyers(truth, self.choice_validation)
         sample, share, n_customers = self._sample(inner.history, inner.cutoff, buyers)
         self.choice = Choice(customers=n_customers, share=share, validation_buyers=buyers.len())
-        validate = self._validator(truth)
+        validate = self._validator(truth, self.choice_validation)
         # the sample may lack the last articles: the model still needs a row for every candidate
         n_articles = int(before(inner.history, inner.cutoff).select(pl.col(Col.ARTICLE).max()).collect().item()) + 1
         article_reg_scale = share  # an article's data shrinks with the sample: so does its penalty
         base = self.config
+        pairs = build_interactions(sample, inner.cutoff, base, n_articles)  # the same for every trial
+        self.prepare_scoring(inner.history, inner.cutoff, only=buyers)
+        theirs = before(inner.history, inner.cutoff).filter(pl.col(Col.CUSTOMER).is_in(buyers.implode()))
+        adjustments: dict[tuple[str, float], pl.DataFrame | None] = {}
+
+        def use(filter: str, boost: float) -> None:
+            """Score the validation buyers with this repeat handling (its bonus table built once)."""
+            self.filter, self.boost = filter, boost
+            if (filter, boost) not in adjustments:
+                adjustments[filter, boost] = score_adjustments(
+                    theirs, inner.cutoff, filter, boost, self.config.weighting
+                )
+            self.adjust = adjustments[filter, boost]
 
         def trial(cfg: MFConfig, filter: str, boost: float) -> tuple[Trial, MatrixFactorization]:
             began = time.perf_counter()
-            self.filter, self.boost = filter, boost
-            self.prepare_scoring(inner.history, inner.cutoff, only=buyers)
+            use(filter, boost)
             model, result = self._train(
-                sample, inner.cutoff, cfg, n_articles, validate=validate, article_reg_scale=article_reg_scale
+                pairs,
+                inner.cutoff,
+                replace(cfg, patience=min(cfg.patience, CHOICE_PATIENCE)),
+                validate=validate,
+                article_reg_scale=article_reg_scale,
             )
             score = result.scores[result.best_epoch]
             done = self._record(cfg, filter, boost, result.best_epoch + 1, score, time.perf_counter() - began)
             return done, model  # the model holds its best epoch's factors
 
-        first, fitted = trial(base, "none", 0.0)
+        first, fitted = trial(base, *grid.REPEATS[0])
+
+        def affordable(cfg: MFConfig) -> bool:
+            """Whether a trial of ``cfg``, costed as the first one per factor, ends within the budget."""
+            if self.choice_budget is None:
+                return True
+            cost = first.seconds * cfg.dim / base.dim
+            if time.perf_counter() - began_choice + cost <= self.choice_budget:
+                return True
+            assert self.choice is not None
+            self.choice.skipped.append(f"alpha {cfg.alpha:g}, reg {cfg.reg:g}, {cfg.dim} factors")
+            return False
+
         repeat = [first]
-        for filter, boost in REPEATS[1:]:
+        for filter, boost in grid.REPEATS[1:]:
             began = time.perf_counter()
-            self.filter, self.boost, self.model = filter, boost, fitted
-            self.prepare_scoring(inner.history, inner.cutoff, only=buyers)
+            use(filter, boost)
             repeat.append(
                 self._record(base, filter, boost, first.epochs, validate(fitted), time.perf_counter() - began)
             )
         best_repeat = max(repeat, key=lambda t: t.score)
         filter, boost = best_repeat.filter, best_repeat.boost
         penalties = [best_repeat]
-        for alpha, reg in PENALTIES:
-            if (alpha, reg) != (base.alpha, base.reg):
-                penalties.append(trial(replace(base, alpha=alpha, reg=reg), filter, boost)[0])
+        for alpha, reg in grid.PENALTIES:
+            cfg = replace(base, alpha=alpha, reg=reg)
+            if (alpha, reg) != (base.alpha, base.reg) and affordable(cfg):
+                penalties.append(trial(cfg, filter, boost)[0])
         best = max(penalties, key=lambda t: t.score)
-        for dim in DIMS:
-            if dim != base.dim:
-                trial(replace(base, alpha=best.alpha, reg=best.reg, dim=dim), filter, boost)
+        for dim in grid.DIMS:
+            cfg = replace(base, alpha=best.alpha, reg=best.reg, dim=dim)
+            if dim != base.dim and affordable(cfg):
+                trial(cfg, filter, boost)
         return self.choice.chosen
 
     def _record(self, cfg: MFConfig, filter: str, boost: float, epochs: int, score: float, seconds: float) -> Trial:
@@ -290,11 +328,13 @@ class MFRecommender:
             self.on_trial(done)
         return done
 
-    def _validation_buyers(self, truth: pl.DataFrame) -> pl.Series:
-        """The buyers early stopping scores: at most ``validation_customers`` of them, seeded."""
+    def _validation_buyers(self, truth: pl.DataFrame, at_most: int | None = None) -> pl.Series:
+        """The buyers early stopping scores: at most ``at_most`` (default ``validation_customers``)
+        of them, seeded."""
+        at_most = self.validation_customers if at_most is None else at_most
         buyers = week_buyers(truth)
-        if buyers.len() > self.validation_customers:
-            buyers = buyers.sample(self.validation_customers, seed=self.config.seed).sort()
+        if buyers.len() > at_most:
+            buyers = buyers.sample(at_most, seed=self.config.seed).sort()
         return buyers
 
     def _sample(self, history: pl.LazyFrame, cutoff: date, buyers: pl.Series) -> tuple[pl.LazyFrame, float, int]:
@@ -398,9 +438,9 @@ class MFRecommender:
         theirs = history if only is None else history.filter(pl.col(Col.CUSTOMER).is_in(only.implode()))
         self.adjust = score_adjustments(theirs, cutoff, self.filter, self.boost, self.config.weighting)
 
-    def _validator(self, truth: pl.DataFrame) -> Callable[[MatrixFactorization], float]:
-        """MAP@12 on (a seeded sample of at most ``validation_customers`` of) the week's buyers."""
-        buyers = self._validation_buyers(truth)
+    def _validator(self, truth: pl.DataFrame, at_most: int | None = None) -> Callable[[MatrixFactorization], float]:
+        """MAP@12 on (a seeded sample of at most ``at_most`` of) the week's buyers."""
+        buyers = self._validation_buyers(truth, at_most)
         truth = truth.filter(pl.col(Col.CUSTOMER).is_in(buyers.implode()))
 
         def score(model: MatrixFactorization) -> float:
