@@ -90,12 +90,17 @@ def top_n_scores(
     position = np.full(int(candidates.max()) + 1 if len(candidates) else 1, -1, dtype=np.int64)
     position[candidates] = np.arange(len(candidates))
     n = min(n, len(candidates))
+    if adjust is not None:  # sorted once: each chunk reads its customers' slice, not the whole table
+        adjust = adjust.sort(Col.CUSTOMER)
+        owners = adjust[Col.CUSTOMER].to_numpy()
     rows, cols, vals = [], [], []
     for lo in range(0, len(customers), chunk_size):
         chunk = customers[lo : lo + chunk_size]
         scores = model.ranking_scores(torch.from_numpy(chunk.astype(np.int64)).to(device), cand)
-        if adjust is not None:
-            _adjust(scores, chunk, adjust, position)
+        if adjust is not None and len(chunk):
+            start = int(np.searchsorted(owners, chunk.min(), side="left"))
+            end = int(np.searchsorted(owners, chunk.max(), side="right"))
+            _adjust(scores, chunk, adjust.slice(start, end - start), position)
         values, idx = torch.topk(scores, n, dim=1)
         rows.append(np.repeat(chunk, n))
         cols.append(idx.cpu().numpy().ravel())
