@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -229,27 +230,22 @@ class MFRecommender:
         assert self.given is not None
         self.config, self.filter, self.boost = self.given
         self.choice = None
-        if self.choose and self.tune_epochs and self.config.solver == "als":
-            chosen = self._choose(history, cutoff)
-            if chosen is not None and self.on_choice and self.choice is not None:
+        choosing = self.choose and self.tune_epochs and self.config.solver == "als"
+        chosen = self._choose(history, cutoff) if choosing else None
+        if chosen is not None:
+            if self.on_choice and self.choice is not None:
                 self.on_choice(self.choice)
-            if chosen is not None:
-                self.filter, self.boost = chosen.filter, chosen.boost
-                cfg = replace(self.config, alpha=chosen.alpha, reg=chosen.reg, dim=chosen.dim, epochs=chosen.epochs)
-            else:
-                cfg = self.config
-        else:
-            cfg = replace(self.config, epochs=self._epochs_by_early_stopping(history, cutoff))
-        self.config = cfg
-        self.model, self.result = self._train(history, cutoff, cfg, checkpoint_dir=self.checkpoint_dir)
+            self.filter, self.boost = chosen.filter, chosen.boost
+            self.config = replace(self.config, alpha=chosen.alpha, reg=chosen.reg, dim=chosen.dim, epochs=chosen.epochs)
+        else:  # fixed settings, or no week to choose on: the epochs alone, where there is a week
+            self.config = replace(self.config, epochs=self._epochs_by_early_stopping(history, cutoff))
+        self.model, self.result = self._train(history, cutoff, self.config, checkpoint_dir=self.checkpoint_dir)
         self.prepare_scoring(history, cutoff)
         self.trained = self.known
         return self
 
     def _choose(self, history: pl.LazyFrame, cutoff: date) -> Trial | None:
         """The best trial of ``choice.py`` on the last week before ``cutoff`` (None: no such week)."""
-        import time
-
         inner = Split.at(history, cutoff - timedelta(days=VALIDATION_DAYS))
         truth = inner.truth.collect()
         if truth.is_empty() or inner.history.select(pl.len()).collect().item() == 0:
