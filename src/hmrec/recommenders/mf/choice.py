@@ -56,7 +56,12 @@ class Trial:
 
     def label(self) -> str:
         repeat = self.filter if self.filter != "none" else f"boost {self.boost:g}" if self.boost else "no repeat bonus"
-        return f"alpha {self.alpha:g}, reg {self.reg:g}, {self.dim} factors, {self.epochs} epochs, {repeat}"
+        return f"{setting(self.alpha, self.reg, self.dim)}, {self.epochs} epochs, {repeat}"
+
+
+def setting(alpha: float, reg: float, dim: int) -> str:
+    """How a trial's penalty and size are written, in its label and in the list of skipped ones."""
+    return f"alpha {alpha:g}, reg {reg:g}, {dim} factors"
 
 
 @dataclass

@@ -20,7 +20,7 @@ from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import fill_with, with_details
-from hmrec.recommenders.mf.choice import Choice, Trial
+from hmrec.recommenders.mf.choice import Choice, Trial, setting
 from hmrec.recommenders.mf.config import FILTERS, MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
 from hmrec.recommenders.mf.train import Interactions, TrainResult, interactions_from, train
@@ -260,7 +260,7 @@ class MFRecommender:
         article_reg_scale = share  # an article's data shrinks with the sample: so does its penalty
         base = self.config
         pairs = build_interactions(sample, inner.cutoff, base, n_articles)  # the same for every trial
-        self.prepare_scoring(inner.history, inner.cutoff, only=buyers)
+        self._read_lists(inner.history, inner.cutoff)  # each trial's bonus table comes from use()
         theirs = before(inner.history, inner.cutoff).filter(pl.col(Col.CUSTOMER).is_in(buyers.implode()))
         adjustments: dict[tuple[str, float], pl.DataFrame | None] = {}
 
@@ -297,7 +297,7 @@ class MFRecommender:
             if time.perf_counter() - began_choice + cost <= self.choice_budget:
                 return True
             assert self.choice is not None
-            self.choice.skipped.append(f"alpha {cfg.alpha:g}, reg {cfg.reg:g}, {cfg.dim} factors")
+            self.choice.skipped.append(setting(cfg.alpha, cfg.reg, cfg.dim))
             return False
 
         repeat = [first]
@@ -428,16 +428,19 @@ class MFRecommender:
         self.trained = self.known
         return self
 
-    def prepare_scoring(self, history: pl.LazyFrame, cutoff: date, only: pl.Series | None = None) -> None:
+    def prepare_scoring(self, history: pl.LazyFrame, cutoff: date) -> None:
         """Read what scoring needs from the history: popular list, candidates, known customers,
-        and the bonus of bought pairs (``filter``, ``boost``; for the customers ``only`` if given)."""
+        and the bonus of bought pairs (``filter``, ``boost``)."""
+        self._read_lists(history, cutoff)
+        self.adjust = score_adjustments(before(history, cutoff), cutoff, self.filter, self.boost, self.config.weighting)
+
+    def _read_lists(self, history: pl.LazyFrame, cutoff: date) -> None:
+        """The popular list, the candidate articles and the known customers before ``cutoff``."""
         history = before(history, cutoff)
         self.popular = popular_articles(history, cutoff)
         recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=self.candidate_weeks))
         self.candidates = recent.select(pl.col(Col.ARTICLE).unique().sort()).collect()[Col.ARTICLE].to_numpy()
         self.known = history.select(pl.col(Col.CUSTOMER).unique().sort()).collect()[Col.CUSTOMER].to_numpy()
-        theirs = history if only is None else history.filter(pl.col(Col.CUSTOMER).is_in(only.implode()))
-        self.adjust = score_adjustments(theirs, cutoff, self.filter, self.boost, self.config.weighting)
 
     def _validator(self, truth: pl.DataFrame, at_most: int | None = None) -> Callable[[MatrixFactorization], float]:
         """MAP@12 on (a seeded sample of at most ``at_most`` of) the week's buyers."""
