@@ -39,11 +39,13 @@ def shop(tiny_shop: Path, tmp_path: Path) -> Path:
 
 def test_the_documented_example_runs(tiny_shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (ROOT / "docs" / "python-api.md").read_text()
-    example = re.search(r"```python\n(.*?)```", text, re.S)
-    assert example is not None and 'hmrec.load("data/hm")' in example.group(1)
+    examples = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(examples) >= 2 and 'hmrec.load("data/hm")' in examples[0]
     shutil.copytree(tiny_shop, tmp_path / "data" / "hm")
     monkeypatch.chdir(tmp_path)
-    exec(compile(example.group(1), "python-api.md", "exec"), {})
+    names: dict[str, object] = {}
+    for i, example in enumerate(examples):  # in order, each reading what the ones before made
+        exec(compile(example, f"python-api.md, example {i + 1}", "exec"), names)
     submission = pl.read_csv(tmp_path / "submission.csv")
     assert submission.height == pl.read_csv(tiny_shop / "sample_submission.csv").height
     assert (tmp_path / "models" / "ranker" / "model.json").exists()

@@ -108,8 +108,13 @@ def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_pa
     )
     assert result.exit_code == 0, result.output
     assert "ablation" in result.output
-    for part in (*FEATURE_BLOCKS, *RULE_SOURCES):
-        assert part in result.output
+    rows = [line.split("│")[1:3] for line in result.output.splitlines() if line.startswith("│ ")]
+    removed = {name.strip(): kind.strip() for name, kind in rows if kind.strip() in ("feature block", "source")}
+    used = json.loads((data / "artifacts" / "evaluate" / "model" / "features.json").read_text())["features"]
+    blocks = [b for b in FEATURE_BLOCKS if any(FEATURE_BLOCKS[b](f) for f in used)]
+    assert "embedding" not in blocks  # off without --mf-features: not retrained without it
+    assert removed == {**dict.fromkeys(blocks, "feature block"), **dict.fromkeys(RULE_SOURCES, "source")}
+    assert f"variant {len(removed)}/{len(removed)}: without the source" in result.output
     assert (data / "artifacts" / "evaluate" / "model" / "model.txt").exists()
     saved = Settings.load(data / "artifacts" / "evaluate" / "model" / "settings.toml")  # what --config reads
     assert saved.ranker.train_weeks == 2 and saved.model == "ranker"

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,8 +39,9 @@ from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import history as before
 from hmrec.data.validate import DataError
-from hmrec.evaluation import AblationRow, Evaluation, ModelOptions, Score, evaluate_models, fit_model, scoring_cutoff
+from hmrec.evaluation import AblationRow, Evaluation, ModelOptions, Score, evaluate_weeks, fit_model, scoring_cutoff
 from hmrec.model import Model, ModelError
+from hmrec.progress import StepPrinter
 from hmrec.ranking.config import OBJECTIVES, RankerConfig
 from hmrec.ranking.data import CandidateConfig
 from hmrec.recommenders.mf.config import FILTERS, LOSS_NAMES, SOLVERS, MFConfig
@@ -101,6 +103,7 @@ __all__ = [
     "evaluate",
     "fit",
     "holdout",
+    "holdout_weeks",
     "load",
     "load_model",
     "prepare",
@@ -223,6 +226,8 @@ def evaluate(
     ablation: bool = False,
     artifacts: Path | None = None,
     on_mf_choice: Callable[[Choice], None] | None = None,
+    weeks: int = 1,
+    progress: bool = False,
 ) -> Evaluation:
     """Hold out a week (``settings.cutoff``, default the last 7 days), fit each model of
     ``models`` (default: ``settings.model``) on the weeks before and score it on the week's
@@ -232,15 +237,50 @@ def evaluate(
     the ranker's model files; ``curve_sizes`` measures each candidate source's recall at those
     sizes; ``ablation`` retrains the ranker without each feature block and each source;
     ``on_mf_choice`` receives what the MF model tried and chose (``settings.tune`` False: it
-    keeps its fixed settings)."""
+    keeps its fixed settings). With ``weeks`` N, each of the N weeks up to the holdout week is
+    held out in turn: ``result.summary()`` holds each model's mean MAP@12 and its standard
+    error, the ablation its means. ``progress`` prints each step on stderr with its seconds."""
     settings = settings or Settings()
     names = list(models) if models else [settings.model]
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
-    split = holdout(dataset, settings.cutoff)
-    options = _options(settings, on_step, engine, on_tuned, artifacts, on_mf_choice)
-    return evaluate_models(dataset, names, split, options, curve_sizes, ablation)
+    splits = holdout_weeks(dataset, weeks, settings.cutoff)
+    options = _options(settings, _with_progress(on_step, progress), engine, on_tuned, artifacts, on_mf_choice)
+    return evaluate_weeks(dataset, names, splits, options, curve_sizes, ablation)
+
+
+def holdout_weeks(dataset: Dataset, weeks: int, cutoff: str | None = None) -> list[Split]:
+    """The ``weeks`` holdout splits ending with ``holdout(dataset, cutoff)``'s, a week apart,
+    oldest first."""
+    if not isinstance(weeks, int) or weeks < 1:
+        raise ValueError(f"weeks must be a whole number of at least 1, got {weeks!r}")
+    last = holdout(dataset, cutoff)
+    if weeks == 1:
+        return [last]
+    first_day = dataset.date_range()[0]
+    earliest = last.cutoff - timedelta(weeks=weeks - 1)
+    if earliest - timedelta(weeks=1) < first_day:
+        raise ValueError(
+            f"{weeks} holdout weeks would start on {earliest}, with less than a week of purchases before it "
+            f"(the log starts on {first_day}); hold out fewer weeks"
+        )
+    tx = dataset.transactions()
+    return [Split.at(tx, last.cutoff - timedelta(weeks=i)) for i in reversed(range(1, weeks))] + [last]
+
+
+def _with_progress(on_step: Step | None, progress: bool) -> Step | None:
+    if not progress:
+        return on_step
+    printer = StepPrinter()
+    if on_step is None:
+        return printer
+
+    def both(text: str) -> None:
+        printer(text)
+        on_step(text)
+
+    return both
 
 
 def fit(
@@ -251,13 +291,16 @@ def fit(
     on_tuned: Callable[[TuneResult], None] | None = None,
     engine: Engine | None = None,
     on_mf_choice: Callable[[Choice], None] | None = None,
+    progress: bool = False,
 ) -> Model:
     """``settings.model`` (default: the ranker) fitted on all of ``dataset``, to score the week
     after its last day: ``model.recommend(dataset)``, ``model.write_submission(dataset, path)``,
     ``model.save(folder)``. With ``settings.tune``, the ranker's settings are chosen first on the
     weeks before (the model's ``settings`` are the chosen ones); the MF model chooses its own
-    unless ``settings.tune`` is False, and ``on_mf_choice`` receives what it tried and chose."""
+    unless ``settings.tune`` is False, and ``on_mf_choice`` receives what it tried and chose.
+    ``progress`` prints each step on stderr with its seconds (the model's later work too)."""
     settings = settings or Settings()
+    on_step = _with_progress(on_step, progress)
     refuse_stray(dataset, "the model would be fitted to score the week after them")
     tuned: list[TuneResult] = []
 
@@ -276,11 +319,14 @@ def fit(
     return model
 
 
-def load_model(folder: Path | str, *, on_step: Step | None = None, engine: Engine | None = None) -> Model:
+def load_model(
+    folder: Path | str, *, on_step: Step | None = None, engine: Engine | None = None, progress: bool = False
+) -> Model:
     """The model ``Model.save`` (or ``hmrec fit``) wrote to ``folder``; refused with what to do
-    when written by an hmrec of another model format."""
+    when written by an hmrec of another model format. ``progress`` prints each step of its work
+    on stderr with its seconds."""
     model = Model.load(folder)
-    model.on_step = on_step
+    model.on_step = _with_progress(on_step, progress)
     model.engine = engine or LocalEngine()
     return model
 

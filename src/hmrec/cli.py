@@ -459,6 +459,7 @@ def _evaluate_and_save(
     folder: Path,
     quiet: bool = False,
     ablation: bool = False,
+    weeks: int = 1,
 ) -> tuple[Evaluation, Path]:
     """``api.evaluate``, print the scores (unless ``quiet``), then write the artifacts and report
     into ``folder``: built in a staging folder and published whole (the model, the serving files
@@ -478,10 +479,13 @@ def _evaluate_and_save(
                     curve_sizes=CURVE_SIZES,
                     ablation=ablation,
                     artifacts=stage / "model",
+                    weeks=weeks,
                 )
             )
         if not quiet:
             console.print(_scores_table(result.scores, f"holdout week from {result.cutoff}"))
+            if result.weeks > 1:
+                console.print(_summary_table(result))
         with _progress() as bar:
             bar.add_task("saving artifacts and drawing the report", total=None)
             report = folder / _guard(lambda: api.save_evaluation(stage, dataset, result, settings)).relative_to(stage)
@@ -490,12 +494,28 @@ def _evaluate_and_save(
     return result, report
 
 
+def _summary_table(result: Evaluation) -> Table:
+    first, last = result.weekly[0][0], result.weekly[-1][0]
+    table = Table(title=f"mean of {result.weeks} holdout weeks from {first} to {last} (+- standard error)")
+    for column in ("model", "MAP@12", "+-", "recall@12"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in result.summary().iter_rows(named=True):
+        table.add_row(row["model"], f"{row['map_at_12']:.5f}", f"{row['map_se']:.5f}", f"{row['recall_at_12']:.5f}")
+    return table
+
+
 def _ablation_table(base: Score, rows: list[AblationRow]) -> Table:
-    table = Table(title=f"ablation: ranker MAP@12 {base.map_at_12:.5f} with everything; each row removes one part")
-    for column in ("removed", "kind", "MAP@12", "change"):
+    weeks = rows[0].weeks if rows else 1
+    over = f"mean of {weeks} weeks" if weeks > 1 else "one week"
+    table = Table(
+        title=f"ablation ({over}): ranker MAP@12 {base.map_at_12:.5f} with everything; each row removes one part; "
+        "+- is the change's standard error over the buyers (within twice it: noise)"
+    )
+    for column in ("removed", "kind", "MAP@12", "change", "+-", "beyond noise"):
         table.add_column(column, justify="left" if column in ("removed", "kind") else "right")
     for row in rows:
-        table.add_row(row.removed, row.kind, f"{row.map_at_12:.5f}", f"{row.change:+.5f}")
+        beyond = "yes" if abs(row.change) > 2 * row.se else "no"
+        table.add_row(row.removed, row.kind, f"{row.map_at_12:.5f}", f"{row.change:+.5f}", f"{row.se:.5f}", beyond)
     return table
 
 
@@ -664,6 +684,15 @@ def evaluate(
         bool,
         typer.Option("--ablation", help="Also retrain the ranker without each feature block and each source."),
     ] = False,
+    weeks: Annotated[
+        int,
+        typer.Option(
+            "--weeks",
+            min=1,
+            help="Hold out each of the last N weeks in turn (ending with --cutoff's) and report each model's "
+            "mean MAP@12 with its standard error; the ablation too.",
+        ),
+    ] = 1,
 ) -> None:
     """Hold out the last week of DIR, fit on the weeks before, print MAP@12 and recall@12 of
     every model in one table, and write the HTML report. The main model's holdout
@@ -671,6 +700,7 @@ def evaluate(
     and importance, and report.html go to --artifacts (default DIR/artifacts/evaluate).
 
     Example: hmrec evaluate --data data/small --model ranker --model repurchase --ablation
+    Over four weeks: hmrec evaluate --data data/small --weeks 4
     """
     settings = _model_settings(
         config, None, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address, cutoff
@@ -679,7 +709,7 @@ def evaluate(
     _refuse_unsafe(data, folders={"--artifacts": folder}, inputs=_given(config))
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else list(MODEL_NAMES)
-    result, _ = _evaluate_and_save(dataset, names, settings, folder, ablation=run_ablation)
+    result, _ = _evaluate_and_save(dataset, names, settings, folder, ablation=run_ablation, weeks=weeks)
     if result.ablation is not None:
         console.print(_ablation_table(*result.ablation))
 

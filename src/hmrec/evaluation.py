@@ -5,6 +5,7 @@ This is the layer the CLI calls: it ties data, recommenders and metrics together
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -19,7 +20,7 @@ from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.split import Split, label_rows
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.week import WeekInput
-from hmrec.metrics import map_at_k, recall_at_k
+from hmrec.metrics import average_precisions, map_at_k, paired_gain, recall_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
 from hmrec.recommenders.base import Recommender
@@ -152,9 +153,13 @@ class Evaluation:
     recall_curve: dict[str, list[float]] | None = None
     curve_sizes: tuple[int, ...] = ()
     ablation: tuple[Score, list[AblationRow]] | None = None
+    """The ranker's score, then retrained without each feature block and each source (``with_ablation``;
+    means over the holdout weeks when there are several)."""
     ranker_settings: tuple[RankerConfig, CandidateConfig] | None = None
     """The settings the ranker was fitted with (those ``--tune`` chose, when it tuned)."""
-    """The ranker's score, then retrained without each feature block and each source (``with_ablation``)."""
+    weekly: tuple[tuple[date, tuple[Score, ...]], ...] = ()
+    """Each holdout week's cutoff and scores, oldest first (the last is this week's ``scores``);
+    empty for a single week."""
 
     @property
     def main(self) -> str:
@@ -164,6 +169,34 @@ class Evaluation:
     def table(self) -> pl.DataFrame:
         """``model, map_at_12, recall_at_12, customers, seconds``, one row per model."""
         return pl.DataFrame([asdict(s) for s in self.scores])
+
+    @property
+    def weeks(self) -> int:
+        """How many holdout weeks the models were scored on."""
+        return len(self.weekly) or 1
+
+    def summary(self) -> pl.DataFrame:
+        """``model, weeks, map_at_12, map_se, recall_at_12``: each model's mean over the holdout
+        weeks and the standard error of that mean (week to week; null for one week)."""
+        weekly = self.weekly or ((self.cutoff, tuple(self.scores)),)
+        rows = pl.DataFrame(
+            [
+                {"week": i, "model": s.model, "map": s.map_at_12, "recall": s.recall_at_12}
+                for i, (_, ws) in enumerate(weekly)
+                for s in ws
+            ]
+        )
+        order = {s.model: i for i, s in enumerate(self.scores)}
+        return (
+            rows.group_by("model")
+            .agg(
+                weeks=pl.len(),
+                map_at_12=pl.col("map").mean(),
+                map_se=pl.col("map").std() / pl.len().sqrt(),
+                recall_at_12=pl.col("recall").mean(),
+            )
+            .sort(pl.col("model").replace_strict(order, return_dtype=pl.Int32))
+        )
 
     def recommendations_of(self, name: str, dataset: Dataset) -> pl.DataFrame:
         """Model ``name``'s holdout recommendations with Kaggle ids: ``customer_id, article_id,
@@ -197,9 +230,10 @@ def evaluate_models(
     scores, recs, fills = [], {}, {}
     importance = None
     ranker_options = options
-    for name in names:
+    features: list[str] = []
+    for i, name in enumerate(names):
         if options.on_step:
-            options.on_step(f"fitting and scoring {name}")
+            options.on_step(f"model {i + 1}/{len(names)}: fitting and scoring {name}")
         score, recs[name], model = _fit_and_score(name, split, dataset, options)
         scores.append(score)
         fills[name] = list(model.popular)
@@ -208,6 +242,7 @@ def evaluate_models(
 
             assert isinstance(model, TwoStageRecommender) and model.ranker is not None
             importance = model.ranker.importance()
+            features = _features(model)
             ranker_options = replace(options, ranker=model.config, candidates=model.candidates, tune_budget=None)
     curve = None
     if curve_sizes:
@@ -223,12 +258,72 @@ def evaluate_models(
     removed = None
     if with_ablation:
         ranked = next((s for s in scores if s.model == "ranker"), None)
-        removed = ablation(
-            dataset, split, replace(ranker_options, artifacts=None), base=ranked, on_step=options.on_step
-        )
+        base = None if ranked is None else (ranked, recs["ranker"], features)
+        removed = ablation(dataset, split, replace(ranker_options, artifacts=None), base=base, on_step=options.on_step)
     chosen = (ranker_options.ranker, ranker_options.candidates) if "ranker" in names else None
     sizes = tuple(sorted(curve_sizes))
     return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, sizes, removed, chosen)
+
+
+def evaluate_weeks(
+    dataset: Dataset,
+    names: Sequence[str],
+    splits: Sequence[Split],
+    options: ModelOptions | None = None,
+    curve_sizes: Sequence[int] = (),
+    with_ablation: bool = False,
+) -> Evaluation:
+    """``evaluate_models`` on each split in turn (oldest first): the last week's evaluation (its
+    recommendations, report material and artifacts) with every week's scores in ``weekly`` and
+    the ablation's rows as means over the weeks, each change's standard error combined from the
+    weeks' (independent buyers' weeks: the root of the sum of squares, over the count)."""
+    options = options or ModelOptions()
+    if len(splits) == 1:
+        return evaluate_models(dataset, names, splits[0], options, curve_sizes, with_ablation)
+    step = options.on_step
+    done: list[Evaluation] = []
+    for i, split in enumerate(splits):
+        last = i == len(splits) - 1
+
+        def said(text: str, i: int = i) -> None:
+            if step:
+                step(f"week {i + 1}/{len(splits)} (from {splits[i].cutoff}): {text}")
+
+        week_options = replace(options, on_step=said if step else None, artifacts=options.artifacts if last else None)
+        result = evaluate_models(dataset, names, split, week_options, curve_sizes if last else (), with_ablation)
+        if not last:  # only the scores of an earlier week are kept
+            result = replace(result, recommendations={}, fills={}, truth=result.truth.clear(), importance=None)
+        done.append(result)
+    weekly = tuple((r.cutoff, tuple(r.scores)) for r in done)
+    ablations = [r.ablation for r in done if r.ablation is not None]
+    return replace(done[-1], weekly=weekly, ablation=_mean_ablation(ablations) if ablations else None)
+
+
+def _mean_ablation(weeks: list[tuple[Score, list[AblationRow]]]) -> tuple[Score, list[AblationRow]]:
+    n = len(weeks)
+    bases = [base for base, _ in weeks]
+    base = Score(
+        "ranker",
+        sum(b.map_at_12 for b in bases) / n,
+        sum(b.recall_at_12 for b in bases) / n,
+        sum(b.customers for b in bases),
+        sum(b.seconds for b in bases),
+    )
+    rows = []
+    for parts in zip(*(rows for _, rows in weeks), strict=True):
+        first = parts[0]
+        assert all((p.removed, p.kind) == (first.removed, first.kind) for p in parts)
+        rows.append(
+            AblationRow(
+                first.removed,
+                first.kind,
+                sum(p.map_at_12 for p in parts) / n,
+                sum(p.change for p in parts) / n,
+                math.sqrt(sum(p.se**2 for p in parts)) / n,
+                n,
+            )
+        )
+    return base, rows
 
 
 def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None) -> Score:
@@ -296,34 +391,53 @@ def shop_statistics(dataset: Dataset, cutoff: date | None = None) -> dict[str, f
 
 @dataclass(frozen=True)
 class AblationRow:
-    """The ranker's holdout MAP@12 with one feature block or one source removed."""
+    """The ranker's holdout MAP@12 with one feature block or one source removed: ``change``
+    against the full ranker and its standard error ``se`` (paired over the weeks' buyers: a
+    change within twice ``se`` is noise); means over ``weeks`` holdout weeks."""
 
     removed: str
     kind: str
     map_at_12: float
     change: float
+    se: float = math.inf
+    weeks: int = 1
+
+
+def ablated_blocks(features: Sequence[str], drop_blocks: Sequence[str] = ()) -> list[str]:
+    """The feature blocks a ranker trained on ``features`` uses (a block that is off, such as
+    the MF features without ``--mf-features``, has no column there), less ``drop_blocks``."""
+    return [
+        block
+        for block, owns in FEATURE_BLOCKS.items()
+        if block not in drop_blocks and any(owns(feature) for feature in features)
+    ]
 
 
 def ablation(
     dataset: Dataset,
     split: Split,
     options: ModelOptions,
-    base: Score | None = None,
+    base: tuple[Score, pl.DataFrame, Sequence[str]] | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> tuple[Score, list[AblationRow]]:
-    """Score the ranker as configured (unless ``base`` is that score already), then retrained
-    without each feature block and without each of its sources in turn (candidates rebuilt
-    without it). The block runs share labelled weeks through ``options.cache``."""
+    """Score the ranker as configured (unless ``base`` is that score already, with its
+    recommendations and features), then retrained without each feature block it uses and
+    without each of its sources in turn (candidates rebuilt without it); each change comes with
+    its paired standard error over the week's buyers. The block runs share labelled weeks
+    through ``options.cache``."""
     base_config = options.ranker
     shared = replace(options, cache=options.cache or WeekCache(), artifacts=None)
     step = on_step or (lambda text: None)
+    truth = split.truth.collect()
     if base is None:
         step("ablation: the full ranker")
-        base = score_model("ranker", split, dataset, shared)
+        score, recs, model = _fit_and_score("ranker", split, dataset, shared)
+        base = (score, recs, _features(model))
+    base_score, base_recs, features = base
+    base_aps = _aps(base_recs, truth)
     variants: list[tuple[str, str, ModelOptions]] = [
         (block, "feature block", replace(shared, ranker=replace(base_config, drop_blocks=(block,))))
-        for block in FEATURE_BLOCKS
-        if block not in base_config.drop_blocks
+        for block in ablated_blocks(features, base_config.drop_blocks)
     ]
     sources = options.candidates.sources
     if len(sources) > 1:
@@ -340,8 +454,20 @@ def ablation(
             for source in sources
         ]
     rows = []
-    for removed, kind, variant in variants:
-        step(f"ablation: without the {kind} {removed}")
-        score = score_model("ranker", split, dataset, variant)
-        rows.append(AblationRow(removed, kind, score.map_at_12, score.map_at_12 - base.map_at_12))
-    return base, rows
+    for i, (removed, kind, variant) in enumerate(variants):
+        step(f"ablation: variant {i + 1}/{len(variants)}: without the {kind} {removed}")
+        score, recs = evaluate_model("ranker", split, dataset, variant)
+        change, se = paired_gain(_aps(recs, truth), base_aps)
+        rows.append(AblationRow(removed, kind, score.map_at_12, change, se))
+    return base_score, rows
+
+
+def _aps(recs: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    return average_precisions(recs, truth, K).with_columns(week=pl.lit(0))
+
+
+def _features(model: Recommender) -> list[str]:
+    from hmrec.pipeline import TwoStageRecommender
+
+    assert isinstance(model, TwoStageRecommender) and model.ranker is not None
+    return list(model.ranker.features)

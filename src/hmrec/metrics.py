@@ -14,6 +14,8 @@ distinct ``(customer, article)`` pairs bought in the label week.
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from hmrec.schema import Col, K
@@ -74,3 +76,13 @@ def recall_at_k(recs: pl.DataFrame | pl.LazyFrame, truth: pl.DataFrame | pl.Lazy
     )
     total = truth.select(pl.len()).collect().item()
     return found / total if total else 0.0
+
+
+def paired_gain(trial: pl.DataFrame, best: pl.DataFrame) -> tuple[float, float]:
+    """The mean and standard error of the change in AP@12 from ``best`` to ``trial`` (each
+    ``week, customer, ap``) over the buyers both were scored on."""
+    both = trial.join(best, on=["week", Col.CUSTOMER], suffix="_best")
+    change = both["ap"] - both["ap_best"]
+    if change.len() < 2:
+        return float(change.sum()), math.inf
+    return float(change.mean()), float(change.std()) / math.sqrt(change.len())

@@ -58,6 +58,12 @@ class TwoStageRecommender:
         if self.on_step:
             self.on_step(text)
 
+    def _rounds(self, doing: str, most: str = "") -> Callable[[int, int], None] | None:
+        """What tells of the boosting rounds of the fit ``doing`` describes."""
+        if not self.on_step:
+            return None
+        return lambda done, total: self._step(f"{doing}: round {done}/{most}{total}")
+
     def _tune(self, history: pl.LazyFrame, cutoff: date) -> WeekCache | None:
         """Choose the settings on the weeks before ``cutoff``; the labelled weeks of the chosen
         candidates, for the fit to reuse."""
@@ -93,11 +99,21 @@ class TwoStageRecommender:
         columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
         valid, older, newest = weeks[0], weeks[1:], weeks[:-1]
-        self._step(f"ranker: fitting on {sum(w.height for w in older):,} rows")
-        fitted = fit_ranker(stack_weeks(older), stack_weeks([valid]) if valid.height else None, features, self.config)
+        doing = f"ranker: fitting on {sum(w.height for w in older):,} rows"
+        self._step(doing)
+        fitted = fit_ranker(
+            stack_weeks(older),
+            stack_weeks([valid]) if valid.height else None,
+            features,
+            self.config,
+            on_round=self._rounds(doing, "at most "),
+        )
         if self.config.refit:
-            self._step(f"ranker: refitting {fitted.best_round} rounds on the newest {len(newest)} weeks")
-            refitted = fit_ranker(stack_weeks(newest), None, features, self.config, rounds=fitted.best_round)
+            doing = f"ranker: refitting {fitted.best_round} rounds on the newest {len(newest)} weeks"
+            self._step(doing)
+            refitted = fit_ranker(
+                stack_weeks(newest), None, features, self.config, rounds=fitted.best_round, on_round=self._rounds(doing)
+            )
             fitted = replace(refitted, valid_map=fitted.valid_map)
         self.ranker = fitted
         self.popular = PopularRecommender().fit(week).popular

@@ -18,7 +18,6 @@ is left of the budget is skipped.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -30,11 +29,11 @@ from hmrec.data.split import Split
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
-from hmrec.metrics import average_precisions
+from hmrec.metrics import average_precisions, paired_gain
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import RULE_SOURCES, CandidateConfig, Tables, WeekCache
 from hmrec.retrieval.pipeline import SOURCES
-from hmrec.schema import Col, K
+from hmrec.schema import K
 
 Change = tuple[dict[str, object], dict[str, object]]
 """A trial's change: RankerConfig fields, CandidateConfig fields."""
@@ -77,16 +76,6 @@ class Trial:
     @property
     def mean(self) -> float:
         return sum(self.maps) / len(self.maps)
-
-
-def paired_gain(trial: pl.DataFrame, best: pl.DataFrame) -> tuple[float, float]:
-    """The mean and standard error of the change in AP@12 from ``best`` to ``trial`` (each
-    ``week, customer, ap``) over the buyers both were scored on."""
-    both = trial.join(best, on=["week", Col.CUSTOMER], suffix="_best")
-    change = both["ap"] - both["ap_best"]
-    if change.len() < 2:
-        return float(change.sum()), math.inf
-    return float(change.mean()), float(change.std()) / math.sqrt(change.len())
 
 
 @dataclass(frozen=True)

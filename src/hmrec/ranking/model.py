@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,22 +206,38 @@ def model_text_problem(text: str) -> str | None:
     return None
 
 
+ROUND_REPORT = 25
+"""Boosting rounds between two reports of a fit's progress."""
+
+
+def _round_reporter(on_round: Callable[[int, int], None]) -> Callable[[lgb.callback.CallbackEnv], None]:
+    def report(env: lgb.callback.CallbackEnv) -> None:
+        done = env.iteration + 1
+        if done % ROUND_REPORT == 0 or done == env.end_iteration:
+            on_round(done, env.end_iteration)
+
+    return report
+
+
 def fit_ranker(
     train: pl.DataFrame,
     valid: pl.DataFrame | None,
     features: Sequence[str],
     config: RankerConfig,
     rounds: int | None = None,
+    on_round: Callable[[int, int], None] | None = None,
 ) -> FittedRanker:
     """Fit on ``train`` (from ``stack_weeks``). With ``valid``, stop when its MAP@12 has not risen
-    for ``config.early_stopping`` rounds and keep the best round; else run ``rounds`` rounds."""
+    for ``config.early_stopping`` rounds and keep the best round; else run ``rounds`` rounds.
+    ``on_round(done, most)`` hears of the boosting rounds, every ``ROUND_REPORT`` of them."""
     if not features:
         raise ValueError("the ranker has no features left to learn from")
     params = config.params()
     train_set = _dataset(train, features)
+    reporting = [_round_reporter(on_round)] if on_round else []
     if valid is None or valid.height == 0:
         n = rounds or config.max_rounds
-        booster = lgb.train(params, train_set, num_boost_round=n)
+        booster = lgb.train(params, train_set, num_boost_round=n, callbacks=reporting)
         return FittedRanker(booster, list(features), n, None)
     valid_set = _dataset(valid, features, reference=train_set)
     booster = lgb.train(
@@ -230,7 +246,8 @@ def fit_ranker(
         num_boost_round=config.max_rounds,
         valid_sets=[valid_set],
         valid_names=["next_week"],
-        callbacks=[lgb.early_stopping(config.early_stopping, verbose=False, min_delta=1e-9)],  # ties: not progress
+        # ties are not progress
+        callbacks=[*reporting, lgb.early_stopping(config.early_stopping, verbose=False, min_delta=1e-9)],
     )
     best = booster.best_iteration or config.max_rounds
     score = booster.best_score["next_week"].get(f"map@{K}")
