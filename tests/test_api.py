@@ -160,7 +160,7 @@ def test_a_saved_model_scores_newer_data_without_fitting(
     before = tx.filter(pl.col("t_dat") < (last - timedelta(days=6)).isoformat())
     fresh = week.join(before, on="customer_id", how="anti")["customer_id"].unique().sort()
     assert fresh.len() > 0
-    own = on_new.filter(pl.col("customer_id").is_in(fresh.implode()), pl.col("sources").str.contains("repurchase"))
+    own = on_new.filter(pl.col("customer_id").is_in(fresh.implode()), pl.col("sources").list.contains("repurchase"))
     assert own["customer_id"].n_unique() > 0
 
 

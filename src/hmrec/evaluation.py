@@ -23,7 +23,7 @@ from hmrec.data.week import WeekInput
 from hmrec.metrics import average_precisions, map_at_k, paired_gain, recall_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
-from hmrec.recommenders.base import Recommender
+from hmrec.recommenders.base import Recommender, source_lists
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
 from hmrec.schema import Col, K
 
@@ -200,13 +200,13 @@ class Evaluation:
 
     def recommendations_of(self, name: str, dataset: Dataset) -> pl.DataFrame:
         """Model ``name``'s holdout recommendations with Kaggle ids: ``customer_id, article_id,
-        rank, score, sources``, by customer and rank."""
+        rank, score, sources`` (a list of names), by customer and rank."""
         if name not in self.recommendations:
             raise ValueError(f"{name} was not evaluated; evaluated: {', '.join(self.recommendations)}")
         return (
             dataset.with_kaggle_ids(self.recommendations[name].lazy())
             .sort(Col.CUSTOMER_ID, Col.RANK)
-            .select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES)
+            .select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, source_lists())
             .collect()
         )
 

@@ -37,7 +37,7 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.submission import refuse_submission_path, write_submission
 from hmrec.evaluation import everything, scoring_cutoff
-from hmrec.recommenders.base import Recommender
+from hmrec.recommenders.base import Recommender, source_lists
 from hmrec.schema import INDEX_DTYPE, Col, K
 from hmrec.settings import Settings
 from hmrec.text import cut, first_line
@@ -185,33 +185,79 @@ class Model:
         k: int = K,
         details: bool = False,
         kaggle_ids: bool = True,
+        explain: bool = False,
     ) -> pl.DataFrame:
         """``k`` articles for each customer: ``customer_id, article_id, rank`` (Kaggle ids), with
-        ``details`` also ``score`` and ``sources`` (``popular fill`` for the fill list).
+        ``details`` also ``score`` and ``sources`` (a list of the candidate sources that proposed
+        the article; ``popular fill`` for the fill list), and with ``explain`` (the ranker only)
+        also ``explain``: the three features that moved each ranked article's score most, as
+        ``{feature, contribution}`` (LightGBM's per-row contributions; null for the fill).
 
         ``customers`` are Kaggle customer ids (default: every customer of the submission, in its
         order); an id the data does not know is a customer without purchases: the fill list. With
         ``kaggle_ids=False``, and ``customers`` then prepared indices, the frame keeps the indices
-        (``customer, article``). ``customers`` may be any sequence of ids (a list, a polars Series, ...)."""
+        (``customer, article``; ``sources`` joined by commas, as the serving files hold them).
+        ``customers`` may be any sequence of ids (a list, a polars or pandas Series, ...)."""
         customers = _series(customers)
         recommender = self.recommender_for(dataset)
+        more: dict[str, bool] = {}
+        if explain:
+            if self.name != "ranker":
+                raise ValueError(f"explain=True needs the ranker: the {self.name} model has no features to explain")
+            more["explain"] = True
         if not kaggle_ids:
             who = dataset.submission_customers().collect()[Col.CUSTOMER] if customers is None else customers
-            return recommender.recommend(who.cast(pl.UInt32), k, details)
+            return recommender.recommend(who.cast(pl.UInt32), k, details, **more)
         asked = _asked(dataset, customers)
-        recs = recommender.recommend(asked[Col.CUSTOMER], k, details)
+        recs = recommender.recommend(asked[Col.CUSTOMER], k, details, **more)
         out = (
             asked.join(recs, on=Col.CUSTOMER, how="left")
             .sort("__pos", Col.RANK)
             .join(dataset.article_map().collect(), on=Col.ARTICLE, how="left")
         )
-        extra = [Col.SCORE, Col.SOURCES] if details else []
-        return out.select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, *extra)
+        extra = [Col.SCORE, source_lists()] if details or explain else []
+        return out.select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, *extra, *(["explain"] if explain else []))
 
     def submission_recommendations(self, dataset: Dataset) -> pl.DataFrame:
         """What the submission of ``dataset`` is made of: ``k`` articles for every customer of it,
         in prepared indices, with score and sources."""
         return self.recommend(dataset, details=True, kaggle_ids=False)
+
+    def similar_items(self, article_ids: Any, k: int = 10, *, dataset: Dataset | None = None) -> pl.DataFrame:
+        """For each Kaggle article id of ``article_ids``, at most ``k`` similar articles from the
+        history of ``dataset`` (default: the data the model was fitted on): what its buyers also
+        bought within a week, the other articles of its product, and (an MF model) its nearest
+        articles by the model's factors; ``article_id, similar_article_id, rank, sources`` (the
+        signals that found it: ``bought_together``, ``same_product``, ``embedding``). An id the
+        catalogue does not hold raises ``ValueError`` naming it."""
+        from hmrec.retrieval.similar import OTHER, similar_articles
+
+        if dataset is None:
+            if self.bound is None:
+                raise ValueError("a loaded model needs the data to look in: similar_items(ids, k, dataset=data)")
+            dataset = Dataset(self.bound[0][0])
+        if isinstance(article_ids, str):
+            article_ids = [article_ids]
+        asked = pl.DataFrame({Col.ARTICLE_ID: [str(a).zfill(10) for a in article_ids]}).unique(maintain_order=True)
+        amap = dataset.article_map().collect()
+        found = asked.join(amap, on=Col.ARTICLE_ID, how="left", maintain_order="left")
+        unknown = found.filter(pl.col(Col.ARTICLE).is_null())[Col.ARTICLE_ID].to_list()
+        if unknown:
+            raise ValueError(f"article id(s) not in the catalogue: {', '.join(cut(a) for a in unknown[:5])}")
+        factors = self._article_factors(dataset) if self.name == "mf" else None
+        similar = similar_articles(everything(dataset), found[Col.ARTICLE], k, factors)
+        names = amap.rename({Col.ARTICLE: OTHER, Col.ARTICLE_ID: "similar_article_id"})
+        return (
+            found.with_row_index("__pos")
+            .join(similar, on=Col.ARTICLE)
+            .join(names, on=OTHER, how="left")
+            .sort("__pos", "rank")
+            .select(Col.ARTICLE_ID, "similar_article_id", "rank", Col.SOURCES)
+        )
+
+    def _article_factors(self, dataset: Dataset) -> Any:
+        recommender = self.recommender_for(dataset)
+        return recommender.model.article.weight.detach().cpu().numpy()  # type: ignore[attr-defined]
 
     def write_submission(
         self,

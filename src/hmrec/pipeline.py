@@ -131,10 +131,11 @@ class TwoStageRecommender:
         self.history, self.cutoff = week.history, week.cutoff
         return self
 
-    def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:
+    def recommend(self, customers: pl.Series, k: int = K, details: bool = False, explain: bool = False) -> pl.DataFrame:
         """The ``k`` best of each customer's ranked candidates, filled up with the fill list;
         with ``details``, each article's ``score`` and ``sources`` too (``popular fill`` for
-        what the fill added)."""
+        what the fill added), and with ``explain`` the features that moved each ranked
+        article's score most (``explain``; null for the fill)."""
         if self.ranker is None or self.history is None or self.cutoff is None:
             raise ValueError("fit the ranker before asking it for recommendations")
         doing = f"ranker: ranking the candidates of {customers.len():,} customers"
@@ -144,9 +145,9 @@ class TwoStageRecommender:
             self._step(f"{doing}, part {done}/{total} done")
 
         week = self.tables.week(self.history, self.cutoff, self.candidates)
-        work = RankWork(self.ranker, self.candidates, k, self.chunk_size)
+        work = RankWork(self.ranker, self.candidates, k, self.chunk_size, explain)
         parts = self.engine.map(week, customers, work, chunk_done)
         scored = pl.concat(parts).sort(Col.CUSTOMER, Col.RANK)
         self._step("ranker: filling short lists with popular articles")
         recs = fill_with(scored.lazy(), customers, self.popular, k)
-        return with_details(recs, scored, self.name) if details else recs
+        return with_details(recs, scored, self.name) if details or explain else recs

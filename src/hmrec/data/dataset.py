@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -30,6 +31,33 @@ class Dataset:
     source: Path | None = field(default=None, compare=False)
     """The folder of the Kaggle files it was prepared from (None: not known), which writers keep
     out of (``submission.refuse_submission_path``)."""
+
+    @classmethod
+    def from_frames(
+        cls,
+        transactions: Any,
+        articles: Any,
+        customers: Any,
+        sample_submission: Any | None = None,
+        *,
+        folder: Path | str | None = None,
+    ) -> Dataset:
+        """The dataset of Kaggle-format frames in memory (polars or pandas; the columns of the
+        Kaggle files), validated and prepared as files are. They are written to ``folder``
+        (``raw/`` and ``prepared/``; refused when it holds files hmrec did not write) or, by
+        default, to a temporary folder removed when Python exits. What the check found worth a
+        word comes as Python warnings; what would make a run wrong raises ``DataError``."""
+        import warnings
+
+        from hmrec.data import frames, ingest
+
+        where = frames.frames_folder(folder)
+        raw = frames.write_frames(where, transactions, articles, customers, sample_submission)
+        with frames.named_as_frames(raw):
+            result = ingest.prepare(raw, where / PREPARED_DIRNAME)
+        for message in result.warnings:
+            warnings.warn(message, stacklevel=2)
+        return result.dataset
 
     def _scan(self, key: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.root / PREPARED_FILES[key], glob=False)

@@ -11,7 +11,7 @@ from hmrec.data.lists import top_in_groups
 from hmrec.data.week import WeekInput
 from hmrec.features.lookup import packed
 from hmrec.ranking.data import CandidateConfig, candidate_features
-from hmrec.ranking.model import FittedRanker
+from hmrec.ranking.model import EXPLAIN, FittedRanker
 from hmrec.retrieval.union import rank_column
 from hmrec.schema import Col
 
@@ -22,9 +22,12 @@ def _sources(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.Expr:
     return pl.concat_str(flags, separator=",", ignore_nulls=True).alias(Col.SOURCES)
 
 
-def rank_chunk(ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...], k: int) -> pl.DataFrame:
+def rank_chunk(
+    ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...], k: int, explain: bool = False
+) -> pl.DataFrame:
     """The ``k`` best candidates per customer of ``frame`` (from ``candidate_features``: sorted by
-    customer and article): ``customer, article, score, rank, sources``.
+    customer and article): ``customer, article, score, rank, sources`` (and with ``explain``,
+    each kept row's reasons, ``FittedRanker.reasons``).
 
     The frame's order is kept: each customer's rows are sorted among themselves
     (``top_in_groups``), and only the kept rows are gathered and given their sources."""
@@ -35,12 +38,14 @@ def rank_chunk(ranker: FittedRanker, frame: pl.DataFrame, names: tuple[str, ...]
     rows, ranks = top_in_groups(frame[Col.CUSTOMER].to_numpy(), scores.to_numpy(), k)
     kept = frame.select(Col.CUSTOMER, Col.ARTICLE, *(rank_column(n) for n in names if rank_column(n) in frame.columns))
     kept = kept[rows]
+    reasons = [ranker.reasons(frame[rows])] if explain else []
     return kept.select(
         Col.CUSTOMER,
         Col.ARTICLE,
         scores.gather(rows),
         pl.Series(Col.RANK, ranks, dtype=pl.Int64),
         _sources(kept, names),
+        *reasons,
     )
 
 
@@ -67,11 +72,14 @@ class RankWork:
     candidates: CandidateConfig
     k: int
     chunk_size: int
+    explain: bool = False
 
     def __call__(
         self, week: WeekInput, customers: pl.Series, on_chunk: Callable[[int, int], None] | None = None
     ) -> pl.DataFrame:
-        return rank_customers(self.ranker, week, customers, self.candidates, self.k, self.chunk_size, on_chunk)
+        return rank_customers(
+            self.ranker, week, customers, self.candidates, self.k, self.chunk_size, on_chunk, self.explain
+        )
 
 
 def rank_customers(
@@ -82,10 +90,12 @@ def rank_customers(
     k: int,
     chunk_size: int,
     on_chunk: Callable[[int, int], None] | None = None,
+    explain: bool = False,
 ) -> pl.DataFrame:
     """Rank each customer's candidates, ``chunk_size`` customers at a time (at most
     ``CHUNK_ROWS // candidates.cap``: memory is bounded by the chunk's rows), and keep the ``k``
-    best: ``customer, article, score, rank, sources``, sorted by customer then rank.
+    best: ``customer, article, score, rank, sources`` (with ``explain``, ``explain`` too),
+    sorted by customer then rank.
 
     ``week`` is the week with its global state computed (``Tables.week``); its history may hold
     only some customers' rows (a shard's). Customers with no purchase in it before the cutoff are
@@ -104,10 +114,11 @@ def rank_customers(
     ranker.prepare(len(known) * candidates.cap)  # compiled trees when there are many rows to score
     size = max(1, min(chunk_size, CHUNK_ROWS // candidates.cap))
     starts = range(0, len(known), size)
-    parts = [pl.DataFrame(schema=SCORED_SCHEMA)]
+    schema = {**SCORED_SCHEMA, **({EXPLAIN: ranker.reasons(pl.DataFrame()).dtype} if explain else {})}
+    parts = [pl.DataFrame(schema=schema)]
     for i, lo in enumerate(starts):
         frame = candidate_features(week.chunk(known.slice(lo, size)), candidates)
-        parts.append(rank_chunk(ranker, frame, candidates.sources, k))
+        parts.append(rank_chunk(ranker, frame, candidates.sources, k, explain))
         if on_chunk:
             on_chunk(i + 1, len(starts))
     return pl.concat(parts)

@@ -62,6 +62,12 @@ def _dataset(frame: pl.DataFrame, features: Sequence[str], reference: lgb.Datase
     )
 
 
+EXPLAIN = "explain"
+"""The column of a recommendation's reasons (``FittedRanker.reasons``)."""
+REASONS = 3
+"""Features named per explained recommendation."""
+
+
 @dataclass
 class FittedRanker:
     """A booster with the features it reads, in order, and how it was chosen."""
@@ -86,6 +92,25 @@ class FittedRanker:
         if self.forest is not None:
             return self.forest.predict(feature_frame(frame, self.features))
         return self.booster.predict(matrix(frame, self.features), num_threads=0)
+
+    def reasons(self, frame: pl.DataFrame, n: int = REASONS) -> pl.Series:
+        """For each row of ``frame``, the ``n`` features that moved its score most (LightGBM's
+        per-row contributions, SHAP values: largest magnitude first): ``explain``, a list of
+        ``{feature, contribution}``. About 40 us a row on 2 cores: for the rows served, not the
+        candidates."""
+        dtype = pl.List(pl.Struct({"feature": pl.String, "contribution": pl.Float64}))
+        if frame.height == 0:
+            return pl.Series(EXPLAIN, [], dtype=dtype)
+        contributions = self.booster.predict(matrix(frame, self.features), pred_contrib=True, num_threads=0)
+        values = np.asarray(contributions)[:, : len(self.features)]  # the last column is the expected value
+        order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :n]
+        top = np.take_along_axis(values, order, axis=1)
+        names = np.asarray(self.features, dtype=object)[order]
+        rows = [
+            [{"feature": f, "contribution": float(c)} for f, c in zip(fs, cs, strict=True)]
+            for fs, cs in zip(names.tolist(), top.tolist(), strict=True)
+        ]
+        return pl.Series(EXPLAIN, rows, dtype=dtype)
 
     def __getstate__(self) -> dict[str, object]:
         # a compiled forest is native code of this process: another process (a Ray worker)

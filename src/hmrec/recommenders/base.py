@@ -44,17 +44,23 @@ class Recommender(Protocol):
 
 def with_details(recs: pl.DataFrame, scored: pl.DataFrame | None, name: str) -> pl.DataFrame:
     """``recs`` with ``score`` and ``sources``: those of ``scored`` (``customer, article, score,
-    sources``) where it holds the pair, ``popular fill`` for the rest; without ``scored``, no
+    sources`` and any other column of it) where it holds the pair, ``popular fill`` for the rest; without ``scored``, no
     score and the model's ``name`` as the source."""
     if scored is None:
         return recs.with_columns(pl.lit(None, pl.Float64).alias(Col.SCORE), pl.lit(name).alias(Col.SOURCES))
     # joined on one integer per pair, the order of ``recs`` kept (a third of the time of a join
     # on the two columns at full size)
     pair = packed([Col.CUSTOMER, Col.ARTICLE]).alias(PAIR)
-    details = scored.select(pair, Col.SCORE, Col.SOURCES)
+    details = scored.select(pair, pl.exclude(Col.CUSTOMER, Col.ARTICLE, Col.RANK, PAIR))  # score, sources, ...
     return (
         recs.with_columns(pair)
         .join(details, on=PAIR, how="left", maintain_order="left")
         .drop(PAIR)
         .with_columns(pl.col(Col.SOURCES).fill_null(FILL))
     )
+
+
+def source_lists() -> pl.Expr:
+    """The ``sources`` column as lists of names (inside, and in the serving files, it is the
+    names joined by commas)."""
+    return pl.col(Col.SOURCES).str.split(",").alias(Col.SOURCES)
