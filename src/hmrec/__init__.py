@@ -36,6 +36,7 @@ _API = (
     "load_model",
     "prepare",
     "running",
+    "write_report",
 )
 __all__ = ["__version__", *_API]
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         load_model,
         prepare,
         running,
+        write_report,
     )
 
 

@@ -91,6 +91,7 @@ __all__ = [
     "staged",
     "train_baseline",
     "write_serving_files",
+    "write_report",
     "CheckReport",
     "Dataset",
     "Engine",
@@ -406,7 +407,6 @@ def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings
     was bought) and the HTML report into ``folder``; with ``settings`` and a ranker evaluated,
     the settings it was fitted with (tuned ones included) as ``model/settings.toml``, which
     ``--config`` reads back. Returns the report's path."""
-    from hmrec.report.build import ModelResult, ReportInput, write_report  # matplotlib loads only here
     from hmrec.serve.artifacts import write_artifacts
 
     if settings is not None and result.ranker_settings is not None:
@@ -417,19 +417,69 @@ def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings
     write_artifacts(
         folder, dataset, result.recommendations[main], main, result.cutoff, result.fills[main], result.truth
     )
+    return write_report(result, folder, settings, dataset=dataset)
+
+
+def write_report(
+    evaluation: Evaluation,
+    folder: Path | str,
+    settings: Settings | None = None,
+    *,
+    dataset: Dataset | None = None,
+) -> Path:
+    """Write ``evaluation``'s HTML report (one file, plots inside) as ``folder/report.html``:
+    the scores, the weeks' means and the ablation when there are, candidate recall, MAP@12 by
+    customer segment, feature importance, a glossary of the features, and the run (hmrec's
+    version, the date, the data, ``settings``). Returns its path."""
+    from datetime import datetime
+
+    from hmrec.report.build import ModelResult, ReportInput  # matplotlib loads only here
+    from hmrec.report.build import write_report as write_html
+
+    dataset = dataset or evaluation.dataset
+    if dataset is None:
+        raise ValueError("the evaluation does not know its data: write_report(evaluation, folder, dataset=data)")
+    summary = evaluation.summary() if evaluation.weeks > 1 else None
+    run = {
+        "hmrec": hmrec_version(),
+        "written": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "data": str(dataset.source or dataset.root),
+        "models": ", ".join(s.model for s in evaluation.scores),
+        "holdout weeks": ", ".join(str(c) for c, _ in evaluation.weekly) or str(evaluation.cutoff),
+    }
+    used = settings
+    if used is not None and evaluation.ranker_settings is not None:
+        ranker, candidates = evaluation.ranker_settings
+        used = replace(used, ranker=ranker, candidates=candidates, tune=None)
+    ablation = None
+    if evaluation.ablation is not None:
+        base, rows = evaluation.ablation
+        ablation = (base.map_at_12, rows)
     report = ReportInput(
-        cutoff=result.cutoff,
+        cutoff=evaluation.cutoff,
         results=[
-            ModelResult(s.model, s.map_at_12, s.recall_at_12, result.recommendations[s.model]) for s in result.scores
+            ModelResult(s.model, s.map_at_12, s.recall_at_12, evaluation.recommendations[s.model])
+            for s in evaluation.scores
         ],
-        truth=result.truth,
-        history=before(dataset.transactions(), result.cutoff),
+        truth=evaluation.truth,
+        history=before(dataset.transactions(), evaluation.cutoff),
         customers=dataset.customers(),
-        recall_curve=result.recall_curve,
-        curve_sizes=list(result.curve_sizes),
-        importance=result.importance,
+        recall_curve=evaluation.recall_curve,
+        curve_sizes=list(evaluation.curve_sizes),
+        importance=evaluation.importance,
+        run=run,
+        settings=used.to_toml() if used is not None else "",
+        weekly=summary,
+        weeks=[c for c, _ in evaluation.weekly],
+        ablation=ablation,
     )
-    return write_report(report, folder / "report.html")
+    return write_html(report, Path(folder) / "report.html")
+
+
+def hmrec_version() -> str:
+    import hmrec
+
+    return hmrec.__version__
 
 
 def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.DataFrame) -> Path:

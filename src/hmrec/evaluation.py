@@ -157,6 +157,8 @@ class Evaluation:
     means over the holdout weeks when there are several)."""
     ranker_settings: tuple[RankerConfig, CandidateConfig] | None = None
     """The settings the ranker was fitted with (those ``--tune`` chose, when it tuned)."""
+    dataset: Dataset | None = field(default=None, repr=False, compare=False)
+    """The data it was evaluated on (what ``hmrec.write_report`` reads the history from)."""
     weekly: tuple[tuple[date, tuple[Score, ...]], ...] = ()
     """Each holdout week's cutoff and scores, oldest first (the last is this week's ``scores``);
     empty for a single week."""
@@ -262,7 +264,7 @@ def evaluate_models(
         removed = ablation(dataset, split, replace(ranker_options, artifacts=None), base=base, on_step=options.on_step)
     chosen = (ranker_options.ranker, ranker_options.candidates) if "ranker" in names else None
     sizes = tuple(sorted(curve_sizes))
-    return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, sizes, removed, chosen)
+    return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, sizes, removed, chosen, dataset)
 
 
 def evaluate_weeks(

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # no screen: draw into memory
+import jinja2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from hmrec.data.atomic import write_atomic  # noqa: E402
 from hmrec.data.split import history as before  # noqa: E402
+from hmrec.features.blocks import GLOSSARY, glossary_entry  # noqa: E402
 from hmrec.metrics import average_precisions  # noqa: E402
 from hmrec.schema import Col, K  # noqa: E402
 
@@ -55,6 +57,16 @@ class ReportInput:
     recall_curve: dict[str, list[float]] | None = None
     curve_sizes: Sequence[int] = ()
     importance: pl.DataFrame | None = None
+    run: dict[str, str] = field(default_factory=dict)
+    """What the run was: hmrec's version, the date, the data folder, the models (shown as given)."""
+    settings: str = ""
+    """The settings the run used, as TOML (``settings.toml``)."""
+    weekly: pl.DataFrame | None = None
+    """``Evaluation.summary()`` when there were several holdout weeks."""
+    weeks: Sequence[date] = ()
+    """The holdout weeks' cutoffs, oldest first, when there were several."""
+    ablation: tuple[float, Sequence[Any]] | None = None
+    """The full ranker's MAP@12 and the ablation's rows (``evaluation.AblationRow``)."""
 
 
 def _png(fig: plt.Figure) -> str:
@@ -62,22 +74,6 @@ def _png(fig: plt.Figure) -> str:
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _img(fig: plt.Figure, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">'
-
-
-def _table(frame: pl.DataFrame, floats: int = 5) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    rows = []
-    for row in frame.iter_rows():
-        cells = "".join(
-            f'<td class="num">{v:.{floats}f}</td>' if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>"
-            for v in row
-        )
-        rows.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _bucket(expr: pl.Expr, bins: Sequence[int], labels: Sequence[str]) -> pl.Expr:
@@ -131,6 +127,16 @@ def segment_maps(data: ReportInput) -> dict[str, pl.DataFrame]:
     return out
 
 
+LABEL_ROOM = 1.15
+"""The value axis of a bar chart reaches this many times its tallest bar (room for the label)."""
+
+
+def _legend_outside(ax: plt.Axes) -> None:
+    """The legend to the right of the axes, where it covers nothing (the saved figure grows to
+    hold it)."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
 def _bar_models(data: ReportInput) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3))
     names = [r.name for r in data.results]
@@ -138,6 +144,7 @@ def _bar_models(data: ReportInput) -> plt.Figure:
     ax.bar(names, values, color=["#c0282d" if n == "ranker" else "#8e8e8e" for n in names])
     for i, v in enumerate(values):
         ax.text(i, v, f"{v:.4f}", ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, max([*values, 1e-9]) * LABEL_ROOM)  # room above the tallest bar for its label
     ax.set_ylabel("MAP@12")
     ax.set_title(f"MAP@12 per model, holdout week from {data.cutoff}")
     return fig
@@ -151,7 +158,7 @@ def _recall_plot(data: ReportInput) -> plt.Figure:
     ax.set_xlabel("candidates per customer")
     ax.set_ylabel("recall")
     ax.set_title("recall against the number of candidates")
-    ax.legend(fontsize=7, ncol=2)
+    _legend_outside(ax)
     return fig
 
 
@@ -164,7 +171,7 @@ def _segment_plot(kind: str, table: pl.DataFrame, models: list[str]) -> plt.Figu
     ax.set_xticks([j + 0.4 - width / 2 for j in range(table.height)], table["segment"].to_list(), fontsize=8)
     ax.set_ylabel("MAP@12")
     ax.set_title(f"MAP@12 by {kind}")
-    ax.legend(fontsize=7)
+    _legend_outside(ax)
     return fig
 
 
@@ -193,21 +200,33 @@ def _score_plot(recs: pl.DataFrame, truth: pl.DataFrame) -> plt.Figure:
     ax.set_xlabel("ranker score of a recommended article")
     ax.set_ylabel("density")
     ax.set_title("score distribution of the recommendations")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return fig
 
 
-STYLE = """
-body { font: 14px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #222; padding: 0 1rem; }
-h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: .5rem 0 1rem; } th, td { padding: .25rem .6rem; border-bottom: 1px solid #eee; }
-th { text-align: left; color: #666; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-img { max-width: 100%; } .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
-"""
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("hmrec.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def glossary(features: Sequence[str]) -> list[tuple[str, str, str, int]]:
+    """``prefix, block, meaning, count`` for every prefix of ``GLOSSARY``: how many of
+    ``features`` (the ranker's) it explains."""
+    counts: dict[str, int] = {}
+    for feature in features:
+        entry = glossary_entry(feature)
+        if entry is not None:
+            counts[entry[0]] = counts.get(entry[0], 0) + 1
+    return [(prefix, block, meaning, counts.get(prefix, 0)) for prefix, block, meaning in GLOSSARY]
 
 
 def render(data: ReportInput) -> str:
-    """The report as one HTML string (plots embedded as base64 PNG)."""
+    """The report as one HTML string (plots embedded as base64 PNG), from ``templates/report.html.j2``."""
     models = [r.name for r in data.results]
     scores = pl.DataFrame(
         {
@@ -216,32 +235,57 @@ def render(data: ReportInput) -> str:
             "recall@12": [r.recall_at_12 for r in data.results],
         }
     )
-    parts = [
-        f"<h1>hmrec evaluation: holdout week from {data.cutoff}</h1>",
-        f"<p>{data.truth[Col.CUSTOMER].n_unique():,} buyers in the holdout week, "
-        f"{data.truth.height:,} distinct (customer, article) purchases.</p>",
-        "<h2>MAP@12 per model</h2>",
-        _table(scores),
-        _img(_bar_models(data), "MAP@12 per model"),
-    ]
+    curve = None
     if data.recall_curve:
         curve = pl.DataFrame(
             {"source": list(data.recall_curve)}
             | {f"@{s}": [v[i] for v in data.recall_curve.values()] for i, s in enumerate(data.curve_sizes)}
         )
-        parts += ["<h2>Candidate recall</h2>", _table(curve, 4), _img(_recall_plot(data), "recall curve")]
-    parts.append("<h2>MAP@12 by customer segment</h2>")
-    for kind, table in segment_maps(data).items():
-        parts += [f"<h3>{html.escape(kind)}</h3>", _table(table), _img(_segment_plot(kind, table, models), kind)]
-    if data.importance is not None and data.importance.height:
-        parts += ["<h2>Feature importance</h2>", _img(_importance_plot(data.importance), "feature importance")]
+    by_segment = segment_maps(data)
     ranker = next(
         (r for r in data.results if Col.SCORE in r.recs.columns and r.recs[Col.SCORE].is_not_null().any()), None
     )
-    if ranker is not None:
-        parts += ["<h2>Score distribution</h2>", _img(_score_plot(ranker.recs, data.truth), "score distribution")]
-    body = "\n".join(parts)
-    return f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hmrec report {data.cutoff}</title><style>{STYLE}</style></head><body>{body}</body></html>'
+    importance = data.importance if data.importance is not None and data.importance.height else None
+    plots = {
+        "models": _png(_bar_models(data)),
+        "recall": _png(_recall_plot(data)) if curve is not None else None,
+        "segments": {kind: _png(_segment_plot(kind, table, models)) for kind, table in by_segment.items()},
+        "importance": _png(_importance_plot(importance)) if importance is not None else None,
+        "scores": _png(_score_plot(ranker.recs, data.truth)) if ranker is not None else None,
+    }
+    weekly = None
+    if data.weekly is not None and data.weekly.height:
+        weekly = data.weekly.select(
+            "model",
+            pl.col("map_at_12").alias("mean MAP@12"),
+            pl.col("map_se").alias("+-"),
+            pl.col("recall_at_12").alias("mean recall@12"),
+        )
+    base, rows = data.ablation if data.ablation is not None else (None, [])
+    features = importance["feature"].to_list() if importance is not None else []
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            cutoff=data.cutoff,
+            buyers=data.truth[Col.CUSTOMER].n_unique(),
+            purchases=data.truth.height,
+            run=list(data.run.items()),
+            settings=data.settings,
+            scores=scores,
+            plots=plots,
+            weekly=weekly,
+            n_weeks=int(data.weekly["weeks"].max()) if weekly is not None else 1,  # type: ignore[index, arg-type]
+            weeks_from=data.weeks[0] if data.weeks else data.cutoff,
+            weeks_to=data.weeks[-1] if data.weeks else data.cutoff,
+            ablation=rows,
+            ablation_base=base,
+            ablation_weeks=rows[0].weeks if rows else 1,
+            curve=curve,
+            segments=list(by_segment.items()),
+            glossary=glossary(features) if features else [],
+        )
+    )
 
 
 def write_report(data: ReportInput, path: Path) -> Path:
