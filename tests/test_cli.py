@@ -337,3 +337,47 @@ def test_fit_mf_prints_and_saves_its_choice_and_no_tune_keeps_the_fixed_settings
         "none",
         0.0,
     )
+
+
+def test_evaluate_explain_keeps_the_reasons_for_serving(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    result = runner.invoke(
+        app, ["evaluate", "--data", str(data), "--model", "ranker", "--train-weeks", "2", "--explain"]
+    )
+    assert result.exit_code == 0, result.output
+    served = pl.read_parquet(data / "artifacts" / "evaluate" / "recommendations.parquet")
+    ranked = served.filter(pl.col("score").is_not_null())
+    assert ranked.height > 0 and ranked["explain"].list.len().unique().to_list() == [3]
+    assert (data / "artifacts" / "evaluate" / "similar.parquet").exists()
+
+
+def test_submit_explain_is_for_the_ranker_and_refused_before_any_work(tiny_shop: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    output = tmp_path / "sub.csv"
+    result = runner.invoke(
+        app, ["submit", "--data", str(data), "--output", str(output), "--model", "popular", "--explain"]
+    )
+    assert result.exit_code == 1 and "--explain explains the ranker's scores" in result.output
+    assert not output.exists() and not (data / "prepared").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv0", "on_path", "expected"),
+    [
+        (".venv/bin/hmrec", None, ".venv/bin/hmrec"),
+        ("/opt/env/bin/hmrec", None, "/opt/env/bin/hmrec"),
+        ("hmrec", "/usr/local/bin/hmrec", "/usr/local/bin/hmrec"),
+        ("/x/site-packages/hmrec/__main__.py", None, None),
+    ],
+)
+def test_the_demo_names_a_command_that_runs_as_printed(
+    monkeypatch: pytest.MonkeyPatch, argv0: str, on_path: str | None, expected: str | None
+) -> None:
+    import shutil as shell
+    import sys
+
+    from hmrec import cli
+
+    monkeypatch.setattr(sys, "argv", [argv0, "demo"])
+    monkeypatch.setattr(shell, "which", lambda name: on_path)
+    assert cli._this_command() == (expected or f"{sys.executable} -m hmrec")

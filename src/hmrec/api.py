@@ -229,6 +229,7 @@ def evaluate(
     on_mf_choice: Callable[[Choice], None] | None = None,
     weeks: int = 1,
     progress: bool = False,
+    explain: bool = False,
 ) -> Evaluation:
     """Hold out a week (``settings.cutoff``, default the last 7 days), fit each model of
     ``models`` (default: ``settings.model``) on the weeks before and score it on the week's
@@ -240,7 +241,9 @@ def evaluate(
     ``on_mf_choice`` receives what the MF model tried and chose (``settings.tune`` False: it
     keeps its fixed settings). With ``weeks`` N, each of the N weeks up to the holdout week is
     held out in turn: ``result.summary()`` holds each model's mean MAP@12 and its standard
-    error, the ablation its means. ``progress`` prints each step on stderr with its seconds."""
+    error, the ablation its means. ``progress`` prints each step on stderr with its seconds.
+    ``explain``: the ranker's recommendations carry ``explain``, the three features that moved
+    each score most (``Model.recommend``), and the serving files then answer ``?explain=true``."""
     settings = settings or Settings()
     names = list(models) if models else [settings.model]
     unknown = [n for n in names if n not in MODEL_NAMES]
@@ -248,6 +251,7 @@ def evaluate(
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
     splits = holdout_weeks(dataset, weeks, settings.cutoff)
     options = _options(settings, _with_progress(on_step, progress), engine, on_tuned, artifacts, on_mf_choice)
+    options = replace(options, explain=explain)
     return evaluate_weeks(dataset, names, splits, options, curve_sizes, ablation)
 
 
@@ -487,7 +491,10 @@ def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.D
     prepared ids, with score and sources, as ``Model.write_submission`` returns them)."""
     from hmrec.serve.artifacts import write_artifacts
 
-    return write_artifacts(folder, dataset, recs, model.name, scoring_cutoff(dataset), model.fill_indices)
+    factors = model.article_factors(dataset) if model.name == "mf" else None
+    return write_artifacts(
+        folder, dataset, recs, model.name, scoring_cutoff(dataset), model.fill_indices, factors=factors
+    )
 
 
 def serve_app(artifacts: Path | str) -> object:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import shlex
+import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -460,6 +463,7 @@ def _evaluate_and_save(
     quiet: bool = False,
     ablation: bool = False,
     weeks: int = 1,
+    explain: bool = False,
 ) -> tuple[Evaluation, Path]:
     """``api.evaluate``, print the scores (unless ``quiet``), then write the artifacts and report
     into ``folder``: built in a staging folder and published whole (the model, the serving files
@@ -480,6 +484,7 @@ def _evaluate_and_save(
                     ablation=ablation,
                     artifacts=stage / "model",
                     weeks=weeks,
+                    explain=explain,
                 )
             )
         if not quiet:
@@ -693,6 +698,7 @@ def evaluate(
             "mean MAP@12 with its standard error; the ablation too.",
         ),
     ] = 1,
+    explain: ExplainOpt = False,
 ) -> None:
     """Hold out the last week of DIR, fit on the weeks before, print MAP@12 and recall@12 of
     every model in one table, and write the HTML report. The main model's holdout
@@ -709,7 +715,9 @@ def evaluate(
     _refuse_unsafe(data, folders={"--artifacts": folder}, inputs=_given(config))
     dataset = _load(data)
     names = [ModelName(m).value for m in model] if model else list(MODEL_NAMES)
-    result, _ = _evaluate_and_save(dataset, names, settings, folder, ablation=run_ablation, weeks=weeks)
+    result, _ = _evaluate_and_save(
+        dataset, names, settings, folder, ablation=run_ablation, weeks=weeks, explain=explain
+    )
     if result.ablation is not None:
         console.print(_ablation_table(*result.ablation))
 
@@ -745,6 +753,14 @@ def _model_settings(
     )
 
 
+ExplainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--explain",
+        help="Keep, for each ranked recommendation served, the three features that moved its score most "
+        "(hmrec serve answers ?explain=true); about 40 us a recommendation.",
+    ),
+]
 ModelOpt = Annotated[
     ModelName | None, typer.Option("--model", help="The model to fit on all of DIR \\[default: ranker].")
 ]
@@ -781,6 +797,7 @@ def submit(
     engine: EngineOpt = None,
     workers: WorkersOpt = None,
     address: AddressOpt = None,
+    explain: ExplainOpt = False,
 ) -> None:
     """Fit on all of DIR and write a Kaggle submission (customer_id,prediction).
 
@@ -796,13 +813,15 @@ def submit(
     settings = _model_settings(
         config, model, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address
     )
+    if explain and settings.model != "ranker":
+        raise _fail(f"--explain explains the ranker's scores; the {settings.model} model has none")
     dataset = _load(data)
     with _holding(folder, output), _staged(folder) as stage, _engine(settings, dataset) as runner:
         fitted = _fit(dataset, settings, runner, f"fitting {settings.model}")
         with _progress() as bar:
             task = bar.add_task(f"recommending for {output}", total=None)
             fitted.on_step = lambda text: bar.update(task, description=text)
-            recs = _guard(lambda: fitted.submission_recommendations(dataset))
+            recs = _guard(lambda: fitted.submission_recommendations(dataset, explain=explain))
             bar.update(task, description=f"saving the model and artifacts to {folder}")
             _guard(lambda: fitted.save(stage / "model"))
             _guard(lambda: api.write_serving_files(stage, dataset, fitted, recs))
@@ -1089,7 +1108,7 @@ def demo(
     dataset = _load(out)
     settings = Settings()
     result, report = _evaluate_and_save(
-        dataset, list(MODEL_NAMES), settings, out / "artifacts" / "evaluate", quiet=True
+        dataset, list(MODEL_NAMES), settings, out / "artifacts" / "evaluate", quiet=True, explain=True
     )
     best = max(result.scores, key=lambda s: s.map_at_12).model
     submission = out / "submission.csv"
@@ -1102,8 +1121,22 @@ def demo(
     _candidate_tables(dataset, split, list(SOURCES), 50, [20, 50, 100], api.LocalEngine())
     console.print(_scores_table(result.scores, f"small synthetic shop, holdout week from {result.cutoff}"))
     console.print(f"submission ({best}): {submission}")
-    console.print(f"report: {report}; explore the holdout week with: hmrec serve --artifacts {report.parent}")
+    console.print(f"report: {report}")
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s")
+    console.print("explore the holdout week (recommendations, why, similar articles) with:")
+    console.print(f"  {_this_command()} serve --artifacts {report.parent}", highlight=False)
+    console.print("  then open http://127.0.0.1:8000/ (the API's own page: http://127.0.0.1:8000/docs)", highlight=False)
+
+
+def _this_command() -> str:
+    """How to run this hmrec again from the current folder, venv activated or not: the script
+    that is running (``.venv/bin/hmrec``, as typed), or ``python -m hmrec`` with this Python."""
+    given = sys.argv[0]
+    if Path(given).name == "hmrec":
+        found = given if "/" in given else shutil.which(given)  # a bare name: where PATH found it
+        if found:
+            return shlex.quote(found)
+    return f"{shlex.quote(sys.executable)} -m hmrec"
 
 
 @app.command()

@@ -51,6 +51,9 @@ class ModelOptions:
     """The MF model chooses its settings on the week before the cutoff (False: its fixed ones)."""
     on_mf_choice: Callable[[Choice], None] | None = None
     """Called with what the MF model tried and chose, once it has chosen."""
+    explain: bool = False
+    """The ranker's holdout recommendations carry the features that moved each score most
+    (``explain``; about 40 us a recommendation)."""
 
 
 def _mf(dataset: Dataset, options: ModelOptions) -> Recommender:
@@ -124,7 +127,8 @@ def _fit_and_score(
     if buyers.is_empty():
         raise ValueError(f"nobody bought anything in the week from {split.cutoff}: nothing to score")
     model = make_model(name, dataset, options).fit(WeekInput.of(dataset, split, buyers))
-    recs = model.recommend(buyers, K, details=True)
+    explained = {"explain": True} if options is not None and options.explain and name == "ranker" else {}
+    recs = model.recommend(buyers, K, details=True, **explained)
     return Score.of(name, recs, truth, time.perf_counter() - start), recs, model
 
 
@@ -428,7 +432,7 @@ def ablation(
     its paired standard error over the week's buyers. The block runs share labelled weeks
     through ``options.cache``."""
     base_config = options.ranker
-    shared = replace(options, cache=options.cache or WeekCache(), artifacts=None)
+    shared = replace(options, cache=options.cache or WeekCache(), artifacts=None, explain=False)
     step = on_step or (lambda text: None)
     truth = split.truth.collect()
     if base is None:

@@ -47,6 +47,7 @@ class Col:
     RANK = "rank"
     SCORE = "score"
     SOURCES = "sources"  # the retrieval sources behind a recommendation, comma-separated
+    EXPLAIN = "explain"  # the features that moved a ranked recommendation's score most
 
 
 CUSTOMER_ID_PATTERN = r"^[0-9a-f]{64}$"

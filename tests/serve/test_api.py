@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -197,3 +197,85 @@ def test_swatches() -> None:
     assert swatch("Black") == "#1b1b1b"
     assert swatch("Light Blue") != swatch("Blue") != swatch("Dark Blue")
     assert swatch("Something else") == swatch(None)
+
+
+def test_explain_gives_each_ranked_article_its_reasons(client: TestClient, holdout: Path) -> None:
+    recs = pl.read_parquet(holdout / "recommendations.parquet")
+    customer = recs.filter(pl.col(Col.SCORE).is_not_null())[Col.CUSTOMER_ID][0]
+    plain = client.get(f"/customers/{customer}/recommendations").json()["recommendations"]
+    explained = client.get(f"/customers/{customer}/recommendations?explain=true").json()["recommendations"]
+    assert all("explain" not in r for r in plain)
+    assert [{k: v for k, v in r.items() if k != "explain"} for r in explained] == plain  # nothing else changes
+    stored = recs.filter(pl.col(Col.CUSTOMER_ID) == customer).sort(Col.RANK)[Col.EXPLAIN].to_list()
+    assert [r["explain"] for r in explained] == stored
+    ranked = [r for r in explained if r["score"] is not None]
+    assert ranked and all(len(r["explain"]) == 3 for r in ranked)
+    sizes = [abs(x["contribution"]) for x in ranked[0]["explain"]]
+    assert sizes == sorted(sizes, reverse=True)
+    unknown = "f" * 64
+    fill = client.get(f"/customers/{unknown}/recommendations?explain=true").json()["recommendations"]
+    assert all(r["explain"] is None for r in fill)
+
+
+def test_explain_without_explanations_says_how_to_get_them(tiny_dataset: Dataset, tmp_path: Path) -> None:
+    recs = recommend_for_submission(tiny_dataset, "repurchase")
+    cutoff = tiny_dataset.date_range()[1] + timedelta(days=1)
+    popular = popular_articles(tiny_dataset.transactions(), cutoff)
+    folder = write_artifacts(tmp_path / "a", tiny_dataset, recs, "repurchase", cutoff, popular)
+    client = TestClient(create_app(folder))
+    customer = pl.read_parquet(folder / "recommendations.parquet")[Col.CUSTOMER_ID][0]
+    response = client.get(f"/customers/{customer}/recommendations?explain=true")
+    assert response.status_code == 409 and "--explain" in response.json()["detail"]
+    assert client.get(f"/customers/{customer}/recommendations").status_code == 200
+
+
+def test_similar_articles_are_the_models_list_for_it(client: TestClient, holdout: Path, tiny_dataset: Dataset) -> None:
+    from hmrec.data.week import WeekInput
+    from hmrec.retrieval.similar import similar_articles
+
+    meta = json.loads((holdout / "meta.json").read_text())
+    cutoff = date.fromisoformat(meta["cutoff"])
+    amap = tiny_dataset.article_map().collect()
+    week = WeekInput.before(
+        tiny_dataset.transactions(), cutoff, None, tiny_dataset.articles(), tiny_dataset.customers()
+    )
+    expected = similar_articles(week, amap["article"], 12).join(
+        amap.rename({"article": "other", "article_id": "similar_id"}), on="other"
+    )
+    article = amap.join(expected.select("article").unique(), on="article")["article_id"][0]
+    index = amap.filter(pl.col("article_id") == article)["article"][0]
+    want = expected.filter(pl.col("article") == index).sort("rank")
+    body = client.get(f"/articles/{article}/similar").json()
+    assert body["article"]["article_id"] == article
+    assert [s["article"]["article_id"] for s in body["similar"]] == want["similar_id"].to_list()
+    assert [s["sources"] for s in body["similar"]] == want["sources"].to_list()
+    assert [s["rank"] for s in body["similar"]] == list(range(1, want.height + 1))
+    assert len(client.get(f"/articles/{article}/similar?k=2").json()["similar"]) == min(2, want.height)
+    assert client.get(f"/articles/{article}/similar?k=13").status_code == 422
+    assert client.get("/articles/0999999999/similar").status_code == 404
+    assert client.get("/articles/12/similar").status_code == 422
+
+
+def test_picks_are_customers_worth_a_look(client: TestClient, holdout: Path) -> None:
+    picks = client.get("/customers/picks").json()
+    truth = pl.read_parquet(holdout / "truth.parquet")
+    recs = pl.read_parquet(holdout / "recommendations.parquet")
+    hits = recs.join(truth, on=[Col.CUSTOMER_ID, Col.ARTICLE_ID], how="semi").group_by(Col.CUSTOMER_ID).len()
+    first = picks[0]
+    most = hits["len"].max()
+    assert first["why"] == f"{most} of the week's purchases recommended"
+    assert first["customer_id"] in hits.filter(pl.col("len") == most)[Col.CUSTOMER_ID].to_list()
+    history = pl.read_parquet(holdout / "history.parquet")
+    long = [p for p in picks if p["why"].endswith("recent purchases shown")]
+    assert long and all(
+        history.filter(pl.col(Col.CUSTOMER_ID) == p["customer_id"]).height == int(p["why"].split()[0]) for p in long
+    )
+    assert len({p["customer_id"] for p in picks}) == len(picks)
+
+
+def test_docs_need_no_network(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text  # every file from this server
+    for asset in ("/static-offline-docs/swagger-ui-bundle.js", "/static-offline-docs/swagger-ui.css"):
+        assert asset in page.text and client.get(asset).status_code == 200

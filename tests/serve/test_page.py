@@ -86,7 +86,9 @@ def test_a_malformed_id_shows_the_message(browser, server: str) -> None:  # type
     from selenium.webdriver.common.by import By
 
     browser.get(server + "/")
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#recommendations tbody tr")) == 12)  # opened
     box = browser.find_element(By.ID, "customer")
+    box.clear()
     box.send_keys("not-a-customer")
     browser.find_element(By.ID, "show").click()
     status = browser.find_element(By.ID, "status")
@@ -102,3 +104,51 @@ def test_pick_one_loads_a_customer(browser, server: str) -> None:  # type: ignor
     browser.find_element(By.ID, "random").click()
     wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#recommendations tbody tr")) == 12)
     assert len(browser.find_element(By.ID, "customer").get_attribute("value")) == 64
+
+
+def test_the_page_opens_on_a_customer_worth_a_look(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+    from selenium.webdriver.common.by import By
+
+    first = httpx.get(server + "/customers/picks").json()[0]
+    browser.get(server + "/")
+    rows = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#recommendations tbody tr"))
+    assert browser.find_element(By.ID, "customer").get_attribute("value") == first["customer_id"]
+    assert len(rows) == 12 and browser.find_elements(By.CSS_SELECTOR, "#history tbody tr td.swatch, #history .swatch")
+    assert browser.find_elements(By.CSS_SELECTOR, "#recommendations .bought")  # a pick whose list held a purchase
+    labels = [o.get_attribute("label") for o in browser.find_elements(By.CSS_SELECTOR, "#customer-list option")]
+    assert first["why"] in labels
+
+
+def test_the_page_shows_why_and_similar_articles(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+    from selenium.webdriver.common.by import By
+
+    first = httpx.get(server + "/customers/picks").json()[0]["customer_id"]
+    body = httpx.get(f"{server}/customers/{first}/recommendations?explain=true").json()["recommendations"]
+    browser.get(f"{server}/#{first}")
+    rows = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#recommendations tbody tr"))
+    assert browser.find_element(By.ID, "why-head").is_displayed()
+    top = rows[0].find_elements(By.CSS_SELECTOR, "td.why div")
+    assert [d.text.split(":")[0] for d in top] == [r["feature"] for r in body[0]["explain"]]
+    rows[0].find_element(By.CSS_SELECTOR, "a.more").click()
+    similar = httpx.get(f"{server}/articles/{body[0]['article']['article_id']}/similar").json()["similar"]
+    shown = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#similar tbody tr"))
+    assert browser.find_element(By.ID, "similar-panel").is_displayed()
+    if similar:
+        assert len(shown) == len(similar)
+        assert shown[0].find_elements(By.CSS_SELECTOR, ".chip")[0].text == similar[0]["sources"][0]
+    else:
+        assert "Nothing bought with it" in shown[0].text
+
+
+def test_the_api_docs_render_offline(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/docs")
+    operations = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"))
+    paths = {o.find_element(By.CSS_SELECTOR, ".opblock-summary-path").text for o in operations}
+    assert {"/customers/{customer_id}/recommendations", "/articles/{article_id}/similar"} <= {
+        p.replace("\u200b", "") for p in paths
+    }
+    assert "hmrec" in browser.find_element(By.CSS_SELECTOR, ".swagger-ui .title").text

@@ -62,7 +62,7 @@ def _dataset(frame: pl.DataFrame, features: Sequence[str], reference: lgb.Datase
     )
 
 
-EXPLAIN = "explain"
+EXPLAIN = Col.EXPLAIN
 """The column of a recommendation's reasons (``FittedRanker.reasons``)."""
 REASONS = 3
 """Features named per explained recommendation."""

@@ -19,10 +19,21 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from hmrec.schema import ARTICLE_ID_WIDTH, CUSTOMER_ID_PATTERN, Col
-from hmrec.serve.artifacts import ARTICLE_FIELDS, ARTICLES, HISTORY, META, RECOMMENDATIONS, TRUTH, digest
+from hmrec.serve.artifacts import (
+    ARTICLE_FIELDS,
+    ARTICLES,
+    HISTORY,
+    META,
+    RECOMMENDATIONS,
+    SIMILAR,
+    SIMILAR_K,
+    TRUTH,
+    digest,
+)
 from hmrec.serve.colours import swatch
 from hmrec.text import quoted
 
@@ -51,12 +62,37 @@ class Recommendation(BaseModel):
     bought: bool | None  # None when the week is not known (a submission)
 
 
+class Reason(BaseModel):
+    feature: str
+    contribution: float
+
+
+class Explained(Recommendation):
+    explain: list[Reason] | None  # None: the fill list, which the ranker did not score
+
+
 class Recommendations(BaseModel):
     customer_id: str
     known: bool  # False: an unknown customer, given the popular list
     model: str
     cutoff: str
     recommendations: list[Recommendation]
+
+
+class Similar(BaseModel):
+    rank: int
+    article: Article
+    sources: list[str]  # bought_together, same_product, embedding
+
+
+class SimilarArticles(BaseModel):
+    article: Article
+    similar: list[Similar]
+
+
+class Pick(BaseModel):
+    customer_id: str
+    why: str
 
 
 class Purchase(BaseModel):
@@ -82,11 +118,11 @@ class Health(BaseModel):
     holdout_known: bool
 
 
-def _ranges(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
-    """``customer_id -> (first row, end row)`` of a frame sorted by customer_id."""
+def _ranges(frame: pl.DataFrame, key: str = Col.CUSTOMER_ID) -> dict[str, tuple[int, int]]:
+    """``key -> (first row, end row)`` of a frame sorted by ``key`` (customer_id)."""
     spans = (
         frame.with_row_index("__row")
-        .group_by(Col.CUSTOMER_ID, maintain_order=True)
+        .group_by(key, maintain_order=True)
         .agg(pl.col("__row").min().alias("lo"), pl.len().alias("n"))
     )
     return {c: (lo, lo + n) for c, lo, n in spans.iter_rows()}
@@ -128,6 +164,12 @@ class Store:
     history_price: np.ndarray
     history_channel: np.ndarray
     truth: dict[str, set[str]] | None
+    rec_explain: list[Any] | None = None
+    """Each recommendation row's reasons, when the run kept them (``--explain``)."""
+    similar_rows: dict[str, tuple[int, int]] | None = None
+    """``article_id -> (first row, end row)`` of the similar articles, when written."""
+    similar_article: np.ndarray | None = None
+    similar_sources: list[list[str]] | None = None
 
     @classmethod
     def load(cls, folder: Path) -> Store:
@@ -157,6 +199,14 @@ class Store:
         distinct = names.unique().sort().to_list()
         codes = names.cast(pl.Enum(distinct))
         source_lists = [s.split(",") if s else [] for s in distinct]
+        explain = recs[Col.EXPLAIN].to_list() if Col.EXPLAIN in recs.columns else None
+        similar_rows = similar_article = similar_sources = None
+        if SIMILAR in meta["files"]:
+            similar = pl.read_parquet(folder / SIMILAR, glob=False)
+            similar_rows = _ranges(similar, Col.ARTICLE_ID)
+            similar = with_positions(similar.drop(Col.ARTICLE_ID).rename({"similar_article_id": Col.ARTICLE_ID}))
+            similar_article = similar["__pos"].to_numpy()
+            similar_sources = [s.split(",") for s in similar[Col.SOURCES].to_list()]
         history = with_positions(pl.read_parquet(folder / HISTORY, glob=False))
         truth = None
         if TRUTH in meta["files"]:  # a truth file of an earlier run is not this run's
@@ -178,6 +228,10 @@ class Store:
             history_price=history[Col.PRICE].cast(pl.Float64).to_numpy(),
             history_channel=history[Col.CHANNEL].to_numpy(),
             truth=truth,
+            rec_explain=explain,
+            similar_rows=similar_rows,
+            similar_article=similar_article,
+            similar_sources=similar_sources,
         )
 
     def article(self, article_id: str) -> dict[str, Any]:
@@ -243,11 +297,13 @@ def create_app(folder: Path) -> FastAPI:
     gc.collect()
     gc.freeze()
     page = PAGE.read_text()
-    app = FastAPI(
+    app = FastAPIOffline(  # FastAPI with Swagger UI's files served from the package: /docs needs no network
         title="hmrec",
         description="Recommendations of the next week's 12 articles per customer, and the explorer page.",
         version="0.1.0",
+        redoc_url=None,
     )
+    picks = _picks(store)
 
     @app.exception_handler(RequestValidationError)
     async def short_422(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -276,17 +332,30 @@ def create_app(folder: Path) -> FastAPI:
 
     @app.get("/customers/{customer_id}/recommendations", response_model=Recommendations)
     def recommendations(
-        customer_id: str, k: int = Query(12, ge=1, le=100, description="How many articles to return.")
+        customer_id: str,
+        k: int = Query(12, ge=1, le=100, description="How many articles to return."),
+        explain: bool = Query(
+            False, description="Add, per ranked article, the three features that moved its score most."
+        ),
     ) -> Response:
         """The customer's recommendations, best first; an unknown customer gets the popular list
         with ``known`` false. ``bought`` says whether the holdout week held the purchase (null for
-        a submission)."""
+        a submission). With ``explain=true`` each item also has ``explain``: the features whose
+        LightGBM contributions moved its score most (null for the popular fill); answered 409
+        when the artifacts were written without them."""
         _check_customer(customer_id)
+        if explain and store.rec_explain is None:
+            raise HTTPException(
+                status_code=409,
+                detail="these artifacts hold no explanations; write them with hmrec evaluate --explain "
+                "(or hmrec submit --explain) and serve that folder",
+            )
         span = store.rec_rows.get(customer_id)
         bought = store.truth.get(customer_id, set()) if store.truth is not None else None
         if span is None:
             items = [
                 {"rank": i + 1, "article": store.article(a), "score": None, "sources": ["popular"], "bought": None}
+                | ({"explain": None} if explain else {})
                 for i, a in enumerate(store.meta["popular"][:k])
             ]
         else:
@@ -303,6 +372,7 @@ def create_app(folder: Path) -> FastAPI:
                         "sources": store.source_lists[store.rec_sources[row]],
                         "bought": None if bought is None else article["article_id"] in bought,
                     }
+                    | ({"explain": store.rec_explain[row]} if explain else {})  # type: ignore[index]
                 )
         return _json(
             {
@@ -349,8 +419,13 @@ def create_app(folder: Path) -> FastAPI:
         pool = sorted(store.truth) if store.truth is not None and not prefix else store.rec_rows
         return [c for c in pool if c.startswith(prefix.lower())][:limit]
 
-    @app.get("/articles/{article_id}", response_model=Article)
-    def article(article_id: str) -> Response:
+    @app.get("/customers/picks", response_model=list[Pick])
+    def customer_picks() -> Response:
+        """A few customers worth a look, each with why: a purchase of the holdout week among their
+        recommendations (when the week is known), the longest histories, a newcomer (the fill)."""
+        return _json(picks)
+
+    def known_article(article_id: str) -> None:
         if not re.fullmatch(SERVED_ARTICLE_ID, article_id):
             raise HTTPException(
                 status_code=422,
@@ -358,10 +433,71 @@ def create_app(folder: Path) -> FastAPI:
             )
         if article_id not in store.article_pos:
             raise HTTPException(status_code=404, detail=f"no article {article_id} in the catalogue")
+
+    @app.get("/articles/{article_id}", response_model=Article)
+    def article(article_id: str) -> Response:
+        known_article(article_id)
         return _json(store.article(article_id))
+
+    @app.get("/articles/{article_id}/similar", response_model=SimilarArticles)
+    def similar(
+        article_id: str, k: int = Query(SIMILAR_K, ge=1, le=SIMILAR_K, description="How many articles to return.")
+    ) -> Response:
+        """Articles like this one, most similar first, each with the signals that found it:
+        ``bought_together`` (bought by its buyers within a week), ``same_product`` (another
+        colour or size of it), ``embedding`` (nearest by an MF model's factors)."""
+        known_article(article_id)
+        if store.similar_rows is None:
+            raise HTTPException(
+                status_code=409, detail=f"these artifacts hold no similar articles; {_write_again(folder)}"
+            )
+        lo, hi = store.similar_rows.get(article_id, (0, 0))
+        items = [
+            {
+                "rank": row - lo + 1,
+                "article": store.articles[store.similar_article[row]],  # type: ignore[index]
+                "sources": store.similar_sources[row],  # type: ignore[index]
+            }
+            for row in range(lo, min(hi, lo + k))
+        ]
+        return _json({"article": store.article(article_id), "similar": items})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def explorer() -> str:
         return page
 
     return app
+
+
+PICKS = 3
+"""Customers the explorer offers of each kind."""
+
+
+def _picks(store: Store) -> list[dict[str, str]]:
+    """``customer_id, why``: customers whose recommendations held a purchase of the holdout week
+    (most hits first), those with the longest histories shown, and a newcomer with none."""
+    picks: list[dict[str, str]] = []
+    seen: set[str] = set()
+
+    def add(customer: str, why: str) -> None:
+        if customer not in seen:
+            seen.add(customer)
+            picks.append({"customer_id": customer, "why": why})
+
+    if store.truth is not None:
+        hits = []
+        for customer, bought in store.truth.items():
+            span = store.rec_rows.get(customer)
+            if span is not None:
+                found = sum(store.articles[store.rec_article[row]]["article_id"] in bought for row in range(*span))
+                if found:
+                    hits.append((-found, customer))
+        for negative, customer in sorted(hits)[:PICKS]:
+            add(customer, f"{-negative} of the week's purchases recommended")
+    longest = sorted(store.history_rows.items(), key=lambda item: (-(item[1][1] - item[1][0]), item[0]))
+    for customer, (lo, hi) in longest[:PICKS]:
+        add(customer, f"{hi - lo} recent purchases shown")
+    newcomer = next((c for c in sorted(store.rec_rows) if c not in store.history_rows), None)
+    if newcomer is not None:
+        add(newcomer, "no purchases before the cutoff: the popular list")
+    return picks

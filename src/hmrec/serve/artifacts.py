@@ -13,6 +13,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from hmrec import faults
@@ -25,7 +26,10 @@ RECOMMENDATIONS = "recommendations.parquet"
 ARTICLES = "articles.parquet"
 HISTORY = "history.parquet"
 TRUTH = "truth.parquet"
+SIMILAR = "similar.parquet"
 META = "meta.json"
+SIMILAR_K = 12
+"""Similar articles kept per article (``GET /articles/{id}/similar?k=`` answers up to this many)."""
 ARTICLE_FIELDS = [
     Col.PROD_NAME,
     "product_type_name",
@@ -60,13 +64,17 @@ def write_artifacts(
     cutoff: date,
     popular: list[int],
     truth: pl.DataFrame | None = None,
+    factors: np.ndarray | None = None,
 ) -> Path:
-    """Write the serving files for ``recs`` (``customer, article, rank, score, sources``) into
-    ``folder``; each file is written to a temporary name and renamed."""
+    """Write the serving files for ``recs`` (``customer, article, rank, score, sources``, and
+    ``explain`` when the recommendations were explained) into ``folder``, with each article's
+    similar articles (``retrieval/similar.py``; ``factors``: an MF model's article factors for
+    the embedding neighbours); each file is written to a temporary name and renamed."""
     folder.mkdir(parents=True, exist_ok=True)
     customers = recs.select(Col.CUSTOMER).unique()
+    explained = [Col.EXPLAIN] if Col.EXPLAIN in recs.columns else []
     ranked = dataset.with_kaggle_ids(recs.lazy()).select(
-        Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES
+        Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES, *explained
     )
     history = (
         before(dataset.transactions(), cutoff)
@@ -87,13 +95,14 @@ def write_artifacts(
     newest_first = [Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL]
     _write(folder / HISTORY, history.sort(newest_first, descending=[False, True, False, False, False]))
     _write(folder / ARTICLES, articles.sort(Col.ARTICLE_ID))
+    _write(folder / SIMILAR, _similar(dataset, cutoff, factors))
     if truth is not None:
         truth_ids = dataset.with_kaggle_ids(truth.lazy()).select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
         _write(folder / TRUTH, truth_ids.sort(Col.CUSTOMER_ID, Col.ARTICLE_ID))
     elif (folder / TRUTH).exists():
         (folder / TRUTH).unlink()
     faults.point("artifacts:before-meta")
-    written = [RECOMMENDATIONS, HISTORY, ARTICLES, *([TRUTH] if truth is not None else [])]
+    written = [RECOMMENDATIONS, HISTORY, ARTICLES, SIMILAR, *([TRUTH] if truth is not None else [])]
     meta = {
         "model": model,
         "cutoff": cutoff.isoformat(),
@@ -105,3 +114,22 @@ def write_artifacts(
     # different runs (a run killed between two files) are refused by hmrec serve
     write_atomic(folder / META, lambda path: Path(path).write_text(json.dumps(meta, indent=2)))
     return folder
+
+
+def _similar(dataset: Dataset, cutoff: date, factors: np.ndarray | None) -> pl.LazyFrame:
+    """``article_id, similar_article_id, rank, sources`` (sources joined by commas) for every
+    article of the catalogue, from the history before ``cutoff``."""
+    from hmrec.data.week import WeekInput
+    from hmrec.retrieval.similar import OTHER, similar_articles
+
+    week = WeekInput.before(dataset.transactions(), cutoff, None, dataset.articles(), dataset.customers())
+    amap = dataset.article_map().collect()
+    similar = similar_articles(week, amap[Col.ARTICLE], SIMILAR_K, factors)
+    names = amap.rename({Col.ARTICLE: OTHER, Col.ARTICLE_ID: "similar_article_id"})
+    return (
+        similar.lazy()
+        .join(amap.lazy(), on=Col.ARTICLE)
+        .join(names.lazy(), on=OTHER)
+        .select(Col.ARTICLE_ID, "similar_article_id", "rank", pl.col(Col.SOURCES).list.join(","))
+        .sort(Col.ARTICLE_ID, "rank")
+    )
