@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -105,26 +106,24 @@ class Settings:
     @classmethod
     def from_dict(cls, doc: dict[str, Any], where: str = "settings") -> Settings:
         """Settings from a parsed TOML document; raises ``ValueError`` naming an unknown key or a
-        value of the wrong type."""
-        doc = dict(doc)
-        tables = {name: doc.pop(name, {}) for name in ("ranker", "candidates", "tune", "engine")}
-        for name, table in tables.items():
-            if not isinstance(table, dict):
-                raise ValueError(f"{where}: [{name}] must be a table")
-        top = _checked(doc, {"model": str, "cutoff": str}, where, "")
-        ranker = _checked(tables["ranker"], _types(RankerConfig), where, "ranker.")
+        value of the wrong type (the document's shape is checked by pydantic, ``_document``;
+        each value's range by the settings' own classes)."""
+        from pydantic import ValidationError
+
+        try:
+            parsed = _document().model_validate(doc).model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            raise ValueError(f"{where}: {_problem(exc, doc)}") from None
+        tables = {name: parsed.pop(name, {}) for name in ("ranker", "candidates", "tune", "engine")}
+        ranker, candidates, tune, engine = (tables[n] for n in ("ranker", "candidates", "tune", "engine"))
         if ranker.get("train_buyers") == ALL:
             ranker["train_buyers"] = None
-        if "drop_blocks" in ranker:
-            ranker["drop_blocks"] = tuple(ranker["drop_blocks"])
-        candidates = _checked(tables["candidates"], _types(CandidateConfig), where, "candidates.")
-        if "sources" in candidates:
-            candidates["sources"] = tuple(candidates["sources"])
-        tune = _checked(tables["tune"], {"enabled": bool, "budget": float}, where, "tune.")
-        engine = _checked(tables["engine"], {"name": str, "workers": int, "address": str}, where, "engine.")
+        for table, key in ((ranker, "drop_blocks"), (candidates, "sources")):
+            if key in table:
+                table[key] = tuple(table[key])
         try:
             return cls(
-                **top,
+                **parsed,
                 ranker=RankerConfig(**ranker),
                 candidates=CandidateConfig(**candidates),
                 **({"tune": tune["enabled"]} if "enabled" in tune else {}),
@@ -188,63 +187,84 @@ class Settings:
         return replace(self, ranker=ranker, candidates=cands, **{k: v for k, v in given.items() if v is not None})
 
 
-def _types(config: type) -> dict[str, type]:
-    """The TOML type each field of a config dataclass takes (from its default value)."""
-    defaults = config()
-    types: dict[str, type] = {}
-    for f in fields(config):
-        value = getattr(defaults, f.name)
-        types[f.name] = list if isinstance(value, tuple) else type(value) if value is not None else object
-    return types
+TYPE_NAMES = {int: "an int", float: "a float", bool: "a bool", str: "a str", list: "a list", dict: "a table"}
 
 
-def _checked(table: dict[str, Any], types: dict[str, type], where: str, prefix: str) -> dict[str, Any]:
-    """``table``'s keys, each known and of its type (an int is accepted for a float)."""
-    unknown = sorted(set(table) - set(types))
+def _kind(value: Any) -> type:
+    """The TOML type of a dataclass field's default (a tuple is a list; None: anything)."""
+    return list if isinstance(value, tuple) else type(value) if value is not None else object
+
+
+@cache
+def _document() -> type:
+    """The pydantic model of a settings document: every table and key of the module's example,
+    each of the type its default has (strict: a bool is not an int, text is not a number; an
+    int is accepted for a float), and nothing else (an unknown key is refused)."""
+    from typing import Literal
+
+    from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, create_model
+
+    strict: dict[type, Any] = {
+        int: StrictInt,
+        float: StrictInt | StrictFloat,
+        bool: StrictBool,
+        str: StrictStr,
+        list: list[StrictStr],
+    }
+    closed = ConfigDict(extra="forbid")
+
+    def table(name: str, kinds: dict[str, Any]) -> type[BaseModel]:
+        return create_model(name, __config__=closed, **{k: (v | None, None) for k, v in kinds.items()})
+
+    def of(config: type) -> dict[str, Any]:
+        defaults = config()
+        return {f.name: strict.get(_kind(getattr(defaults, f.name)), Any) for f in fields(config)}
+
+    ranker = of(RankerConfig) | {"train_buyers": StrictInt | Literal["all"]}
+    tables = {
+        "ranker": table("ranker", ranker),
+        "candidates": table("candidates", of(CandidateConfig)),
+        "tune": table("tune", {"enabled": StrictBool, "budget": strict[float]}),
+        "engine": table("engine", {"name": StrictStr, "workers": StrictInt, "address": StrictStr}),
+    }
+    top = {"model": StrictStr, "cutoff": StrictStr}
+    return table("settings", top | tables)
+
+
+def _problem(exc: Any, doc: dict[str, Any]) -> str:
+    """What is wrong with ``doc``, from pydantic's errors, in the words of the settings file:
+    ``unknown setting(s) ranker.leaves``, ``[ranker] must be a table``, ``ranker.train_weeks =
+    'two' is not an int``."""
+    errors = exc.errors()
+    unknown = [".".join(str(p) for p in e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
     if unknown:
-        raise ValueError(f"{where}: unknown setting(s) {', '.join(prefix + k for k in unknown)}")
-    for key, value in table.items():
-        want = types[key]
-        ok = (
-            want is object
-            or (want is float and isinstance(value, int | float) and not isinstance(value, bool))
-            or (want is int and isinstance(value, int) and not isinstance(value, bool))
-            or (want not in (int, float) and isinstance(value, want))
-        )
-        if key == "train_buyers" and (value == ALL or (isinstance(value, int) and not isinstance(value, bool))):
-            ok = True
-        if not ok:
-            raise ValueError(f"{where}: {prefix}{key} = {value!r} is not a{'n' if want is int else ''} {want.__name__}")
-    return dict(table)
+        return f"unknown setting(s) {', '.join(sorted(unknown))}"
+    first = errors[0]
+    path = [p for p in first["loc"] if isinstance(p, str)][:2]
+    if len(path) == 1 and path[0] in ("ranker", "candidates", "tune", "engine"):
+        return f"[{path[0]}] must be a table"
+    value: Any = doc
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    key = path[-1]
+    defaults = {**_defaults(RankerConfig), **_defaults(CandidateConfig)}
+    want = {"enabled": bool, "budget": float, "name": str, "workers": int, "address": str}.get(
+        key, _kind(defaults.get(key))
+    )
+    return f"{'.'.join(path)} = {value!r} is not {TYPE_NAMES.get(want, 'valid')}"
+
+
+def _defaults(config: type) -> dict[str, Any]:
+    defaults = config()
+    return {f.name: getattr(defaults, f.name) for f in fields(config)}
 
 
 def _without_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: _without_none(v) if isinstance(v, dict) else v for k, v in doc.items() if v is not None}
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):  # a TOML basic string: quotes, backslashes and control characters escaped
-        return (
-            '"'
-            + "".join(_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c) for c in value)
-            + '"'
-        )
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} to TOML")
-
-
 def _toml(doc: dict[str, Any]) -> str:
-    """A TOML document of scalars, lists and one level of tables (all settings need)."""
-    lines = [f"{k} = {_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
-    for name, table in doc.items():
-        if isinstance(table, dict):
-            lines += ["", f"[{name}]", *(f"{k} = {_value(v)}" for k, v in table.items())]
-    return "\n".join(lines) + "\n"
+    """The TOML text of ``doc`` (tomli-w: strings escaped as TOML wants them)."""
+    import tomli_w
+
+    return tomli_w.dumps(doc)
