@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -148,7 +149,7 @@ EDITS = {
     "a source taken out": (
         "ranker",
         "settings.toml",
-        lambda p: p.write_text(p.read_text().replace('"repurchase", ', "")),
+        lambda p: p.write_text(re.sub(r'"repurchase",\s*', "", p.read_text())),
         "settings.toml",
     ),
 }
