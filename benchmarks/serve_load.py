@@ -5,7 +5,10 @@ errors.
     .venv/bin/python benchmarks/serve_load.py --artifacts DIR/artifacts/submit --seconds 30 --concurrency 16
 
 Requests cycle over known customers' recommendations (k=12), with one request in ``--unknown-every``
-asking for an unknown customer (the popular list).
+asking for an unknown customer (the popular list). ``--mode explain`` asks for them with
+``explain=true`` (artifacts written with ``--explain``), ``--mode similar`` cycles over the
+articles' ``/articles/{id}/similar?k=12`` instead: run each mode on the same artifacts to see
+what explanations and similar articles add to a request.
 """
 
 from __future__ import annotations
@@ -122,6 +125,7 @@ def main() -> None:
     parser.add_argument("--unknown-every", type=int, default=20)
     parser.add_argument("--customers", type=int, default=20_000, help="distinct known customers to cycle over")
     parser.add_argument("--client", choices=["python", "wrk"], default="python", help="wrk: Debian's wrk drives it")
+    parser.add_argument("--mode", choices=["recommendations", "explain", "similar"], default="recommendations")
     args = parser.parse_args()
 
     ids = (
@@ -133,9 +137,20 @@ def main() -> None:
         .to_list()
     )
     random.Random(0).shuffle(ids)
-    paths = [f"/customers/{c}/recommendations?k=12" for c in ids]
+    query = "?k=12&explain=true" if args.mode == "explain" else "?k=12"
+    paths = [f"/customers/{c}/recommendations{query}" for c in ids]
     for i in range(0, len(paths), args.unknown_every):
-        paths[i] = f"/customers/{os.urandom(32).hex()}/recommendations?k=12"
+        paths[i] = f"/customers/{os.urandom(32).hex()}/recommendations{query}"
+    if args.mode == "similar":
+        articles = (
+            pl.scan_parquet(args.artifacts / "articles.parquet", glob=False)
+            .select(Col.ARTICLE_ID)
+            .head(args.customers)
+            .collect()[Col.ARTICLE_ID]
+            .to_list()
+        )
+        random.Random(0).shuffle(articles)
+        paths = [f"/articles/{a}/similar?k=12" for a in articles]
 
     port = free_port()
     started = time.perf_counter()
@@ -159,9 +174,10 @@ def main() -> None:
         ms = sorted(x * 1000 for x in latencies)
         p = statistics.quantiles(ms, n=100)
         row = f"{sent:,} | {sent / args.seconds:.0f} | {p[49]:.1f} | {p[98]:.1f} | {ms[-1]:.1f} | {errors}"
-    print(f"| {args.client} | {args.seconds:.0f} s | {args.concurrency} | {row} | {server_gb:.2f} |")
+    print(f"| {args.mode} | {args.client} | {args.seconds:.0f} s | {args.concurrency} | {row} | {server_gb:.2f} |")
     print(
-        "(client | duration | concurrency | requests | requests/s | p50 ms | p99 ms | max ms | errors | server peak RSS GB)"
+        "(mode | client | duration | concurrency | requests | requests/s | p50 ms | p99 ms | max ms | errors | "
+        "server peak RSS GB)"
     )
 
 

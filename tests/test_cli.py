@@ -381,3 +381,16 @@ def test_the_demo_names_a_command_that_runs_as_printed(
     monkeypatch.setattr(sys, "argv", [argv0, "demo"])
     monkeypatch.setattr(shell, "which", lambda name: on_path)
     assert cli._this_command() == (expected or f"{sys.executable} -m hmrec")
+
+
+def test_the_terminal_bar_counts_only_steps_that_count() -> None:
+    from rich.progress import Progress
+
+    from hmrec.cli import _Counts
+
+    with Progress(disable=True) as progress:
+        counted = progress.add_task("ranking", total=12, completed=3)
+        uncounted = progress.add_task("fitting", total=None)
+        tasks = {t.id: t for t in progress.tasks}
+    assert _Counts().render(tasks[counted]).plain == "3/12"
+    assert _Counts().render(tasks[uncounted]).plain == ""

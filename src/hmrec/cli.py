@@ -19,8 +19,18 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from hmrec import api
 from hmrec.api import (
@@ -378,6 +388,15 @@ class _Lines:
         self.console.print(f"{text} … {time.perf_counter() - self.start:.0f} s", highlight=False, markup=False)
 
 
+class _Counts(ProgressColumn):
+    """``done/total`` where a step counts (blank for a step without counts)."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        return Text(f"{task.completed:,.0f}/{task.total:,.0f}", style="progress.download")
+
+
 @contextmanager
 def _progress() -> Iterator[Progress]:
     if not err.is_terminal:
@@ -387,7 +406,9 @@ def _progress() -> Iterator[Progress]:
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
+        _Counts(),  # counts where a step has them (weeks generated, parts ranked)
         TimeElapsedColumn(),
+        TimeRemainingColumn(),  # the ETA, where there are counts
         console=err,
         transient=True,
     ) as bar:
@@ -1125,7 +1146,9 @@ def demo(
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s")
     console.print("explore the holdout week (recommendations, why, similar articles) with:")
     console.print(f"  {_this_command()} serve --artifacts {report.parent}", highlight=False)
-    console.print("  then open http://127.0.0.1:8000/ (the API's own page: http://127.0.0.1:8000/docs)", highlight=False)
+    console.print(
+        "  then open http://127.0.0.1:8000/ (the API's own page: http://127.0.0.1:8000/docs)", highlight=False
+    )
 
 
 def _this_command() -> str:
