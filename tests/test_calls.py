@@ -181,3 +181,15 @@ def test_customers_as_a_pandas_series(tiny_dataset: hmrec.Dataset) -> None:
     ids = tiny_dataset.customer_map().collect()["customer_id"].head(5)
     expected = model.recommend(tiny_dataset, ids)
     assert model.recommend(tiny_dataset, pd.Series(ids.to_list())).equals(expected)
+
+
+def test_from_frames_takes_a_folder_name_of_any_characters_literally(tiny_shop: Path, tmp_path: Path) -> None:
+    tx, articles, customers = (pl.read_csv(tiny_shop / f"{f}.csv") for f in FILES[:3])
+    odd = tmp_path / "my [shop]* ? 1"
+    (tmp_path / "my s").mkdir()  # what the name would match as a glob pattern: never read, never written
+    (tmp_path / "my s" / "keep.txt").write_text("keep")
+    made = hmrec.Dataset.from_frames(tx, articles, customers, folder=odd)
+    assert made.root == odd / "prepared" and made.transactions().collect().height == tx.height
+    assert (tmp_path / "my s" / "keep.txt").read_text() == "keep" and sorted(
+        p.name for p in (tmp_path / "my s").iterdir()
+    ) == ["keep.txt"]

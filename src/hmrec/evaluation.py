@@ -248,7 +248,7 @@ def evaluate_models(
 
             assert isinstance(model, TwoStageRecommender) and model.ranker is not None
             importance = model.ranker.importance()
-            features = _features(model)
+            features = list(model.ranker.features)
             ranker_options = replace(options, ranker=model.config, candidates=model.candidates, tune_budget=None)
     curve = None
     if curve_sizes:
@@ -295,7 +295,12 @@ def evaluate_weeks(
             if step:
                 step(f"week {i + 1}/{len(splits)} (from {splits[i].cutoff}): {text}")
 
-        week_options = replace(options, on_step=said if step else None, artifacts=options.artifacts if last else None)
+        week_options = replace(  # the last week's artifacts and explanations are the ones kept
+            options,
+            on_step=said if step else None,
+            artifacts=options.artifacts if last else None,
+            explain=options.explain and last,
+        )
         result = evaluate_models(dataset, names, split, week_options, curve_sizes if last else (), with_ablation)
         if not last:  # only the scores of an earlier week are kept
             result = replace(result, recommendations={}, fills={}, truth=result.truth.clear(), importance=None)
