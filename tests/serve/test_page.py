@@ -63,7 +63,9 @@ def test_search_a_customer_shows_history_and_recommendations(browser, server: st
     box.clear()
     box.send_keys(hit)
     browser.find_element(By.ID, "show").click()
-    rows = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#recommendations tbody tr"))
+    status = browser.find_element(By.ID, "status")
+    wait_for(lambda: status.text.startswith(f"Customer {hit[:16]}"))  # this customer's, not the opening pick's
+    rows = browser.find_elements(By.CSS_SELECTOR, "#recommendations tbody tr")
     assert len(rows) == 12
     assert rows[0].find_element(By.CSS_SELECTOR, "td").text == "1"
     history_rows = browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")
