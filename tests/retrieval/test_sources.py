@@ -19,7 +19,7 @@ from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource, co_occurrence
 from hmrec.retrieval.mf import MFSource
 from hmrec.retrieval.pipeline import SOURCES
-from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
+from hmrec.retrieval.popular import AgePopularSource, PopularSource, PostalPopularSource, TrendingSource
 from hmrec.retrieval.repurchase import RepurchaseSource
 from hmrec.retrieval.same_product import SameProductSource
 from hmrec.retrieval.taste import TasteSource
@@ -86,6 +86,7 @@ def hand_input(
     products: dict[int, int] | None = None,
     ages: dict[int, int] | None = None,
     serve: list[int] | None = None,
+    postal: dict[int, int] | None = None,
 ) -> WeekInput:
     """``rows`` are (days before the cutoff, customer, article)."""
     history = pl.LazyFrame(
@@ -113,6 +114,7 @@ def hand_input(
             {
                 Col.CUSTOMER: pl.Series(customers, dtype=pl.UInt32),
                 Col.AGE: pl.Series([(ages or {}).get(c) for c in customers], dtype=pl.Int16),
+                Col.POSTAL: pl.Series([(postal or {}).get(c) for c in customers], dtype=pl.UInt32),
             }
         ),
     )
@@ -181,6 +183,19 @@ def test_age_popular_follows_the_age_bucket() -> None:
     ages = {0: 22, 1: 21, 2: 25, 3: 55, 4: 51, 5: 58, 6: 23}
     out = AgePopularSource(n=1).candidates(hand_input(rows, ages=ages, serve=[0, 6, 3]))
     assert articles_for(out, 0) == [5] and articles_for(out, 6) == [5] and articles_for(out, 3) == [6]
+
+
+def test_postal_popular_follows_the_postal_code() -> None:
+    # code 7: customers 0-2 bought 5 twice and 6 once; code 8: customer 3 bought 6; no code: 4 bought 9
+    rows = [(1, 0, 5), (2, 1, 5), (1, 2, 6), (1, 3, 6), (1, 3, 5), (3, 4, 9), (3, 4, 9), (20, 0, 9)]
+    postal = {0: 7, 1: 7, 2: 7, 3: 8, 5: 7, 6: 8}
+    out = PostalPopularSource(n=2).candidates(hand_input(rows, serve=[5, 6, 9, 0], postal=postal))
+    assert articles_for(out, 5) == [5, 6]  # the code's own best sellers, not the shop's (9 twice)
+    assert articles_for(out, 0) == [5, 6]
+    assert articles_for(out, 6) == [5, 6]  # code 8: one unit each, ties to the lower article
+    assert articles_for(out, 9) == [9]  # no code: the cohort of customers without one (customer 4)
+    assert out.collect().filter(pl.col(Col.CUSTOMER) == 5)[Col.SCORE].to_list() == [2.0, 1.0]
+    # a row older than the week (day 20) counts for nobody
 
 
 def test_trending_prefers_rising_articles() -> None:

@@ -21,7 +21,7 @@ from hmrec.retrieval.covisit import CoVisitSource
 from hmrec.retrieval.cut import Cut, band_counts, fit_counts
 from hmrec.retrieval.measure import CandidateQuality, measure
 from hmrec.retrieval.mf import MFSource
-from hmrec.retrieval.popular import AgePopularSource, PopularSource, TrendingSource
+from hmrec.retrieval.popular import AgePopularSource, PopularSource, PostalPopularSource, TrendingSource
 from hmrec.retrieval.repurchase import RepurchaseSource
 from hmrec.retrieval.same_product import SameProductSource
 from hmrec.retrieval.taste import TasteSource
@@ -36,6 +36,7 @@ SOURCES: dict[str, Callable[[int], CandidateSource]] = {
     "mf": lambda n: MFSource(n=n),
     "popular_taste": lambda n: TasteSource(n=n),
     "popular_age": lambda n: AgePopularSource(n=n),
+    "popular_postal": lambda n: PostalPopularSource(n=n),
     "popular": lambda n: PopularSource(n=n),
     "trending": lambda n: TrendingSource(n=n),
 }

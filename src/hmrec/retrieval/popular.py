@@ -33,27 +33,19 @@ class PopularSource:
         return for_everyone(data, self.top(data))
 
 
-@dataclass(frozen=True)
-class AgePopularSource:
-    """Last ``days`` days' best sellers among customers of the same age bucket (``bucket_years`` wide).
+class _CohortPopular:
+    """Last ``days`` days' best sellers within each customer's cohort (``buckets``)."""
 
-    Customers of unknown age are one bucket of their own.
-    """
-
-    n: int = 12
-    days: int = 7
-    bucket_years: int = 10
-    name: str = "popular_age"
+    n: int
+    days: int
 
     def buckets(self, data: WeekInput) -> pl.LazyFrame:
-        """``customer, age_bucket`` of every customer in the table."""
-        return data.customer_table.select(
-            Col.CUSTOMER, (pl.col(Col.AGE) // self.bucket_years).fill_null(-1).alias(BUCKET)
-        )
+        """``customer, age_bucket`` (the cohort, never null) of every customer in the table."""
+        raise NotImplementedError
 
     @once_per_week
     def top(self, data: WeekInput) -> pl.LazyFrame:
-        """``age_bucket, article, score``: each bucket's list."""
+        """``age_bucket, article, score``: each cohort's list."""
         bucket = self.buckets(data)
         return (
             data.recent(self.days / 7)
@@ -71,6 +63,40 @@ class AgePopularSource:
         bucket = self.buckets(data)
         served = data.customers.join(bucket, on=Col.CUSTOMER, how="left").with_columns(pl.col(BUCKET).fill_null(-1))
         return ranked(served.join(self.top(data), on=BUCKET).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE), self.n)
+
+
+@dataclass(frozen=True)
+class AgePopularSource(_CohortPopular):
+    """Last ``days`` days' best sellers among customers of the same age bucket (``bucket_years`` wide).
+
+    Customers of unknown age are one bucket of their own.
+    """
+
+    n: int = 12
+    days: int = 7
+    bucket_years: int = 10
+    name: str = "popular_age"
+
+    def buckets(self, data: WeekInput) -> pl.LazyFrame:
+        """``customer, age_bucket`` of every customer in the table."""
+        return data.customer_table.select(
+            Col.CUSTOMER, (pl.col(Col.AGE) // self.bucket_years).fill_null(-1).alias(BUCKET)
+        )
+
+
+@dataclass(frozen=True)
+class PostalPopularSource(_CohortPopular):
+    """Last ``days`` days' best sellers among customers of the same postal code (2nd place's
+    "popular by postal code"; a shop that shares one code among many customers, as H&M's does,
+    gets a list for that crowd). Customers without a postal code are one cohort of their own."""
+
+    n: int = 12
+    days: int = 7
+    name: str = "popular_postal"
+
+    def buckets(self, data: WeekInput) -> pl.LazyFrame:
+        """``customer, age_bucket`` (here the postal code's index, -1 for none) of every customer."""
+        return data.customer_table.select(Col.CUSTOMER, pl.col(Col.POSTAL).cast(pl.Int64).fill_null(-1).alias(BUCKET))
 
 
 @dataclass(frozen=True)
