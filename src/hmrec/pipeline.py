@@ -13,7 +13,15 @@ import polars as pl
 from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.week import WeekInput
 from hmrec.ranking.config import RankerConfig
-from hmrec.ranking.data import CandidateConfig, Tables, WeekCache, feature_columns, labelled_week, training_cutoffs
+from hmrec.ranking.data import (
+    CandidateConfig,
+    Tables,
+    WeekCache,
+    feature_columns,
+    labelled_week,
+    sample_negatives,
+    training_cutoffs,
+)
 from hmrec.ranking.inference import RankWork
 from hmrec.ranking.model import FittedRanker, fit_ranker, stack_weeks
 from hmrec.recommenders.base import fill_with, with_details
@@ -98,7 +106,9 @@ class TwoStageRecommender:
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
         columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
-        valid, older, newest = weeks[0], weeks[1:], weeks[:-1]
+        valid = weeks[0]
+        weeks = [sample_negatives(w, self.config.train_negatives, self.config.seed) for w in weeks]
+        older, newest = weeks[1:], weeks[:-1]
         doing = f"ranker: fitting on {sum(w.height for w in older):,} rows"
         self._step(doing)
         fitted = fit_ranker(

@@ -13,8 +13,17 @@ from polars.testing import assert_frame_equal
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
-from hmrec.features.embedding import FEATURE_MF, ArticleFactors
-from hmrec.ranking.data import CandidateConfig, Tables, article_factors, candidate_features, labelled_week
+from hmrec.features.embedding import FEATURE_MF, WARM_EPOCHS, ArticleFactors
+from hmrec.ranking.data import (
+    FACTOR_WEEKS,
+    CandidateConfig,
+    Tables,
+    article_factors,
+    candidate_features,
+    factor_anchor,
+    labelled_week,
+)
+from hmrec.recommenders.mf import als
 from hmrec.schema import Col
 
 CUTOFF = date(2020, 9, 22)
@@ -135,3 +144,52 @@ def test_one_fit_per_cutoff_and_chunks_agree(tiny_dataset: Dataset) -> None:
     parts = pl.concat(candidate_features(week.chunk(buyers.slice(lo, 17)), config) for lo in range(0, buyers.len(), 17))
     assert_frame_equal(whole, parts)
     assert {"m_score", "m_last5"} <= set(whole.columns)
+
+
+def test_anchors_lie_on_a_grid_of_weeks() -> None:
+    cutoffs = [CUTOFF - timedelta(days=7 * k) for k in range(3 * FACTOR_WEEKS)]
+    anchors = [factor_anchor(c) for c in cutoffs]
+    assert all(a <= c and (c - a).days % 7 == 0 and (c - a).days < 7 * FACTOR_WEEKS for a, c in zip(anchors, cutoffs))
+    assert all(factor_anchor(a) == a for a in anchors)
+    assert len(set(anchors)) in (3, 4)  # 24 consecutive weeks span three or four blocks of 8
+    assert all(anchors.count(a) <= FACTOR_WEEKS for a in anchors)
+
+
+def test_a_warm_start_keeps_the_taste_in_fewer_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
+    history = two_tastes()
+    earlier = ArticleFactors.fit(history, CUTOFF - timedelta(days=14), SMALL)
+    seen: list[tuple[int, bool]] = []
+    train = als.train_als
+
+    def spy(model, data, cfg, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append((cfg.epochs, kwargs.get("articles_from") is not None))
+        return train(model, data, cfg, **kwargs)
+
+    monkeypatch.setattr(als, "train_als", spy)
+    warm = ArticleFactors.fit(history, CUTOFF, SMALL, start=earlier)
+    assert seen == [(WARM_EPOCHS, True)]
+    frame = pairs(list(range(10)), list(range(20)))
+    got = frame.with_columns(warm.features(served(history, list(range(10))), frame))
+    best = got.sort("m_score", descending=True, nulls_last=True).group_by(Col.CUSTOMER, maintain_order=True).head(3)
+    assert all((row[0] - row[1]) % 2 == 0 for row in best.select(Col.CUSTOMER, Col.ARTICLE).rows())
+    with pytest.raises(ValueError, match="after the cutoff"):
+        ArticleFactors.fit(history, CUTOFF - timedelta(days=21), SMALL, start=earlier)
+
+
+def test_each_cutoffs_factors_are_the_same_whichever_week_comes_first(tiny_dataset: Dataset) -> None:
+    tx = tiny_dataset.transactions()
+    split = Split.at(tx)
+    config = CandidateConfig(embedding=True)
+    cutoff = split.cutoff if factor_anchor(split.cutoff) != split.cutoff else split.cutoff - timedelta(days=7)
+    assert factor_anchor(cutoff) < cutoff  # a warm-started week
+    shared = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    anchor_week = shared.week(split.history, factor_anchor(cutoff), config)
+    after_anchor = article_factors(shared.week(split.history, cutoff, config))
+    alone = article_factors(Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(split.history, cutoff, config))
+    np.testing.assert_array_equal(after_anchor.factors, alone.factors)
+    cold = ArticleFactors.fit(split.history, cutoff)
+    assert not np.array_equal(cold.factors, alone.factors)  # it did start from the anchor
+    assert article_factors(anchor_week).cutoff == factor_anchor(cutoff)
+    shared.forget(cutoff + timedelta(days=7))
+    again = article_factors(shared.week(split.history, cutoff, config))
+    np.testing.assert_array_equal(again.factors, alone.factors)

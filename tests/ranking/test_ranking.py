@@ -28,6 +28,7 @@ from hmrec.ranking.data import (
     candidate_features,
     feature_columns,
     labelled_week,
+    sample_negatives,
     training_cutoffs,
 )
 from hmrec.ranking.inference import rank_chunk, rank_customers
@@ -165,6 +166,45 @@ def test_groups_are_one_per_week_and_customer() -> None:
     week = pl.DataFrame({Col.CUSTOMER: pl.Series([4, 4, 9], dtype=pl.UInt32), LABEL: [1, 0, 1]})
     stacked = stack_weeks([week, pl.DataFrame(), week.tail(2)])  # customer 4 then 9, then 4 and 9 again
     assert stacked["__group"].rle().struct.field("len").to_list() == [2, 1, 1, 1]
+
+
+def test_negatives_are_sampled_per_customer_and_every_positive_kept() -> None:
+    customers = [1] * 6 + [2] * 3 + [3] * 2
+    labels = [0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0]
+    frame = pl.DataFrame(
+        {
+            Col.CUSTOMER: pl.Series(customers, dtype=pl.UInt32),
+            Col.ARTICLE: pl.Series(range(11), dtype=pl.UInt32),
+            LABEL: pl.Series(labels, dtype=pl.UInt8),
+        }
+    )
+    kept = sample_negatives(frame, 2, seed=3)
+    per = kept.group_by(Col.CUSTOMER, LABEL).len().sort(Col.CUSTOMER, LABEL)
+    assert per.rows() == [(1, 0, 2), (1, 1, 2), (2, 0, 2), (2, 1, 1), (3, 0, 2)]
+    assert kept[Col.ARTICLE].is_sorted()  # the frame's order
+    shuffled = sample_negatives(frame.sample(fraction=1.0, shuffle=True, seed=1), 2, seed=3)
+    assert sorted(shuffled[Col.ARTICLE].to_list()) == kept[Col.ARTICLE].to_list()  # the same rows
+    other = sample_negatives(frame, 2, seed=4)
+    assert sample_negatives(frame, None).equals(frame) and sample_negatives(frame, 10).equals(frame)
+    assert other.height == kept.height
+    with pytest.raises(ValueError, match="train_negatives"):
+        RankerConfig(train_negatives=0)
+
+
+def test_a_fit_on_sampled_negatives_trains_on_fewer_rows(tiny_dataset: Dataset, split: Split) -> None:
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    steps: list[str] = []
+    model = TwoStageRecommender(tables, config=RankerConfig(train_weeks=2, min_data_in_leaf=5, train_negatives=3))
+    model.on_step = steps.append
+    model.fit(WeekInput.before(split.history, split.cutoff))
+    weeks = [
+        labelled_week(split.history, split.cutoff - timedelta(days=7 * k), tables, CandidateConfig(), 30_000)
+        for k in (2, 3)
+    ]
+    rows = sum(sample_negatives(week, 3).height for week in weeks)
+    assert f"ranker: fitting on {rows:,} rows" in steps
+    assert rows < sum(week.height for week in weeks)  # sampling took rows away
+    assert model.ranker is not None
 
 
 def test_bad_settings_are_refused() -> None:

@@ -37,7 +37,9 @@ settles long before the exact solution)."""
 FEATURE_MF = MFConfig(solver="als", dim=32, epochs=6, alpha=30.0, reg=300.0)
 """The model behind the features: smaller and shorter than the MF baseline's, fitted per week
 (with the settings the accuracy matrix measured it with, docs/accuracy.md)."""
-
+WARM_EPOCHS = 2
+"""Epochs of a fit that starts from an earlier cutoff's article factors (``ArticleFactors.fit``'s
+``start``): ALS from a good start needs a few passes, not the cold fit's 6."""
 
 @dataclass(frozen=True)
 class ArticleFactors:
@@ -57,8 +59,13 @@ class ArticleFactors:
         config: MFConfig = FEATURE_MF,
         max_customers: int | None = 200_000,
         seed: int = 0,
+        start: ArticleFactors | None = None,
     ) -> ArticleFactors:
-        """ALS on the weighted purchases before ``cutoff`` (no later row is read)."""
+        """ALS on the weighted purchases before ``cutoff`` (no later row is read). With ``start``
+        (the factors of an earlier cutoff), its article factors are the starting point and the
+        fit runs ``WARM_EPOCHS`` epochs instead of ``config.epochs``."""
+        if start is not None and start.cutoff > cutoff:
+            raise ValueError(f"a warm start from {start.cutoff} would read rows after the cutoff {cutoff}")
         import torch
 
         from hmrec.recommenders.mf.als import train_als
@@ -83,7 +90,9 @@ class ArticleFactors:
         )
         torch.manual_seed(config.seed)
         model = MatrixFactorization(who.len(), n_articles, config.dim)
-        train_als(model, data, replace(config, seed=seed))
+        warm = None if start is None else torch.from_numpy(start.factors)
+        epochs = config.epochs if start is None else min(WARM_EPOCHS, config.epochs)
+        train_als(model, data, replace(config, seed=seed, epochs=epochs), articles_from=warm)
         bought = np.zeros(n_articles, dtype=bool)
         bought[pairs[Col.ARTICLE].unique().to_numpy()] = True
         return cls(cutoff, model.article.weight.detach().numpy().copy(), bought, config)

@@ -27,12 +27,16 @@ class RankerConfig:
     ``train_weeks`` weeks of labels fit the trees; the week after them (the last before the
     cutoff) picks the number of rounds by MAP@12; with ``refit`` the trees are then refitted on
     the ``train_weeks`` newest weeks for that many rounds. Each labelled week keeps at most
-    ``train_buyers`` of its buyers (a seeded sample; None keeps all).
+    ``train_buyers`` of its buyers (a seeded sample; None keeps all). With ``train_negatives``,
+    each training customer keeps every bought candidate and at most that many others (a seeded
+    sample: large pools cost the fit no more than small ones); the week that picks the rounds
+    keeps all its rows.
     """
 
     objective: str = "lambdarank"
     train_weeks: int = 4
     train_buyers: int | None = 30_000
+    train_negatives: int | None = None
     learning_rate: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 50
@@ -50,6 +54,8 @@ class RankerConfig:
         in_range("train_weeks", self.train_weeks, 1, 520)
         if self.train_buyers is not None:
             in_range("train_buyers (or all)", self.train_buyers, 1, 10**9)
+        if self.train_negatives is not None:
+            in_range("train_negatives (or all)", self.train_negatives, 1, 10**6)
         in_range("learning_rate", self.learning_rate, 0, 1, above=True)
         in_range("num_leaves", self.num_leaves, 2, 131_072)  # LightGBM's own bounds
         in_range("min_data_in_leaf", self.min_data_in_leaf, 0, 10**9)

@@ -73,9 +73,34 @@ def feature_columns(columns: Iterable[str], drop_blocks: Sequence[str] = ()) -> 
     return [c for c in columns if any(owns(c) for owns in kept)]
 
 
+FACTOR_WEEKS = 8
+"""The MF features' article factors are fitted from scratch at one cutoff in every 8 weeks, and
+at each other cutoff warm-started from that one's (``factor_anchor``)."""
+FACTORS_KEY = ArticleFactors.__qualname__
+_EPOCH = date(1970, 1, 1)
+
+
+def factor_anchor(cutoff: date) -> date:
+    """The cutoff whose cold fit ``cutoff``'s MF features start from: the first of its block of
+    ``FACTOR_WEEKS`` weeks on a calendar grid (never after ``cutoff``), so that each cutoff's
+    factors are the same whichever week is computed first."""
+    return cutoff - timedelta(days=7 * (((cutoff - _EPOCH).days // 7) % FACTOR_WEEKS))
+
+
 def article_factors(data: WeekInput) -> ArticleFactors:
-    """The week's MF feature model: one fit per week, on all customers' rows before the cutoff."""
-    return data.global_table((ArticleFactors.__qualname__,), lambda: ArticleFactors.fit(data.history, data.cutoff))
+    """The week's MF feature model (a global table), on all customers' rows before the cutoff:
+    a cold fit at the cutoff's anchor (``factor_anchor``), warm-started from the anchor's
+    factors elsewhere (kept in the anchor's global state, ``WeekInput.states``)."""
+    anchor = factor_anchor(data.cutoff)
+
+    def fit() -> ArticleFactors:
+        if anchor == data.cutoff:
+            return ArticleFactors.fit(data.history, data.cutoff)
+        earlier = WeekInput.before(data.past(), anchor, None, data.articles, data.customer_table)
+        earlier = replace(earlier, shared=data.state_at(anchor), states=data.states)
+        return ArticleFactors.fit(data.history, data.cutoff, start=article_factors(earlier))
+
+    return data.global_table((FACTORS_KEY,), fit)
 
 
 def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame:
@@ -114,6 +139,17 @@ def groups_with_a_positive(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.col(LABEL).max().over(Col.CUSTOMER) == 1)
 
 
+def sample_negatives(frame: pl.DataFrame, most: int | None, seed: int = 0) -> pl.DataFrame:
+    """The rows of a labelled frame, in its order, with each customer's not-bought candidates cut
+    to at most ``most`` (chosen by a seeded hash of the pair, so the same rows whatever the
+    frame's order); every bought one kept. ``None`` keeps everything."""
+    if most is None or frame.is_empty():
+        return frame
+    draw = packed([Col.CUSTOMER, Col.ARTICLE]).hash(seed)
+    order = draw.rank("ordinal").over(Col.CUSTOMER, LABEL)
+    return frame.filter((pl.col(LABEL) == 1) | (order <= most))
+
+
 def training_cutoffs(cutoff: date, weeks: int) -> list[date]:
     """The cutoffs of the ``weeks`` full weeks before ``cutoff``, newest first."""
     if weeks < 1:
@@ -145,9 +181,10 @@ class Tables:
     def forget(self, before: date) -> None:
         """Drop the global state of every cutoff before ``before`` (memory; a later week at one
         recomputes it), all but the learned cut's small per-week counts (``pool_week``), which
-        the cut of a later cutoff reads again."""
+        the cut of a later cutoff reads again, and the MF features' article factors, which a
+        later cutoff's fit starts from (``article_factors``)."""
         for cutoff in [c for c in self.states if c < before]:
-            kept = {k: v for k, v in self.states[cutoff].values.items() if k[0] == POOL_KEY}
+            kept = {k: v for k, v in self.states[cutoff].values.items() if k[0] in (POOL_KEY, FACTORS_KEY)}
             self.states[cutoff] = Shared(kept)
 
 

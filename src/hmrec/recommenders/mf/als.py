@@ -137,11 +137,13 @@ def train_als(
     validate: Callable[[MatrixFactorization], float] | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
     article_reg_scale: float = 1.0,
+    articles_from: torch.Tensor | None = None,
 ) -> TrainResult:
     """Alternate customer and article solves ``cfg.epochs`` times; same contract as ``train``.
 
     The article factors start from ``N(0, 0.01)`` (seeded), the customers from zero; biases stay
-    zero. The article rows' penalty is ``cfg.reg * article_reg_scale`` (a fit on a sample of the
+    zero. With ``articles_from`` (an earlier fit's article factors, a warm start), its rows
+    replace the first ones of that start (articles new since then keep theirs). The article rows' penalty is ``cfg.reg * article_reg_scale`` (a fit on a sample of the
     customers scales it by the sample's share of the pairs). Checkpoints, resume and early
     stopping work as for the gradient trainer.
     """
@@ -159,6 +161,9 @@ def train_als(
         else:
             gen = torch.Generator().manual_seed(cfg.seed)
             model.article.weight.copy_(torch.randn(model.article.weight.shape, generator=gen) * INIT_STD)
+            if articles_from is not None:
+                rows = min(len(articles_from), model.article.weight.shape[0])
+                model.article.weight[:rows] = articles_from[:rows]
             model.customer.weight.zero_()
             model.customer_bias.weight.zero_()
             model.article_bias.weight.zero_()
