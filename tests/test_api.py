@@ -211,7 +211,9 @@ def test_a_model_of_another_format_or_catalogue_is_refused(shop: Path, tmp_path:
 def test_settings_round_trip_and_flags_override_the_file(shop: Path, tmp_path: Path) -> None:
     settings = Settings(
         model="repurchase",
-        ranker=RankerConfig(train_weeks=3, train_buyers=None, drop_blocks=("trend",), num_leaves=15),
+        ranker=RankerConfig(
+            train_weeks=3, train_buyers=None, train_negatives=None, drop_blocks=("trend",), num_leaves=15
+        ),
         candidates=CandidateConfig(sources=("repurchase", "popular"), per_source=20, cap=30),
         tune=True,
         tune_budget=120.0,
@@ -220,7 +222,9 @@ def test_settings_round_trip_and_flags_override_the_file(shop: Path, tmp_path: P
         address="10.0.0.1:6379",
     )
     path = settings.save(tmp_path / "s.toml")
+    assert 'train_negatives = "all"' in path.read_text()
     assert Settings.load(path) == settings
+    assert Settings.from_dict({"ranker": {"train_negatives": 20}}).ranker.train_negatives == 20
     assert settings.with_flags(train_weeks=5, candidates=40).ranker.train_weeks == 5
     assert settings.with_flags(candidates=40).candidates.cap == 40
     # the CLI: the file, a flag over it, and the settings saved beside the model

@@ -12,11 +12,12 @@ it. Example::
     objective = "lambdarank"
     train_weeks = 4
     train_buyers = 30000      # or "all"
+    train_negatives = 50      # or "all"
 
     [candidates]
     sources = ["repurchase", "same_product", "bought_together", "popular_age", "popular", "trending"]
-    per_source = 50
-    cap = 50
+    per_source = 100
+    cap = 100
     embedding = false
 
     [tune]
@@ -44,7 +45,8 @@ from hmrec.ranking.data import CandidateConfig
 MODEL_NAMES = tuple(MODELS)
 """The models ``--model`` chooses from, in the order ``evaluate`` reports them."""
 ALL = "all"
-"""``train_buyers = "all"``: every buyer of a labelled week (TOML has no null)."""
+"""``train_buyers = "all"``: every buyer of a labelled week; ``train_negatives = "all"``: every
+candidate of a training customer (TOML has no null)."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,9 @@ class Settings:
         """The TOML document's tables (None values left out: a missing key keeps the default)."""
         ranker = {f.name: getattr(self.ranker, f.name) for f in fields(RankerConfig)}
         ranker["drop_blocks"] = list(self.ranker.drop_blocks)
-        if ranker["train_buyers"] is None:
-            ranker["train_buyers"] = ALL
+        for key in ("train_buyers", "train_negatives"):
+            if ranker[key] is None:
+                ranker[key] = ALL
         candidates = {f.name: getattr(self.candidates, f.name) for f in fields(CandidateConfig)}
         candidates["sources"] = list(self.candidates.sources)
         top = {"model": self.model, "cutoff": self.cutoff}
@@ -116,8 +119,9 @@ class Settings:
             raise ValueError(f"{where}: {_problem(exc, doc)}") from None
         tables = {name: parsed.pop(name, {}) for name in ("ranker", "candidates", "tune", "engine")}
         ranker, candidates, tune, engine = (tables[n] for n in ("ranker", "candidates", "tune", "engine"))
-        if ranker.get("train_buyers") == ALL:
-            ranker["train_buyers"] = None
+        for key in ("train_buyers", "train_negatives"):
+            if ranker.get(key) == ALL:
+                ranker[key] = None
         for table, key in ((ranker, "drop_blocks"), (candidates, "sources")):
             if key in table:
                 table[key] = tuple(table[key])
@@ -220,7 +224,7 @@ def _document() -> type:
         defaults = config()
         return {f.name: strict.get(_kind(getattr(defaults, f.name)), Any) for f in fields(config)}
 
-    ranker = of(RankerConfig) | {"train_buyers": StrictInt | Literal["all"]}
+    ranker = of(RankerConfig) | {key: StrictInt | Literal["all"] for key in ("train_buyers", "train_negatives")}
     tables = {
         "ranker": table("ranker", ranker),
         "candidates": table("candidates", of(CandidateConfig)),

@@ -78,6 +78,7 @@ KEYS = {
         "objective",
         "train_weeks",
         "train_buyers",
+        "train_negatives",
         "learning_rate",
         "num_leaves",
         "min_data_in_leaf",

@@ -36,7 +36,7 @@ class RankerConfig:
     objective: str = "lambdarank"
     train_weeks: int = 4
     train_buyers: int | None = 30_000
-    train_negatives: int | None = None
+    train_negatives: int | None = 50
     learning_rate: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 50

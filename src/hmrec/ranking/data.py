@@ -38,8 +38,10 @@ class CandidateConfig:
     joined on as well."""
 
     sources: tuple[str, ...] = RULE_SOURCES
-    per_source: int = 50
-    cap: int = 50
+    per_source: int = 100
+    cap: int = 100
+    """100 per source and per customer, with ``RankerConfig.train_negatives`` 50: the accuracy
+    matrix's choice over 50 (docs/accuracy.md, "Pools of 100")."""
     embedding: bool = False
     cut: bool = True
     """Keep each customer's ``cap`` best of the pool by the learned cut (``retrieval/cut.py``);
