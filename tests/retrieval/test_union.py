@@ -34,6 +34,17 @@ def test_one_row_per_pair_with_each_sources_columns() -> None:
     assert out[BEST_RANK].to_list() == [1, 1, 2, 1]
 
 
+def test_pairs_keep_ids_and_types_across_the_whole_32_bits() -> None:
+    # the union groups by one integer per pair: ids near the top of 32 bits must come back whole
+    big, other = 2**32 - 1, 2**31 + 5
+    a = source([(big, other, 1), (big, 0, 2), (0, other, 1)])
+    b = source([(big, other, 3), (other, big, 1)])
+    out = union({"a": a, "b": b}, cap=10).collect().sort(Col.CUSTOMER, Col.ARTICLE)
+    assert out.select(Col.CUSTOMER, Col.ARTICLE).rows() == [(0, other), (other, big), (big, 0), (big, other)]
+    assert out.schema[Col.CUSTOMER] == pl.UInt32 and out.schema[Col.ARTICLE] == pl.UInt32
+    assert out["a_rank"].to_list() == [1, None, 2, 1] and out["b_rank"].to_list() == [None, 1, None, 3]
+
+
 def test_cap_fills_by_source_priority_then_rank() -> None:
     a = source([(0, 1, 1), (0, 2, 2), (1, 5, 1)])
     b = source([(0, 7, 1), (0, 8, 2), (0, 1, 3), (1, 6, 1), (1, 9, 2)])

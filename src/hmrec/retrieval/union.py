@@ -12,6 +12,7 @@ MAX_SOURCES = 64
 N_SOURCES = "n_sources"
 BEST_RANK = "best_rank"
 ORDER = "__order"
+PAIR = "__pair"
 
 
 def score_column(source: str) -> str:
@@ -46,13 +47,21 @@ def union(results: dict[str, pl.LazyFrame], cap: int, cut: Cut | None = None) ->
         for name, frame in results.items()
     ]
     # one row per pair: the sources stacked, then grouped (each source offers a pair at most
-    # once, so each column's one value is its max): half the time of a chain of full joins
+    # once, so each column's one value is its max): half the time of a chain of full joins;
+    # grouped by one integer per pair (the customer's 32 bits, then the article's), unpacked
+    # after: a third less time than by the two columns at full size
     columns = [c for name in results for c in (score_column(name), rank_column(name))]
+    pair = (pl.col(Col.CUSTOMER).cast(pl.UInt64) * (1 << 32) + pl.col(Col.ARTICLE).cast(pl.UInt64)).alias(PAIR)
+    stacked = pl.concat(parts, how="diagonal")
+    dtypes = stacked.collect_schema()
     wide = (
-        pl.concat(parts, how="diagonal")
-        .group_by(Col.CUSTOMER, Col.ARTICLE)
+        stacked.group_by(pair)
         .agg(pl.col(columns).max())
-        .select(Col.CUSTOMER, Col.ARTICLE, *columns)
+        .select(
+            (pl.col(PAIR) // (1 << 32)).cast(dtypes[Col.CUSTOMER]).alias(Col.CUSTOMER),
+            (pl.col(PAIR) % (1 << 32)).cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
+            *columns,
+        )
     )
     if len(results) > MAX_SOURCES:
         raise ValueError(f"the union takes at most {MAX_SOURCES} sources, got {len(results)}")
