@@ -94,6 +94,7 @@ class TwoStageRecommender:
 
     def fit(self, week: WeekInput) -> TwoStageRecommender:
         history, cutoff = week.history, week.cutoff
+        self.tables.prime(history, cutoff)  # tables every earlier week reads, computed once here
         tuned = self._tune(history, cutoff) if self.tune_budget is not None else None
         cache = self.cache or tuned or WeekCache()
         cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)

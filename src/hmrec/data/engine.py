@@ -145,7 +145,7 @@ class RayEngine:
         if not has_shards(self.dataset, n):
             write_shards(self.dataset, n)
         task = ray.remote(_run_shard).options(num_cpus=self.threads, max_retries=self.retries, retry_exceptions=True)
-        values, shared_work = ray.put(week.shared.values), ray.put(work)  # once, not once per task
+        values, shared_work = ray.put(week.shared.portable()), ray.put(work)  # once, not once per task
         spec = replace(week, history=pl.LazyFrame(), shared=Shared(), states=None)  # each task gets its rows
         sweep_parts(self.dataset.root)
         folder = Path(tempfile.mkdtemp(prefix=f"{PARTS}{os.getpid()}-", dir=self.dataset.root))

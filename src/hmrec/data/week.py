@@ -28,17 +28,27 @@ class Shared:
     so the whole state can be handed to another process (Ray's object store)."""
 
     values: dict[Hashable, Any] = field(default_factory=dict)
+    local: set[Hashable] = field(default_factory=set)
+    """Keys of ``values`` that only the computing process reads (tables that other global tables
+    are built from, never a chunk): left out of what goes to other processes (``portable``)."""
 
-    def get(self, key: Hashable, build: Callable[[], Any], strict: bool = False) -> Any:
+    def get(self, key: Hashable, build: Callable[[], Any], strict: bool = False, local: bool = False) -> Any:
         """The value under ``key``, built by ``build()`` the first time (a LazyFrame is collected
-        and returned lazy). With ``strict``, a missing key raises ``NotShared`` instead."""
+        and returned lazy). With ``strict``, a missing key raises ``NotShared`` instead; with
+        ``local``, the value is kept out of ``portable``."""
         if key not in self.values:
             if strict:
                 raise NotShared(f"the global table {key!r} was not computed for this week before it was split")
             value = build()
             self.values[key] = value.collect() if isinstance(value, pl.LazyFrame) else value
+            if local:
+                self.local.add(key)
         value = self.values[key]
         return value.lazy() if isinstance(value, pl.DataFrame) else value
+
+    def portable(self) -> dict[Hashable, Any]:
+        """The values a chunk may read, for another process (a Ray task): all but the ``local``."""
+        return {k: v for k, v in self.values.items() if k not in self.local}
 
 
 @dataclass(frozen=True)
@@ -93,10 +103,11 @@ class WeekInput:
         """The split's history and cutoff, the given customers, the dataset's tables."""
         return cls.before(split.history, split.cutoff, customers, dataset.articles(), dataset.customers())
 
-    def global_table(self, key: Hashable, build: Callable[[], Any]) -> Any:
+    def global_table(self, key: Hashable, build: Callable[[], Any], local: bool = False) -> Any:
         """The week's value under ``key`` (a name and every setting it depends on), computed by
-        ``build()`` once per week, from all customers' rows (``past``, ``recent``)."""
-        return self.shared.get(key, build, self.strict)
+        ``build()`` once per week, from all customers' rows (``past``, ``recent``); ``local``: read
+        by other global tables only, never sent to another process (``Shared.portable``)."""
+        return self.shared.get(key, build, self.strict, local)
 
     def state_at(self, cutoff: date) -> Shared:
         """The global state of ``cutoff`` (this week's own at its cutoff, another week's from

@@ -12,6 +12,79 @@ ATTRIBUTES = [c for c in ARTICLE_INT_COLUMNS if c != Col.PRODUCT_CODE]
 """The catalogue's categorical codes, used as features as they are (``a_<name>``)."""
 
 
+BUYER_DAYS = ("hmrec.features.article", "buyer_days")
+"""The key of ``buyer_days``'s table in a cutoff's global state."""
+_PAIR, _START, _SECOND, _FIRST_DAY = "__pair", "__start", "__second", "__first_day"
+
+
+def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.DataFrame:
+    """``article, t_dat, first, second, age_sum, age_n`` from ``rows``: for each article and day,
+    how many (customer, article) pairs were bought for the first time that day (``first``; their
+    buyers' ages summed where known, ``age_sum``, and how many were known, ``age_n``) and how many
+    were bought that day on a second distinct day for the first time (``second``).
+
+    Summed over the days before a cutoff, they are that cutoff's buyers, repeat buyers and buyer
+    ages for every cutoff up to the rows' end, exactly: a pair's first and second days before a
+    cutoff are its first and second days, whatever rows come later. One sort of the rows by pair
+    and day, then flags on neighbouring rows (no per-group expression)."""
+    pair = (pl.col(Col.CUSTOMER).cast(pl.UInt64) * (1 << 32) + pl.col(Col.ARTICLE).cast(pl.UInt64)).alias(_PAIR)
+    same = pl.col(_PAIR) == pl.col(_PAIR).shift(1)
+    first_day = pl.when(pl.col(_START)).then(pl.col(Col.DATE)).forward_fill()
+    second = same & (pl.col(Col.DATE) != pl.col(_FIRST_DAY)) & (pl.col(Col.DATE).shift(1) == pl.col(_FIRST_DAY))
+    return (
+        rows.select(pair, Col.CUSTOMER, Col.ARTICLE, Col.DATE)
+        .sort(_PAIR, Col.DATE)
+        .with_columns(same.not_().fill_null(True).alias(_START))
+        .with_columns(first_day.alias(_FIRST_DAY))
+        .with_columns(second.fill_null(False).alias(_SECOND))
+        .filter(pl.col(_START) | pl.col(_SECOND))
+        .join(customers.select(Col.CUSTOMER, Col.AGE), on=Col.CUSTOMER, how="left")
+        .with_columns(pl.when(pl.col(_START)).then(pl.col(Col.AGE)).alias(Col.AGE))  # a first day's buyer
+        .group_by(Col.ARTICLE, Col.DATE)
+        .agg(
+            pl.col(_START).sum().cast(pl.UInt32).alias("first"),
+            pl.col(_SECOND).sum().cast(pl.UInt32).alias("second"),
+            pl.col(Col.AGE).sum().cast(pl.Int64).alias("age_sum"),
+            pl.col(Col.AGE).count().cast(pl.UInt32).alias("age_n"),
+        )
+        .collect()
+    )
+
+
+def buyer_days(data: WeekInput) -> pl.DataFrame:
+    """``_buyer_days`` of the shop's rows before ``data``'s cutoff or a later one: the table of
+    the latest cutoff of the same shop whose state holds it (``WeekInput.states``: a fit primes it
+    at its own cutoff, ``Tables.prime``, so that each labelled week before reads it, and no row at
+    or after a week's cutoff counts, its days being before the cutoff), else computed here for the
+    week and kept in its state."""
+    later = sorted(c for c, state in (data.states or {}).items() if c >= data.cutoff and BUYER_DAYS in state.values)
+    if later:
+        assert data.states is not None
+        return data.states[later[0]].values[BUYER_DAYS]
+    return data.global_table(BUYER_DAYS, lambda: _buyer_days(data.past(), data.customer_table), local=True).collect()
+
+
+def buyer_features(data: WeekInput) -> pl.LazyFrame:
+    """``article, a_buyer_age, a_repurchase_rate`` over the (customer, article) pairs bought before
+    the cutoff: the buyers' mean age (known ages only) and the share of pairs bought on more than
+    one day (from ``buyer_days``, summed over the days before the cutoff)."""
+    totals = (
+        buyer_days(data)
+        .lazy()
+        .filter(pl.col(Col.DATE) < data.cutoff)
+        .group_by(Col.ARTICLE)
+        .agg(pl.col("first", "second", "age_sum", "age_n").sum())
+    )
+    return totals.select(
+        Col.ARTICLE,
+        pl.when(pl.col("age_n") > 0)
+        .then(pl.col("age_sum") / pl.col("age_n"))
+        .cast(pl.Float32)
+        .alias("a_buyer_age"),
+        (pl.col("second") / pl.col("first")).cast(pl.Float32).alias("a_repurchase_rate"),
+    )
+
+
 @once_per_week
 def article_features(data: WeekInput) -> pl.LazyFrame:
     """One row per catalogue article: ``article, a_n_1w, a_n_2w, a_n_4w, a_trend,
@@ -26,23 +99,10 @@ def article_features(data: WeekInput) -> pl.LazyFrame:
         pl.col(Col.PRICE).filter(days <= 7).mean().cast(pl.Float32).alias("a_price_1w"),
         pl.col(Col.PRICE).mean().cast(pl.Float32).alias("a_price_usual"),
     )
-    # one row per (customer, article) bought, one pass over the history for both columns; the
-    # pair was bought on more than one day when its last day is after its first (a min and a
-    # max per pair: a fifth less time than counting its distinct days at full size)
-    buyers = (
-        sold.group_by(Col.CUSTOMER, Col.ARTICLE)
-        .agg(again=pl.col(Col.DATE).max() > pl.col(Col.DATE).min())
-        .join(data.customer_table.select(Col.CUSTOMER, Col.AGE), on=Col.CUSTOMER, how="left")
-        .group_by(Col.ARTICLE)
-        .agg(
-            pl.col(Col.AGE).mean().cast(pl.Float32).alias("a_buyer_age"),
-            pl.col("again").mean().cast(pl.Float32).alias("a_repurchase_rate"),
-        )
-    )
     attributes = data.articles.select(Col.ARTICLE, *(pl.col(c).alias(f"a_{c}") for c in ATTRIBUTES))
     return (
         attributes.join(stats, on=Col.ARTICLE, how="left")
-        .join(buyers, on=Col.ARTICLE, how="left")
+        .join(buyer_features(data), on=Col.ARTICLE, how="left")
         .with_columns(pl.col("a_n_1w", "a_n_2w", "a_n_4w").fill_null(0))
         .with_columns(
             (pl.col("a_n_1w") / ((pl.col("a_n_4w") - pl.col("a_n_1w")) / 3 + 1)).cast(pl.Float32).alias("a_trend"),

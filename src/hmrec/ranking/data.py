@@ -18,6 +18,7 @@ from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import label_rows, purchases
 from hmrec.data.week import Shared, WeekInput
+from hmrec.features.article import buyer_days
 from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
 from hmrec.features.embedding import ArticleFactors
 from hmrec.features.join import join_features
@@ -179,6 +180,15 @@ class Tables:
         data = replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states)
         candidate_features(data, config)
         return data
+
+    def prime(self, transactions: pl.LazyFrame, cutoff: date) -> None:
+        """Compute at ``cutoff`` the global tables that also serve every earlier cutoff of the shop
+        (``features/article.buyer_days``: each earlier week reads only its days before its own
+        cutoff), so that the labelled weeks before ``cutoff`` read them instead of each computing
+        its own. Only rows before ``cutoff`` are read."""
+        nobody = pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32)
+        data = WeekInput.before(transactions, cutoff, nobody, self.articles, self.customers)
+        buyer_days(replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states))
 
     def forget(self, before: date) -> None:
         """Drop the global state of every cutoff before ``before`` (memory; a later week at one
