@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import Shared, WeekInput
+from hmrec.features import article
 from hmrec.features.article import ATTRIBUTES, BUYER_DAYS, article_features, buyer_days
 from hmrec.ranking.data import CandidateConfig, Tables
 from hmrec.schema import Col
@@ -51,7 +52,11 @@ def at(history: pl.LazyFrame, articles: pl.LazyFrame, customers: pl.LazyFrame, c
     return out.select("a_buyer_age", "a_repurchase_rate").row(0, named=True)
 
 
-def test_an_earlier_cutoff_reads_the_later_table_without_the_later_rows() -> None:
+@pytest.mark.parametrize("key_bits", [64, 0])  # rows sorted by one packed integer, or by pair then day
+def test_an_earlier_cutoff_reads_the_later_table_without_the_later_rows(
+    monkeypatch: pytest.MonkeyPatch, key_bits: int
+) -> None:
+    monkeypatch.setattr(article, "KEY_BITS", key_bits)
     d = EARLY - timedelta(days=10)
     rows = [(d, 0, 5), (d, 0, 5), (d, 1, 5)]  # before EARLY: customers 0 (one day, two units) and 1
     rows += [(EARLY, 0, 5), (EARLY + timedelta(days=3), 1, 5)]  # after EARLY: both buy 5 again

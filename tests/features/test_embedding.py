@@ -149,7 +149,10 @@ def test_one_fit_per_cutoff_and_chunks_agree(tiny_dataset: Dataset) -> None:
 def test_anchors_lie_on_a_grid_of_weeks() -> None:
     cutoffs = [CUTOFF - timedelta(days=7 * k) for k in range(3 * FACTOR_WEEKS)]
     anchors = [factor_anchor(c) for c in cutoffs]
-    assert all(a <= c and (c - a).days % 7 == 0 and (c - a).days < 7 * FACTOR_WEEKS for a, c in zip(anchors, cutoffs))
+    assert all(
+        a <= c and (c - a).days % 7 == 0 and (c - a).days < 7 * FACTOR_WEEKS
+        for a, c in zip(anchors, cutoffs, strict=True)
+    )
     assert all(factor_anchor(a) == a for a in anchors)
     assert len(set(anchors)) in (3, 4)  # 24 consecutive weeks span three or four blocks of 8
     assert all(anchors.count(a) <= FACTOR_WEEKS for a in anchors)
@@ -185,7 +188,9 @@ def test_each_cutoffs_factors_are_the_same_whichever_week_comes_first(tiny_datas
     shared = Tables(tiny_dataset.articles(), tiny_dataset.customers())
     anchor_week = shared.week(split.history, factor_anchor(cutoff), config)
     after_anchor = article_factors(shared.week(split.history, cutoff, config))
-    alone = article_factors(Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(split.history, cutoff, config))
+    alone = article_factors(
+        Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(split.history, cutoff, config)
+    )
     np.testing.assert_array_equal(after_anchor.factors, alone.factors)
     cold = ArticleFactors.fit(split.history, cutoff)
     assert not np.array_equal(cold.factors, alone.factors)  # it did start from the anchor

@@ -17,6 +17,44 @@ BUYER_DAYS = ("hmrec.features.article", "buyer_days")
 _PAIR, _START, _SECOND, _FIRST_DAY = "__pair", "__start", "__second", "__first_day"
 
 
+KEY_BITS = 64
+"""Where a row's customer, article and day fit in this many bits, the rows are sorted by one
+packed integer (at full size 0.7 s against 3.7 s for a sort by pair, then day)."""
+
+
+def _by_pair_and_day(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """``__pair, customer, article, t_dat`` of ``rows``, sorted by pair (customer, then article),
+    then day."""
+    low = rows.select(
+        pl.col(Col.CUSTOMER).max(),
+        pl.col(Col.ARTICLE).max(),
+        pl.col(Col.DATE).min().alias("__first"),
+        pl.col(Col.DATE).max().alias("__last"),
+    ).collect()
+    customer, article, first, last = low.row(0)
+    pair = pl.col(Col.CUSTOMER).cast(pl.UInt64) * (1 << 32) + pl.col(Col.ARTICLE).cast(pl.UInt64)
+    if first is None:
+        return rows.select(pair.alias(_PAIR), Col.CUSTOMER, Col.ARTICLE, Col.DATE)
+    bits = [max(int(v).bit_length(), 1) for v in (customer, article, (last - first).days)]
+    if sum(bits) > KEY_BITS:
+        return rows.select(pair.alias(_PAIR), Col.CUSTOMER, Col.ARTICLE, Col.DATE).sort(_PAIR, Col.DATE)
+    article_at, day_bits = 1 << bits[2], bits[2]
+    customer_at = 1 << (bits[1] + bits[2])
+    day = (pl.col(Col.DATE) - pl.lit(first)).dt.total_days().cast(pl.UInt64)
+    key = pl.col(Col.CUSTOMER).cast(pl.UInt64) * customer_at + pl.col(Col.ARTICLE).cast(pl.UInt64) * article_at + day
+    dtypes = rows.collect_schema()
+    return (
+        rows.select(key.alias(_PAIR))
+        .sort(_PAIR)
+        .select(
+            (pl.col(_PAIR) // (1 << day_bits)).alias(_PAIR),  # the pair: same order, one value per pair
+            (pl.col(_PAIR) // customer_at).cast(dtypes[Col.CUSTOMER]).alias(Col.CUSTOMER),
+            (pl.col(_PAIR) // article_at % (1 << bits[1])).cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
+            (pl.lit(first) + pl.duration(days=pl.col(_PAIR) % article_at)).cast(dtypes[Col.DATE]).alias(Col.DATE),
+        )
+    )
+
+
 def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.DataFrame:
     """``article, t_dat, first, second, age_sum, age_n`` from ``rows``: for each article and day,
     how many (customer, article) pairs were bought for the first time that day (``first``; their
@@ -27,25 +65,31 @@ def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.DataFrame:
     ages for every cutoff up to the rows' end, exactly: a pair's first and second days before a
     cutoff are its first and second days, whatever rows come later. One sort of the rows by pair
     and day, then flags on neighbouring rows (no per-group expression)."""
-    pair = (pl.col(Col.CUSTOMER).cast(pl.UInt64) * (1 << 32) + pl.col(Col.ARTICLE).cast(pl.UInt64)).alias(_PAIR)
     same = pl.col(_PAIR) == pl.col(_PAIR).shift(1)
     first_day = pl.when(pl.col(_START)).then(pl.col(Col.DATE)).forward_fill()
     second = same & (pl.col(Col.DATE) != pl.col(_FIRST_DAY)) & (pl.col(Col.DATE).shift(1) == pl.col(_FIRST_DAY))
+    day = pl.col(Col.DATE).cast(pl.Int32).cast(pl.Int64) + (1 << 31)  # days since 1970, made unsigned
+    article_day = pl.col(Col.ARTICLE).cast(pl.UInt64) * (1 << 32) + day.cast(pl.UInt64)
+    dtypes = rows.collect_schema()
     return (
-        rows.select(pair, Col.CUSTOMER, Col.ARTICLE, Col.DATE)
-        .sort(_PAIR, Col.DATE)
+        _by_pair_and_day(rows)
         .with_columns(same.not_().fill_null(True).alias(_START))
         .with_columns(first_day.alias(_FIRST_DAY))
         .with_columns(second.fill_null(False).alias(_SECOND))
         .filter(pl.col(_START) | pl.col(_SECOND))
         .join(customers.select(Col.CUSTOMER, Col.AGE), on=Col.CUSTOMER, how="left")
         .with_columns(pl.when(pl.col(_START)).then(pl.col(Col.AGE)).alias(Col.AGE))  # a first day's buyer
-        .group_by(Col.ARTICLE, Col.DATE)
+        .group_by(article_day.alias(_PAIR))  # one integer per (article, day): a third less time
         .agg(
             pl.col(_START).sum().cast(pl.UInt32).alias("first"),
             pl.col(_SECOND).sum().cast(pl.UInt32).alias("second"),
             pl.col(Col.AGE).sum().cast(pl.Int64).alias("age_sum"),
             pl.col(Col.AGE).count().cast(pl.UInt32).alias("age_n"),
+        )
+        .select(
+            (pl.col(_PAIR) // (1 << 32)).cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
+            ((pl.col(_PAIR) % (1 << 32)).cast(pl.Int64) - (1 << 31)).cast(pl.Int32).cast(pl.Date).alias(Col.DATE),
+            pl.exclude(_PAIR),
         )
         .collect()
     )
@@ -77,10 +121,7 @@ def buyer_features(data: WeekInput) -> pl.LazyFrame:
     )
     return totals.select(
         Col.ARTICLE,
-        pl.when(pl.col("age_n") > 0)
-        .then(pl.col("age_sum") / pl.col("age_n"))
-        .cast(pl.Float32)
-        .alias("a_buyer_age"),
+        pl.when(pl.col("age_n") > 0).then(pl.col("age_sum") / pl.col("age_n")).cast(pl.Float32).alias("a_buyer_age"),
         (pl.col("second") / pl.col("first")).cast(pl.Float32).alias("a_repurchase_rate"),
     )
 

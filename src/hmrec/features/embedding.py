@@ -41,6 +41,7 @@ WARM_EPOCHS = 2
 """Epochs of a fit that starts from an earlier cutoff's article factors (``ArticleFactors.fit``'s
 ``start``): ALS from a good start needs a few passes, not the cold fit's 6."""
 
+
 @dataclass(frozen=True)
 class ArticleFactors:
     """One cutoff's article factors (``n_articles x dim``); ``bought`` marks the articles with
