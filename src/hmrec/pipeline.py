@@ -156,6 +156,7 @@ class TwoStageRecommender:
             self._step(f"{doing}, part {done}/{total} done")
 
         week = self.tables.week(self.history, self.cutoff, self.candidates)
+        self.tables.release(self.cutoff)  # the week's tables are computed: what built them can go
         work = RankWork(self.ranker, self.candidates, k, self.chunk_size, explain)
         parts = self.engine.map(week, customers, work, chunk_done)
         scored = pl.concat(parts).sort(Col.CUSTOMER, Col.RANK)

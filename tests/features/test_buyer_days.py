@@ -103,3 +103,15 @@ def test_the_table_stays_with_the_process_that_built_it(tiny_dataset: Dataset) -
     assert BUYER_DAYS not in portable
     assert set(portable) == set(week.shared.values) - {BUYER_DAYS}
     assert buyer_days(week).height > 0
+
+
+def test_released_once_the_week_is_computed(tiny_dataset: Dataset) -> None:
+    split = Split.at(tiny_dataset.transactions())
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    tables.prime(split.history, split.cutoff)
+    week = tables.week(split.history, split.cutoff, CandidateConfig(cut=False))
+    before = article_features(week).collect()
+    tables.release(split.cutoff)
+    assert BUYER_DAYS not in tables.states[split.cutoff].values and not tables.states[split.cutoff].local
+    chunk = week.chunk(pl.Series([0, 1], dtype=pl.UInt32))
+    assert_frame_equal(article_features(chunk).collect(), before)  # the week's table stays, for its chunks
