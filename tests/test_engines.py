@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -127,3 +128,62 @@ def test_sources_on_an_engine_give_the_one_pass_candidates(shop: Path, engine: s
     for mine, one in zip(runs, whole, strict=True):
         assert mine.seconds > 0
         assert_frame_equal(mine.candidates, one.candidates.sort(Col.CUSTOMER, Col.RANK), check_row_order=False)
+
+
+def three_nodes() -> object:
+    """Three Ray nodes on this machine, each with its own raylet (as on three machines): a head
+    with no CPU, so that no task runs where the driver joins, and two workers of one CPU each."""
+    from ray.cluster_utils import Cluster
+
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    workers = [nodes.add_node(num_cpus=1) for _ in range(2)]
+    nodes.wait_for_nodes()
+    return nodes, workers
+
+
+@pytest.fixture(scope="module")
+def cluster() -> object:
+    nodes, _ = three_nodes()
+    yield nodes
+    nodes.shutdown()
+
+
+def test_a_three_node_cluster_writes_the_local_submission(shop: Path, cluster: object, tmp_path: Path) -> None:
+    out = tmp_path / "cluster.csv"
+    args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray", "--address", cluster.address]
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == (shop / "local.csv").read_bytes()  # every task ran on the two workers
+    assert cluster.remaining_processes_alive()  # joined, not started or stopped by the command
+
+
+def test_a_worker_dying_on_a_cluster_is_retried(shop: Path, cluster: object, tmp_path: Path) -> None:
+    out, marker = tmp_path / "retried.csv", tmp_path / "died-once"
+    args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray", "--address", cluster.address]
+    done = run(args, **{ENV: "ray-shard:once", MARKER_ENV: str(marker)})
+    assert done.returncode == 0, done.stderr
+    assert marker.exists()
+    assert out.read_bytes() == (shop / "local.csv").read_bytes()
+
+
+def test_a_node_removed_mid_run_is_survived_or_fails_cleanly(shop: Path, tmp_path: Path) -> None:
+    nodes, workers = three_nodes()
+    try:
+        out, artifacts = tmp_path / "node-lost.csv", tmp_path / "artifacts"
+        args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--artifacts", str(artifacts)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV)} | {"COLUMNS": "400"}
+        command = [*CLI, *args, "--engine", "ray", "--address", nodes.address]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 300
+        while not list((shop / "prepared").glob(".parts-*")) and process.poll() is None:
+            assert time.monotonic() < deadline, "the run never handed out its shards"
+            time.sleep(0.05)
+        nodes.remove_node(workers[0])  # a machine lost while its tasks run
+        _, stderr = process.communicate(timeout=300)
+        if process.returncode == 0:  # its tasks were redone on the other node
+            assert out.read_bytes() == (shop / "local.csv").read_bytes()
+        else:
+            assert process.returncode == 1 and "nothing was written" in stderr, stderr
+            assert not out.exists() and not artifacts.exists()
+    finally:
+        nodes.shutdown()
