@@ -157,15 +157,6 @@ def test_a_three_node_cluster_writes_the_local_submission(shop: Path, cluster: o
     assert cluster.remaining_processes_alive()  # joined, not started or stopped by the command
 
 
-def test_a_worker_dying_on_a_cluster_is_retried(shop: Path, cluster: object, tmp_path: Path) -> None:
-    out, marker = tmp_path / "retried.csv", tmp_path / "died-once"
-    args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray", "--address", cluster.address]
-    done = run(args, **{ENV: "ray-shard:once", MARKER_ENV: str(marker)})
-    assert done.returncode == 0, done.stderr
-    assert marker.exists()
-    assert out.read_bytes() == (shop / "local.csv").read_bytes()
-
-
 def test_a_node_removed_mid_run_is_survived_or_fails_cleanly(shop: Path, tmp_path: Path) -> None:
     nodes, workers = three_nodes()
     try:
