@@ -6,6 +6,7 @@ import polars as pl
 
 from hmrec.data.split import days_before
 from hmrec.data.week import WeekInput, once_per_week
+from hmrec.features.lookup import halves, joined32
 from hmrec.schema import ARTICLE_INT_COLUMNS, Col
 
 ATTRIBUTES = [c for c in ARTICLE_INT_COLUMNS if c != Col.PRODUCT_CODE]
@@ -32,7 +33,7 @@ def _by_pair_and_day(rows: pl.LazyFrame) -> pl.LazyFrame:
         pl.col(Col.DATE).max().alias("__last"),
     ).collect()
     customer, article, first, last = low.row(0)
-    pair = pl.col(Col.CUSTOMER).cast(pl.UInt64) * (1 << 32) + pl.col(Col.ARTICLE).cast(pl.UInt64)
+    pair = joined32(pl.col(Col.CUSTOMER), pl.col(Col.ARTICLE))
     if first is None:
         return rows.select(pair.alias(_PAIR), Col.CUSTOMER, Col.ARTICLE, Col.DATE)
     bits = [max(int(v).bit_length(), 1) for v in (customer, article, (last - first).days)]
@@ -69,7 +70,7 @@ def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.DataFrame:
     first_day = pl.when(pl.col(_START)).then(pl.col(Col.DATE)).forward_fill()
     second = same & (pl.col(Col.DATE) != pl.col(_FIRST_DAY)) & (pl.col(Col.DATE).shift(1) == pl.col(_FIRST_DAY))
     day = pl.col(Col.DATE).cast(pl.Int32).cast(pl.Int64) + (1 << 31)  # days since 1970, made unsigned
-    article_day = pl.col(Col.ARTICLE).cast(pl.UInt64) * (1 << 32) + day.cast(pl.UInt64)
+    article, shifted_day = halves(_PAIR)
     dtypes = rows.collect_schema()
     return (
         _by_pair_and_day(rows)
@@ -79,7 +80,7 @@ def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.DataFrame:
         .filter(pl.col(_START) | pl.col(_SECOND))
         .join(customers.select(Col.CUSTOMER, Col.AGE), on=Col.CUSTOMER, how="left")
         .with_columns(pl.when(pl.col(_START)).then(pl.col(Col.AGE)).alias(Col.AGE))  # a first day's buyer
-        .group_by(article_day.alias(_PAIR))  # one integer per (article, day): a third less time
+        .group_by(joined32(pl.col(Col.ARTICLE), day).alias(_PAIR))  # one integer per (article, day): a third less time
         .agg(
             pl.col(_START).sum().cast(pl.UInt32).alias("first"),
             pl.col(_SECOND).sum().cast(pl.UInt32).alias("second"),
@@ -87,8 +88,8 @@ def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.DataFrame:
             pl.col(Col.AGE).count().cast(pl.UInt32).alias("age_n"),
         )
         .select(
-            (pl.col(_PAIR) // (1 << 32)).cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
-            ((pl.col(_PAIR) % (1 << 32)).cast(pl.Int64) - (1 << 31)).cast(pl.Int32).cast(pl.Date).alias(Col.DATE),
+            article.cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
+            (shifted_day.cast(pl.Int64) - (1 << 31)).cast(pl.Int32).cast(pl.Date).alias(Col.DATE),
             pl.exclude(_PAIR),
         )
         .collect()
@@ -101,10 +102,10 @@ def buyer_days(data: WeekInput) -> pl.DataFrame:
     at its own cutoff, ``Tables.prime``, so that each labelled week before reads it, and no row at
     or after a week's cutoff counts, its days being before the cutoff), else computed here for the
     week and kept in its state."""
-    later = sorted(c for c, state in (data.states or {}).items() if c >= data.cutoff and BUYER_DAYS in state.values)
+    states = data.states or {}
+    later = sorted(c for c, state in states.items() if c >= data.cutoff and BUYER_DAYS in state.values)
     if later:
-        assert data.states is not None
-        return data.states[later[0]].values[BUYER_DAYS]
+        return states[later[0]].values[BUYER_DAYS]
     return data.global_table(BUYER_DAYS, lambda: _buyer_days(data.past(), data.customer_table), local=True).collect()
 
 

@@ -34,6 +34,18 @@ def packed(on: Sequence[str]) -> pl.Expr:
     return _part(on[0]) * (1 << 32) + _part(on[1])
 
 
+def joined32(high: pl.Expr, low: pl.Expr) -> pl.Expr:
+    """One unsigned 64-bit integer from two unsigned 32-bit values (``high``'s bits first): the
+    order of sorting by ``high``, then ``low``; ``halves`` gives the two back. Unlike ``packed``,
+    for values up to 2**32 - 1 (ids as ``INDEX_DTYPE``), not signed ones."""
+    return high.cast(pl.UInt64) * (1 << 32) + low.cast(pl.UInt64)
+
+
+def halves(key: str) -> tuple[pl.Expr, pl.Expr]:
+    """The ``high`` and ``low`` values (as UInt64) of a ``joined32`` column ``key``."""
+    return pl.col(key) // (1 << 32), pl.col(key) % (1 << 32)
+
+
 def attach(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> pl.DataFrame:
     """The columns of ``right`` other than ``on``, one row per row of ``left`` in its order: the
     row of ``right`` with the same ``on`` values, nulls where there is none (a left join whose

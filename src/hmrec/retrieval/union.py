@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from hmrec.features.lookup import halves, joined32
 from hmrec.retrieval.cut import LEVELS, Cut
 from hmrec.schema import Col
 
@@ -51,15 +52,15 @@ def union(results: dict[str, pl.LazyFrame], cap: int, cut: Cut | None = None) ->
     # grouped by one integer per pair (the customer's 32 bits, then the article's), unpacked
     # after: a third less time than by the two columns at full size
     columns = [c for name in results for c in (score_column(name), rank_column(name))]
-    pair = (pl.col(Col.CUSTOMER).cast(pl.UInt64) * (1 << 32) + pl.col(Col.ARTICLE).cast(pl.UInt64)).alias(PAIR)
     stacked = pl.concat(parts, how="diagonal")
     dtypes = stacked.collect_schema()
+    customer, article = halves(PAIR)
     wide = (
-        stacked.group_by(pair)
+        stacked.group_by(joined32(pl.col(Col.CUSTOMER), pl.col(Col.ARTICLE)).alias(PAIR))
         .agg(pl.col(columns).max())
         .select(
-            (pl.col(PAIR) // (1 << 32)).cast(dtypes[Col.CUSTOMER]).alias(Col.CUSTOMER),
-            (pl.col(PAIR) % (1 << 32)).cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
+            customer.cast(dtypes[Col.CUSTOMER]).alias(Col.CUSTOMER),
+            article.cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
             *columns,
         )
     )
