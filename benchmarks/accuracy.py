@@ -30,7 +30,8 @@ from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
 
-from hmrec.data import ingest, shop
+from hmrec import shop
+from hmrec.data.dataset import prepare as prepare_dataset
 
 try:
     from benchmarks.worlds import completejourney
@@ -161,7 +162,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for profile, seed, folder, n_weeks in shops(args):
-        dataset = ingest.load(folder).dataset
+        dataset = prepare_dataset(folder).dataset
         last = Split.at(dataset.transactions()).cutoff
         splits = [Split.at(dataset.transactions(), last - timedelta(days=7 * k)) for k in range(n_weeks)]
         caches: dict[CandidateConfig, WeekCache] = defaultdict(WeekCache)

@@ -14,7 +14,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from hmrec.data import ingest
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.features.join import join_features
 from hmrec.ranking.data import CandidateConfig, Tables
 from hmrec.ranking.inference import rank_chunk
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=100_000)
     parser.add_argument("--chunks", type=int, default=2)
     args = parser.parse_args()
-    dataset = ingest.load(args.data).dataset
+    dataset = prepare_dataset(args.data).dataset
     cutoff = dataset.date_range()[1] + timedelta(days=1)
     config = CandidateConfig()
     ranker = FittedRanker.load(args.model)

@@ -10,7 +10,7 @@ import resource
 import time
 from pathlib import Path
 
-from hmrec.data import ingest
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.features.join import join_features
@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--n", type=int, default=50)
     opts = parser.parse_args()
-    dataset = ingest.load(opts.data).dataset
+    dataset = prepare_dataset(opts.data).dataset
     split = Split.at(dataset.transactions())
     buyers = split.truth.collect()[Col.CUSTOMER].unique().sort()
     data = WeekInput.of(dataset, split, buyers)

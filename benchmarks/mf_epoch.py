@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from hmrec.data import ingest
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     opts = parser.parse_args()
-    split = Split.at(ingest.load(opts.data).dataset.transactions())
+    split = Split.at(prepare_dataset(opts.data).dataset.transactions())
     cfg = replace(MFConfig(), epochs=1)
     start = time.perf_counter()
     data = build_interactions(split.history, split.cutoff, cfg)

@@ -12,7 +12,7 @@ import resource
 import time
 from pathlib import Path
 
-from hmrec.data import ingest
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.recommenders.mf.recommender import MFRecommender
 from hmrec.schema import Col
@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--checkpoint", type=Path, help="default: DIR/models/mf/best.pt")
     opts = parser.parse_args()
-    dataset = ingest.load(opts.data).dataset
+    dataset = prepare_dataset(opts.data).dataset
     split = Split.at(dataset.transactions())
     model = MFRecommender().load(
         opts.checkpoint or opts.data / "models" / "mf" / "best.pt", split.history, split.cutoff

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from hmrec.data import ingest
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k, recall_at_k
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--only", nargs="*", help="run only the rows whose label contains one of these")
     opts = parser.parse_args()
-    split = Split.at(ingest.load(opts.data).dataset.transactions())
+    split = Split.at(prepare_dataset(opts.data).dataset.transactions())
     truth = split.truth.collect()
     buyers = truth[Col.CUSTOMER].unique().sort()
     sgd = replace(MFConfig(), solver="sgd")

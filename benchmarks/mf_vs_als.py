@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hmrec.data import ingest, shop
+from hmrec import shop
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k, recall_at_k
@@ -120,7 +121,7 @@ def score(name: str, split: Split) -> dict[str, object]:
 
 def one_folder(opts: argparse.Namespace) -> None:
     """Each model in its own process under ``/usr/bin/time -v`` (peak memory its own)."""
-    data = ingest.load(opts.data).dataset
+    data = prepare_dataset(opts.data).dataset
     last = Split.at(data.transactions()).cutoff
     print("| model | week | fit s | peak RSS GB | MAP@12 | recall@100 | chosen |\n|---|---|---:|---:|---:|---:|---|")
     for k in range(opts.weeks):
@@ -153,7 +154,7 @@ def matrix(opts: argparse.Namespace) -> None:
     runs: list[dict[str, object]] = []
     began = time.perf_counter()
     for label, seed, folder, weeks in shops:
-        data = ingest.load(folder).dataset
+        data = prepare_dataset(folder).dataset
         last = Split.at(data.transactions()).cutoff
         for k in range(weeks):
             split = Split.at(data.transactions(), last - timedelta(days=7 * k))
@@ -224,7 +225,7 @@ def main() -> None:
     parser.add_argument("--cutoff", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.run:
-        data = ingest.load(opts.data).dataset
+        data = prepare_dataset(opts.data).dataset
         from datetime import date
 
         split = Split.at(data.transactions(), date.fromisoformat(opts.cutoff))

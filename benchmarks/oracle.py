@@ -24,7 +24,7 @@ import argparse
 import numpy as np
 import polars as pl
 
-from hmrec.data import shop
+from hmrec import shop
 from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import top_per_customer
 from hmrec.schema import Col, K

@@ -20,7 +20,7 @@ from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
 
-from hmrec.data import ingest
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.evaluation import ModelOptions, score_model
 from hmrec.ranking.config import RankerConfig
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--weeks", type=int, default=1, help="score on this many holdout weeks, the last first")
     args, rest = parser.parse_known_args()
-    dataset = ingest.load(args.data).dataset
+    dataset = prepare_dataset(args.data).dataset
     last = Split.at(dataset.transactions()).cutoff
     # a labelled week reads only rows before its own end, so the weeks are shared between holdouts
     splits = [Split.at(dataset.transactions(), last - timedelta(days=7 * k)) for k in range(args.weeks)]

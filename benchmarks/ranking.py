@@ -20,10 +20,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from hmrec.data import ingest
-from hmrec.data.engine import ENGINES, make_engine
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.submission import write_submission
+from hmrec.engine import ENGINES, make_engine
 from hmrec.evaluation import ModelOptions, recommend_for_submission, score_model
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig
@@ -83,7 +83,7 @@ def main() -> None:
 
     stages = Stages()
     stages.mark("load prepared data")
-    dataset = ingest.load(args.data).dataset
+    dataset = prepare_dataset(args.data).dataset
     with tempfile.TemporaryDirectory() as tmp, make_engine(args.engine, dataset, workers=args.workers) as engine:
         options = ModelOptions(
             engine=engine,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec.data import ingest
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.retrieval import pipeline
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--skip-week", action="store_true", help="only every customer (its own peak RSS)")
     opts = parser.parse_args()
     names = opts.source or RULES
-    dataset = ingest.load(opts.data).dataset
+    dataset = prepare_dataset(opts.data).dataset
     split = Split.at(dataset.transactions())
     truth = split.truth.collect()
     if not opts.skip_week:

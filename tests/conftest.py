@@ -7,8 +7,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec.data import ingest, shop
+from hmrec import shop
 from hmrec.data.dataset import Dataset
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.schema import ARTICLE_COLUMNS, CUSTOMER_COLUMNS, Col
 
 
@@ -80,7 +81,7 @@ def tiny_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_dataset(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     """The tiny shop, prepared into its own folder."""
-    return ingest.prepare(tiny_shop, tmp_path_factory.mktemp("tiny-prepared") / "prepared").dataset
+    return prepare_dataset(tiny_shop, tmp_path_factory.mktemp("tiny-prepared") / "prepared").dataset
 
 
 @pytest.fixture(scope="session")

@@ -17,11 +17,12 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from hmrec.cli import app
-from hmrec.data import ingest
-from hmrec.data.engine import RayEngine, make_engine
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.shards import shard_file, shard_folder, write_shards
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
+from hmrec.engine import make_engine
+from hmrec.engine.ray_engine import RayEngine
 from hmrec.faults import ENV, MARKER_ENV
 from hmrec.retrieval import pipeline
 from hmrec.schema import Col
@@ -50,7 +51,7 @@ def shop(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_prepare_shards_partition_the_log(shop: Path) -> None:
     result = CliRunner(env=WIDE).invoke(app, ["prepare", "--data", str(shop), "--shards", "3"])
     assert result.exit_code == 0, result.output
-    dataset = ingest.load(shop).dataset
+    dataset = prepare_dataset(shop).dataset
     folder = shard_folder(dataset, 3)
     assert "shards-3" in result.output
     parts = [pl.read_parquet(shard_file(folder, s)) for s in range(3)]
@@ -116,7 +117,7 @@ def test_ray_engine_without_ray_says_how_to_install(shop: Path, monkeypatch: pyt
 
 @pytest.mark.parametrize("engine", ["local", "ray"])
 def test_sources_on_an_engine_give_the_one_pass_candidates(shop: Path, engine: str) -> None:
-    dataset = ingest.load(shop).dataset
+    dataset = prepare_dataset(shop).dataset
     split = Split.at(dataset.transactions())
     buyers = split.truth.collect()[Col.CUSTOMER].unique().sort()
     data = WeekInput.of(dataset, split, buyers)

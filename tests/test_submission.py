@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec.data import ingest
 from hmrec.data.dataset import Dataset
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.submission import write_submission
 from hmrec.evaluation import recommend_for_submission
 from hmrec.schema import Col
@@ -36,7 +36,7 @@ def test_submission_follows_sample_submission(tiny_shop: Path, tiny_dataset: Dat
 def test_without_sample_submission_customers_csv_sets_the_order(tmp_path: Path) -> None:
     rows = [("2020-09-01", c, a, 0.01, 1) for c in (3, 1) for a in range(14)]
     folder = write_kaggle(tmp_path / "in", rows, customers=[5, 3, 1])
-    ds = ingest.prepare(folder).dataset
+    ds = prepare_dataset(folder).dataset
     out = write_submission(ds, recommend_for_submission(ds, "popular"), tmp_path / "s.csv")
     expected = read(folder / "customers.csv")[Col.CUSTOMER_ID].to_list()
     assert read(out)[Col.CUSTOMER_ID].to_list() == expected

@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 from hmrec.cli import app
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
+from hmrec.pipeline import TwoStageRecommender
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables
 from hmrec.schema import Col
-from hmrec.tuning import paired_gain, tune
+from hmrec.tuning import Make, paired_gain, tune
 from tests.conftest import WIDE
 
 QUICK = RankerConfig(train_weeks=2, max_rounds=40, early_stopping=10)
@@ -29,8 +30,10 @@ CRIPPLED = replace(QUICK, drop_blocks=("article", "pair", "retrieval", "trend", 
 SEARCH = (("blocks", (({"drop_blocks": ()}, {}),)),)
 
 
-def _tables(dataset: Dataset) -> Tables:
-    return Tables(dataset.articles(), dataset.customers())
+def _tables(dataset: Dataset) -> Make:
+    """What the pipeline gives the tuning: a two-stage model of the dataset's tables."""
+    tables = Tables(dataset.articles(), dataset.customers())
+    return lambda ranker, candidates, cache: TwoStageRecommender(tables, candidates=candidates, config=ranker, cache=cache)
 
 
 def test_tuning_picks_the_known_better_setting(tiny_dataset: Dataset) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+from hmrec.version import __version__
 
 _API = (
     "MODEL_NAMES",

@@ -30,15 +30,15 @@ from hmrec.data import outputs
 from hmrec.data.atomic import Busy, locked, staged
 from hmrec.data.check import CheckReport
 from hmrec.data.check import check as _check
-from hmrec.data.dataset import Dataset
-from hmrec.data.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
-from hmrec.data.ingest import PrepareResult, prepared_folder
+from hmrec.data.dataset import Dataset, PrepareResult
+from hmrec.data.dataset import prepare as prepare_dataset
+from hmrec.data.ingest import prepared_folder
 from hmrec.data.shards import shard_folder, write_shards
-from hmrec.data.shop import PROFILES, SCALES
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import history as before
 from hmrec.data.validate import DataError
+from hmrec.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
 from hmrec.evaluation import AblationRow, Evaluation, ModelOptions, Score, evaluate_weeks, fit_model, scoring_cutoff
 from hmrec.model import Model, ModelError
 from hmrec.progress import StepPrinter
@@ -49,6 +49,8 @@ from hmrec.recommenders.mf.weights import PRESETS, Weighting
 from hmrec.retrieval.pipeline import SOURCES
 from hmrec.schema import Col
 from hmrec.settings import MODEL_NAMES, Settings
+from hmrec.shop import PROFILES, SCALES
+from hmrec.version import __version__
 
 if TYPE_CHECKING:
     from hmrec.recommenders.mf.choice import Choice
@@ -126,11 +128,9 @@ def prepare(
     """Validate the Kaggle files in ``data`` and write the prepared parquet (``data/prepared``,
     or ``prepared``) unless it is up to date (``rebuild`` forces it); with ``shards``, also the
     transactions split by customer for ``--engine ray``. Returns the dataset and the warnings."""
-    from hmrec.data import ingest
-
     if shards is not None and shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")
-    result = (ingest.prepare if rebuild else ingest.load)(data, prepared, on_step)
+    result = prepare_dataset(data, prepared, on_step, rebuild)
     if shards is not None:
         if on_step:
             on_step(f"writing {shards} shards")
@@ -348,7 +348,7 @@ def generate(
     on_week: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write a synthetic shop (the four Kaggle files) into ``out``; same arguments, same bytes."""
-    from hmrec.data import shop
+    from hmrec import shop
 
     return shop.generate(shop.config_for(scale, profile), Path(out), seed, on_week=on_week)
 
@@ -481,9 +481,7 @@ def write_report(
 
 
 def hmrec_version() -> str:
-    import hmrec
-
-    return hmrec.__version__
+    return __version__
 
 
 def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.DataFrame) -> Path:

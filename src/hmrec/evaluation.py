@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from hmrec.data.dataset import Dataset
-from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.split import Split, label_rows
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.week import WeekInput
+from hmrec.engine import Engine, LocalEngine
 from hmrec.metrics import average_precisions, map_at_k, paired_gain, recall_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
@@ -46,7 +46,7 @@ class ModelOptions:
     """Seconds for choosing the ranker's settings on the weeks before the cutoff (None: no tuning)."""
     on_tuned: Callable[[TuneResult], None] | None = None
     engine: Engine = field(default_factory=LocalEngine)
-    """Runs the ranker's per-customer work (``data/engine.py``); never changes a result."""
+    """Runs the ranker's per-customer work (``hmrec/engine/``); never changes a result."""
     mf_choose: bool = True
     """The MF model chooses its settings on the week before the cutoff (False: its fixed ones)."""
     on_mf_choice: Callable[[Choice], None] | None = None

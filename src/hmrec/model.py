@@ -30,17 +30,17 @@ from typing import Any
 
 import polars as pl
 
-import hmrec
 from hmrec.data import outputs
 from hmrec.data.atomic import locked, staged, write_atomic
 from hmrec.data.dataset import Dataset
-from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.submission import refuse_submission_path, write_submission
+from hmrec.engine import Engine, LocalEngine
 from hmrec.evaluation import everything, scoring_cutoff
 from hmrec.recommenders.base import Recommender, source_lists
 from hmrec.schema import INDEX_DTYPE, Col, K
 from hmrec.settings import Settings
 from hmrec.text import cut, first_line
+from hmrec.version import __version__
 
 MODEL_FORMAT = 2
 """The layout of a model folder; a folder of another format is refused (fit it again)."""
@@ -79,7 +79,7 @@ class Model:
     """The article ids of the catalogue it was fitted on, in that data's index order."""
     state: Any = None
     """What was learned: a ``FittedRanker`` (ranker), an MF ``_MFState``, or None (rules)."""
-    version: str = hmrec.__version__
+    version: str = __version__
     bound: tuple[tuple[Path, date], Recommender] | None = field(default=None, repr=False)
     """The recommender ready to score one prepared dataset (its root and scoring cutoff): the
     fitted one, or one rebuilt for other data (``_bind``)."""
@@ -350,7 +350,7 @@ class Model:
         if fmt != MODEL_FORMAT:
             raise ModelError(
                 f"{folder} was saved by hmrec {version} (model format {cut(str(fmt), 40)}); this is hmrec "
-                f"{hmrec.__version__}, which reads model format {MODEL_FORMAT}. Fit it again with this version "
+                f"{__version__}, which reads model format {MODEL_FORMAT}. Fit it again with this version "
                 f"(hmrec fit --data DIR --out {folder}), or score it with hmrec {version}"
             )
         check_manifest(folder)

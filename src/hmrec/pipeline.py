@@ -10,8 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.week import WeekInput
+from hmrec.engine import Engine, LocalEngine
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import (
     CandidateConfig,
@@ -72,6 +72,10 @@ class TwoStageRecommender:
             return None
         return lambda done, total: self._step(f"{doing}: round {done}/{most}{total}")
 
+    def _like(self, config: RankerConfig, candidates: CandidateConfig, cache: WeekCache) -> TwoStageRecommender:
+        """A model of this one's tables with other settings (a trial of the tuning)."""
+        return TwoStageRecommender(self.tables, candidates=candidates, config=config, cache=cache)
+
     def _tune(self, history: pl.LazyFrame, cutoff: date) -> WeekCache | None:
         """Choose the settings on the weeks before ``cutoff``; the labelled weeks of the chosen
         candidates, for the fit to reuse."""
@@ -85,7 +89,7 @@ class TwoStageRecommender:
         caches: dict[CandidateConfig, WeekCache] = {}
         self._step(f"tuning the ranker on the weeks before {cutoff} (budget {self.tune_budget:.0f} s)")
         result = tune(
-            history, cutoff, self.tables, self.config, self.candidates, self.tune_budget, on_trial=tried, caches=caches
+            history, cutoff, self._like, self.config, self.candidates, self.tune_budget, on_trial=tried, caches=caches
         )
         self.tuning, self.config, self.candidates = result, result.ranker, result.candidates
         if self.on_tuned:

@@ -37,7 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hmrec.data.engine import ENGINES
+from hmrec.engine import ENGINES
 from hmrec.evaluation import MODELS
 from hmrec.ranking.config import RankerConfig, in_range
 from hmrec.ranking.data import CandidateConfig

@@ -1,6 +1,8 @@
 """Settings chosen by validation on the data's own earlier weeks, within a time budget.
 
-It sits beside ``pipeline.py`` (it fits the whole two-stage model), above ``ranking``.
+It sits below ``pipeline.py``, which calls it: each trial fits the whole two-stage model through
+the ``make`` callable the pipeline passes (a model with the trial's settings), so this module
+never imports the pipeline.
 
 Tuning for a model fitted at ``cutoff`` reads only rows before ``cutoff``: each trial fits the
 ranker as it would be fitted, but for validation cutoffs one, two, ... weeks earlier, and is
@@ -31,10 +33,13 @@ from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
 from hmrec.metrics import average_precisions, paired_gain
 from hmrec.ranking.config import RankerConfig
-from hmrec.ranking.data import RULE_SOURCES, CandidateConfig, Tables, WeekCache
+from hmrec.ranking.data import RULE_SOURCES, CandidateConfig, WeekCache
+from hmrec.recommenders.base import Recommender
 from hmrec.retrieval.pipeline import SOURCES
 from hmrec.schema import K
 
+Make = Callable[[RankerConfig, CandidateConfig, WeekCache], Recommender]
+"""A two-stage model with these settings, sharing labelled weeks through the cache (not fitted)."""
 Change = tuple[dict[str, object], dict[str, object]]
 """A trial's change: RankerConfig fields, CandidateConfig fields."""
 
@@ -154,15 +159,13 @@ def _cost(trials: Sequence[Trial], ranker: RankerConfig, candidates: CandidateCo
 def validation_aps(
     transactions: pl.LazyFrame,
     cutoffs: Sequence[date],
-    tables: Tables,
+    make: Make,
     ranker: RankerConfig,
     candidates: CandidateConfig,
     cache: WeekCache,
 ) -> pl.DataFrame:
     """``week, customer, ap``: the ranker's AP@12 of every buyer of the week from each of
     ``cutoffs`` (``week`` its position), the ranker fitted on the weeks before it."""
-    from hmrec.pipeline import TwoStageRecommender  # pipeline imports this module: import at call time
-
     weeks = []
     for i, cutoff in enumerate(cutoffs):
         split = Split.at(transactions, cutoff)
@@ -170,8 +173,7 @@ def validation_aps(
         buyers = week_buyers(truth)
         if buyers.is_empty():
             raise ValueError(f"nobody bought anything in the validation week from {cutoff}: cannot tune")
-        model = TwoStageRecommender(tables, candidates=candidates, config=ranker, cache=cache)
-        recs = model.fit(WeekInput.before(split.history, cutoff, buyers)).recommend(buyers, K)
+        recs = make(ranker, candidates, cache).fit(WeekInput.before(split.history, cutoff, buyers)).recommend(buyers, K)
         weeks.append(average_precisions(recs, truth, K).select(pl.lit(i, pl.UInt8).alias("week"), pl.all()))
     return pl.concat(weeks)
 
@@ -184,7 +186,7 @@ def _maps(aps: pl.DataFrame, weeks: int) -> tuple[float, ...]:
 def tune(
     transactions: pl.LazyFrame,
     cutoff: date,
-    tables: Tables,
+    make: Make,
     ranker: RankerConfig,
     candidates: CandidateConfig,
     budget_s: float,
@@ -213,7 +215,7 @@ def tune(
         """Score the settings; kept when they beat ``against`` beyond twice the error (or there is
         nothing to beat: the defaults)."""
         began = time.perf_counter()
-        aps = validation_aps(seen, cutoffs, tables, r, c, caches.setdefault(c, WeekCache()))
+        aps = validation_aps(seen, cutoffs, make, r, c, caches.setdefault(c, WeekCache()))
         trial = Trial(label, r, c, _maps(aps, len(cutoffs)), time.perf_counter() - began, kept=True, aps=aps)
         if against is not None:
             assert against.aps is not None

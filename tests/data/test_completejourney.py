@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.worlds import completejourney as cj
-from hmrec.data import ingest
 from hmrec.data.check import check
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.schema import Col
 
 
@@ -80,7 +80,7 @@ def test_no_row_after_the_last_day_is_read_and_units_become_rows(tmp_path: Path)
 def test_the_real_shop_passes_check_and_ends_on_the_last_day(real_shop: Path) -> None:
     report = check(real_shop, train_weeks=4)
     assert report.errors == []
-    dataset = ingest.load(real_shop).dataset
+    dataset = prepare_dataset(real_shop).dataset
     days = dataset.transactions().select(pl.col(Col.DATE).min().alias("first"), pl.col(Col.DATE).max().alias("last"))
     assert days.collect().row(0) == (date(2017, 1, 1), cj.LAST_DAY)
     assert dataset.customers().select(pl.len()).collect().item() > 2_000

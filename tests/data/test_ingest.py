@@ -8,6 +8,8 @@ from pathlib import Path
 import polars as pl
 
 from hmrec.data import ingest
+from hmrec.data.dataset import Dataset
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.schema import CUSTOMER_MAP_SCHEMA, TRANSACTIONS_SCHEMA, Col
 from tests.conftest import article_id, hex_id, write_kaggle
 
@@ -19,7 +21,7 @@ ROWS = [
 
 
 def test_transactions_are_typed_with_dense_ids(tmp_path: Path) -> None:
-    ds = ingest.prepare(write_kaggle(tmp_path / "in", ROWS)).dataset
+    ds = prepare_dataset(write_kaggle(tmp_path / "in", ROWS)).dataset
     tx = ds.transactions().collect()
     assert dict(tx.schema) == TRANSACTIONS_SCHEMA
     assert tx.height == 3
@@ -35,7 +37,7 @@ def test_transactions_are_typed_with_dense_ids(tmp_path: Path) -> None:
 
 
 def test_customers_keep_their_attributes(tmp_path: Path) -> None:
-    ds = ingest.prepare(write_kaggle(tmp_path / "in", ROWS)).dataset
+    ds = prepare_dataset(write_kaggle(tmp_path / "in", ROWS)).dataset
     customers = ds.customers().collect().sort(Col.CUSTOMER)
     assert customers[Col.AGE].to_list() == [21, 22]
     assert customers[Col.FN].to_list() == [True, False]  # 1.0 and empty
@@ -53,13 +55,13 @@ def test_prepared_result_is_reused_until_an_input_changes(tmp_path: Path) -> Non
     os.utime(tx, ns=(tx.stat().st_atime_ns, tx.stat().st_mtime_ns + 10**9))
     changed = ingest.load(folder)
     assert changed.rebuilt
-    assert changed.dataset.transactions().collect().height == 4
+    assert Dataset(changed.root).transactions().collect().height == 4
 
 
 def test_unknown_customers_and_articles_are_kept_and_reported(tmp_path: Path) -> None:
     folder = write_kaggle(tmp_path / "in", ROWS, customers=[1], articles=[1])
     result = ingest.prepare(folder)
-    tx = result.dataset.transactions().collect()
+    tx = Dataset(result.root).transactions().collect()
     assert tx.height == 3
     assert tx[Col.CUSTOMER].null_count() == 0 and tx[Col.ARTICLE].null_count() == 0
     assert len(result.warnings) == 2
@@ -73,14 +75,14 @@ def test_parquet_input_with_integer_article_ids_gets_leading_zeros(tmp_path: Pat
     tx = tx.with_columns(pl.col(Col.ARTICLE_ID).cast(pl.Int64))
     tx.write_parquet(folder / "transactions_train.parquet")
     (folder / "transactions_train.csv").unlink()
-    ds = ingest.prepare(folder).dataset
+    ds = prepare_dataset(folder).dataset
     ids = ds.transactions().join(ds.article_map(), on=Col.ARTICLE).collect()[Col.ARTICLE_ID]
     assert set(ids) == {article_id(1), article_id(2)}
 
 
 def test_submission_order_follows_sample_submission(tmp_path: Path) -> None:
     folder = write_kaggle(tmp_path / "in", ROWS, customers=[1, 2, 3], submission=[3, 1, 2])
-    ds = ingest.prepare(folder).dataset
+    ds = prepare_dataset(folder).dataset
     order = ds.submission_customers().join(ds.customer_map(), on=Col.CUSTOMER, maintain_order="left").collect()
     assert order[Col.CUSTOMER_ID].to_list() == [hex_id(3), hex_id(1), hex_id(2)]
 
@@ -89,4 +91,4 @@ def test_tiny_shop_prepares_without_warnings(tiny_shop: Path, tmp_path: Path) ->
     result = ingest.prepare(tiny_shop, tmp_path / "prepared")
     assert result.warnings == []
     raw_rows = pl.scan_csv(tiny_shop / "transactions_train.csv").select(pl.len()).collect().item()
-    assert result.dataset.transactions().select(pl.len()).collect().item() == raw_rows
+    assert Dataset(result.root).transactions().select(pl.len()).collect().item() == raw_rows

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from hmrec.data import ingest
 from hmrec.data.dataset import Dataset
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split, default_cutoff, parse_cutoff
 from hmrec.data.week import WeekInput
 from hmrec.evaluation import MODELS, make_model
@@ -66,8 +66,8 @@ def test_a_row_after_the_cutoff_changes_nothing(name: str, tmp_path: Path) -> No
     ]
     cutoff = date(2020, 9, 8)
     future = [("2020-09-08", 0, 16, 0.5, 2)] * 30  # a burst after the cutoff: must stay unseen
-    plain = ingest.prepare(write_kaggle(tmp_path / "plain", rows, articles=list(range(17)))).dataset
-    leaky = ingest.prepare(write_kaggle(tmp_path / "leaky", rows + future, articles=list(range(17)))).dataset
+    plain = prepare_dataset(write_kaggle(tmp_path / "plain", rows, articles=list(range(17)))).dataset
+    leaky = prepare_dataset(write_kaggle(tmp_path / "leaky", rows + future, articles=list(range(17)))).dataset
     customers = pl.Series(Col.CUSTOMER, range(5), dtype=pl.UInt32)
 
     def run(ds: Dataset) -> pl.DataFrame:

@@ -62,7 +62,7 @@ def test_damaged_input_is_prepared_or_refused_in_one_message(name: str, change: 
             assert message and len(message) < MESSAGE_LIMIT, len(message)
             assert not (folder / "prepared").exists()  # nothing half-written
         else:
-            assert (result.dataset.root / "transactions.parquet").is_file()
+            assert (result.root / "transactions.parquet").is_file()
         assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)

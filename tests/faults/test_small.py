@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec.data.engine import PARTS, sweep_parts
+from hmrec.engine.ray_engine import PARTS, sweep_parts
 from tests.faults.test_crashes import run
 
 

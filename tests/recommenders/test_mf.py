@@ -16,9 +16,10 @@ from polars.testing import assert_frame_equal
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.config import MFConfig
+from hmrec.recommenders.mf.epochs import interactions_from
 from hmrec.recommenders.mf.model import MatrixFactorization
 from hmrec.recommenders.mf.recommender import BONUS, MFRecommender, top_n_scores
-from hmrec.recommenders.mf.train import interactions_from, train
+from hmrec.recommenders.mf.train import train
 from hmrec.recommenders.mf.weights import PRESETS, WEIGHT, Weighting, interaction_weights
 from hmrec.schema import Col
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec.data import ingest, shop
+from hmrec import shop
 from hmrec.data.dataset import Dataset
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.ranking.data import CandidateConfig
@@ -125,7 +126,7 @@ def test_the_cut_union_recalls_at_least_its_best_source(
     else:
         folder = tmp_path_factory.mktemp(world)
         shop.generate(shop.config_for("small", world, n_customers=8_000, n_weeks=20), folder, seed=0)
-    dataset = ingest.load(folder).dataset
+    dataset = prepare_dataset(folder).dataset
     split = Split.at(dataset.transactions())
     truth = split.truth.collect()
     data = WeekInput.of(dataset, split, truth[Col.CUSTOMER].unique().sort())

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hmrec.data.dataset import Dataset
+from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.evaluation import recommend_for_submission
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
@@ -170,13 +171,12 @@ def test_artifacts_are_the_same_bytes_for_the_same_input(tmp_path: Path) -> None
     lowest article indices) and every file is byte-identical on a second write."""
     import random
 
-    from hmrec.data import ingest
     from tests.conftest import article_id, write_kaggle
 
     articles = list(range(1, 41))
     random.Random(0).shuffle(articles)
     rows = [("2020-09-01", 1, a, 0.05, 2) for a in articles] + [("2020-09-02", 2, a, 0.05, 1) for a in range(1, 14)]
-    dataset = ingest.prepare(write_kaggle(tmp_path / "in", rows)).dataset
+    dataset = prepare_dataset(write_kaggle(tmp_path / "in", rows)).dataset
     recs = recommend_for_submission(dataset, "popular")
     cutoff = dataset.date_range()[1]
     popular = popular_articles(dataset.transactions(), cutoff + timedelta(days=1))

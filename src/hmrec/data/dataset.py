@@ -9,18 +9,9 @@ from typing import Any
 
 import polars as pl
 
+from hmrec.data import ingest
+from hmrec.data.layout import PREPARED_DIRNAME, PREPARED_FILES
 from hmrec.schema import Col
-
-PREPARED_DIRNAME = "prepared"
-MANIFEST = "manifest.json"
-PREPARED_FILES = {
-    "transactions": "transactions.parquet",
-    "customers": "customers.parquet",
-    "articles": "articles.parquet",
-    "customer_map": "customer_map.parquet",
-    "article_map": "article_map.parquet",
-    "submission_order": "submission_order.parquet",
-}
 
 
 @dataclass(frozen=True)
@@ -49,12 +40,12 @@ class Dataset:
         word comes as Python warnings; what would make a run wrong raises ``DataError``."""
         import warnings
 
-        from hmrec.data import frames, ingest
+        from hmrec.data import frames
 
         where = frames.frames_folder(folder)
         raw = frames.write_frames(where, transactions, articles, customers, sample_submission)
         with frames.named_as_frames(raw):
-            result = ingest.prepare(raw, where / PREPARED_DIRNAME)
+            result = prepare(raw, where / PREPARED_DIRNAME, rebuild=True)
         for message in result.warnings:
             warnings.warn(message, stacklevel=2)
         return result.dataset
@@ -104,3 +95,24 @@ class Dataset:
 
     def n_articles(self) -> int:
         return self.article_map().select(pl.len()).collect().item()
+
+
+@dataclass
+class PrepareResult:
+    """What ``prepare`` did: the dataset, whether it was rebuilt, and warnings for the user."""
+
+    dataset: Dataset
+    rebuilt: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(
+    data: Path | str,
+    prepared: Path | str | None = None,
+    on_step: ingest.Step | None = None,
+    rebuild: bool = False,
+) -> PrepareResult:
+    """The prepared dataset of the Kaggle files in ``data`` (``ingest.load``: prepared only when
+    missing or stale; with ``rebuild``, ``ingest.prepare``: always)."""
+    done = (ingest.prepare if rebuild else ingest.load)(data, prepared, on_step)
+    return PrepareResult(Dataset(done.root, Path(data)), done.rebuilt, done.warnings)

@@ -21,7 +21,7 @@ from polars.exceptions import PolarsError
 from hmrec import faults
 from hmrec.data import validate as v
 from hmrec.data.atomic import locked, staged
-from hmrec.data.dataset import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES, Dataset
+from hmrec.data.layout import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES
 from hmrec.data.outputs import refuse_folder
 from hmrec.data.split import check_default_holdout, stray_dates
 from hmrec.schema import (
@@ -40,14 +40,15 @@ FORMAT_VERSION = 2
 DISK_SLACK = 1 << 20
 """A read error while preparing, with less free space than this where the prepared data goes,
 is reported as the full disk it is (polars then reads back its own files cut short)."""
-Progress = Callable[[str], None]
+Step = Callable[[str], None]
+"""Told of each step of the work, as text."""
 
 
 @dataclass
-class PrepareResult:
-    """What ``prepare`` did: the dataset, whether it was rebuilt, and warnings for the user."""
+class Prepared:
+    """What ``prepare`` did: the prepared folder, whether it was rebuilt, warnings for the user."""
 
-    dataset: Dataset
+    root: Path
     rebuilt: bool
     warnings: list[str] = field(default_factory=list)
 
@@ -146,19 +147,19 @@ def _sizes(out_dir: Path) -> dict[str, int | None]:
     return {name: p.stat().st_size if p.is_file() else None for name, p in paths.items()}
 
 
-def load(data_dir: Path | str, out_dir: Path | str | None = None, progress: Progress | None = None) -> PrepareResult:
+def load(data_dir: Path | str, out_dir: Path | str | None = None, progress: Step | None = None) -> Prepared:
     """The prepared dataset for ``data_dir``, preparing it first when missing or stale."""
     data_dir = Path(data_dir)
     out = prepared_folder(data_dir, out_dir)
     if is_fresh(data_dir, out):
-        return PrepareResult(Dataset(out, data_dir), rebuilt=False)
+        return Prepared(out, rebuilt=False)
     with locked(out, wait=True):  # another run may be preparing the same folder: wait for it
         if is_fresh(data_dir, out):
-            return PrepareResult(Dataset(out, data_dir), rebuilt=False)
+            return Prepared(out, rebuilt=False)
         return prepare(data_dir, out, progress)
 
 
-def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: Progress | None = None) -> PrepareResult:
+def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: Step | None = None) -> Prepared:
     """Validate the Kaggle files in ``data_dir`` and write typed parquet to ``out_dir``.
 
     Writes ``customers.parquet``, ``articles.parquet``, ``transactions.parquet`` and the
@@ -182,10 +183,10 @@ def prepare(data_dir: Path | str, out_dir: Path | str | None = None, progress: P
         manifest = {"format": FORMAT_VERSION, "inputs": _fingerprint(inputs), "files": _sizes(tmp)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         faults.point("prepare:written")
-    return PrepareResult(Dataset(out, data_dir), rebuilt=True, warnings=[*both_formats(data_dir), *warnings])
+    return Prepared(out, rebuilt=True, warnings=[*both_formats(data_dir), *warnings])
 
 
-def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
+def _write_prepared(data_dir: Path, tmp: Path, say: Step) -> list[str]:
     say("customers")
     with reading(path := find_file(data_dir, "customers")):
         customer_ids = _prepare_customers(path, tmp)
@@ -199,7 +200,7 @@ def _write_prepared(data_dir: Path, tmp: Path, say: Progress) -> list[str]:
 
 
 def _write_transactions(
-    data_dir: Path, tmp: Path, say: Progress, tx_path: Path, customer_ids: pl.DataFrame, article_map: pl.DataFrame
+    data_dir: Path, tmp: Path, say: Step, tx_path: Path, customer_ids: pl.DataFrame, article_map: pl.DataFrame
 ) -> list[str]:
     warnings: list[str] = []
     tx = scan_raw(tx_path, TRANSACTION_COLUMNS)

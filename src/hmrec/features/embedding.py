@@ -70,8 +70,8 @@ class ArticleFactors:
         import torch
 
         from hmrec.recommenders.mf.als import train_als
+        from hmrec.recommenders.mf.epochs import interactions_from
         from hmrec.recommenders.mf.model import MatrixFactorization
-        from hmrec.recommenders.mf.train import interactions_from
 
         history = before(transactions, cutoff)
         who = history.select(pl.col(Col.CUSTOMER).unique().sort()).collect()[Col.CUSTOMER]

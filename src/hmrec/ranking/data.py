@@ -14,10 +14,10 @@ from functools import partial
 
 import polars as pl
 
-from hmrec.data.engine import Engine, LocalEngine
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import label_rows, purchases
 from hmrec.data.week import Shared, WeekInput
+from hmrec.engine import Engine, LocalEngine
 from hmrec.features.article import buyer_days
 from hmrec.features.blocks import FEATURE_BLOCKS, check_blocks
 from hmrec.features.embedding import ArticleFactors

@@ -11,10 +11,10 @@ from pathlib import Path
 import polars as pl
 
 from hmrec.data.atomic import write_folder_atomic
-from hmrec.data.engine import Engine
 from hmrec.data.split import LABEL_DAYS, label_rows, purchases
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.week import WeekInput
+from hmrec.engine import Engine
 from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
 from hmrec.retrieval.covisit import CoVisitSource

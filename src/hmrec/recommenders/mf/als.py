@@ -28,8 +28,8 @@ import torch
 
 from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.config import MFConfig
+from hmrec.recommenders.mf.epochs import EpochLog, Interactions, TrainResult
 from hmrec.recommenders.mf.model import MatrixFactorization
-from hmrec.recommenders.mf.train import Interactions, Progress, TrainResult
 from hmrec.recommenders.mf.weights import WEIGHT, interaction_weights
 from hmrec.schema import Col
 
@@ -152,7 +152,7 @@ def train_als(
     else:
         warning = None
     result = TrainResult(warnings=[warning] if warning else [])
-    progress = Progress(model, cfg, result, checkpoint_dir, validate, on_epoch)
+    progress = EpochLog(model, cfg, result, checkpoint_dir, validate, on_epoch)
     start = 0
     with torch.no_grad():
         model.to("cpu")

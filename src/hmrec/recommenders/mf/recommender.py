@@ -22,8 +22,9 @@ from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import fill_with, with_details
 from hmrec.recommenders.mf.choice import Choice, Trial, setting
 from hmrec.recommenders.mf.config import FILTERS, MFConfig
+from hmrec.recommenders.mf.epochs import Interactions, TrainResult, interactions_from
 from hmrec.recommenders.mf.model import MatrixFactorization
-from hmrec.recommenders.mf.train import Interactions, TrainResult, interactions_from, train
+from hmrec.recommenders.mf.train import train
 from hmrec.recommenders.mf.weights import WEIGHT, Weighting, interaction_weights
 from hmrec.schema import Col, K
 

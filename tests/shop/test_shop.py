@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from hmrec.data import shop
+from hmrec import shop
 from hmrec.schema import ARTICLE_COLUMNS, CUSTOMER_COLUMNS, TRANSACTION_COLUMNS, Col
 
 SIZE = {"n_customers": 6000, "n_products": 4000, "n_weeks": 24}

@@ -1,23 +1,17 @@
-"""Engines run the per-customer work of a week (DESIGN.md, "Scale"): ``local``, in this process;
-``ray``, as Ray tasks over shards of customers, each reading only its shard's rows, with the
-week's global state put once in Ray's object store. Both give the same frames; the engine is a
-deployment choice, never a model choice.
+"""The ``ray`` engine: shards of customers as Ray tasks, each reading only its shard's rows,
+the week's global state put once in Ray's object store; a killed run's part folders swept by
+the next."""
 
-A piece of work is ``work(week, customers, on_chunk)``: ``week`` is a week with its global state
-computed (``ranking.data.Tables.week``) whose history may hold only some customers' rows,
-``customers`` the customers to serve, ``on_chunk(done, total)`` an optional progress callback.
-It returns a frame; the engine returns the frames of all its parts, in shard order.
-"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
@@ -25,45 +19,7 @@ from hmrec import faults
 from hmrec.data.dataset import Dataset
 from hmrec.data.shards import has_shards, shard_rows, write_shards, written_shards
 from hmrec.data.week import Shared, WeekInput
-
-Progress = Callable[[int, int], None]
-Work = Callable[[WeekInput, pl.Series, Progress | None], pl.DataFrame]
-ENGINES = ("local", "ray")
-RAY_INSTALL = "pip install 'hmrec[ray]'"
-
-
-class EngineError(RuntimeError):
-    """The engine could not run the work (Ray missing, a shard that failed twice)."""
-
-
-class Engine(Protocol):
-    name: str
-
-    def map(
-        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
-    ) -> list[pl.DataFrame]: ...
-
-    def __enter__(self) -> Engine: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-
-@dataclass
-class LocalEngine:
-    """All customers in this process; ``work`` chunks them itself."""
-
-    name: str = "local"
-
-    def map(
-        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
-    ) -> list[pl.DataFrame]:
-        return [work(week, customers, on_part)]
-
-    def __enter__(self) -> LocalEngine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+from hmrec.engine.base import RAY_INSTALL, EngineError, Progress, Work
 
 
 def _run_shard(
@@ -112,7 +68,7 @@ class RayEngine:
         return self.shards or (written_shards(self.dataset) or [4 * self.workers])[-1]
 
     def __enter__(self) -> RayEngine:
-        ray = _ray()
+        ray = ray_module()
         if not ray.is_initialized():
             env = {"POLARS_MAX_THREADS": str(self.threads), "OMP_NUM_THREADS": str(self.threads)}
             env.update({k: v for k, v in os.environ.items() if k.startswith(faults.ENV)})
@@ -132,13 +88,13 @@ class RayEngine:
 
     def __exit__(self, *exc: object) -> None:
         if self.started:
-            _ray().shutdown()
+            ray_module().shutdown()
             self.started = False
 
     def map(
         self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
     ) -> list[pl.DataFrame]:
-        ray = _ray()
+        ray = ray_module()
         if not ray.is_initialized():
             raise EngineError("the Ray engine is not started: use it as `with RayEngine(...) as engine:`")
         n = self.n_shards
@@ -204,21 +160,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ray() -> Any:
+def ray_module() -> Any:
     try:
         import ray
     except ImportError as error:
         raise EngineError(f"--engine ray needs Ray, which is not installed: {RAY_INSTALL}") from error
     return ray
 
-
-def make_engine(
-    name: str, dataset: Dataset, workers: int = 2, address: str | None = None, shards: int | None = None
-) -> Engine:
-    """The engine ``name`` (one of ``ENGINES``); use it in a ``with`` block."""
-    if name == "local":
-        return LocalEngine()
-    if name == "ray":
-        _ray()  # fail now, with the install hint, rather than after the fitting
-        return RayEngine(dataset, workers=workers, address=address, shards=shards)
-    raise ValueError(f"unknown engine {name!r}; choose {' or '.join(ENGINES)}")

@@ -1,0 +1,60 @@
+"""Engines run the per-customer work of a week (DESIGN.md, "Scale"): ``local``, in this process;
+``ray``, as Ray tasks over shards of customers, each reading only its shard's rows, with the
+week's global state put once in Ray's object store. Both give the same frames; the engine is a
+deployment choice, never a model choice.
+
+A piece of work is ``work(week, customers, on_chunk)``: ``week`` is a week with its global state
+computed (``ranking.data.Tables.week``) whose history may hold only some customers' rows,
+``customers`` the customers to serve, ``on_chunk(done, total)`` an optional progress callback.
+It returns a frame; the engine returns the frames of all its parts, in shard order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import polars as pl
+
+from hmrec.data.week import WeekInput
+
+Progress = Callable[[int, int], None]
+Work = Callable[[WeekInput, pl.Series, Progress | None], pl.DataFrame]
+ENGINES = ("local", "ray")
+RAY_INSTALL = "pip install 'hmrec[ray]'"
+
+
+class EngineError(RuntimeError):
+    """The engine could not run the work (Ray missing, a shard that failed twice)."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def map(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
+    ) -> list[pl.DataFrame]: ...
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass
+class LocalEngine:
+    """All customers in this process; ``work`` chunks them itself."""
+
+    name: str = "local"
+
+    def map(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
+    ) -> list[pl.DataFrame]:
+        return [work(week, customers, on_part)]
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
