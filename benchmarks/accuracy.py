@@ -39,11 +39,12 @@ except ModuleNotFoundError:  # run as a script: its own folder is on the path, n
     from worlds import completejourney
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
-from hmrec.evaluation import ModelOptions, score_model
+from hmrec.evaluation import score_model
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, WeekCache
 from hmrec.recommenders.mf.config import MFConfig
+from hmrec.recommenders.options import ModelOptions
 from hmrec.schema import Col
 
 RANKER_FIELDS = {f.name for f in fields(RankerConfig)}

@@ -17,7 +17,7 @@ from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.model import MatrixFactorization
-from hmrec.recommenders.mf.recommender import build_interactions
+from hmrec.recommenders.mf.scoring import build_interactions
 from hmrec.recommenders.mf.train import train
 
 

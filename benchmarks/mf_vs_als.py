@@ -45,7 +45,8 @@ from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k, recall_at_k
 from hmrec.recommenders.base import fill_with
 from hmrec.recommenders.mf.config import MFConfig
-from hmrec.recommenders.mf.recommender import MFRecommender, build_interactions
+from hmrec.recommenders.mf.recommender import MFRecommender
+from hmrec.recommenders.mf.scoring import build_interactions
 from hmrec.recommenders.mf.weights import Weighting
 from hmrec.schema import Col
 

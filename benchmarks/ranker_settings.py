@@ -22,9 +22,10 @@ from pathlib import Path
 
 from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
-from hmrec.evaluation import ModelOptions, score_model
+from hmrec.evaluation import score_model
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, WeekCache
+from hmrec.recommenders.options import ModelOptions
 
 FIELDS = {f.name for f in fields(RankerConfig)}
 

@@ -24,9 +24,12 @@ from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.submission import write_submission
 from hmrec.engine import ENGINES, make_engine
-from hmrec.evaluation import ModelOptions, recommend_for_submission, score_model
+from hmrec.evaluation import score_model
+from hmrec.fitting import fit_model
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig
+from hmrec.recommenders.options import ModelOptions
+from hmrec.schema import Col, K
 
 
 def vm_hwm_gb() -> float:
@@ -101,7 +104,8 @@ def main() -> None:
                 f"{score.customers:,} buyers of the week from {split.cutoff}"
             )
         else:
-            recs = recommend_for_submission(dataset, "ranker", replace(options))
+            customers = dataset.submission_customers().collect()[Col.CUSTOMER]
+            recs = fit_model(dataset, "ranker", replace(options)).recommend(customers, K, details=True)
             stages.mark("write the submission")
             write_submission(dataset, recs, Path(tmp) / "submission.csv")
             stages.mark(None)

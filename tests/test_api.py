@@ -326,7 +326,8 @@ def test_recommend_takes_customers_as_a_plain_list(shop: Path) -> None:
 
 
 def test_settings_that_leave_out_columns_the_trees_read_are_refused() -> None:
-    from hmrec.model import ModelError, _check_ranker_settings
+    from hmrec.pipeline import _check_settings as _check_ranker_settings
+    from hmrec.recommenders.saving import ModelError
 
     where = Path("model") / "settings.toml"
     full = Settings(candidates=CandidateConfig(embedding=True, units=True))

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hmrec.cli import app
-from hmrec.evaluation import MODELS
 from hmrec.ranking.data import FEATURE_BLOCKS, RULE_SOURCES
 from hmrec.recommenders.mf.weights import PRESETS
+from hmrec.registry import MODELS
 from hmrec.settings import Settings
 from tests.conftest import WIDE
 

@@ -33,7 +33,9 @@ SEARCH = (("blocks", (({"drop_blocks": ()}, {}),)),)
 def _tables(dataset: Dataset) -> Make:
     """What the pipeline gives the tuning: a two-stage model of the dataset's tables."""
     tables = Tables(dataset.articles(), dataset.customers())
-    return lambda ranker, candidates, cache: TwoStageRecommender(tables, candidates=candidates, config=ranker, cache=cache)
+    return lambda ranker, candidates, cache: TwoStageRecommender(
+        tables, candidates=candidates, config=ranker, cache=cache
+    )
 
 
 def test_tuning_picks_the_known_better_setting(tiny_dataset: Dataset) -> None:

@@ -39,16 +39,19 @@ from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import history as before
 from hmrec.data.validate import DataError
 from hmrec.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
-from hmrec.evaluation import AblationRow, Evaluation, ModelOptions, Score, evaluate_weeks, fit_model, scoring_cutoff
+from hmrec.evaluation import AblationRow, Evaluation, Score, evaluate_weeks
+from hmrec.fitting import fit_model, scoring_cutoff
 from hmrec.model import Model, ModelError
 from hmrec.progress import StepPrinter
 from hmrec.ranking.config import OBJECTIVES, RankerConfig
 from hmrec.ranking.data import CandidateConfig
 from hmrec.recommenders.mf.config import FILTERS, LOSS_NAMES, SOLVERS, MFConfig
 from hmrec.recommenders.mf.weights import PRESETS, Weighting
+from hmrec.recommenders.options import ModelOptions
+from hmrec.registry import DEFAULT_MODEL, MODEL_NAMES, RULE_BASELINES, model_class
 from hmrec.retrieval.pipeline import SOURCES
 from hmrec.schema import Col
-from hmrec.settings import MODEL_NAMES, Settings
+from hmrec.settings import Settings
 from hmrec.shop import PROFILES, SCALES
 from hmrec.version import __version__
 
@@ -59,6 +62,9 @@ if TYPE_CHECKING:
     from hmrec.tuning import TuneResult
 
 __all__ = [
+    "DEFAULT_MODEL",
+    "RULE_BASELINES",
+    "model_class",
     "ENGINES",
     "FILTERS",
     "LOSS_NAMES",
@@ -415,7 +421,7 @@ def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings
 
     if settings is not None and result.ranker_settings is not None:
         ranker, candidates = result.ranker_settings
-        used = replace(settings, model="ranker", ranker=ranker, candidates=candidates, tune=None)
+        used = replace(settings, model=DEFAULT_MODEL, ranker=ranker, candidates=candidates, tune=None)
         used.save(folder / "model" / "settings.toml")
     main = result.main
     write_artifacts(
@@ -489,7 +495,7 @@ def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.D
     prepared ids, with score and sources, as ``Model.write_submission`` returns them)."""
     from hmrec.serve.artifacts import write_artifacts
 
-    factors = model.article_factors(dataset) if model.name == "mf" else None
+    factors = model.article_factors(dataset)
     return write_artifacts(
         folder, dataset, recs, model.name, scoring_cutoff(dataset), model.fill_indices, factors=factors
     )

@@ -834,7 +834,7 @@ def submit(
     settings = _model_settings(
         config, model, train_weeks, objective, cap, mf_features, tune, tune_budget, engine, workers, address
     )
-    if explain and settings.model != "ranker":
+    if explain and not api.model_class(settings.model).explains:
         raise _fail(f"--explain explains the ranker's scores; the {settings.model} model has none")
     dataset = _load(data)
     with _holding(folder, output), _staged(folder) as stage, _engine(settings, dataset) as runner:
@@ -1181,7 +1181,7 @@ def report(
     folder = artifacts or data / "artifacts" / "evaluate"
     _refuse_unsafe(data, folders={"--artifacts": folder})
     dataset = _load(data)
-    names = [ModelName(m).value for m in model] if model else ["popular", "repurchase", "ranker"]
+    names = [ModelName(m).value for m in model] if model else [*api.RULE_BASELINES, api.DEFAULT_MODEL]
     _evaluate_and_save(dataset, names, _settings(None, cutoff=cutoff), folder)
 
 

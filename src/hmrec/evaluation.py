@@ -1,6 +1,7 @@
-"""Fitting recommenders on a split and scoring them; the shop statistics table.
+"""Scoring models on holdout weeks: each model fitted on a split's history and scored on the
+week's buyers (``evaluate_models``, ``evaluate_weeks``), the ablation, the shop statistics.
 
-This is the layer the CLI calls: it ties data, recommenders and metrics together.
+``Evaluation`` holds what was found; ``hmrec.api.evaluate`` is the call users make.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -19,87 +19,16 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split, label_rows
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.week import WeekInput
-from hmrec.engine import Engine, LocalEngine
 from hmrec.metrics import average_precisions, map_at_k, paired_gain, recall_at_k
 from hmrec.ranking.config import RankerConfig
-from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, Tables, WeekCache
+from hmrec.ranking.data import FEATURE_BLOCKS, CandidateConfig, WeekCache
 from hmrec.recommenders.base import Recommender, source_lists
-from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender
+from hmrec.recommenders.options import ModelOptions
+from hmrec.registry import DEFAULT_MODEL, RULE_BASELINES, make_model, model_class
 from hmrec.schema import Col, K
 
 if TYPE_CHECKING:
-    from hmrec.recommenders.mf.choice import Choice, Trial
-    from hmrec.tuning import TuneResult
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """What the two-stage model takes beyond the data: its settings, where to save it, a
-    progress callback, and a cache of labelled weeks to share between fits."""
-
-    ranker: RankerConfig = field(default_factory=RankerConfig)
-    candidates: CandidateConfig = field(default_factory=CandidateConfig)
-    artifacts: Path | None = None
-    on_step: Callable[[str], None] | None = None
-    cache: WeekCache | None = None
-    tune_budget: float | None = None
-    """Seconds for choosing the ranker's settings on the weeks before the cutoff (None: no tuning)."""
-    on_tuned: Callable[[TuneResult], None] | None = None
-    engine: Engine = field(default_factory=LocalEngine)
-    """Runs the ranker's per-customer work (``hmrec/engine/``); never changes a result."""
-    mf_choose: bool = True
-    """The MF model chooses its settings on the week before the cutoff (False: its fixed ones)."""
-    on_mf_choice: Callable[[Choice], None] | None = None
-    """Called with what the MF model tried and chose, once it has chosen."""
-    explain: bool = False
-    """The ranker's holdout recommendations carry the features that moved each score most
-    (``explain``; about 40 us a recommendation)."""
-
-
-def _mf(dataset: Dataset, options: ModelOptions) -> Recommender:
-    from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only when needed
-
-    on_step = options.on_step
-
-    def tried(trial: Trial) -> None:
-        if on_step:
-            on_step(f"mf: tried {trial.label()}: validation MAP@12 {trial.score:.5f}")
-
-    return MFRecommender(choose=options.mf_choose, on_trial=tried, on_choice=options.on_mf_choice)
-
-
-def _ranker(dataset: Dataset, options: ModelOptions) -> Recommender:
-    from hmrec.pipeline import TwoStageRecommender  # lightgbm loads only when needed
-
-    return TwoStageRecommender(
-        Tables(dataset.articles(), dataset.customers()),
-        candidates=options.candidates,
-        config=options.ranker,
-        artifacts=options.artifacts,
-        cache=options.cache,
-        on_step=options.on_step,
-        tune_budget=options.tune_budget,
-        on_tuned=options.on_tuned,
-        engine=options.engine,
-    )
-
-
-MODELS: dict[str, Callable[[Dataset, ModelOptions], Recommender]] = {
-    "popular": lambda dataset, options: PopularRecommender(),
-    "repurchase": lambda dataset, options: RepurchaseRecommender(),
-    "mf": _mf,
-    "ranker": _ranker,
-}
-"""The ``--model`` choices, in the order ``evaluate`` reports them."""
-RULE_BASELINES = ("popular", "repurchase")
-DEFAULT_MODEL = "ranker"
-
-
-def make_model(name: str, dataset: Dataset, options: ModelOptions | None = None) -> Recommender:
-    """The recommender ``name``, built for ``dataset`` (the ranker reads its catalogue tables)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](dataset, options or ModelOptions())
+    pass
 
 
 @dataclass(frozen=True)
@@ -127,7 +56,7 @@ def _fit_and_score(
     if buyers.is_empty():
         raise ValueError(f"nobody bought anything in the week from {split.cutoff}: nothing to score")
     model = make_model(name, dataset, options).fit(WeekInput.of(dataset, split, buyers))
-    explained = {"explain": True} if options is not None and options.explain and name == "ranker" else {}
+    explained = {"explain": True} if options is not None and options.explain and model_class(name).explains else {}
     recs = model.recommend(buyers, K, details=True, **explained)
     return Score.of(name, recs, truth, time.perf_counter() - start), recs, model
 
@@ -169,8 +98,9 @@ class Evaluation:
 
     @property
     def main(self) -> str:
-        """The model the serving files and the report's details are about: the ranker if scored."""
-        return "ranker" if "ranker" in self.recommendations else self.scores[-1].model
+        """The model the serving files and the report's details are about: the default model (the
+        ranker) if scored, else the last."""
+        return DEFAULT_MODEL if DEFAULT_MODEL in self.recommendations else self.scores[-1].model
 
     def table(self) -> pl.DataFrame:
         """``model, map_at_12, recall_at_12, customers, seconds``, one row per model."""
@@ -237,19 +167,20 @@ def evaluate_models(
     importance = None
     ranker_options = options
     features: list[str] = []
+    ranked: tuple[Score, pl.DataFrame, list[str]] | None = None  # the model with features: the ablation's base
+    chosen = None
     for i, name in enumerate(names):
         if options.on_step:
             options.on_step(f"model {i + 1}/{len(names)}: fitting and scoring {name}")
         score, recs[name], model = _fit_and_score(name, split, dataset, options)
         scores.append(score)
         fills[name] = list(model.popular)
-        if name == "ranker":
-            from hmrec.pipeline import TwoStageRecommender
-
-            assert isinstance(model, TwoStageRecommender) and model.ranker is not None
-            importance = model.ranker.importance()
-            features = list(model.ranker.features)
-            ranker_options = replace(options, ranker=model.config, candidates=model.candidates, tune_budget=None)
+        if model.features():
+            importance, features = model.importance(), model.features()
+            ranked = (score, recs[name], features)
+        if model.tuned() is not None:
+            chosen = model.tuned()
+            ranker_options = replace(options, ranker=chosen[0], candidates=chosen[1], tune_budget=None)
     curve = None
     if curve_sizes:
         from hmrec.retrieval import pipeline as retrieval
@@ -263,10 +194,9 @@ def evaluate_models(
         curve = retrieval.recall_curve(retrieval.quality_tables(runs, truth, sorted(curve_sizes)))
     removed = None
     if with_ablation:
-        ranked = next((s for s in scores if s.model == "ranker"), None)
-        base = None if ranked is None else (ranked, recs["ranker"], features)
-        removed = ablation(dataset, split, replace(ranker_options, artifacts=None), base=base, on_step=options.on_step)
-    chosen = (ranker_options.ranker, ranker_options.candidates) if "ranker" in names else None
+        removed = ablation(
+            dataset, split, replace(ranker_options, artifacts=None), base=ranked, on_step=options.on_step
+        )
     sizes = tuple(sorted(curve_sizes))
     return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, sizes, removed, chosen, dataset)
 
@@ -314,7 +244,7 @@ def _mean_ablation(weeks: list[tuple[Score, list[AblationRow]]]) -> tuple[Score,
     n = len(weeks)
     bases = [base for base, _ in weeks]
     base = Score(
-        "ranker",
+        DEFAULT_MODEL,
         sum(b.map_at_12 for b in bases) / n,
         sum(b.recall_at_12 for b in bases) / n,
         sum(b.customers for b in bases),
@@ -340,33 +270,6 @@ def _mean_ablation(weeks: list[tuple[Score, list[AblationRow]]]) -> tuple[Score,
 def score_model(name: str, split: Split, dataset: Dataset, options: ModelOptions | None = None) -> Score:
     """Fit ``name`` on the split's history and score it on the customers who bought that week."""
     return evaluate_model(name, split, dataset, options)[0]
-
-
-def recommend_for_submission(dataset: Dataset, name: str, options: ModelOptions | None = None) -> pl.DataFrame:
-    """Fit ``name`` on all the data and recommend for every customer of the submission:
-    ``customer, article, rank, score, sources``."""
-    model = fit_model(dataset, name, options)
-    customers = dataset.submission_customers().collect()[Col.CUSTOMER]
-    return model.recommend(customers, K, details=True)
-
-
-def fit_model(dataset: Dataset, name: str, options: ModelOptions | None = None) -> Recommender:
-    """``name`` fitted on all of ``dataset`` (its cutoff the day after the last transaction)."""
-    return make_model(name, dataset, options).fit(everything(dataset))
-
-
-def scoring_cutoff(dataset: Dataset) -> date:
-    """The day after the data's last transaction: a model fitted or scoring there sees it all."""
-    return dataset.date_range()[1] + timedelta(days=1)
-
-
-def everything(dataset: Dataset) -> WeekInput:
-    """All of ``dataset`` as one week's input: every transaction, the submission's customers,
-    the catalogue; its cutoff the day after the last transaction (the week to predict)."""
-    customers = dataset.submission_customers().collect()[Col.CUSTOMER]
-    return WeekInput.before(
-        dataset.transactions(), scoring_cutoff(dataset), customers, dataset.articles(), dataset.customers()
-    )
 
 
 def shop_statistics(dataset: Dataset, cutoff: date | None = None) -> dict[str, float | int | str]:
@@ -442,8 +345,8 @@ def ablation(
     truth = split.truth.collect()
     if base is None:
         step("ablation: the full ranker")
-        score, recs, model = _fit_and_score("ranker", split, dataset, shared)
-        base = (score, recs, _features(model))
+        score, recs, model = _fit_and_score(DEFAULT_MODEL, split, dataset, shared)
+        base = (score, recs, model.features())
     base_score, base_recs, features = base
     base_aps = _aps(base_recs, truth)
     variants: list[tuple[str, str, ModelOptions]] = [
@@ -467,7 +370,7 @@ def ablation(
     rows = []
     for i, (removed, kind, variant) in enumerate(variants):
         step(f"ablation: variant {i + 1}/{len(variants)}: without the {kind} {removed}")
-        score, recs = evaluate_model("ranker", split, dataset, variant)
+        score, recs = evaluate_model(DEFAULT_MODEL, split, dataset, variant)
         change, se = paired_gain(_aps(recs, truth), base_aps)
         rows.append(AblationRow(removed, kind, score.map_at_12, change, se))
     return base_score, rows
@@ -475,10 +378,3 @@ def ablation(
 
 def _aps(recs: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     return average_precisions(recs, truth, K).with_columns(week=pl.lit(0))
-
-
-def _features(model: Recommender) -> list[str]:
-    from hmrec.pipeline import TwoStageRecommender
-
-    assert isinstance(model, TwoStageRecommender) and model.ranker is not None
-    return list(model.ranker.features)

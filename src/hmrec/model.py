@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,25 +35,19 @@ from hmrec.data.atomic import locked, staged, write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.submission import refuse_submission_path, write_submission
 from hmrec.engine import Engine, LocalEngine
-from hmrec.evaluation import everything, scoring_cutoff
+from hmrec.fitting import everything, scoring_cutoff
 from hmrec.recommenders.base import Recommender, source_lists
-from hmrec.schema import INDEX_DTYPE, Col, K
+from hmrec.recommenders.saving import ARTICLES_FILE, MODEL_FILE, SETTINGS_FILE, ModelError, id_column, reading
+from hmrec.registry import MODEL_NAMES, model_class
+from hmrec.schema import Col, K
 from hmrec.settings import Settings
-from hmrec.text import cut, first_line
+from hmrec.text import cut
 from hmrec.version import __version__
 
 MODEL_FORMAT = 2
 """The layout of a model folder; a folder of another format is refused (fit it again)."""
-MODEL_FILE = "model.json"
-SETTINGS_FILE = "settings.toml"
-ARTICLES_FILE = "articles.parquet"
-CUSTOMERS_FILE = "customers.parquet"
-RANKER_DIR = "ranker"
-MF_FILE = "mf.pt"
 
-
-class ModelError(ValueError):
-    """A saved model that cannot score the data at hand; the message says what to do."""
+__all__ = ["MODEL_FORMAT", "Model", "ModelError", "check_manifest", "write_manifest"]
 
 
 def _articles(dataset: Dataset, values: list, to_ids: bool) -> list:
@@ -78,7 +72,7 @@ class Model:
     articles: pl.Series
     """The article ids of the catalogue it was fitted on, in that data's index order."""
     state: Any = None
-    """What was learned: a ``FittedRanker`` (ranker), an MF ``_MFState``, or None (rules)."""
+    """What was learned: a ``FittedRanker`` (ranker), an MF ``MFState``, or None (rules)."""
     version: str = __version__
     bound: tuple[tuple[Path, date], Recommender] | None = field(default=None, repr=False)
     """The recommender ready to score one prepared dataset (its root and scoring cutoff): the
@@ -92,22 +86,17 @@ class Model:
     def fitted(cls, name: str, settings: Settings, dataset: Dataset, recommender: Recommender, cutoff: date) -> Model:
         """The model of ``recommender``, fitted on ``dataset`` before ``cutoff``."""
         articles = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
-        state: Any = None
-        tuning = None
-        if name == "ranker":
-            from hmrec.pipeline import TwoStageRecommender
-
-            assert isinstance(recommender, TwoStageRecommender)
-            state = recommender.ranker
-            tuning = recommender.tuning.meta() if recommender.tuning is not None else None
-        elif name == "mf":
-            state = _MFState.of(recommender, dataset)
-            choice = getattr(recommender, "choice", None)
-            tuning = {"model": "mf", **choice.to_dict()} if choice is not None else None
+        state = recommender.learned(dataset)  # type: ignore[attr-defined]
+        tuning = recommender.tuning_meta()  # type: ignore[attr-defined]
         fill = _articles(dataset, recommender.popular, to_ids=True)
         model = cls(name, settings, cutoff, fill, articles, state, tuning=tuning)
         model.bound = ((dataset.root, cutoff), recommender)
         return model
+
+    @property
+    def kind(self) -> Any:
+        """The model's class (``registry.model_class``): what it learned is saved, loaded and bound by it."""
+        return model_class(self.name)
 
     # scoring
 
@@ -116,11 +105,7 @@ class Model:
         key = (dataset.root, scoring_cutoff(dataset))  # the same folder prepared again is other data
         if self.bound is not None and self.bound[0] == key:
             recommender = self.bound[1]
-            if self.name == "ranker":  # the engine and progress of this call, not of the fit
-                from hmrec.pipeline import TwoStageRecommender
-
-                assert isinstance(recommender, TwoStageRecommender)
-                recommender.engine, recommender.on_step = self.engine, self.on_step
+            recommender.use(self.engine, self.on_step)  # type: ignore[attr-defined]  # this call's, not the fit's
             return recommender
         recommender = self._bind(dataset)
         self.bound = (key, recommender)
@@ -129,31 +114,7 @@ class Model:
     def _bind(self, dataset: Dataset) -> Recommender:
         self.check_catalogue(dataset)
         fill = _articles(dataset, self.fill, to_ids=False)
-        week = everything(dataset)
-        if self.name == "popular":
-            from hmrec.recommenders.baselines import PopularRecommender
-
-            return PopularRecommender(popular=fill)
-        if self.name == "repurchase":
-            from hmrec.recommenders.baselines import RepurchaseRecommender
-
-            return RepurchaseRecommender(popular=fill).refresh(week)
-        if self.name == "ranker":
-            from hmrec.pipeline import TwoStageRecommender
-            from hmrec.ranking.data import Tables
-
-            ranker = TwoStageRecommender(
-                Tables(dataset.articles(), dataset.customers()),
-                candidates=self.settings.candidates,
-                config=self.settings.ranker,
-                engine=self.engine,
-                on_step=self.on_step,
-                ranker=self.state,
-                popular=fill,
-            )
-            return ranker.refresh(week)
-        assert self.name == "mf"
-        return self.state.bind(dataset, fill).refresh(week)
+        return self.kind.bind(self.state, dataset, fill, everything(dataset), self.settings, self.engine, self.on_step)
 
     def staleness(self, dataset: Dataset) -> str | None:
         """A warning when ``dataset`` ends before the data this model was fitted on did: it would
@@ -202,7 +163,7 @@ class Model:
         recommender = self.recommender_for(dataset)
         more: dict[str, bool] = {}
         if explain:
-            if self.name != "ranker":
+            if not self.kind.explains:
                 raise ValueError(f"explain=True needs the ranker: the {self.name} model has no features to explain")
             more["explain"] = True
         if not kaggle_ids:
@@ -245,7 +206,7 @@ class Model:
         unknown = found.filter(pl.col(Col.ARTICLE).is_null())[Col.ARTICLE_ID].to_list()
         if unknown:
             raise ValueError(f"article id(s) not in the catalogue: {', '.join(cut(a) for a in unknown[:5])}")
-        factors = self.article_factors(dataset) if self.name == "mf" else None
+        factors = self.article_factors(dataset)
         similar = similar_articles(everything(dataset), found[Col.ARTICLE], k, factors)
         names = amap.rename({Col.ARTICLE: OTHER, Col.ARTICLE_ID: "similar_article_id"})
         return (
@@ -257,9 +218,11 @@ class Model:
         )
 
     def article_factors(self, dataset: Dataset) -> Any:
-        """The MF model's article factors (a numpy matrix, one row per prepared article index)."""
-        recommender = self.recommender_for(dataset)
-        return recommender.model.article.weight.detach().cpu().numpy()  # type: ignore[attr-defined]
+        """The model's article factors bound to ``dataset`` (a numpy matrix, one row per prepared
+        article index; the MF model's), or None for a model without factors."""
+        if not self.kind.has_factors:  # nothing to bind for them
+            return None
+        return self.recommender_for(dataset).article_factors()  # type: ignore[attr-defined]
 
     def write_submission(
         self,
@@ -310,10 +273,8 @@ class Model:
             (tmp / MODEL_FILE).write_text(json.dumps(meta, indent=2))
             (tmp / SETTINGS_FILE).write_text(self.settings.to_toml())
             pl.DataFrame({Col.ARTICLE_ID: self.articles}).write_parquet(tmp / ARTICLES_FILE)
-            if self.name == "ranker":
-                self.state.save(tmp / RANKER_DIR, {"cutoff": self.cutoff.isoformat()})
-            elif self.name == "mf":
-                self.state.save(tmp)
+            if self.state is not None:
+                self.kind.save_learned(self.state, tmp, self.cutoff)
             write_manifest(tmp)
         return folder
 
@@ -355,18 +316,10 @@ class Model:
             )
         check_manifest(folder)
         name, cutoff, fill = _meta_fields(meta, path)
-        with _reading(folder / SETTINGS_FILE):
+        with reading(folder / SETTINGS_FILE):
             settings = Settings.load(folder / SETTINGS_FILE)
-        articles = _id_column(folder / ARTICLES_FILE, Col.ARTICLE_ID)
-        state: Any = None
-        if name == "ranker":
-            from hmrec.ranking.model import FittedRanker
-
-            with _reading(folder / RANKER_DIR):
-                state = FittedRanker.load(folder / RANKER_DIR)
-            _check_ranker_settings(state.features, settings, folder / SETTINGS_FILE)
-        elif name == "mf":
-            state = _MFState.load(folder, articles)
+        articles = id_column(folder / ARTICLES_FILE, Col.ARTICLE_ID)
+        state = model_class(name).load_learned(folder, settings, articles)
         tuning = meta.get("tuning")
         return cls(
             name, settings, cutoff, fill, articles, state, version, tuning=tuning if isinstance(tuning, dict) else None
@@ -419,42 +372,8 @@ def check_manifest(folder: Path) -> None:
             raise ModelError(f"{file}: damaged or edited since the model was saved (its SHA-256 differs); {again}")
 
 
-@contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Any failure to read a model file becomes one :class:`ModelError` naming it."""
-    try:
-        yield
-    except ModelError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a damaged file can fail in any library's own way
-        text = first_line(exc, 300)
-        if text.startswith(str(path)):  # the message already names the file (one inside ``path``)
-            raise ModelError(f"{text}; fit the model again with hmrec fit") from None
-        raise ModelError(f"{path}: cannot be read ({first_line(exc)}); fit the model again with hmrec fit") from None
-
-
-def _check_ranker_settings(features: list[str], settings: Settings, path: Path) -> None:
-    """Refuse settings whose candidates cannot give the columns the trees read (a source they
-    score on, or the MF features, taken out of ``settings.toml``): they would be scored as
-    missing values, silently."""
-    from hmrec.retrieval.pipeline import SOURCES
-
-    wanted = sorted(s for s in SOURCES if f"{s}_score" in features and s not in settings.candidates.sources)
-    if wanted:
-        raise ModelError(
-            f"{path}: the trees read the scores of source(s) {', '.join(wanted)}, which its sources leave out; "
-            "fit the model again with the sources you want"
-        )
-    if any(f.startswith("m_") for f in features) and not settings.candidates.embedding:
-        raise ModelError(f"{path}: the trees read the MF features, which embedding = false leaves out; fit it again")
-    if any(f.startswith("u_") for f in features) and not settings.candidates.units:
-        raise ModelError(f"{path}: the trees read the u_ features, which units = false leaves out; fit it again")
-
-
 def _meta_fields(meta: Any, path: Path) -> tuple[str, date, list[str]]:
     """``model``, ``cutoff`` and ``fill`` of ``model.json``, each checked."""
-    from hmrec.settings import MODEL_NAMES
-
     name = meta.get("model")
     if name not in MODEL_NAMES:
         raise ModelError(f"{path}: model must be one of {', '.join(MODEL_NAMES)}, got {cut(repr(name), 80)}")
@@ -468,15 +387,6 @@ def _meta_fields(meta: Any, path: Path) -> tuple[str, date, list[str]]:
     if not isinstance(fill, list) or not all(isinstance(a, str) for a in fill):
         raise ModelError(f"{path}: fill must be a list of article ids, got {cut(repr(fill), 80)}")
     return name, cutoff, fill
-
-
-def _id_column(path: Path, column: str) -> pl.Series:
-    """The ``column`` of ids in a model's parquet file, checked (text, no nulls)."""
-    with _reading(path):
-        frame = pl.read_parquet(path, glob=False)
-    if column not in frame.columns or frame.schema[column] != pl.String or frame[column].null_count():
-        raise ModelError(f"{path}: needs a {column} column of ids (text, no empty values); fit the model again")
-    return frame[column]
 
 
 def _series(customers: Any) -> pl.Series | None:
@@ -507,101 +417,3 @@ def _asked(dataset: Dataset, customers: pl.Series | None) -> pl.DataFrame:
         .cast(pl.UInt32)
         .alias(Col.CUSTOMER)
     ).select("__pos", Col.CUSTOMER_ID, Col.CUSTOMER)
-
-
-@dataclass
-class _MFState:
-    """What the MF model learned, by Kaggle id: its factor tables (rows in the order of the
-    ``customers`` and ``articles`` ids of the data it was fitted on) and who had factors."""
-
-    recommender: Any  # the fitted MFRecommender
-    customers: pl.Series
-    articles: pl.Series
-
-    @classmethod
-    def of(cls, recommender: Any, dataset: Dataset) -> _MFState:
-        customers = dataset.customer_map().sort(Col.CUSTOMER).collect()[Col.CUSTOMER_ID]
-        articles = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
-        return cls(recommender, customers, articles)
-
-    def save(self, folder: Path) -> None:
-        import torch
-
-        rec = self.recommender
-        state = {  # tensors and plain values only: read back with weights_only=True, never unpickled code
-            "model": rec.model.state_dict(),
-            "trained": torch.from_numpy(rec.trained.astype("int64")),  # prepared indices (INDEX_DTYPE)
-            "config": rec.config.to_dict(),
-            "candidate_weeks": int(rec.candidate_weeks),
-            "filter": str(rec.filter),
-            "boost": float(rec.boost),
-        }
-        torch.save(state, folder / MF_FILE)
-        pl.DataFrame({Col.CUSTOMER_ID: self.customers}).write_parquet(folder / CUSTOMERS_FILE)
-
-    @classmethod
-    def load(cls, folder: Path, articles: pl.Series) -> _MFState:
-        import torch
-
-        from hmrec.recommenders.mf.config import MFConfig
-        from hmrec.recommenders.mf.model import MatrixFactorization
-        from hmrec.recommenders.mf.recommender import MFRecommender
-
-        path = folder / MF_FILE
-        with _reading(path):
-            saved = torch.load(path, weights_only=True)  # tensors and plain values: a pickle of code is refused
-            weights = saved["model"]
-            n_customers, dim = weights["customer.weight"].shape
-            model = MatrixFactorization(n_customers, weights["article.weight"].shape[0], dim)
-            model.load_state_dict(weights)
-            config = MFConfig.from_dict(saved["config"])
-            rec = MFRecommender(
-                config,
-                candidate_weeks=int(saved["candidate_weeks"]),
-                filter=str(saved["filter"]),
-                boost=float(saved.get("boost", 0.0)),  # a model saved before boosts has none
-            )
-            rec.model, rec.trained = model, pl.Series(saved["trained"].numpy()).cast(INDEX_DTYPE).to_numpy()
-        customers = _id_column(folder / CUSTOMERS_FILE, Col.CUSTOMER_ID)
-        if customers.len() < n_customers:
-            raise ModelError(
-                f"{folder / CUSTOMERS_FILE}: {customers.len():,} customers for {n_customers:,} factor rows"
-            )
-        return cls(rec, customers, articles)
-
-    def bind(self, dataset: Dataset, fill: list[int]) -> Any:
-        """A copy of the fitted recommender re-indexed to ``dataset``'s ids, with the fill list."""
-        import numpy as np
-        import torch
-
-        from hmrec.recommenders.mf.model import MatrixFactorization
-
-        old = self.recommender
-        rec = replace(old, popular=fill, on_epoch=None, checkpoint_dir=None)
-        cmap = dataset.customer_map().sort(Col.CUSTOMER).collect()[Col.CUSTOMER_ID]
-        amap = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
-        if cmap.equals(self.customers) and amap.equals(self.articles):
-            return rec
-        c_new, c_old = _positions(cmap, self.customers)
-        a_new, a_old = _positions(amap, self.articles)
-        model = MatrixFactorization(cmap.len(), amap.len(), old.model.customer.embedding_dim)
-        with torch.no_grad():
-            for table, new, was in (("customer", c_new, c_old), ("article", a_new, a_old)):
-                rows = was < getattr(old.model, table).num_embeddings  # ids past the fitted table have no factors
-                to, fro = torch.as_tensor(np.array(new[rows])), torch.as_tensor(np.array(was[rows]))
-                for name in (table, f"{table}_bias"):
-                    target = getattr(model, name).weight
-                    target.zero_()
-                    target[to] = getattr(old.model, name).weight[fro]
-        index = dict(zip(c_old.tolist(), c_new.tolist(), strict=True))
-        trained = np.array(sorted(index[c] for c in old.trained.tolist() if c in index), dtype=old.trained.dtype)
-        rec.model, rec.trained = model, trained
-        return rec
-
-
-def _positions(new: pl.Series, old: pl.Series) -> tuple[Any, Any]:
-    """Index arrays ``(in new, in old)`` of the ids both hold."""
-    left = pl.DataFrame({"id": new}).with_row_index("__new")
-    right = pl.DataFrame({"id": old}).with_row_index("__old")
-    both = left.join(right, on="id", how="inner")
-    return both["__new"].cast(pl.Int64).to_numpy(), both["__old"].cast(pl.Int64).to_numpy()

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
@@ -24,16 +25,23 @@ from hmrec.ranking.data import (
 )
 from hmrec.ranking.inference import RankWork
 from hmrec.ranking.model import FittedRanker, fit_ranker, stack_weeks
-from hmrec.recommenders.base import fill_with, with_details
+from hmrec.recommenders.base import Persisted, fill_with, with_details
 from hmrec.recommenders.baselines import PopularRecommender
+from hmrec.recommenders.saving import RANKER_DIR, SETTINGS_FILE, ModelError, reading
+from hmrec.retrieval.pipeline import SOURCES
 from hmrec.schema import Col, K
 from hmrec.tuning import Trial, TuneResult, tune
+
+if TYPE_CHECKING:
+    from hmrec.data.dataset import Dataset
+    from hmrec.recommenders.options import ModelOptions
+    from hmrec.settings import Settings
 
 Step = Callable[[str], None]
 
 
 @dataclass
-class TwoStageRecommender:
+class TwoStageRecommender(Persisted):
     """Fit: label ``train_weeks + 1`` past weeks; fit the ranker on the older ones, pick its
     number of rounds on the newest (the "next week"), refit on the newest ``train_weeks``.
     Recommend: rank each customer's candidates in chunks; fill up with last week's best sellers
@@ -61,6 +69,74 @@ class TwoStageRecommender:
     popular: list[int] = field(default_factory=list)
     history: pl.LazyFrame | None = None
     cutoff: date | None = None
+
+    explains: ClassVar[bool] = True
+
+    @classmethod
+    def build(cls, dataset: Dataset, options: ModelOptions) -> TwoStageRecommender:
+        """The two-stage model of ``options`` for ``dataset``'s catalogue (not fitted)."""
+        return cls(
+            Tables(dataset.articles(), dataset.customers()),
+            candidates=options.candidates,
+            config=options.ranker,
+            artifacts=options.artifacts,
+            cache=options.cache,
+            on_step=options.on_step,
+            tune_budget=options.tune_budget,
+            on_tuned=options.on_tuned,
+            engine=options.engine,
+        )
+
+    def learned(self, dataset: Dataset) -> FittedRanker | None:
+        return self.ranker
+
+    def tuning_meta(self) -> dict[str, Any] | None:
+        return self.tuning.meta() if self.tuning is not None else None
+
+    @classmethod
+    def save_learned(cls, learned: FittedRanker, folder: Path, cutoff: date) -> None:
+        learned.save(folder / RANKER_DIR, {"cutoff": cutoff.isoformat()})
+
+    @classmethod
+    def load_learned(cls, folder: Path, settings: Settings, articles: pl.Series) -> FittedRanker:
+        with reading(folder / RANKER_DIR):
+            fitted = FittedRanker.load(folder / RANKER_DIR)
+        _check_settings(fitted.features, settings, folder / SETTINGS_FILE)
+        return fitted
+
+    @classmethod
+    def bind(
+        cls,
+        learned: FittedRanker,
+        dataset: Dataset,
+        fill: list[int],
+        week: WeekInput,
+        settings: Settings,
+        engine: Engine,
+        on_step: Step | None,
+    ) -> TwoStageRecommender:
+        ranker = cls(
+            Tables(dataset.articles(), dataset.customers()),
+            candidates=settings.candidates,
+            config=settings.ranker,
+            engine=engine,
+            on_step=on_step,
+            ranker=learned,
+            popular=fill,
+        )
+        return ranker.refresh(week)
+
+    def use(self, engine: Engine, on_step: Step | None) -> None:
+        self.engine, self.on_step = engine, on_step
+
+    def importance(self) -> pl.DataFrame | None:
+        return None if self.ranker is None else self.ranker.importance()
+
+    def features(self) -> list[str]:
+        return [] if self.ranker is None else list(self.ranker.features)
+
+    def tuned(self) -> tuple[RankerConfig, CandidateConfig]:
+        return self.config, self.candidates
 
     def _step(self, text: str) -> None:
         if self.on_step:
@@ -167,3 +243,19 @@ class TwoStageRecommender:
         self._step("ranker: filling short lists with popular articles")
         recs = fill_with(scored.lazy(), customers, self.popular, k)
         return with_details(recs, scored, self.name) if details or explain else recs
+
+
+def _check_settings(features: list[str], settings: Settings, path: Path) -> None:
+    """Refuse settings whose candidates cannot give the columns the trees read (a source they
+    score on, or the MF features, taken out of ``settings.toml``): they would be scored as
+    missing values, silently."""
+    wanted = sorted(s for s in SOURCES if f"{s}_score" in features and s not in settings.candidates.sources)
+    if wanted:
+        raise ModelError(
+            f"{path}: the trees read the scores of source(s) {', '.join(wanted)}, which its sources leave out; "
+            "fit the model again with the sources you want"
+        )
+    if any(f.startswith("m_") for f in features) and not settings.candidates.embedding:
+        raise ModelError(f"{path}: the trees read the MF features, which embedding = false leaves out; fit it again")
+    if any(f.startswith("u_") for f in features) and not settings.candidates.units:
+        raise ModelError(f"{path}: the trees read the u_ features, which units = false leaves out; fit it again")

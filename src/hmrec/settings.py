@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from hmrec.engine import ENGINES
-from hmrec.evaluation import MODELS
 from hmrec.ranking.config import RankerConfig, in_range
 from hmrec.ranking.data import CandidateConfig
+from hmrec.registry import DEFAULT_MODEL, MODEL_NAMES
 
-MODEL_NAMES = tuple(MODELS)
-"""The models ``--model`` chooses from, in the order ``evaluate`` reports them."""
+TABLES = ("ranker", "candidates", "tune", "engine")
+"""The settings file's tables, in the order it is written."""
 ALL = "all"
 """``train_buyers = "all"``: every buyer of a labelled week; ``train_negatives = "all"``: every
 candidate of a training customer (TOML has no null)."""
@@ -54,7 +54,7 @@ class Settings:
     """Everything a run of ``evaluate``, ``submit`` or ``fit`` can be told: which model, the
     ranker's and the candidates' settings, tuning, and the engine that runs the work."""
 
-    model: str = "ranker"
+    model: str = DEFAULT_MODEL
     cutoff: str | None = None
     """``evaluate``: first day of the holdout week, YYYY-MM-DD (None: the data's last 7 days)."""
     ranker: RankerConfig = field(default_factory=RankerConfig)
@@ -117,8 +117,8 @@ class Settings:
             parsed = _document().model_validate(doc).model_dump(exclude_unset=True)
         except ValidationError as exc:
             raise ValueError(f"{where}: {_problem(exc, doc)}") from None
-        tables = {name: parsed.pop(name, {}) for name in ("ranker", "candidates", "tune", "engine")}
-        ranker, candidates, tune, engine = (tables[n] for n in ("ranker", "candidates", "tune", "engine"))
+        tables = {name: parsed.pop(name, {}) for name in TABLES}
+        ranker, candidates, tune, engine = (tables[n] for n in TABLES)
         for key in ("train_buyers", "train_negatives"):
             if ranker.get(key) == ALL:
                 ranker[key] = None
@@ -245,7 +245,7 @@ def _problem(exc: Any, doc: dict[str, Any]) -> str:
         return f"unknown setting(s) {', '.join(sorted(unknown))}"
     first = errors[0]
     path = [p for p in first["loc"] if isinstance(p, str)][:2]
-    if len(path) == 1 and path[0] in ("ranker", "candidates", "tune", "engine"):
+    if len(path) == 1 and path[0] in TABLES:
         return f"[{path[0]}] must be a table"
     value: Any = doc
     for part in path:

@@ -13,7 +13,7 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split, default_cutoff, parse_cutoff
 from hmrec.data.week import WeekInput
-from hmrec.evaluation import MODELS, make_model
+from hmrec.registry import MODELS, make_model
 from hmrec.schema import Col
 from tests.conftest import write_kaggle
 

@@ -13,9 +13,9 @@ import hmrec
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
-from hmrec.evaluation import MODELS, make_model
 from hmrec.recommenders.base import Recommender, fill_with
 from hmrec.recommenders.baselines import PopularRecommender, RepurchaseRecommender, popular_articles
+from hmrec.registry import MODELS, make_model
 from hmrec.schema import RECOMMENDATION_SCHEMA, Col
 from hmrec.settings import Settings
 

@@ -18,7 +18,8 @@ from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.epochs import interactions_from
 from hmrec.recommenders.mf.model import MatrixFactorization
-from hmrec.recommenders.mf.recommender import BONUS, MFRecommender, top_n_scores
+from hmrec.recommenders.mf.recommender import MFRecommender
+from hmrec.recommenders.mf.scoring import BONUS, top_n_scores
 from hmrec.recommenders.mf.train import train
 from hmrec.recommenders.mf.weights import PRESETS, WEIGHT, Weighting, interaction_weights
 from hmrec.schema import Col
@@ -340,7 +341,7 @@ def test_refresh_before_fit_is_refused() -> None:
 
 
 def test_repeat_intervals_by_hand() -> None:
-    from hmrec.recommenders.mf.recommender import repeat_intervals, too_recent
+    from hmrec.recommenders.mf.scoring import repeat_intervals, too_recent
 
     history = rows(
         [

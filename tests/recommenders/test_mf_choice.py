@@ -13,7 +13,8 @@ from polars.testing import assert_frame_equal
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf import choice
 from hmrec.recommenders.mf.config import MFConfig
-from hmrec.recommenders.mf.recommender import BONUS, MFRecommender, score_adjustments, top_n_scores
+from hmrec.recommenders.mf.recommender import MFRecommender
+from hmrec.recommenders.mf.scoring import BONUS, score_adjustments, top_n_scores
 from hmrec.recommenders.mf.weights import Weighting
 from hmrec.schema import Col
 

@@ -17,9 +17,10 @@ from matplotlib.figure import Figure
 
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
-from hmrec.evaluation import ModelOptions, _fit_and_score, evaluate_model
+from hmrec.evaluation import _fit_and_score, evaluate_model
 from hmrec.features.blocks import glossary_entry
 from hmrec.ranking.config import RankerConfig
+from hmrec.recommenders.options import ModelOptions
 from hmrec.report.build import (
     ModelResult,
     ReportInput,

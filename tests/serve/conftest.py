@@ -8,8 +8,9 @@ import pytest
 
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
-from hmrec.evaluation import ModelOptions, evaluate_model
+from hmrec.evaluation import evaluate_model
 from hmrec.recommenders.baselines import popular_articles
+from hmrec.recommenders.options import ModelOptions
 from hmrec.serve.artifacts import write_artifacts
 
 

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+import hmrec
 from hmrec.data.dataset import Dataset
 from hmrec.data.dataset import prepare as prepare_dataset
-from hmrec.evaluation import recommend_for_submission
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
 from hmrec.serve.app import create_app
@@ -155,7 +155,7 @@ def test_openapi_and_page(client: TestClient) -> None:
 
 
 def test_submission_artifacts_have_no_holdout(tiny_dataset: Dataset, tmp_path: Path) -> None:
-    recs = recommend_for_submission(tiny_dataset, "popular")
+    recs = hmrec.fit(tiny_dataset, hmrec.Settings(model="popular")).submission_recommendations(tiny_dataset)
     cutoff = tiny_dataset.date_range()[1]
     popular = popular_articles(tiny_dataset.transactions(), cutoff)
     folder = write_artifacts(tmp_path, tiny_dataset, recs, "popular", cutoff, popular)
@@ -177,7 +177,7 @@ def test_artifacts_are_the_same_bytes_for_the_same_input(tmp_path: Path) -> None
     random.Random(0).shuffle(articles)
     rows = [("2020-09-01", 1, a, 0.05, 2) for a in articles] + [("2020-09-02", 2, a, 0.05, 1) for a in range(1, 14)]
     dataset = prepare_dataset(write_kaggle(tmp_path / "in", rows)).dataset
-    recs = recommend_for_submission(dataset, "popular")
+    recs = hmrec.fit(dataset, hmrec.Settings(model="popular")).submission_recommendations(dataset)
     cutoff = dataset.date_range()[1]
     popular = popular_articles(dataset.transactions(), cutoff + timedelta(days=1))
     first = write_artifacts(tmp_path / "a", dataset, recs, "popular", cutoff + timedelta(days=1), popular)
@@ -218,7 +218,7 @@ def test_explain_gives_each_ranked_article_its_reasons(client: TestClient, holdo
 
 
 def test_explain_without_explanations_says_how_to_get_them(tiny_dataset: Dataset, tmp_path: Path) -> None:
-    recs = recommend_for_submission(tiny_dataset, "repurchase")
+    recs = hmrec.fit(tiny_dataset, hmrec.Settings(model="repurchase")).submission_recommendations(tiny_dataset)
     cutoff = tiny_dataset.date_range()[1] + timedelta(days=1)
     popular = popular_articles(tiny_dataset.transactions(), cutoff)
     folder = write_artifacts(tmp_path / "a", tiny_dataset, recs, "repurchase", cutoff, popular)

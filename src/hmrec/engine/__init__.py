@@ -10,7 +10,6 @@ from hmrec.engine.base import ENGINES, RAY_INSTALL, Engine, EngineError, LocalEn
 __all__ = ["ENGINES", "RAY_INSTALL", "Engine", "EngineError", "LocalEngine", "Progress", "Work", "make_engine"]
 
 
-
 def make_engine(
     name: str, dataset: Dataset, workers: int = 2, address: str | None = None, shards: int | None = None
 ) -> Engine:

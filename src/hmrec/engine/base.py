@@ -57,4 +57,3 @@ class LocalEngine:
 
     def __exit__(self, *exc: object) -> None:
         return None
-

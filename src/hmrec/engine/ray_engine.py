@@ -2,7 +2,6 @@
 the week's global state put once in Ray's object store; a killed run's part folders swept by
 the next."""
 
-
 from __future__ import annotations
 
 import os
@@ -166,4 +165,3 @@ def ray_module() -> Any:
     except ImportError as error:
         raise EngineError(f"--engine ray needs Ray, which is not installed: {RAY_INSTALL}") from error
     return ray
-

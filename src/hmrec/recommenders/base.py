@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import polars as pl
 
+from hmrec.data.dataset import Dataset
 from hmrec.data.lists import FALLBACK_RANK, fill_with, top_per_customer
 from hmrec.data.week import WeekInput
 from hmrec.features.lookup import packed
 from hmrec.schema import Col, K
 
-__all__ = ["FALLBACK_RANK", "FILL", "Recommender", "fill_with", "top_per_customer", "with_details"]
+if TYPE_CHECKING:
+    from hmrec.engine import Engine
+    from hmrec.recommenders.options import ModelOptions
+    from hmrec.settings import Settings
+
+__all__ = ["FALLBACK_RANK", "FILL", "Persisted", "Recommender", "fill_with", "top_per_customer", "with_details"]
 
 
 PAIR = "__pair"
@@ -40,6 +48,82 @@ class Recommender(Protocol):
     def refresh(self, week: WeekInput) -> Recommender: ...
 
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame: ...
+
+
+class Persisted:
+    """What a ``--model`` class is besides ``fit``/``recommend``: how it is built for a fit
+    (``build``), what of it a saved model keeps (``learned``, ``save_learned``,
+    ``load_learned``), how that is bound to a dataset to score it (``bind``), and what it can
+    tell (``explains``, ``importance``, ``features``, ``article_factors``, ``tuning_meta``).
+    These defaults are a model whose only learned state is its fill list (the rule baselines);
+    ``registry.MODELS`` maps each ``--model`` name to its class."""
+
+    explains: ClassVar[bool] = False
+    """Its recommendations can carry the features behind each score (``explain=True``)."""
+    has_factors: ClassVar[bool] = False
+    """It learns article factors (``article_factors``: similar articles, the serving files)."""
+
+    @classmethod
+    def build(cls, dataset: Dataset, options: ModelOptions) -> Any:
+        """A new, unfitted model for ``dataset`` with ``options``."""
+        return cls()
+
+    def learned(self, dataset: Dataset) -> Any:
+        """What a saved model keeps of this fitted one (fitted on ``dataset``), besides the fill
+        list; None: nothing."""
+        return None
+
+    def tuning_meta(self) -> dict[str, Any] | None:
+        """What the model tried and chose when it chose its own settings (saved in ``model.json``)."""
+        return None
+
+    @classmethod
+    def save_learned(cls, learned: Any, folder: Path, cutoff: date) -> None:
+        """Write ``learned`` into the model folder being saved (as data, never code)."""
+        return None
+
+    @classmethod
+    def load_learned(cls, folder: Path, settings: Settings, articles: pl.Series) -> Any:
+        """What ``save_learned`` wrote to ``folder``; ``hmrec.recommenders.saving.ModelError``
+        naming the file when it cannot be read or does not fit ``settings``."""
+        return None
+
+    @classmethod
+    def bind(
+        cls,
+        learned: Any,
+        dataset: Dataset,
+        fill: list[int],
+        week: WeekInput,
+        settings: Settings,
+        engine: Engine,
+        on_step: Any,
+    ) -> Any:
+        """A model that scores ``week`` of ``dataset`` with ``learned`` and the fill list (in
+        ``dataset``'s indices), without fitting."""
+        model = cls()
+        model.popular = fill  # type: ignore[attr-defined]
+        return model.refresh(week)  # type: ignore[attr-defined]
+
+    def use(self, engine: Engine, on_step: Any) -> None:
+        """Run later work on ``engine`` and tell ``on_step`` of it (models that have work to run)."""
+        return None
+
+    def importance(self) -> pl.DataFrame | None:
+        """The learned model's feature importance (None: it has no features)."""
+        return None
+
+    def features(self) -> list[str]:
+        """The features it was trained on (empty: none)."""
+        return []
+
+    def tuned(self) -> tuple[Any, Any] | None:
+        """The ranker and candidate settings it was fitted with, when it has them (tuned or not)."""
+        return None
+
+    def article_factors(self) -> Any:
+        """Its article factors (a matrix, one row per article index), when it has any."""
+        return None
 
 
 def with_details(recs: pl.DataFrame, scored: pl.DataFrame | None, name: str) -> pl.DataFrame:

@@ -8,12 +8,12 @@ import polars as pl
 
 from hmrec.data.lists import decayed_counts, fill_with, popular_articles, top_per_customer
 from hmrec.data.week import WeekInput
-from hmrec.recommenders.base import with_details
+from hmrec.recommenders.base import Persisted, with_details
 from hmrec.schema import Col, K
 
 
 @dataclass
-class PopularRecommender:
+class PopularRecommender(Persisted):
     """Everyone gets the most bought articles of the last week before the cutoff."""
 
     days: int = 7
@@ -36,7 +36,7 @@ class PopularRecommender:
 
 
 @dataclass
-class RepurchaseRecommender:
+class RepurchaseRecommender(Persisted):
     """The customer's own purchases of the last ``weeks`` weeks, by time-decayed count.
 
     An article bought ``d`` days before the cutoff counts ``exp(-decay * d)`` per unit; the

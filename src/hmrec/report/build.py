@@ -21,6 +21,7 @@ from hmrec.data.atomic import write_atomic  # noqa: E402
 from hmrec.data.split import history as before  # noqa: E402
 from hmrec.features.blocks import GLOSSARY, glossary_entry  # noqa: E402
 from hmrec.metrics import average_precisions  # noqa: E402
+from hmrec.registry import DEFAULT_MODEL  # noqa: E402
 from hmrec.schema import Col, K  # noqa: E402
 
 AGE_BINS = [25, 35, 45, 55]
@@ -141,7 +142,7 @@ def _bar_models(data: ReportInput) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3))
     names = [r.name for r in data.results]
     values = [r.map_at_12 for r in data.results]
-    ax.bar(names, values, color=["#c0282d" if n == "ranker" else "#8e8e8e" for n in names])
+    ax.bar(names, values, color=["#c0282d" if n == DEFAULT_MODEL else "#8e8e8e" for n in names])
     for i, v in enumerate(values):
         ax.text(i, v, f"{v:.4f}", ha="center", va="bottom", fontsize=8)
     ax.set_ylim(0, max([*values, 1e-9]) * LABEL_ROOM)  # room above the tallest bar for its label

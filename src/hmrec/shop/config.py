@@ -159,4 +159,3 @@ def config_for(scale: str, profile: str = "fashion", **overrides: object) -> Sho
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     return replace(SCALES[scale], **{**PROFILES[profile], **overrides})
-

@@ -264,4 +264,3 @@ def build_customers(cfg: ShopConfig, rng: np.random.Generator) -> tuple[Customer
     )
     region = postal % max(cfg.n_regions, 1)
     return Customers(frame, ids, style, rate, join_week, online, region), style_sections
-

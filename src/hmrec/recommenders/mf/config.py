@@ -19,6 +19,12 @@ FILTERS = ("none", "bought", "interval")
 bought, or one bought more recently than the article's median interval between repeats."""
 
 
+LIKE_BOUGHT = "popular"
+"""``negatives``: sampled like the bought articles (by their popularity)."""
+NEGATIVES = (LIKE_BOUGHT, "uniform")
+"""How the SGD solver samples negatives: like the bought articles, or any article alike."""
+
+
 @dataclass(frozen=True)
 class MFConfig:
     """Every setting of the MF baseline; CLI flags override these."""
@@ -29,7 +35,7 @@ class MFConfig:
     lr: float = 0.05
     l2: float = 1e-3
     loss: str = "bpr"
-    negatives: str = "uniform"  # "uniform": any article; "popular": drawn like the bought articles
+    negatives: str = "uniform"  # one of NEGATIVES
     patience: int = 3
     seed: int = 0
     weighting: Weighting = field(default_factory=lambda: PRESETS["decay0.01-price0"])
@@ -46,7 +52,7 @@ class MFConfig:
             raise ValueError("alpha must be above 0, reg at least 0 and cg_steps at least 1")
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
-        if self.negatives not in ("popular", "uniform"):
+        if self.negatives not in NEGATIVES:
             raise ValueError(f"negatives must be 'popular' or 'uniform', got {self.negatives!r}")
         if self.dim < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("dim, epochs and batch_size must be positive, and lr above 0")

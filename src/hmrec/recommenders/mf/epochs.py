@@ -50,8 +50,6 @@ def save_checkpoint(path: Path, state: dict) -> None:
     write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
-
-
 class EpochLog:
     """What every trainer does around its epochs: scores, the best epoch's weights, a checkpoint
     per epoch (with the trainer's own ``extra`` state), resume, early stopping, ``best.pt``."""

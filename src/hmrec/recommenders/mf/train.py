@@ -9,7 +9,7 @@ import torch
 
 from hmrec.recommenders.mf import losses
 from hmrec.recommenders.mf.als import train_als
-from hmrec.recommenders.mf.config import MFConfig
+from hmrec.recommenders.mf.config import LIKE_BOUGHT, MFConfig
 from hmrec.recommenders.mf.epochs import EpochLog, Interactions, TrainResult
 from hmrec.recommenders.mf.model import MatrixFactorization
 
@@ -103,7 +103,7 @@ def train(
         for step, lo in enumerate(range(0, n, cfg.batch_size)):
             idx = order[lo : lo + cfg.batch_size]
             users, items, w = data.customers[idx], data.articles[idx], data.weights[idx]
-            if cfg.negatives == "popular":
+            if cfg.negatives == LIKE_BOUGHT:
                 neg = data.articles[torch.randint(0, n, (len(idx),), generator=gen)]
             else:
                 neg = torch.randint(0, data.n_articles, (len(idx),), generator=gen)
@@ -129,5 +129,3 @@ def train(
             break
     progress.finish()
     return result
-
-
