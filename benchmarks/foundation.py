@@ -47,7 +47,7 @@ def main() -> None:
             *["--model", "popular", "--model", "repurchase"],
         ],
         "submit (repurchase, every customer)": [
-            *[HMREC, "submit", "--data", data, "--output", f"{data}/submission.csv", "--model", "repurchase"]
+            *[HMREC, "submit", "--data", data, "--out", f"{data}/submission.csv", "--model", "repurchase"]
         ],
     }
     print(f"| step ({opts.scale}) | wall s | peak RSS GB |\n|---|---:|---:|")

@@ -4,8 +4,8 @@ peak memory of each command, and whether the two submissions are the same bytes.
     .venv/bin/python benchmarks/recommend.py --data /tmp/full --work /tmp/bench-recommend
 
 Runs, one after the other (each a fresh process; nothing else should run meanwhile):
-``submit --data DIR --output WORK/submit.csv``, ``fit --data DIR --out WORK/model``, and
-``recommend --model WORK/model --data DIR --output WORK/recommend.csv``. The data is prepared
+``submit --data DIR --out WORK/submit.csv``, ``fit --data DIR --out WORK/model``, and
+``recommend --model-dir WORK/model --data DIR --out WORK/recommend.csv``. The data is prepared
 first (not timed). Extra flags after ``--`` go to submit and fit (for example ``-- --train-weeks 2``).
 """
 
@@ -47,7 +47,7 @@ def main() -> None:
                 "submit",
                 "--data",
                 str(args.data),
-                "--output",
+                "--out",
                 str(args.work / "submit.csv"),
                 "--artifacts",
                 str(args.work / "submit-artifacts"),
@@ -62,7 +62,7 @@ def main() -> None:
                 str(args.work / "model"),
                 "--data",
                 str(args.data),
-                "--output",
+                "--out",
                 str(args.work / "recommend.csv"),
             ]
         ),  # fmt: skip

@@ -1,8 +1,8 @@
 """Time an ``hmrec`` command and measure the peak memory of each of its processes: the driver,
 each Ray worker (``ray::`` processes) and Ray's own services, sampled from /proc twice a second.
 
-    .venv/bin/python benchmarks/scale_out.py -- submit --data DIR --output local.csv
-    .venv/bin/python benchmarks/scale_out.py -- submit --data DIR --output ray.csv --engine ray --workers 2
+    .venv/bin/python benchmarks/scale_out.py -- submit --data DIR --out local.csv
+    .venv/bin/python benchmarks/scale_out.py -- submit --data DIR --out ray.csv --engine ray --workers 2
 
 Prints one line per process kind: how many processes, the largest peak RSS of one of them, and
 the peak of their sum; then the wall time and the command's exit status. A Ray worker counts as

@@ -61,14 +61,19 @@ def test_import_hmrec_loads_no_heavy_library() -> None:
 
 
 def test_the_cli_calls_only_the_api() -> None:
-    tree = ast.parse((ROOT / "src" / "hmrec" / "cli.py").read_text())
-    imported = {
-        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module.startswith("hmrec")
-    }
-    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names} & {
-        "hmrec"
-    }
-    assert imported <= {"hmrec", "hmrec.api", "hmrec.tuning"}, imported
+    imported = set()
+    for path in (ROOT / "src" / "hmrec" / "cli").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported |= {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module.startswith("hmrec")
+        }
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names} & {
+            "hmrec"
+        }
+    own = {f"hmrec.cli.{path.stem}" for path in (ROOT / "src" / "hmrec" / "cli").glob("*.py")}
+    assert imported - own <= {"hmrec", "hmrec.api", "hmrec.tuning", "hmrec.version"}, imported - own
 
 
 def test_evaluate_returns_scores_and_kaggle_ids(tiny_shop: Path, tmp_path: Path) -> None:
@@ -89,18 +94,18 @@ def test_evaluate_returns_scores_and_kaggle_ids(tiny_shop: Path, tmp_path: Path)
 def test_fit_then_recommend_writes_what_submit_writes(shop: Path, tmp_path: Path) -> None:
     submitted, recommended, model = tmp_path / "submit.csv", tmp_path / "recommend.csv", tmp_path / "model"
     flags = ["--train-weeks", "2"]
-    result = invoke("submit", "--data", str(shop), "--output", str(submitted), *flags)
+    result = invoke("submit", "--data", str(shop), "--out", str(submitted), *flags)
     assert result.exit_code == 0, result.output
     result = invoke("fit", "--data", str(shop), "--out", str(model), *flags)
     assert result.exit_code == 0, result.output
     assert "train_weeks = 2" in result.output  # the settings used are printed
-    result = invoke("recommend", "--model", str(model), "--data", str(shop), "--output", str(recommended))
+    result = invoke("recommend", "--model-dir", str(model), "--data", str(shop), "--out", str(recommended))
     assert result.exit_code == 0, result.output
     assert recommended.read_bytes() == submitted.read_bytes()
     # the model submit saved among its artifacts scores the same way
     again = tmp_path / "again.csv"
     result = invoke(
-        "recommend", "--model", str(shop / "artifacts/submit/model"), "--data", str(shop), "--output", str(again)
+        "recommend", "--model-dir", str(shop / "artifacts/submit/model"), "--data", str(shop), "--out", str(again)
     )
     assert result.exit_code == 0, result.output
     assert again.read_bytes() == submitted.read_bytes()
@@ -114,7 +119,7 @@ def test_recommend_for_a_customer_file_in_its_order(shop: Path, tmp_path: Path) 
     pl.DataFrame({"customer_id": [*ids, newcomer]}).write_csv(tmp_path / "who.csv")
     out = tmp_path / "recs.csv"
     result = invoke(
-        "recommend", "--model", str(tmp_path / "model"), "--data", str(shop), "--output", str(out),
+        "recommend", "--model-dir", str(tmp_path / "model"), "--data", str(shop), "--out", str(out),
         "--customers", str(tmp_path / "who.csv"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -125,7 +130,7 @@ def test_recommend_for_a_customer_file_in_its_order(shop: Path, tmp_path: Path) 
     assert written["prediction"][-1].split(" ") == [f"{int(a):010d}" for a in fill[:12]]
     pl.DataFrame({"customer_id": ["not-an-id"]}).write_csv(tmp_path / "bad.csv")
     bad = invoke(
-        "recommend", "--model", str(tmp_path / "model"), "--data", str(shop), "--output", str(tmp_path / "no.csv"),
+        "recommend", "--model-dir", str(tmp_path / "model"), "--data", str(shop), "--out", str(tmp_path / "no.csv"),
         "--customers", str(tmp_path / "bad.csv"),
     )  # fmt: skip
     assert bad.exit_code == 1 and "not-an-id" in bad.output and not (tmp_path / "no.csv").exists()
@@ -189,7 +194,7 @@ def test_a_model_of_another_format_or_catalogue_is_refused(shop: Path, tmp_path:
     meta = json.loads(original)
     (model / "model.json").write_text(json.dumps({**meta, "format": 0, "hmrec_version": "0.0.1"}))
     out = tmp_path / "out.csv"
-    result = invoke("recommend", "--model", str(model), "--data", str(shop), "--output", str(out))
+    result = invoke("recommend", "--model-dir", str(model), "--data", str(shop), "--out", str(out))
     assert result.exit_code == 1
     assert "saved by hmrec 0.0.1" in result.output and "hmrec fit" in result.output and not out.exists()
 
@@ -200,11 +205,11 @@ def test_a_model_of_another_format_or_catalogue_is_refused(shop: Path, tmp_path:
     articles.slice(1).write_csv(other / "articles.csv")
     tx = pl.read_csv(other / "transactions_train.csv", infer_schema=False)
     tx.filter(pl.col("article_id") != dropped).write_csv(other / "transactions_train.csv")
-    result = invoke("recommend", "--model", str(model), "--data", str(other), "--output", str(out))
+    result = invoke("recommend", "--model-dir", str(model), "--data", str(other), "--out", str(out))
     assert result.exit_code == 1
     assert "catalogue lacks 1 of the" in result.output and dropped in result.output and not out.exists()
 
-    missing = invoke("recommend", "--model", str(tmp_path / "nothing"), "--data", str(shop), "--output", str(out))
+    missing = invoke("recommend", "--model-dir", str(tmp_path / "nothing"), "--data", str(shop), "--out", str(out))
     assert missing.exit_code == 1 and "not a saved hmrec model" in missing.output
 
 
@@ -258,7 +263,7 @@ def test_a_bad_settings_file_is_refused_naming_the_key(shop: Path, tmp_path: Pat
     config = tmp_path / "bad.toml"
     config.write_text(text)
     out = tmp_path / "sub.csv"
-    result = invoke("submit", "--data", str(shop), "--output", str(out), "--config", str(config))
+    result = invoke("submit", "--data", str(shop), "--out", str(out), "--config", str(config))
     assert result.exit_code == 1 and message in result.output, result.output
     assert not out.exists() and not (shop / "artifacts").exists()
 

@@ -60,7 +60,7 @@ def test_generate_evaluate_submit(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert all(name in result.output for name in MODELS) and "MAP@12" in result.output
     out = tmp_path / "sub.csv"
-    result = runner.invoke(app, ["submit", "--data", str(data), "--output", str(out), "--model", "popular"])
+    result = runner.invoke(app, ["submit", "--data", str(data), "--out", str(out), "--model", "popular"])
     assert result.exit_code == 0, result.output
     assert pl.read_csv(out).height == pl.read_csv(data / "sample_submission.csv").height
 
@@ -69,7 +69,7 @@ def test_ranker_is_the_default_of_submit_and_saves_its_artifacts(tiny_shop: Path
     data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
     out, artifacts = tmp_path / "sub.csv", tmp_path / "model"
     result = runner.invoke(
-        app, ["submit", "--data", str(data), "--output", str(out), "--artifacts", str(artifacts)], terminal_width=200
+        app, ["submit", "--data", str(data), "--out", str(out), "--artifacts", str(artifacts)], terminal_width=200
     )
     assert result.exit_code == 0, result.output
     assert "model ranker" in result.output
@@ -274,7 +274,7 @@ def test_a_stray_late_date_is_refused_with_the_cutoff_to_use(tiny_shop: Path, tm
     again = runner.invoke(app, ["evaluate", "--data", str(data), "--model", "popular", "--cutoff", cutoff])
     assert again.exit_code == 0, again.output
     output = tmp_path / "sub.csv"
-    refused = runner.invoke(app, ["submit", "--data", str(data), "--model", "popular", "--output", str(output)])
+    refused = runner.invoke(app, ["submit", "--data", str(data), "--model", "popular", "--out", str(output)])
     assert refused.exit_code == 1 and "2031-01-01" in refused.output and not output.exists()
 
 
@@ -355,7 +355,7 @@ def test_submit_explain_is_for_the_ranker_and_refused_before_any_work(tiny_shop:
     data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
     output = tmp_path / "sub.csv"
     result = runner.invoke(
-        app, ["submit", "--data", str(data), "--output", str(output), "--model", "popular", "--explain"]
+        app, ["submit", "--data", str(data), "--out", str(output), "--model", "popular", "--explain"]
     )
     assert result.exit_code == 1 and "--explain explains the ranker's scores" in result.output
     assert not output.exists() and not (data / "prepared").exists()
@@ -376,17 +376,17 @@ def test_the_demo_names_a_command_that_runs_as_printed(
     import shutil as shell
     import sys
 
-    from hmrec import cli
+    from hmrec.cli.demo import this_command
 
     monkeypatch.setattr(sys, "argv", [argv0, "demo"])
     monkeypatch.setattr(shell, "which", lambda name: on_path)
-    assert cli._this_command() == (expected or f"{sys.executable} -m hmrec")
+    assert this_command() == (expected or f"{sys.executable} -m hmrec")
 
 
 def test_the_terminal_bar_counts_only_steps_that_count() -> None:
     from rich.progress import Progress
 
-    from hmrec.cli import _Counts
+    from hmrec.cli.console import _Counts
 
     with Progress(disable=True) as progress:
         counted = progress.add_task("ranking", total=12, completed=3)

@@ -43,7 +43,7 @@ def shop(tiny_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the tiny shop, prepared, with the local engine's submission in ``local.csv``."""
     folder = tmp_path_factory.mktemp("engines") / "shop"
     shutil.copytree(tiny_shop, folder)
-    done = run([*SUBMIT, "--data", str(folder), "--output", str(folder / "local.csv")])
+    done = run([*SUBMIT, "--data", str(folder), "--out", str(folder / "local.csv")])
     assert done.returncode == 0, done.stderr
     return folder
 
@@ -72,7 +72,7 @@ def test_prepare_shards_partition_the_log(shop: Path) -> None:
 
 def test_ray_writes_the_local_submission_byte_for_byte(shop: Path) -> None:
     out = shop / "ray.csv"
-    done = run([*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray", "--workers", "2"])
+    done = run([*SUBMIT, "--data", str(shop), "--out", str(out), "--engine", "ray", "--workers", "2"])
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == (shop / "local.csv").read_bytes()
     assert not list((shop / "prepared").glob(".parts-*"))  # the parts are removed
@@ -82,14 +82,14 @@ def test_recommend_on_ray_writes_the_local_submission(shop: Path, tmp_path: Path
     model = tmp_path / "model"
     shutil.copytree(shop / "artifacts" / "submit" / "model", model)  # what the local submit saved
     out = tmp_path / "recommend.csv"
-    done = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(out), "--engine", "ray"])
+    done = run(["recommend", "--model-dir", str(model), "--data", str(shop), "--out", str(out), "--engine", "ray"])
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == (shop / "local.csv").read_bytes()
 
 
 def test_a_worker_that_dies_is_retried(shop: Path, tmp_path: Path) -> None:
     out, marker = shop / "retried.csv", tmp_path / "died-once"
-    args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray"]
+    args = [*SUBMIT, "--data", str(shop), "--out", str(out), "--engine", "ray"]
     done = run(args, **{ENV: "ray-shard:once", MARKER_ENV: str(marker)})
     assert done.returncode == 0, done.stderr
     assert marker.exists()  # a worker was killed ...
@@ -98,7 +98,7 @@ def test_a_worker_that_dies_is_retried(shop: Path, tmp_path: Path) -> None:
 
 def test_a_shard_that_fails_twice_fails_the_command_and_writes_nothing(shop: Path, tmp_path: Path) -> None:
     out, artifacts = tmp_path / "never.csv", tmp_path / "artifacts"
-    args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--artifacts", str(artifacts), "--engine", "ray"]
+    args = [*SUBMIT, "--data", str(shop), "--out", str(out), "--artifacts", str(artifacts), "--engine", "ray"]
     done = run(args, **{ENV: "ray-shard"})
     assert done.returncode == 1
     assert "failed 2 time(s)" in done.stderr and "nothing was written" in done.stderr
@@ -109,7 +109,7 @@ def test_a_shard_that_fails_twice_fails_the_command_and_writes_nothing(shop: Pat
 def test_ray_engine_without_ray_says_how_to_install(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if it were not installed
     out = shop / "no-ray.csv"
-    result = CliRunner(env=WIDE).invoke(app, ["submit", "--data", str(shop), "--output", str(out), "--engine", "ray"])
+    result = CliRunner(env=WIDE).invoke(app, ["submit", "--data", str(shop), "--out", str(out), "--engine", "ray"])
     assert result.exit_code == 1
     assert "pip install 'hmrec[ray]'" in result.output
     assert not out.exists()
@@ -151,7 +151,7 @@ def cluster() -> object:
 
 def test_a_three_node_cluster_writes_the_local_submission(shop: Path, cluster: object, tmp_path: Path) -> None:
     out = tmp_path / "cluster.csv"
-    args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--engine", "ray", "--address", cluster.address]
+    args = [*SUBMIT, "--data", str(shop), "--out", str(out), "--engine", "ray", "--address", cluster.address]
     done = run(args)
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == (shop / "local.csv").read_bytes()  # every task ran on the two workers
@@ -162,7 +162,7 @@ def test_a_node_removed_mid_run_is_survived_or_fails_cleanly(shop: Path, tmp_pat
     nodes, workers = three_nodes()
     try:
         out, artifacts = tmp_path / "node-lost.csv", tmp_path / "artifacts"
-        args = [*SUBMIT, "--data", str(shop), "--output", str(out), "--artifacts", str(artifacts)]
+        args = [*SUBMIT, "--data", str(shop), "--out", str(out), "--artifacts", str(artifacts)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(ENV)} | {"COLUMNS": "400"}
         command = [*CLI, *args, "--engine", "ray", "--address", nodes.address]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

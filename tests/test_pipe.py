@@ -30,7 +30,7 @@ def test_messages_and_tables_are_whole_in_a_pipe(tiny_shop: Path, tmp_path: Path
     assert "transactions_train.csv" in checked.stdout and "sample_submission.csv" in checked.stdout  # not cut
     missing = tmp_path / "nothing"
     done = piped(
-        ["recommend", "--model", str(missing), "--data", str(shop), "--output", str(tmp_path / "s.csv")], columns
+        ["recommend", "--model-dir", str(missing), "--data", str(shop), "--out", str(tmp_path / "s.csv")], columns
     )
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and f"{missing}: not a saved hmrec model" in lines[0]  # one line, the path whole
@@ -38,7 +38,7 @@ def test_messages_and_tables_are_whole_in_a_pipe(tiny_shop: Path, tmp_path: Path
 
 def test_progress_comes_as_plain_lines_in_a_pipe(tiny_shop: Path, tmp_path: Path) -> None:
     shop = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
-    done = piped(["submit", "--data", str(shop), "--output", str(tmp_path / "s.csv")], "40")
+    done = piped(["submit", "--data", str(shop), "--out", str(tmp_path / "s.csv")], "40")
     assert done.returncode == 0, done.stderr
     steps = [line for line in done.stderr.splitlines() if " … " in line]
     assert any(line.startswith("ranker: labelling week 3/5 (from ") and line.endswith(" s") for line in steps)

@@ -7,10 +7,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import hmrec
 from hmrec.data.dataset import Dataset
 from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.submission import write_submission
-from hmrec.evaluation import recommend_for_submission
 from hmrec.schema import Col
 from tests.conftest import write_kaggle
 
@@ -20,7 +20,11 @@ def read(path: Path) -> pl.DataFrame:
 
 
 def test_submission_follows_sample_submission(tiny_shop: Path, tiny_dataset: Dataset, tmp_path: Path) -> None:
-    out = write_submission(tiny_dataset, recommend_for_submission(tiny_dataset, "repurchase"), tmp_path / "s.csv")
+    out = write_submission(
+        tiny_dataset,
+        hmrec.fit(tiny_dataset, hmrec.Settings(model="repurchase")).submission_recommendations(tiny_dataset),
+        tmp_path / "s.csv",
+    )
     sub = read(out)
     sample = read(tiny_shop / "sample_submission.csv")
     assert sub.columns == ["customer_id", "prediction"]
@@ -37,13 +41,19 @@ def test_without_sample_submission_customers_csv_sets_the_order(tmp_path: Path) 
     rows = [("2020-09-01", c, a, 0.01, 1) for c in (3, 1) for a in range(14)]
     folder = write_kaggle(tmp_path / "in", rows, customers=[5, 3, 1])
     ds = prepare_dataset(folder).dataset
-    out = write_submission(ds, recommend_for_submission(ds, "popular"), tmp_path / "s.csv")
+    out = write_submission(
+        ds, hmrec.fit(ds, hmrec.Settings(model="popular")).submission_recommendations(ds), tmp_path / "s.csv"
+    )
     expected = read(folder / "customers.csv")[Col.CUSTOMER_ID].to_list()
     assert read(out)[Col.CUSTOMER_ID].to_list() == expected
 
 
 def test_incomplete_recommendations_are_refused(tiny_dataset: Dataset, tmp_path: Path) -> None:
-    recs = recommend_for_submission(tiny_dataset, "popular").filter(pl.col(Col.RANK) <= 11)
+    recs = (
+        hmrec.fit(tiny_dataset, hmrec.Settings(model="popular"))
+        .submission_recommendations(tiny_dataset)
+        .filter(pl.col(Col.RANK) <= 11)
+    )
     with pytest.raises(ValueError, match="fewer than 12"):
         write_submission(tiny_dataset, recs, tmp_path / "s.csv")
     assert list(tmp_path.iterdir()) == []

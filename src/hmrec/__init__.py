@@ -36,6 +36,8 @@ _API = (
     "load_model",
     "prepare",
     "running",
+    "submit",
+    "Submission",
     "write_report",
 )
 __all__ = ["__version__", *_API]
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
         ModelError,
         Score,
         Settings,
+        Submission,
         check,
         evaluate,
         fit,
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
         load_model,
         prepare,
         running,
+        submit,
         write_report,
     )
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,6 +119,10 @@ __all__ = [
     "read_customers",
     "refuse_stray",
     "running",
+    "submit",
+    "Submission",
+    "refuse_outputs",
+    "publishing",
 ]
 
 Step = Callable[[str], None]
@@ -242,7 +246,10 @@ def evaluate(
     buyers. ``result.table()`` holds MAP@12 and recall@12 per model;
     ``result.recommendations_of(name, dataset)`` the holdout recommendations with Kaggle ids.
     ``engine`` runs the per-customer work (default: in this process); ``artifacts`` receives
-    the ranker's model files; ``curve_sizes`` measures each candidate source's recall at those
+    what ``hmrec serve`` reads of the main model's holdout week, the ranker's model files
+    (``model/``) and the HTML report (``result.report``), published as one set under the
+    folder's lock (``Busy`` when another run holds it; refused over, into or around the data);
+    ``curve_sizes`` measures each candidate source's recall at those
     sizes; ``ablation`` retrains the ranker without each feature block and each source;
     ``on_mf_choice`` receives what the MF model tried and chose (``settings.tune`` False: it
     keeps its fixed settings). With ``weeks`` N, each of the N weeks up to the holdout week is
@@ -256,9 +263,21 @@ def evaluate(
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
     splits = holdout_weeks(dataset, weeks, settings.cutoff)
-    options = _options(settings, _with_progress(on_step, progress), engine, on_tuned, artifacts, on_mf_choice)
+    options = _options(settings, _with_progress(on_step, progress), engine, on_tuned, None, on_mf_choice)
     options = replace(options, explain=explain)
-    return evaluate_weeks(dataset, names, splits, options, curve_sizes, ablation)
+    if artifacts is None:
+        return evaluate_weeks(dataset, names, splits, options, curve_sizes, ablation)
+    folder = Path(artifacts)
+    refuse_outputs(dataset, folders={"--artifacts": folder})
+    with publishing(folder, stage=folder) as stage:
+        assert stage is not None
+        result = evaluate_weeks(
+            dataset, names, splits, replace(options, artifacts=stage / "model"), curve_sizes, ablation
+        )
+        if options.on_step:
+            options.on_step("saving artifacts and drawing the report")
+        report = save_evaluation(stage, dataset, result, settings)
+    return replace(result, report=folder / report.relative_to(stage))
 
 
 def holdout_weeks(dataset: Dataset, weeks: int, cutoff: str | None = None) -> list[Split]:
@@ -340,6 +359,91 @@ def load_model(
     model.on_step = _with_progress(on_step, progress)
     model.engine = engine or LocalEngine()
     return model
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What ``submit`` wrote: the fitted model, the recommendations the file was made of
+    (prepared indices, with score and sources), the submission file and the artifacts folder."""
+
+    model: Model
+    recommendations: pl.DataFrame
+    output: Path
+    artifacts: Path | None
+
+    @property
+    def customers(self) -> int:
+        """How many customers the submission lists."""
+        return self.recommendations[Col.CUSTOMER].n_unique()
+
+
+def refuse_outputs(
+    dataset: Dataset, files: dict[str, Path] | None = None, folders: dict[str, Path] | None = None
+) -> None:
+    """``outputs.UnsafeOutput`` (a ``ValueError``) when an output would write over, into or
+    around what the user gave (the data folder, its files, the prepared folder): ``files`` and
+    ``folders`` by what they are (an option's name)."""
+    inputs = [dataset.root]
+    if dataset.source is not None:
+        inputs = [dataset.source, *outputs.data_inputs(dataset.source), dataset.root]
+    for name, folder in (folders or {}).items():
+        outputs.refuse_folder(folder, name, inputs=inputs, read_from=[dataset.root])
+    for name, path in (files or {}).items():
+        outputs.refuse_file(path, name, inputs=inputs, read_from=[dataset.root, *(folders or {}).values()])
+
+
+@contextmanager
+def publishing(*targets: Path, stage: Path | None = None) -> Iterator[Path | None]:
+    """Hold the locks on ``targets`` (``Busy`` naming the run that holds one), and with ``stage``
+    yield a staging folder published in its place when the block ends (``atomic.staged``: one
+    run's whole set of files, or the previous set untouched)."""
+    with ExitStack() as stack:
+        for target in targets:
+            stack.enter_context(locked(target))
+        yield stack.enter_context(staged(stage)) if stage is not None else None
+
+
+def submit(
+    dataset: Dataset,
+    output: Path | str,
+    settings: Settings | None = None,
+    *,
+    artifacts: Path | str | None = None,
+    explain: bool = False,
+    on_step: Step | None = None,
+    on_tuned: Callable[[TuneResult], None] | None = None,
+    on_mf_choice: Callable[[Choice], None] | None = None,
+    engine: Engine | None = None,
+    progress: bool = False,
+) -> Submission:
+    """Fit ``settings.model`` (default: the ranker) on all of ``dataset`` and write the Kaggle
+    submission (``customer_id,prediction``, every customer of the submission in its order) to
+    ``output``; with ``artifacts``, also the fitted model (``artifacts/model``) and what
+    ``hmrec serve`` reads, published there as one set. Takes the locks on both (``Busy`` when
+    another run holds one) and writes each whole or not at all: the submission last, so a
+    failure leaves the previous one. ``explain`` keeps the ranker's reasons for the serving
+    files. Outputs over, into or around the data are refused before any work."""
+    settings = settings or Settings()
+    output = Path(output)
+    folder = Path(artifacts) if artifacts is not None else None
+    if explain and not model_class(settings.model).explains:
+        raise ValueError(f"--explain explains the ranker's scores; the {settings.model} model has none")
+    refuse_outputs(dataset, files={"output": output}, folders={"artifacts": folder} if folder else {})
+    step = _with_progress(on_step, progress)
+    targets = (folder, output) if folder is not None else (output,)
+    with publishing(*targets, stage=folder) as stage:
+        model = fit(dataset, settings, on_step=step, on_tuned=on_tuned, on_mf_choice=on_mf_choice, engine=engine)
+        recs = model.submission_recommendations(dataset, explain=explain)
+        if stage is not None:
+            if step:
+                step(f"saving the model and artifacts to {folder}")
+            model.save(stage / "model")
+            write_serving_files(stage, dataset, model, recs)
+        if step:
+            step(f"writing {output}")  # last: a failure before it leaves the old output
+        model.write_submission(dataset, output, recommendations=recs)
+        faults.point("submit:output-written")
+    return Submission(model, recs, output, folder)
 
 
 # What the rest of the ``hmrec`` command does: the synthetic shop, the candidate sources'

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -95,6 +96,8 @@ class Evaluation:
     weekly: tuple[tuple[date, tuple[Score, ...]], ...] = ()
     """Each holdout week's cutoff and scores, oldest first (the last is this week's ``scores``);
     empty for a single week."""
+    report: Path | None = None
+    """The HTML report written with the artifacts (``hmrec.evaluate(artifacts=...)``)."""
 
     @property
     def main(self) -> str:

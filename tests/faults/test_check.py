@@ -28,7 +28,7 @@ def with_log(tiny_shop: Path, folder: Path, keep: Keep) -> Path:
 
 
 def submit(shop: Path, tmp_path: Path) -> object:
-    return run(["submit", "--data", str(shop), "--output", str(tmp_path / "s.csv"), "--artifacts", str(tmp_path / "a")])
+    return run(["submit", "--data", str(shop), "--out", str(tmp_path / "s.csv"), "--artifacts", str(tmp_path / "a")])
 
 
 def test_a_log_of_one_week_is_an_error_and_submit_fails(tiny_shop: Path, tmp_path: Path) -> None:

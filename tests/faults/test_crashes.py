@@ -85,12 +85,12 @@ def test_a_second_submit_on_a_held_folder_stops_and_writes_nothing(shop: Path, t
     assert run(["prepare", "--data", str(shop)]).returncode == 0
     output = tmp_path / "sub.csv"
     with locked(shop / "artifacts" / "submit"):  # another run is writing the artifacts
-        second = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(output)])
+        second = run(["submit", "--data", str(shop), "--model", "popular", "--out", str(output)])
     assert second.returncode == 1
     assert "another hmrec run" in second.stderr + second.stdout and "Traceback" not in second.stderr
     assert not output.exists() and not (shop / "artifacts" / "submit").exists()
     with locked(output):  # ... or the same output file
-        third = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(output)])
+        third = run(["submit", "--data", str(shop), "--model", "popular", "--out", str(output)])
     assert third.returncode == 1 and not output.exists()
 
 
@@ -99,7 +99,7 @@ def test_two_submits_at_once_never_report_what_they_did_not_write(shop: Path, tm
     output = tmp_path / "sub.csv"
     procs = {
         model: subprocess.Popen(
-            [*CLI, "submit", "--data", str(shop), "--model", model, "--output", str(output)],
+            [*CLI, "submit", "--data", str(shop), "--model", model, "--out", str(output)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -117,7 +117,7 @@ def test_two_submits_at_once_never_report_what_they_did_not_write(shop: Path, tm
     alone = {}
     for model in ("repurchase", "popular"):
         alone[model] = tmp_path / f"{model}.csv"
-        args = ["submit", "--data", str(shop), "--model", model, "--output", str(alone[model])]
+        args = ["submit", "--data", str(shop), "--model", model, "--out", str(alone[model])]
         done = run([*args, "--artifacts", str(tmp_path / f"artifacts-{model}")])
         assert done.returncode == 0, done.stderr
     assert alone["repurchase"].read_bytes() != alone["popular"].read_bytes()
@@ -165,7 +165,7 @@ def test_serve_refuses_artifacts_of_two_runs(shop: Path, tmp_path: Path) -> None
                 str(shop),
                 "--model",
                 model,
-                "--output",
+                "--out",
                 str(output),
                 "--artifacts",
                 str(tmp_path / folder),
@@ -183,7 +183,7 @@ def test_submit_killed_leaves_the_previous_artifacts_whole(shop: Path, tmp_path:
     from hmrec.serve.app import create_app
 
     output = tmp_path / "sub.csv"
-    args = ["submit", "--data", str(shop), "--output", str(output), "--train-weeks", "1"]
+    args = ["submit", "--data", str(shop), "--out", str(output), "--train-weeks", "1"]
     assert run([*args, "--model", "popular"]).returncode == 0
     folder = shop / "artifacts" / "submit"
     before = tree(folder)
@@ -201,7 +201,7 @@ def test_submit_killed_leaves_the_previous_artifacts_whole(shop: Path, tmp_path:
             "submit",
             "--data",
             str(clean),
-            "--output",
+            "--out",
             str(tmp_path / "fresh.csv"),
             "--train-weeks",
             "1",

@@ -37,7 +37,7 @@ def shop(tiny_shop: Path, tmp_path: Path) -> Path:
 def test_output_that_is_a_folder(shop: Path, tmp_path: Path) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
-    failed_cleanly(run(["submit", "--data", str(shop), "--model", "popular", "--output", str(folder)]), "is a folder")
+    failed_cleanly(run(["submit", "--data", str(shop), "--model", "popular", "--out", str(folder)]), "is a folder")
     assert list(folder.iterdir()) == [] and not (shop / "prepared").exists()  # stopped before any work
 
 
@@ -71,7 +71,7 @@ def read_only(folder: Path, contents: Path | None = None) -> Iterator[Path]:
 
 def test_output_in_a_read_only_folder(shop: Path, tmp_path: Path) -> None:
     with read_only(tmp_path / "ro") as locked:
-        done = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(locked / "sub.csv")])
+        done = run(["submit", "--data", str(shop), "--model", "popular", "--out", str(locked / "sub.csv")])
         failed_cleanly(done, "not writable")
         assert not (shop / "prepared").exists()  # refused before any work
 

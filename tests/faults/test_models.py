@@ -64,7 +64,7 @@ def test_a_pickle_of_code_in_mf_pt_never_runs(models: dict[str, Path], shop: Pat
     torch.save({"model": Evil(marker)}, model / "mf.pt")
     write_manifest(model)  # signed again, as someone who meant it would
     out = tmp_path / "out.csv"
-    done = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(out)])
+    done = run(["recommend", "--model-dir", str(model), "--data", str(shop), "--out", str(out)])
     failed_cleanly(done, "mf.pt")
     assert not marker.exists() and not out.exists()
 
@@ -169,7 +169,7 @@ def test_deliberate_edits_are_one_message_from_the_cli(
     model = copy(models, kind, tmp_path)
     resign(model, name, edit)
     out = tmp_path / "out.csv"
-    done = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(out)])
+    done = run(["recommend", "--model-dir", str(model), "--data", str(shop), "--out", str(out)])
     failed_cleanly(done, named)
     assert not out.exists()
 
@@ -185,7 +185,7 @@ def test_deliberate_edits_are_one_model_error(models: dict[str, Path], tmp_path:
 
 def test_an_untouched_model_still_scores(models: dict[str, Path], shop: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
-    done = run(["recommend", "--model", str(models["ranker"]), "--data", str(shop), "--output", str(out)])
+    done = run(["recommend", "--model-dir", str(models["ranker"]), "--data", str(shop), "--out", str(out)])
     assert done.returncode == 0, done.stderr
 
 

@@ -44,7 +44,7 @@ def test_fit_into_the_data_folder_is_refused(shop: Path) -> None:
 
 def test_artifacts_in_the_data_folder_are_refused(shop: Path, tmp_path: Path) -> None:
     before = raw_files(shop)
-    args = ["submit", "--data", str(shop), "--model", "popular", "--output", str(tmp_path / "s.csv")]
+    args = ["submit", "--data", str(shop), "--model", "popular", "--out", str(tmp_path / "s.csv")]
     failed_cleanly(run([*args, "--artifacts", str(shop)]), "--artifacts is", "an input of this run")
     assert raw_files(shop) == before and not (tmp_path / "s.csv").exists()
 
@@ -92,7 +92,7 @@ def test_the_prepared_folder_may_not_be_the_data_folder(shop: Path) -> None:
 @pytest.mark.parametrize("name", ["transactions_train.csv", "articles.csv", "transactions_train.parquet"])
 def test_submit_never_writes_an_input_file(shop: Path, tmp_path: Path, name: str) -> None:
     before = raw_files(shop)
-    done = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(shop / name)])
+    done = run(["submit", "--data", str(shop), "--model", "popular", "--out", str(shop / name)])
     failed_cleanly(done, "an input of this run")
     assert raw_files(shop) == before and not (shop / "transactions_train.parquet").exists()
 
@@ -104,7 +104,7 @@ def test_recommend_never_writes_an_input_or_its_model(shop: Path, tmp_path: Path
     link = tmp_path / "link.csv"
     link.symlink_to(shop / "articles.csv")
     for output in (shop / "articles.csv", link, model / "model.json"):
-        done = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(output)])
+        done = run(["recommend", "--model-dir", str(model), "--data", str(shop), "--out", str(output)])
         failed_cleanly(done, str(output))
     assert raw_files(shop) == before and tree(model) == saved and link.is_symlink()
 
@@ -112,7 +112,7 @@ def test_recommend_never_writes_an_input_or_its_model(shop: Path, tmp_path: Path
 def test_an_output_inside_the_artifacts_it_replaces_is_refused(shop: Path, tmp_path: Path) -> None:
     art = tmp_path / "art"
     done = run(
-        ["submit", "--data", str(shop), "--model", "popular", "--artifacts", str(art), "--output", str(art / "s.csv")]
+        ["submit", "--data", str(shop), "--model", "popular", "--artifacts", str(art), "--out", str(art / "s.csv")]
     )
     failed_cleanly(done, "lies inside")
     assert not art.exists()
@@ -127,7 +127,7 @@ def test_a_folder_name_that_looks_like_a_pattern_reads_only_itself(tiny_shop: Pa
     shutil.copytree(tiny_shop, g / name)
     shutil.copytree(tiny_shop, g / "shopX")  # what the pattern would also match
     out = tmp_path / "s.csv"
-    done = run(["submit", "--data", str(g / name), "--model", "popular", "--output", str(out)])
+    done = run(["submit", "--data", str(g / name), "--model", "popular", "--out", str(out)])
     assert done.returncode == 0, done.stderr
     assert customers_of(out) == customers_of(tiny_shop / "sample_submission.csv")
     check = run(["check", "--data", str(g / name)])
@@ -141,10 +141,10 @@ def test_brackets_dollars_and_spaces_in_folder_names(tiny_shop: Path, tmp_path: 
     out = tmp_path / "sub [1].csv"
     fitted = run(["fit", "--data", str(data), "--model", "popular", "--out", str(model)])
     assert fitted.returncode == 0, fitted.stderr
-    done = run(["recommend", "--model", str(model), "--data", str(data), "--output", str(out)])
+    done = run(["recommend", "--model-dir", str(model), "--data", str(data), "--out", str(out)])
     assert done.returncode == 0, done.stderr
     assert customers_of(out) == customers_of(tiny_shop / "sample_submission.csv")
-    sub = run(["submit", "--data", str(data), "--model", "popular", "--artifacts", str(art), "--output", str(out)])
+    sub = run(["submit", "--data", str(data), "--model", "popular", "--artifacts", str(art), "--out", str(out)])
     assert sub.returncode == 0, sub.stderr
     from hmrec.api import serve_app
 
@@ -160,7 +160,7 @@ def test_a_fifo_output_is_written_into(shop: Path, tmp_path: Path) -> None:
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
     reader.start()
-    done = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(fifo)])
+    done = run(["submit", "--data", str(shop), "--model", "popular", "--out", str(fifo)])
     reader.join(timeout=60)
     assert done.returncode == 0, done.stderr
     lines = got[0].decode().splitlines()
@@ -172,7 +172,7 @@ def test_a_symlink_output_writes_its_target(shop: Path, tmp_path: Path) -> None:
     target, link = tmp_path / "target.csv", tmp_path / "link.csv"
     target.write_text("old\n")
     link.symlink_to(target)
-    done = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(link)])
+    done = run(["submit", "--data", str(shop), "--model", "popular", "--out", str(link)])
     assert done.returncode == 0, done.stderr
     assert link.is_symlink() and target.read_text().startswith("customer_id,prediction\n")
 

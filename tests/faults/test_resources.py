@@ -51,7 +51,7 @@ def shop(tiny_shop: Path, tmp_path: Path) -> Path:
 
 def test_an_output_on_a_full_disk_is_one_line_and_leaves_no_lock(shop: Path, small_disk: Path, tmp_path: Path) -> None:
     fill(small_disk)
-    done = run(["submit", "--data", str(shop), "--model", "popular", "--output", str(small_disk / "s.csv")])
+    done = run(["submit", "--data", str(shop), "--model", "popular", "--out", str(small_disk / "s.csv")])
     failed_cleanly(done, str(small_disk), "No space left on device", "free some space")
     assert sum(line.startswith("error:") for line in done.stderr.splitlines()) == 1  # one message
     assert sorted(p.name for p in small_disk.iterdir()) == ["ballast"]
@@ -62,7 +62,7 @@ def test_artifacts_on_a_full_disk_publish_nothing_and_write_no_output(
 ) -> None:
     fill(small_disk, leave=40_000)  # room for the lock and a few small files, not for all the artifacts
     out = tmp_path / "s.csv"
-    done = run(["submit", "--data", str(shop), "--output", str(out), "--artifacts", str(small_disk / "art")])
+    done = run(["submit", "--data", str(shop), "--out", str(out), "--artifacts", str(small_disk / "art")])
     failed_cleanly(done, "No space left on device")
     assert not out.exists()  # the submission is written last, after everything it comes with
     assert sorted(p.name for p in small_disk.iterdir()) == ["ballast"] and not leftovers(small_disk)

@@ -52,8 +52,8 @@ def test_out_of_range_from_the_cli_stops_before_any_work(tiny_shop: Path, tmp_pa
     config = tmp_path / "s.toml"
     config.write_text("[ranker]\nthreads = 100000\n")
     out = tmp_path / "s.csv"
-    failed_cleanly(run(["submit", "--data", str(shop), "--output", str(out), "--config", str(config)]), "threads")
-    failed_cleanly(run(["submit", "--data", str(shop), "--output", str(out), "--tune-budget", "nan"]), "budget")
+    failed_cleanly(run(["submit", "--data", str(shop), "--out", str(out), "--config", str(config)]), "threads")
+    failed_cleanly(run(["submit", "--data", str(shop), "--out", str(out), "--tune-budget", "nan"]), "budget")
     assert not out.exists() and not (shop / "prepared").exists()
 
 

@@ -33,7 +33,7 @@ def shop(tiny_shop: Path, tmp_path: Path) -> Path:
 
 def test_sigterm_removes_the_staging_folder_and_the_locks(shop: Path, tmp_path: Path) -> None:
     art = tmp_path / "art"
-    args = ["submit", "--data", str(shop), "--model", "popular", "--output", str(tmp_path / "s.csv")]
+    args = ["submit", "--data", str(shop), "--model", "popular", "--out", str(tmp_path / "s.csv")]
     done = subprocess.run(
         [*ENTRY, *args, "--artifacts", str(art)],
         capture_output=True,

@@ -34,7 +34,7 @@ def test_a_422_body_quotes_huge_query_values_short(shop: Path, tmp_path: Path) -
             str(shop),
             "--model",
             "popular",
-            "--output",
+            "--out",
             str(tmp_path / "s.csv"),
             "--artifacts",
             str(art),
@@ -80,10 +80,10 @@ def test_a_model_scoring_data_older_than_its_own_says_so(shop: Path, tmp_path: P
     tx = pl.read_csv(path, infer_schema=False, glob=False)
     last = tx["t_dat"].max()
     tx.filter(pl.col("t_dat") != last).write_csv(path)
-    done = run(["recommend", "--model", str(model), "--data", str(older), "--output", str(tmp_path / "s.csv")])
+    done = run(["recommend", "--model-dir", str(model), "--data", str(older), "--out", str(tmp_path / "s.csv")])
     assert done.returncode == 0, done.stderr
     assert "before the" in done.stderr and "fitted on" in done.stderr
-    fresh = run(["recommend", "--model", str(model), "--data", str(shop), "--output", str(tmp_path / "t.csv")])
+    fresh = run(["recommend", "--model-dir", str(model), "--data", str(shop), "--out", str(tmp_path / "t.csv")])
     assert "warning" not in fresh.stderr
 
 
@@ -128,7 +128,7 @@ def test_two_submits_give_the_same_bytes_everywhere(shop: Path, tmp_path: Path) 
     from tests.faults.test_crashes import tree
 
     for name in ("a", "b"):
-        args = ["submit", "--data", str(shop), "--output", str(tmp_path / f"{name}.csv")]
+        args = ["submit", "--data", str(shop), "--out", str(tmp_path / f"{name}.csv")]
         done = run([*args, "--artifacts", str(tmp_path / f"art-{name}")])
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

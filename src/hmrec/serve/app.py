@@ -240,7 +240,7 @@ class Store:
 
 
 def _write_again(folder: Path) -> str:
-    return f"write them with: hmrec submit --data DIR --output sub.csv --artifacts {folder}"
+    return f"write them with: hmrec submit --data DIR --out sub.csv --artifacts {folder}"
 
 
 META_KEYS = {"model": str, "cutoff": str, "popular": list, "files": dict}
