@@ -143,7 +143,7 @@ class Evaluation:
         if name not in self.recommendations:
             raise ValueError(f"{name} was not evaluated; evaluated: {', '.join(self.recommendations)}")
         return (
-            dataset.with_kaggle_ids(self.recommendations[name].lazy())
+            dataset.ids.to_kaggle(self.recommendations[name].lazy())
             .sort(Col.CUSTOMER_ID, Col.RANK)
             .select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, source_lists())
             .collect()

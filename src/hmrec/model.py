@@ -31,15 +31,15 @@ from typing import Any
 import polars as pl
 
 from hmrec.data import outputs
-from hmrec.data.atomic import locked, staged, write_atomic
+from hmrec.data.atomic import locked, staged
 from hmrec.data.dataset import Dataset
-from hmrec.data.submission import refuse_submission_path, write_submission
+from hmrec.data.submission import write_submission
 from hmrec.engine import Engine, LocalEngine
 from hmrec.fitting import everything, scoring_cutoff
 from hmrec.recommenders.base import Recommender, source_lists
 from hmrec.recommenders.saving import ARTICLES_FILE, MODEL_FILE, SETTINGS_FILE, ModelError, id_column, reading
 from hmrec.registry import MODEL_NAMES, model_class
-from hmrec.schema import Col, K
+from hmrec.schema import INDEX_DTYPE, Col, K
 from hmrec.settings import Settings
 from hmrec.text import cut
 from hmrec.version import __version__
@@ -52,10 +52,11 @@ __all__ = ["MODEL_FORMAT", "Model", "ModelError", "check_manifest", "write_manif
 
 def _articles(dataset: Dataset, values: list, to_ids: bool) -> list:
     """Article indices of ``dataset`` as Kaggle ids (``to_ids``), or ids as its indices, in order."""
-    key, other = (Col.ARTICLE, Col.ARTICLE_ID) if to_ids else (Col.ARTICLE_ID, Col.ARTICLE)
-    frame = pl.DataFrame({key: pl.Series(values, dtype=dataset.article_map().collect_schema()[key])})
-    found = frame.join(dataset.article_map().collect(), on=key, how="left", maintain_order="left")
-    return found[other].to_list()
+    if to_ids:
+        return dataset.ids.to_kaggle(pl.DataFrame({Col.ARTICLE: pl.Series(values, dtype=INDEX_DTYPE)}))[
+            Col.ARTICLE_ID
+        ].to_list()
+    return dataset.ids.to_index(pl.Series(Col.ARTICLE_ID, values, dtype=pl.String)).to_list()
 
 
 @dataclass
@@ -85,7 +86,7 @@ class Model:
     @classmethod
     def fitted(cls, name: str, settings: Settings, dataset: Dataset, recommender: Recommender, cutoff: date) -> Model:
         """The model of ``recommender``, fitted on ``dataset`` before ``cutoff``."""
-        articles = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
+        articles = dataset.ids.ids(Col.ARTICLE_ID)
         state = recommender.learned(dataset)  # type: ignore[attr-defined]
         tuning = recommender.tuning_meta()  # type: ignore[attr-defined]
         fill = _articles(dataset, recommender.popular, to_ids=True)
@@ -130,7 +131,7 @@ class Model:
 
     def check_catalogue(self, dataset: Dataset) -> None:
         """Refuse data whose catalogue lacks articles the model was fitted with."""
-        known = dataset.article_map().select(Col.ARTICLE_ID).collect()[Col.ARTICLE_ID]
+        known = dataset.ids.ids(Col.ARTICLE_ID)
         missing = self.articles.filter(~self.articles.is_in(known.implode()))
         if missing.len():
             raise ModelError(
@@ -168,13 +169,11 @@ class Model:
             more["explain"] = True
         if not kaggle_ids:
             who = dataset.submission_customers().collect()[Col.CUSTOMER] if customers is None else customers
-            return recommender.recommend(who.cast(pl.UInt32), k, details, **more)
+            return recommender.recommend(who.cast(INDEX_DTYPE), k, details, **more)
         asked = _asked(dataset, customers)
         recs = recommender.recommend(asked[Col.CUSTOMER], k, details, **more)
-        out = (
-            asked.join(recs, on=Col.CUSTOMER, how="left")
-            .sort("__pos", Col.RANK)
-            .join(dataset.article_map().collect(), on=Col.ARTICLE, how="left")
+        out = dataset.ids.to_kaggle(
+            asked.join(recs, on=Col.CUSTOMER, how="left").sort("__pos", Col.RANK).drop(Col.CUSTOMER)
         )
         extra = [Col.SCORE, source_lists()] if details or explain else []
         return out.select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, *extra, *(["explain"] if explain else []))
@@ -200,19 +199,18 @@ class Model:
             dataset = Dataset(self.bound[0][0])
         if isinstance(article_ids, str):
             article_ids = [article_ids]
-        asked = pl.DataFrame({Col.ARTICLE_ID: [str(a).zfill(10) for a in article_ids]}).unique(maintain_order=True)
-        amap = dataset.article_map().collect()
-        found = asked.join(amap, on=Col.ARTICLE_ID, how="left", maintain_order="left")
+        asked = pl.Series(Col.ARTICLE_ID, [str(a).zfill(10) for a in article_ids]).unique(maintain_order=True)
+        found = pl.DataFrame({Col.ARTICLE_ID: asked, Col.ARTICLE: dataset.ids.to_index(asked)})
         unknown = found.filter(pl.col(Col.ARTICLE).is_null())[Col.ARTICLE_ID].to_list()
         if unknown:
             raise ValueError(f"article id(s) not in the catalogue: {', '.join(cut(a) for a in unknown[:5])}")
         factors = self.article_factors(dataset)
         similar = similar_articles(everything(dataset), found[Col.ARTICLE], k, factors)
-        names = amap.rename({Col.ARTICLE: OTHER, Col.ARTICLE_ID: "similar_article_id"})
         return (
-            found.with_row_index("__pos")
-            .join(similar, on=Col.ARTICLE)
-            .join(names, on=OTHER, how="left")
+            dataset.ids.to_kaggle(
+                found.with_row_index("__pos").select("__pos", Col.ARTICLE).join(similar, on=Col.ARTICLE),
+                articles={OTHER: "similar_article_id"},
+            )
             .sort("__pos", "rank")
             .select(Col.ARTICLE_ID, "similar_article_id", "rank", Col.SOURCES)
         )
@@ -240,13 +238,12 @@ class Model:
             recs = self.submission_recommendations(dataset) if recommendations is None else recommendations
             write_submission(dataset, recs, Path(path))
             return recs
-        refuse_submission_path(dataset, Path(path))
-        recs = self.recommend(dataset, customers)
-        frame = recs.group_by(Col.CUSTOMER_ID, maintain_order=True).agg(
-            pl.col(Col.ARTICLE_ID).str.join(" ").alias(Col.PREDICTION)
-        )
-        write_atomic(Path(path), frame.write_csv)
-        return recs
+        asked = _asked(dataset, _series(customers))
+        recs = self.recommender_for(dataset).recommend(asked[Col.CUSTOMER], K)
+        write_submission(dataset, recs, Path(path), order=asked)
+        return dataset.ids.to_kaggle(
+            asked.join(recs, on=Col.CUSTOMER).sort("__pos", Col.RANK).drop(Col.CUSTOMER)
+        ).select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK)
 
     @property
     def fill_indices(self) -> list[int]:
@@ -400,20 +397,12 @@ def _series(customers: Any) -> pl.Series | None:
 
 
 def _asked(dataset: Dataset, customers: pl.Series | None) -> pl.DataFrame:
-    """``__pos, customer_id, customer``: the asked Kaggle ids in order, each with its prepared
-    index; ids the data does not know get indices past its own (they have no rows)."""
-    cmap = dataset.customer_map().collect()
+    """``__pos, customer_id, customer``: the asked Kaggle ids in order (each once; default: the
+    submission's customers), each with its prepared index; ids the data does not know get
+    indices past its own (they have no rows: the fill list)."""
     if customers is None:
-        order = dataset.submission_customers().collect().join(cmap, on=Col.CUSTOMER, how="left", maintain_order="left")
+        order = dataset.ids.to_kaggle(dataset.submission_customers(), keep=True).collect()
         return order.with_row_index("__pos").select("__pos", Col.CUSTOMER_ID, Col.CUSTOMER)
-    ids = pl.DataFrame({Col.CUSTOMER_ID: customers.cast(pl.String)}).unique(maintain_order=True)
-    found = ids.join(cmap, on=Col.CUSTOMER_ID, how="left", maintain_order="left").with_row_index("__pos")
-    unknown = pl.col(Col.CUSTOMER).is_null()
-    start = cmap.height
-    return found.with_columns(
-        pl.when(unknown)
-        .then(start + unknown.cast(pl.UInt32).cum_sum() - 1)
-        .otherwise(pl.col(Col.CUSTOMER))
-        .cast(pl.UInt32)
-        .alias(Col.CUSTOMER)
-    ).select("__pos", Col.CUSTOMER_ID, Col.CUSTOMER)
+    ids = customers.cast(pl.String).alias(Col.CUSTOMER_ID).unique(maintain_order=True)
+    found = pl.DataFrame({Col.CUSTOMER_ID: ids, Col.CUSTOMER: dataset.ids.to_index(ids, unknown="extend")})
+    return found.with_row_index("__pos")

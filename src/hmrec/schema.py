@@ -115,16 +115,16 @@ SUBMISSION_COLUMNS = [Col.CUSTOMER_ID, Col.PREDICTION]
 # Prepared (typed parquet) schemas.
 TRANSACTIONS_SCHEMA: dict[str, pl.DataType] = {
     Col.DATE: pl.Date(),
-    Col.CUSTOMER: pl.UInt32(),
-    Col.ARTICLE: pl.UInt32(),
+    Col.CUSTOMER: INDEX_DTYPE(),
+    Col.ARTICLE: INDEX_DTYPE(),
     Col.PRICE: pl.Float32(),
     Col.CHANNEL: pl.Int8(),
 }
-CUSTOMER_MAP_SCHEMA: dict[str, pl.DataType] = {Col.CUSTOMER: pl.UInt32(), Col.CUSTOMER_ID: pl.String()}
-ARTICLE_MAP_SCHEMA: dict[str, pl.DataType] = {Col.ARTICLE: pl.UInt32(), Col.ARTICLE_ID: pl.String()}
+CUSTOMER_MAP_SCHEMA: dict[str, pl.DataType] = {Col.CUSTOMER: INDEX_DTYPE(), Col.CUSTOMER_ID: pl.String()}
+ARTICLE_MAP_SCHEMA: dict[str, pl.DataType] = {Col.ARTICLE: INDEX_DTYPE(), Col.ARTICLE_ID: pl.String()}
 RECOMMENDATION_SCHEMA: dict[str, pl.DataType] = {
-    Col.CUSTOMER: pl.UInt32(),
-    Col.ARTICLE: pl.UInt32(),
+    Col.CUSTOMER: INDEX_DTYPE(),
+    Col.ARTICLE: INDEX_DTYPE(),
     Col.RANK: pl.UInt16(),
 }
 """What every recommender's ``recommend`` returns: rank 1 is the best."""

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from hmrec.data import ingest
+from hmrec.data.ids import IdMap
 from hmrec.data.layout import PREPARED_DIRNAME, PREPARED_FILES
 from hmrec.schema import Col
 
@@ -77,14 +78,11 @@ class Dataset:
         """``customer``, in the order a submission lists them."""
         return self._scan("submission_order")
 
-    def with_kaggle_ids(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        """``frame`` with its ``customer`` and ``article`` indices replaced by their Kaggle ids
-        (``customer_id``, ``article_id``)."""
-        return (
-            frame.join(self.customer_map(), on=Col.CUSTOMER, how="left")
-            .join(self.article_map(), on=Col.ARTICLE, how="left")
-            .drop(Col.CUSTOMER, Col.ARTICLE)
-        )
+    @property
+    def ids(self) -> IdMap:
+        """Kaggle ids <-> indices (``data/ids.py``): ``to_index`` for what a user asks for,
+        ``to_kaggle`` for what goes back."""
+        return IdMap(self.customer_map, self.article_map)
 
     def date_range(self) -> tuple[date, date]:
         """First and last transaction date."""
@@ -94,7 +92,8 @@ class Dataset:
         return row["lo"][0], row["hi"][0]
 
     def n_articles(self) -> int:
-        return self.article_map().select(pl.len()).collect().item()
+        """How many articles the catalogue holds (indices 0 to this, less one)."""
+        return self.ids.size(Col.ARTICLE_ID)
 
 
 @dataclass

@@ -74,17 +74,25 @@ class IdMap:
             )
         return found[index].cast(INDEX_DTYPE)
 
-    def to_kaggle(self, frame: Frame, keep: bool = False) -> Frame:
+    def to_kaggle(self, frame: Frame, keep: bool = False, articles: dict[str, str] | None = None) -> Frame:
         """``frame`` with a ``customer_id`` for its ``customer`` column and an ``article_id`` for
         its ``article`` column (whichever it has; row order kept), the indices dropped unless
-        ``keep``."""
+        ``keep``; ``articles`` names other columns of article indices and the id column each
+        becomes (``{"other": "similar_article_id"}``)."""
         names = frame.collect_schema().names()
+        wanted = [(index, index, id_column) for id_column, index in KINDS.items() if index in names]
+        wanted += [(column, Col.ARTICLE, id_name) for column, id_name in (articles or {}).items()]
         out = frame
-        for id_column, index in KINDS.items():
-            if index in names:
-                mapping = self._map(id_column)
-                mapping = mapping.collect() if isinstance(frame, pl.DataFrame) else mapping
-                out = out.join(mapping, on=index, how="left", maintain_order="left")  # type: ignore[arg-type]
-                if not keep:
-                    out = out.drop(index)
+        for column, index, id_name in wanted:
+            id_column = next(c for c, i in KINDS.items() if i == index)
+            mapping = self._map(id_column).rename({index: column, id_column: id_name})
+            mapping = mapping.collect() if isinstance(frame, pl.DataFrame) else mapping
+            out = out.join(mapping, on=column, how="left", maintain_order="left")  # type: ignore[arg-type]
+            if not keep:
+                out = out.drop(column)
         return out
+
+    def id_order(self, id_column: str, name: str) -> pl.LazyFrame:
+        """``index, id, name``: each index with its id and the id's place among the ids sorted as
+        text, so that sorting by ``name`` (an integer) sorts by the id."""
+        return self._map(id_column).sort(id_column).with_row_index(name)

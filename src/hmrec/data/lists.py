@@ -14,7 +14,7 @@ import polars as pl
 
 from hmrec.data.split import days_before
 from hmrec.data.split import history as before
-from hmrec.schema import RECOMMENDATION_SCHEMA, Col, K
+from hmrec.schema import INDEX_DTYPE, RECOMMENDATION_SCHEMA, Col, K
 
 
 def top_per_customer(scored: pl.LazyFrame, k: int) -> pl.LazyFrame:
@@ -101,7 +101,7 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
     """
     if len(set(fallback)) < k:
         raise ValueError(f"need at least {k} distinct fallback articles, got {len(set(fallback))}")
-    who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
+    who = pl.LazyFrame({Col.CUSTOMER: customers.cast(INDEX_DTYPE)}).unique()
     fallback = fallback[: 2 * k]  # enough to fill any list: at most k are already taken
 
     def ranks_up_to_k(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -112,14 +112,16 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
 
     distinct = list(dict.fromkeys(fallback))[:k]  # what a customer without articles gets
     first_k = pl.LazyFrame(
-        {Col.ARTICLE: pl.Series(distinct, dtype=pl.UInt32), Col.RANK: pl.Series(range(1, k + 1), dtype=pl.Int64)}
+        {Col.ARTICLE: pl.Series(distinct, dtype=INDEX_DTYPE), Col.RANK: pl.Series(range(1, k + 1), dtype=pl.Int64)}
     )
     if ranked is None:
         return who.join(first_k, how="cross").sort(Col.CUSTOMER, Col.RANK).cast(RECOMMENDATION_SCHEMA).collect()
     own = (
         ranked.join(who, on=Col.CUSTOMER, how="semi")
         .select(
-            pl.col(Col.CUSTOMER).cast(pl.UInt32), pl.col(Col.ARTICLE).cast(pl.UInt32), pl.col(Col.RANK).cast(pl.Int64)
+            pl.col(Col.CUSTOMER).cast(INDEX_DTYPE),
+            pl.col(Col.ARTICLE).cast(INDEX_DTYPE),
+            pl.col(Col.RANK).cast(pl.Int64),
         )
         .sort(Col.CUSTOMER, Col.RANK)
         .unique([Col.CUSTOMER, Col.ARTICLE], keep="first", maintain_order=True)
@@ -129,7 +131,7 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
     )
     listed = pl.LazyFrame(  # ranked after any of a customer's own articles
         {
-            Col.ARTICLE: pl.Series(fallback, dtype=pl.UInt32),
+            Col.ARTICLE: pl.Series(fallback, dtype=INDEX_DTYPE),
             Col.RANK: pl.Series(range(FALLBACK_RANK, FALLBACK_RANK + len(fallback)), dtype=pl.Int64),
         }
     )

@@ -12,24 +12,28 @@ from hmrec.data.outputs import data_inputs, refuse_file
 from hmrec.schema import SUBMISSION_COLUMNS, Col, K
 
 
-def submission_frame(dataset: Dataset, recs: pl.DataFrame, k: int = K) -> pl.DataFrame:
-    """``customer_id, prediction`` for every customer of the submission order, in that order.
+def submission_frame(
+    dataset: Dataset, recs: pl.DataFrame, k: int = K, order: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """``customer_id, prediction`` for every customer of ``order`` (``customer, customer_id``;
+    default: the submission's customers), in that order.
 
     ``recs`` holds ``customer, article, rank``; raises if a customer lacks ``k`` distinct
     articles, since Kaggle would score the gap as a miss.
     """
     per_customer = (
-        recs.lazy()
-        .join(dataset.article_map(), on=Col.ARTICLE, how="left")
+        dataset.ids.to_kaggle(recs.lazy().select(Col.CUSTOMER, Col.ARTICLE, Col.RANK), keep=True)
         .sort(Col.CUSTOMER, Col.RANK)
         .group_by(Col.CUSTOMER, maintain_order=True)
         .agg(pl.col(Col.ARTICLE_ID).unique(maintain_order=True).head(k))
     )
+    if order is None:
+        order = dataset.ids.to_kaggle(dataset.submission_customers(), keep=True).collect()
     frame = (
-        dataset.submission_customers()
+        order.lazy()
+        .select(Col.CUSTOMER, Col.CUSTOMER_ID)
         .with_row_index("__pos")
         .join(per_customer, on=Col.CUSTOMER, how="left")
-        .join(dataset.customer_map(), on=Col.CUSTOMER, how="left")
         .sort("__pos")
         .collect()
     )
@@ -50,9 +54,13 @@ def refuse_submission_path(dataset: Dataset, path: Path) -> None:
     refuse_file(path, "the submission", inputs=sources, read_from=[dataset.root])
 
 
-def write_submission(dataset: Dataset, recs: pl.DataFrame, path: Path | str, k: int = K) -> Path:
-    """Write the submission CSV atomically (a temporary file renamed into place); never over one
-    of the files ``dataset`` was prepared from, nor into its prepared folder."""
+def write_submission(
+    dataset: Dataset, recs: pl.DataFrame, path: Path | str, k: int = K, order: pl.DataFrame | None = None
+) -> Path:
+    """Write the submission CSV of ``recs`` for the customers of ``order`` (default: the
+    submission's; ``submission_frame``) atomically (a temporary file renamed into place); never
+    over one of the files ``dataset`` was prepared from, nor into its prepared folder. Every way
+    hmrec writes a submission ends here."""
     refuse_submission_path(dataset, Path(path))
-    frame = submission_frame(dataset, recs, k)
+    frame = submission_frame(dataset, recs, k, order)
     return write_atomic(Path(path), frame.write_csv)

@@ -12,7 +12,7 @@ import polars as pl
 
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split, history
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 
 class NotShared(KeyError):
@@ -87,13 +87,13 @@ class WeekInput:
         """The rows of ``transactions`` before ``cutoff`` (no later row is ever read), the given
         customers (default none), the catalogue tables (default empty: for models that read
         only the log)."""
-        who = pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32) if customers is None else customers
+        who = pl.Series(Col.CUSTOMER, [], dtype=INDEX_DTYPE) if customers is None else customers
         return cls(
             history=history(transactions, cutoff),
-            customers=pl.LazyFrame({Col.CUSTOMER: who.cast(pl.UInt32)}).unique(),
+            customers=pl.LazyFrame({Col.CUSTOMER: who.cast(INDEX_DTYPE)}).unique(),
             cutoff=cutoff,
-            articles=pl.LazyFrame({Col.ARTICLE: pl.Series([], dtype=pl.UInt32)}) if articles is None else articles,
-            customer_table=pl.LazyFrame({Col.CUSTOMER: pl.Series([], dtype=pl.UInt32)})
+            articles=pl.LazyFrame({Col.ARTICLE: pl.Series([], dtype=INDEX_DTYPE)}) if articles is None else articles,
+            customer_table=pl.LazyFrame({Col.CUSTOMER: pl.Series([], dtype=INDEX_DTYPE)})
             if customer_table is None
             else customer_table,
         )
@@ -120,7 +120,7 @@ class WeekInput:
         """The input for ``customers`` only: the week's global state, and their own rows before the
         cutoff (read here, once; ``rows``, when given, are a superset of them, such as the rows of
         a shard). Global tables must have been computed before (see ``strict``)."""
-        who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}).unique()
+        who = pl.LazyFrame({Col.CUSTOMER: customers.cast(INDEX_DTYPE)}).unique()
         source = self.past() if rows is None else history(rows, self.cutoff)
         own = source.join(who, on=Col.CUSTOMER, how="semi").collect()
         return replace(self, history=own.lazy(), customers=who, strict=True, states=None)

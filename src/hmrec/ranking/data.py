@@ -25,7 +25,7 @@ from hmrec.features.join import join_features
 from hmrec.features.lookup import packed
 from hmrec.ranking.config import in_range
 from hmrec.retrieval.pipeline import POOL_KEY, SOURCES, learned_cut, run_sources, union_of
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 LABEL = "label"
 RULE_SOURCES = ("repurchase", "same_product", "bought_together", "popular_age", "popular", "trending")
@@ -175,7 +175,7 @@ class Tables:
         """The week at ``cutoff`` (only rows before it are ever read) with every global table
         ``config`` reads computed (from a run on no customers); serve customers with
         ``WeekInput.chunk``."""
-        nobody = pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32)
+        nobody = pl.Series(Col.CUSTOMER, [], dtype=INDEX_DTYPE)
         data = WeekInput.before(transactions, cutoff, nobody, self.articles, self.customers)
         data = replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states)
         candidate_features(data, config)
@@ -186,7 +186,7 @@ class Tables:
         (``features/article.buyer_days``: each earlier week reads only its days before its own
         cutoff), so that the labelled weeks before ``cutoff`` read them instead of each computing
         its own. Only rows before ``cutoff`` are read."""
-        nobody = pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32)
+        nobody = pl.Series(Col.CUSTOMER, [], dtype=INDEX_DTYPE)
         data = WeekInput.before(transactions, cutoff, nobody, self.articles, self.customers)
         buyer_days(replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states))
 

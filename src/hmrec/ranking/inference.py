@@ -13,7 +13,7 @@ from hmrec.features.lookup import packed
 from hmrec.ranking.data import CandidateConfig, candidate_features
 from hmrec.ranking.model import EXPLAIN, FittedRanker
 from hmrec.retrieval.union import rank_column
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 
 def _sources(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.Expr:
@@ -55,8 +55,8 @@ fewer when each has more than ``CHUNK_ROWS // chunk_size`` candidates (100 or 20
 the same memory as 50)."""
 
 SCORED_SCHEMA = {
-    Col.CUSTOMER: pl.UInt32,
-    Col.ARTICLE: pl.UInt32,
+    Col.CUSTOMER: INDEX_DTYPE,
+    Col.ARTICLE: INDEX_DTYPE,
     Col.SCORE: pl.Float64,
     Col.RANK: pl.Int64,
     Col.SOURCES: pl.String,
@@ -107,7 +107,7 @@ def rank_customers(
         week.past()
         .select(Col.CUSTOMER)
         .unique()
-        .join(pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)}), on=Col.CUSTOMER, how="semi")
+        .join(pl.LazyFrame({Col.CUSTOMER: customers.cast(INDEX_DTYPE)}), on=Col.CUSTOMER, how="semi")
         .sort(Col.CUSTOMER)
         .collect()[Col.CUSTOMER]
     )

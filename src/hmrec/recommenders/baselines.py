@@ -9,7 +9,7 @@ import polars as pl
 from hmrec.data.lists import decayed_counts, fill_with, popular_articles, top_per_customer
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.base import Persisted, with_details
-from hmrec.schema import Col, K
+from hmrec.schema import INDEX_DTYPE, Col, K
 
 
 @dataclass
@@ -61,7 +61,7 @@ class RepurchaseRecommender(Persisted):
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:
         if self.counts is None:
             raise RuntimeError("call fit() before recommend()")
-        who = pl.LazyFrame({Col.CUSTOMER: customers.cast(pl.UInt32)})
+        who = pl.LazyFrame({Col.CUSTOMER: customers.cast(INDEX_DTYPE)})
         own = top_per_customer(self.counts.lazy().join(who, on=Col.CUSTOMER, how="semi"), k)
         recs = fill_with(own, customers, self.popular, k)
         return with_details(recs, None, self.name) if details else recs

@@ -8,11 +8,11 @@ import polars as pl
 
 from hmrec.data.lists import top_per_customer
 from hmrec.data.week import WeekInput
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
-    Col.CUSTOMER: pl.UInt32(),
-    Col.ARTICLE: pl.UInt32(),
+    Col.CUSTOMER: INDEX_DTYPE(),
+    Col.ARTICLE: INDEX_DTYPE(),
     Col.SCORE: pl.Float32(),
     Col.RANK: pl.UInt16(),
 }

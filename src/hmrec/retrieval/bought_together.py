@@ -9,7 +9,7 @@ import polars as pl
 from hmrec.data.lists import decayed_counts
 from hmrec.data.week import WeekInput, once_per_week
 from hmrec.retrieval.base import ranked
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 PAIR = "other"
 
@@ -42,8 +42,8 @@ def _counted_pairs(within: pl.LazyFrame, bought: pl.LazyFrame) -> pl.LazyFrame:
         .group_by(pl.col("__key") % pair_of)
         .agg(together=pl.len())
         .select(
-            (pl.col("__key") // (1 << article_bits)).cast(pl.UInt32).alias(Col.ARTICLE),
-            (pl.col("__key") % (1 << article_bits)).cast(pl.UInt32).alias(PAIR),
+            (pl.col("__key") // (1 << article_bits)).cast(INDEX_DTYPE).alias(Col.ARTICLE),
+            (pl.col("__key") % (1 << article_bits)).cast(INDEX_DTYPE).alias(PAIR),
             "together",
         )
     )

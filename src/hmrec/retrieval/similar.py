@@ -18,7 +18,7 @@ import polars as pl
 
 from hmrec.data.week import WeekInput
 from hmrec.retrieval.bought_together import PAIR, BoughtTogetherSource, co_occurrence
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 SIGNALS = ("bought_together", "same_product", "embedding")
 OTHER = "other"
@@ -35,7 +35,7 @@ def similar_articles(week: WeekInput, articles: pl.Series, k: int, factors: np.n
     article-factor matrix indexed by prepared article index, for the embedding neighbours."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    asked = pl.DataFrame({Col.ARTICLE: articles.cast(pl.UInt32).unique()})
+    asked = pl.DataFrame({Col.ARTICLE: articles.cast(INDEX_DTYPE).unique()})
     parts = [_bought_together(week, asked, k), _same_product(week, asked, k)]
     if factors is not None:
         parts.append(_embedding(week, asked, k, factors))
@@ -92,7 +92,7 @@ def _embedding(week: WeekInput, asked: pl.DataFrame, k: int, factors: np.ndarray
     bought = bought[bought < len(factors)]
     wanted = asked[Col.ARTICLE].to_numpy()
     wanted = wanted[np.isin(wanted, bought)]
-    empty = pl.DataFrame(schema={Col.ARTICLE: pl.UInt32, OTHER: pl.UInt32, "place": pl.Int64})
+    empty = pl.DataFrame(schema={Col.ARTICLE: INDEX_DTYPE, OTHER: INDEX_DTYPE, "place": pl.Int64})
     if len(wanted) == 0 or len(bought) < 2:
         return empty
     norms = np.linalg.norm(factors, axis=1, keepdims=True)

@@ -20,7 +20,7 @@ from hmrec import faults
 from hmrec.data.atomic import write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import history as before
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 RECOMMENDATIONS = "recommendations.parquet"
 ARTICLES = "articles.parquet"
@@ -78,8 +78,8 @@ def write_artifacts(
     # the files are sorted by the Kaggle ids through integer keys: each id's place in the sorted
     # id map (the same order, so the same bytes; a sort of 16.5M rows on 64-character strings
     # took most of the 12 s the recommendations file did at full size)
-    customer_order = dataset.customer_map().sort(Col.CUSTOMER_ID).with_row_index(CUSTOMER_ORDER)
-    article_order = dataset.article_map().sort(Col.ARTICLE_ID).with_row_index(ARTICLE_ORDER)
+    customer_order = dataset.ids.id_order(Col.CUSTOMER_ID, CUSTOMER_ORDER)
+    article_order = dataset.ids.id_order(Col.ARTICLE_ID, ARTICLE_ORDER)
     ranked = (
         recs.lazy()
         .join(customer_order, on=Col.CUSTOMER, how="left")
@@ -104,18 +104,16 @@ def write_artifacts(
         )
         .select(Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL)
     )
-    articles = dataset.articles().join(dataset.article_map(), on=Col.ARTICLE).select(Col.ARTICLE_ID, *ARTICLE_FIELDS)
-    popular_ids = (
-        pl.DataFrame({Col.ARTICLE: pl.Series(popular, dtype=pl.UInt32)})
-        .join(dataset.article_map().collect(), on=Col.ARTICLE, how="left")[Col.ARTICLE_ID]
-        .to_list()
-    )
+    articles = dataset.ids.to_kaggle(dataset.articles()).select(Col.ARTICLE_ID, *ARTICLE_FIELDS)
+    popular_ids = dataset.ids.to_kaggle(pl.DataFrame({Col.ARTICLE: pl.Series(popular, dtype=INDEX_DTYPE)}))[
+        Col.ARTICLE_ID
+    ].to_list()
     _write(folder / RECOMMENDATIONS, ranked)
     _write(folder / HISTORY, newest_first)
     _write(folder / ARTICLES, articles.sort(Col.ARTICLE_ID))
     _write(folder / SIMILAR, _similar(dataset, cutoff, factors))
     if truth is not None:
-        truth_ids = dataset.with_kaggle_ids(truth.lazy()).select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
+        truth_ids = dataset.ids.to_kaggle(truth.lazy()).select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
         _write(folder / TRUTH, truth_ids.sort(Col.CUSTOMER_ID, Col.ARTICLE_ID))
     elif (folder / TRUTH).exists():
         (folder / TRUTH).unlink()
@@ -141,13 +139,10 @@ def _similar(dataset: Dataset, cutoff: date, factors: np.ndarray | None) -> pl.L
     from hmrec.retrieval.similar import OTHER, similar_articles
 
     week = WeekInput.before(dataset.transactions(), cutoff, None, dataset.articles(), dataset.customers())
-    amap = dataset.article_map().collect()
-    similar = similar_articles(week, amap[Col.ARTICLE], SIMILAR_K, factors)
-    names = amap.rename({Col.ARTICLE: OTHER, Col.ARTICLE_ID: "similar_article_id"})
+    every = pl.Series(Col.ARTICLE, range(dataset.n_articles()), dtype=INDEX_DTYPE)
+    similar = similar_articles(week, every, SIMILAR_K, factors)
     return (
-        similar.lazy()
-        .join(amap.lazy(), on=Col.ARTICLE)
-        .join(names.lazy(), on=OTHER)
+        dataset.ids.to_kaggle(similar.lazy(), articles={OTHER: "similar_article_id"})
         .select(Col.ARTICLE_ID, "similar_article_id", "rank", pl.col(Col.SOURCES).list.join(","))
         .sort(Col.ARTICLE_ID, "rank")
     )

@@ -13,7 +13,7 @@ import polars as pl
 
 from hmrec.data.atomic import write_atomic
 from hmrec.data.outputs import SHOP_FILE, mark, refuse_foreign
-from hmrec.schema import FILES, SUBMISSION_COLUMNS, TRANSACTION_COLUMNS, Col
+from hmrec.schema import FILES, INDEX_DTYPE, SUBMISSION_COLUMNS, TRANSACTION_COLUMNS, Col
 from hmrec.shop.config import ShopConfig
 from hmrec.shop.population import Catalogue, Customers, build_catalogue, build_customers
 
@@ -149,8 +149,8 @@ def _empty_week() -> pl.DataFrame:
     return pl.DataFrame(
         schema={
             Col.DATE: pl.Int32,
-            Col.CUSTOMER: pl.UInt32,
-            Col.ARTICLE: pl.UInt32,
+            Col.CUSTOMER: INDEX_DTYPE,
+            Col.ARTICLE: INDEX_DTYPE,
             Col.PRICE: pl.Float64,
             Col.CHANNEL: pl.Int8,
         }

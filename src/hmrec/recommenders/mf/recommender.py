@@ -33,7 +33,7 @@ from hmrec.recommenders.mf.scoring import (
 )
 from hmrec.recommenders.mf.train import train
 from hmrec.recommenders.saving import ModelError
-from hmrec.schema import Col, K
+from hmrec.schema import INDEX_DTYPE, Col, K
 
 if TYPE_CHECKING:
     from hmrec.data.dataset import Dataset
@@ -312,7 +312,7 @@ class MFRecommender(Persisted):
         from hmrec.recommenders.mf.als import fold_in_history
 
         assert self.model is not None
-        newcomers = history.join(pl.LazyFrame({Col.CUSTOMER: pl.Series(new, dtype=pl.UInt32)}), on=Col.CUSTOMER)
+        newcomers = history.join(pl.LazyFrame({Col.CUSTOMER: pl.Series(new, dtype=INDEX_DTYPE)}), on=Col.CUSTOMER)
         who, factors = fold_in_history(self.model.article.weight.detach(), newcomers, cutoff, self.config)
         self.model.grow(int(new.max()) + 1)
         with torch.no_grad():
@@ -391,7 +391,7 @@ class MFRecommender(Persisted):
         """``customer, article, score, rank`` for the customers the model knows (for retrieval)."""
         if self.model is None or self.candidates is None or self.known is None:
             raise RuntimeError("call fit() before top_n()")
-        asked = customers.cast(pl.UInt32).unique().sort().to_numpy()
+        asked = customers.cast(INDEX_DTYPE).unique().sort().to_numpy()
         seen = asked[np.isin(asked, self.known) & (asked < self.model.customer.num_embeddings)]
         self.model.eval()
         return top_n_scores(self.model, seen, self.candidates, n, self.chunk_size, self.adjust)

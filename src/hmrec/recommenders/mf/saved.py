@@ -34,9 +34,7 @@ class MFState:
 
     @classmethod
     def of(cls, recommender: Any, dataset: Dataset) -> MFState:
-        customers = dataset.customer_map().sort(Col.CUSTOMER).collect()[Col.CUSTOMER_ID]
-        articles = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
-        return cls(recommender, customers, articles)
+        return cls(recommender, dataset.ids.ids(Col.CUSTOMER_ID), dataset.ids.ids(Col.ARTICLE_ID))
 
     def save(self, folder: Path) -> None:
         rec = self.recommender
@@ -80,8 +78,7 @@ class MFState:
         """A copy of the fitted recommender re-indexed to ``dataset``'s ids, with the fill list."""
         old = self.recommender
         rec = replace(old, popular=fill, on_epoch=None, checkpoint_dir=None)
-        cmap = dataset.customer_map().sort(Col.CUSTOMER).collect()[Col.CUSTOMER_ID]
-        amap = dataset.article_map().sort(Col.ARTICLE).collect()[Col.ARTICLE_ID]
+        cmap, amap = dataset.ids.ids(Col.CUSTOMER_ID), dataset.ids.ids(Col.ARTICLE_ID)
         if cmap.equals(self.customers) and amap.equals(self.articles):
             return rec
         c_new, c_old = _positions(cmap, self.customers)

@@ -14,7 +14,7 @@ from hmrec.recommenders.mf.config import MFConfig
 from hmrec.recommenders.mf.epochs import Interactions, interactions_from
 from hmrec.recommenders.mf.model import MatrixFactorization
 from hmrec.recommenders.mf.weights import WEIGHT, Weighting, interaction_weights
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 BONUS = "bonus"
 
@@ -94,8 +94,8 @@ def top_n_scores(
         vals.append(values.cpu().numpy().ravel())
     out = pl.DataFrame(
         {
-            Col.CUSTOMER: pl.Series(np.concatenate(rows) if rows else [], dtype=pl.UInt32),
-            Col.ARTICLE: pl.Series(candidates[np.concatenate(cols)] if cols else [], dtype=pl.UInt32),
+            Col.CUSTOMER: pl.Series(np.concatenate(rows) if rows else [], dtype=INDEX_DTYPE),
+            Col.ARTICLE: pl.Series(candidates[np.concatenate(cols)] if cols else [], dtype=INDEX_DTYPE),
             Col.SCORE: pl.Series(np.concatenate(vals) if vals else [], dtype=pl.Float32),
             Col.RANK: pl.Series(np.tile(np.arange(1, n + 1), len(customers)), dtype=pl.UInt16),
         }
