@@ -19,7 +19,6 @@ read with ``torch.load(weights_only=True)``, so no code in it ever runs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -30,14 +29,22 @@ from typing import Any
 
 import polars as pl
 
-from hmrec.data import outputs
 from hmrec.data.atomic import locked, staged
 from hmrec.data.dataset import Dataset
 from hmrec.data.submission import write_submission
 from hmrec.engine import Engine, LocalEngine
 from hmrec.fitting import everything, scoring_cutoff
 from hmrec.recommenders.base import Recommender, source_lists
-from hmrec.recommenders.saving import ARTICLES_FILE, MODEL_FILE, SETTINGS_FILE, ModelError, id_column, reading
+from hmrec.recommenders.saving import (
+    ARTICLES_FILE,
+    MODEL_FILE,
+    SETTINGS_FILE,
+    ModelError,
+    check_manifest,
+    id_column,
+    reading,
+    write_manifest,
+)
 from hmrec.registry import MODEL_NAMES, model_class
 from hmrec.schema import INDEX_DTYPE, Col, K
 from hmrec.settings import Settings
@@ -321,52 +328,6 @@ class Model:
         return cls(
             name, settings, cutoff, fill, articles, state, version, tuning=tuning if isinstance(tuning, dict) else None
         )
-
-
-MANIFEST_FILE = "manifest.json"
-"""A model folder's list of its files with their sizes and SHA-256, written last."""
-
-
-def _digest(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _files(folder: Path) -> list[Path]:
-    """The model's files under ``folder`` (the manifest and the owner mark left out)."""
-    skip = {MANIFEST_FILE, outputs.OWNER_FILE}
-    return [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in skip]
-
-
-def write_manifest(folder: Path) -> None:
-    """Write ``manifest.json``: the size and SHA-256 of every file of the model in ``folder``."""
-    files = {str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": _digest(p)} for p in _files(folder)}
-    (folder / MANIFEST_FILE).write_text(json.dumps({"files": files}, indent=1))
-
-
-def check_manifest(folder: Path) -> None:
-    """Raise :class:`ModelError` naming the first file of ``folder`` that is missing, or whose
-    size or SHA-256 differs from what ``manifest.json`` recorded when the model was saved."""
-    path = folder / MANIFEST_FILE
-    again = "fit the model again with hmrec fit"
-    if not path.is_file():
-        raise ModelError(f"{path}: missing, so the model folder cannot be checked (a save that did not end?); {again}")
-    try:
-        files = json.loads(path.read_text())["files"]
-        listed = {str(k): (int(v["size"]), str(v["sha256"])) for k, v in files.items()}
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
-        raise ModelError(f"{path}: damaged (not the manifest hmrec writes); {again}") from None
-    for required in (MODEL_FILE, SETTINGS_FILE, ARTICLES_FILE):
-        if required not in listed:
-            raise ModelError(f"{path}: does not list {required}; {again}")
-    for name, (size, sha) in listed.items():
-        file = folder / name
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise ModelError(f"{path}: names a file outside the model folder ({cut(name, 80)}); {again}")
-        if not file.is_file():
-            raise ModelError(f"{file}: missing from the saved model; {again}")
-        if file.stat().st_size != size or _digest(file) != sha:
-            raise ModelError(f"{file}: damaged or edited since the model was saved (its SHA-256 differs); {again}")
 
 
 def _meta_fields(meta: Any, path: Path) -> tuple[str, date, list[str]]:

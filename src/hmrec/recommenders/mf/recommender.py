@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -13,7 +12,6 @@ import numpy as np
 import polars as pl
 import torch
 
-import hmrec.recommenders.mf.choice as grid
 from hmrec.data.lists import popular_articles
 from hmrec.data.split import Split
 from hmrec.data.split import buyers as week_buyers
@@ -21,7 +19,7 @@ from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
 from hmrec.metrics import map_at_k
 from hmrec.recommenders.base import Persisted, fill_with, with_details
-from hmrec.recommenders.mf.choice import Choice, Trial, setting
+from hmrec.recommenders.mf.choice import Choice, Trial
 from hmrec.recommenders.mf.config import FILTERS, MFConfig
 from hmrec.recommenders.mf.epochs import Interactions, TrainResult
 from hmrec.recommenders.mf.model import MatrixFactorization
@@ -31,6 +29,7 @@ from hmrec.recommenders.mf.scoring import (
     score_adjustments,
     top_n_scores,
 )
+from hmrec.recommenders.mf.search import VALIDATION_DAYS, ChoiceSearch
 from hmrec.recommenders.mf.train import train
 from hmrec.recommenders.saving import ModelError
 from hmrec.schema import INDEX_DTYPE, Col, K
@@ -40,10 +39,6 @@ if TYPE_CHECKING:
     from hmrec.engine import Engine
     from hmrec.recommenders.options import ModelOptions
     from hmrec.settings import Settings
-
-VALIDATION_DAYS = 7
-CHOICE_PATIENCE = 2
-"""Epochs without a better validation score before a trial of the choice stops."""
 
 
 @dataclass
@@ -178,80 +173,8 @@ class MFRecommender(Persisted):
 
     def _choose(self, history: pl.LazyFrame, cutoff: date) -> Trial | None:
         """The best trial of ``choice.py`` on the last week before ``cutoff`` (None: no such week)."""
-        inner = Split.at(history, cutoff - timedelta(days=VALIDATION_DAYS))
-        truth = inner.truth.collect()
-        if truth.is_empty() or inner.history.select(pl.len()).collect().item() == 0:
-            return None
-        began_choice = time.perf_counter()
-        buyers = self._validation_buyers(truth, self.choice_validation)
-        sample, share, n_customers = self._sample(inner.history, inner.cutoff, buyers)
-        self.choice = Choice(customers=n_customers, share=share, validation_buyers=buyers.len())
-        validate = self._validator(truth, self.choice_validation)
-        # the sample may lack the last articles: the model still needs a row for every candidate
-        n_articles = int(before(inner.history, inner.cutoff).select(pl.col(Col.ARTICLE).max()).collect().item()) + 1
-        article_reg_scale = share  # an article's data shrinks with the sample: so does its penalty
-        base = self.config
-        pairs = build_interactions(sample, inner.cutoff, base, n_articles)  # the same for every trial
-        self._read_lists(inner.history, inner.cutoff)  # each trial's bonus table comes from use()
-        theirs = before(inner.history, inner.cutoff).filter(pl.col(Col.CUSTOMER).is_in(buyers.implode()))
-        adjustments: dict[tuple[str, float], pl.DataFrame | None] = {}
-
-        def use(filter: str, boost: float) -> None:
-            """Score the validation buyers with this repeat handling (its bonus table built once)."""
-            self.filter, self.boost = filter, boost
-            if (filter, boost) not in adjustments:
-                adjustments[filter, boost] = score_adjustments(
-                    theirs, inner.cutoff, filter, boost, self.config.weighting
-                )
-            self.adjust = adjustments[filter, boost]
-
-        def trial(cfg: MFConfig, filter: str, boost: float) -> tuple[Trial, MatrixFactorization]:
-            began = time.perf_counter()
-            use(filter, boost)
-            model, result = self._train(
-                pairs,
-                inner.cutoff,
-                replace(cfg, patience=min(cfg.patience, CHOICE_PATIENCE)),
-                validate=validate,
-                article_reg_scale=article_reg_scale,
-            )
-            score = result.scores[result.best_epoch]
-            done = self._record(cfg, filter, boost, result.best_epoch + 1, score, time.perf_counter() - began)
-            return done, model  # the model holds its best epoch's factors
-
-        first, fitted = trial(base, *grid.REPEATS[0])
-
-        def affordable(cfg: MFConfig) -> bool:
-            """Whether a trial of ``cfg``, costed as the first one per factor, ends within the budget."""
-            if self.choice_budget is None:
-                return True
-            cost = first.seconds * cfg.dim / base.dim
-            if time.perf_counter() - began_choice + cost <= self.choice_budget:
-                return True
-            assert self.choice is not None
-            self.choice.skipped.append(setting(cfg.alpha, cfg.reg, cfg.dim))
-            return False
-
-        repeat = [first]
-        for filter, boost in grid.REPEATS[1:]:
-            began = time.perf_counter()
-            use(filter, boost)
-            repeat.append(
-                self._record(base, filter, boost, first.epochs, validate(fitted), time.perf_counter() - began)
-            )
-        best_repeat = max(repeat, key=lambda t: t.score)
-        filter, boost = best_repeat.filter, best_repeat.boost
-        penalties = [best_repeat]
-        for alpha, reg in grid.PENALTIES:
-            cfg = replace(base, alpha=alpha, reg=reg)
-            if (alpha, reg) != (base.alpha, base.reg) and affordable(cfg):
-                penalties.append(trial(cfg, filter, boost)[0])
-        best = max(penalties, key=lambda t: t.score)
-        for dim in grid.DIMS:
-            cfg = replace(base, alpha=best.alpha, reg=best.reg, dim=dim)
-            if dim != base.dim and affordable(cfg):
-                trial(cfg, filter, boost)
-        return self.choice.chosen
+        search = ChoiceSearch.start(self, history, cutoff)
+        return None if search is None else search.run()
 
     def _record(self, cfg: MFConfig, filter: str, boost: float, epochs: int, score: float, seconds: float) -> Trial:
         assert self.choice is not None

@@ -1,21 +1,8 @@
-"""hmrec's Python API: what the ``hmrec`` command does, as functions (docs/python-api.md).
-
-    import hmrec
-
-    data = hmrec.load("data/hm")                   # prepared on first use, reused after
-    result = hmrec.evaluate(data)                  # the default model, last week held out
-    model = hmrec.fit(data)                        # fitted on everything
-    model.write_submission(data, "submission.csv")
-
-Results carry Kaggle ids (``customer_id``, ``article_id``) as polars frames; the prepared integer
-ids stay inside. Settings come as a :class:`Settings` (or a TOML file, ``Settings.load``).
-The CLI is a thin layer over this module: it calls these functions and prints what they return.
-"""
+"""The runs of the Python API: evaluate models on holdout weeks, fit one on everything, load a
+saved one, and write a submission, each publishing what it writes whole and under its lock."""
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -27,172 +14,25 @@ import polars as pl
 
 from hmrec import faults
 from hmrec.data import outputs
-from hmrec.data.atomic import Busy, locked, staged
-from hmrec.data.check import CheckReport
-from hmrec.data.check import check as _check
-from hmrec.data.dataset import Dataset, PrepareResult
-from hmrec.data.dataset import prepare as prepare_dataset
-from hmrec.data.ingest import prepared_folder
-from hmrec.data.shards import shard_folder, write_shards
-from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
-from hmrec.data.split import buyers as week_buyers
-from hmrec.data.split import history as before
-from hmrec.data.validate import DataError
-from hmrec.engine import ENGINES, Engine, EngineError, LocalEngine, make_engine
-from hmrec.evaluation import AblationRow, Evaluation, Score, evaluate_weeks
+from hmrec.data.atomic import locked, staged
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.engine import Engine, LocalEngine, make_engine
+from hmrec.evaluation import Evaluation, evaluate_weeks
 from hmrec.fitting import fit_model, scoring_cutoff
-from hmrec.model import Model, ModelError
+from hmrec.model import Model
 from hmrec.progress import StepPrinter
-from hmrec.ranking.config import OBJECTIVES, RankerConfig
-from hmrec.ranking.data import CandidateConfig
-from hmrec.recommenders.mf.config import FILTERS, LOSS_NAMES, SOLVERS, MFConfig
-from hmrec.recommenders.mf.weights import PRESETS, Weighting
 from hmrec.recommenders.options import ModelOptions
-from hmrec.registry import DEFAULT_MODEL, MODEL_NAMES, RULE_BASELINES, model_class
-from hmrec.retrieval.pipeline import SOURCES
+from hmrec.registry import DEFAULT_MODEL, MODEL_NAMES, model_class
 from hmrec.schema import Col
 from hmrec.settings import Settings
-from hmrec.shop import PROFILES, SCALES
-from hmrec.version import __version__
 
 if TYPE_CHECKING:
     from hmrec.recommenders.mf.choice import Choice
-    from hmrec.recommenders.mf.recommender import MFRecommender
-    from hmrec.retrieval.pipeline import QualityRow
     from hmrec.tuning import TuneResult
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "RULE_BASELINES",
-    "model_class",
-    "ENGINES",
-    "FILTERS",
-    "LOSS_NAMES",
-    "MODEL_NAMES",
-    "OBJECTIVES",
-    "PRESETS",
-    "PROFILES",
-    "SCALES",
-    "SOLVERS",
-    "SOURCES",
-    "AblationRow",
-    "Busy",
-    "CandidateConfig",
-    "DataError",
-    "EngineError",
-    "LocalEngine",
-    "MFConfig",
-    "RankerConfig",
-    "Split",
-    "Weighting",
-    "faults",
-    "generate",
-    "locked",
-    "outputs",
-    "measure_candidates",
-    "parse_cutoff",
-    "prepared_folder",
-    "save_evaluation",
-    "serve_app",
-    "shard_folder",
-    "shop_statistics",
-    "staged",
-    "train_baseline",
-    "write_serving_files",
-    "write_report",
-    "CheckReport",
-    "Dataset",
-    "Engine",
-    "Evaluation",
-    "Model",
-    "ModelError",
-    "Score",
-    "Settings",
-    "check",
-    "evaluate",
-    "fit",
-    "holdout",
-    "holdout_weeks",
-    "load",
-    "load_model",
-    "prepare",
-    "read_customers",
-    "refuse_stray",
-    "running",
-    "submit",
-    "Submission",
-    "refuse_outputs",
-    "publishing",
-]
-
-Step = Callable[[str], None]
-
-
-def prepare(
-    data: Path | str,
-    prepared: Path | str | None = None,
-    on_step: Step | None = None,
-    rebuild: bool = False,
-    shards: int | None = None,
-) -> PrepareResult:
-    """Validate the Kaggle files in ``data`` and write the prepared parquet (``data/prepared``,
-    or ``prepared``) unless it is up to date (``rebuild`` forces it); with ``shards``, also the
-    transactions split by customer for ``--engine ray``. Returns the dataset and the warnings."""
-    if shards is not None and shards < 1:
-        raise ValueError(f"shards must be at least 1, got {shards}")
-    result = prepare_dataset(data, prepared, on_step, rebuild)
-    if shards is not None:
-        if on_step:
-            on_step(f"writing {shards} shards")
-        write_shards(result.dataset, shards)
-    return result
-
-
-def load(data: Path | str, prepared: Path | str | None = None) -> Dataset:
-    """The prepared dataset of the Kaggle files in ``data`` (``prepare`` when needed); what the
-    files' check found worth a word comes as Python warnings."""
-    result = prepare(data, prepared)
-    for message in result.warnings:
-        warnings.warn(message, stacklevel=2)
-    return result.dataset
-
-
-def check(data: Path | str, on_step: Step | None = None) -> CheckReport:
-    """A data-quality summary of the Kaggle files in ``data``: date range and rows per week,
-    nulls per column, unknown and duplicate ids, duplicate rows, prices; ``report.errors`` lists
-    what would make a run wrong."""
-    return _check(data, on_step, train_weeks=RankerConfig().train_weeks)
-
-
-def holdout(dataset: Dataset, cutoff: str | None = None) -> Split:
-    """The holdout split at ``cutoff`` (YYYY-MM-DD; default: the data's last 7 days, refused when
-    they cannot be a real week of the log, with the ``--cutoff`` to use)."""
-    if cutoff is None:
-        check_default_holdout(dataset.transactions())
-    return Split.at(dataset.transactions(), parse_cutoff(cutoff) if cutoff else None)
-
-
-def read_customers(path: Path | str) -> pl.Series:
-    """The ``customer_id`` column of a CSV or parquet file, checked (64 lowercase hex characters
-    each); repeated ids are kept once, in the order of their first row."""
-    from hmrec.data import validate as v
-    from hmrec.data.ingest import reading, scan_raw
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with reading(path):
-        frame = scan_raw(path, [Col.CUSTOMER_ID])
-        v.run_checks(frame, path, [v.CUSTOMER_ID_CHECK])
-        return frame.collect()[Col.CUSTOMER_ID].unique(maintain_order=True)
-
-
-def refuse_stray(dataset: Dataset, consequence: str) -> None:
-    """Raise ``ValueError`` naming the rows when the log's last dates come long after the rest
-    (a date typed wrong): ``consequence`` says what they would do."""
-    refuse_stray_dates(
-        dataset.transactions(), consequence, lambda end: "Fix those dates (hmrec check --data DIR lists them)"
-    )
+from hmrec.api.data import Step, holdout, refuse_stray
+from hmrec.api.tools import write_report
 
 
 @contextmanager
@@ -446,76 +286,6 @@ def submit(
     return Submission(model, recs, output, folder)
 
 
-# What the rest of the ``hmrec`` command does: the synthetic shop, the candidate sources'
-# measurements, the MF baseline's training, the ablation, the serving files and the report.
-
-
-def generate(
-    out: Path | str,
-    scale: str = "small",
-    profile: str = "fashion",
-    seed: int = 0,
-    on_week: Callable[[int, int], None] | None = None,
-) -> list[Path]:
-    """Write a synthetic shop (the four Kaggle files) into ``out``; same arguments, same bytes."""
-    from hmrec import shop
-
-    return shop.generate(shop.config_for(scale, profile), Path(out), seed, on_week=on_week)
-
-
-def shop_statistics(dataset: Dataset) -> dict[str, float | int | str]:
-    """The numbers that compare a shop with the real H&M data (docs/synthetic-shop.md)."""
-    from hmrec.evaluation import shop_statistics as statistics
-
-    return statistics(dataset)
-
-
-def measure_candidates(
-    dataset: Dataset, split: Split, names: Sequence[str], sizes: Sequence[int], engine: Engine | None = None
-) -> tuple[dict[int, list[QualityRow]], dict[str, list[float]]]:
-    """Run the candidate sources ``names`` for the split week's buyers and measure them: per size
-    of ``sizes``, one row per source, their union in the fixed order, their union by the learned
-    cut (fitted on the week before, ``retrieval/cut.py``) and the whole pool (recall, buyers with
-    a hit, oracle MAP@12, seconds); and each one's recall against the size."""
-    from hmrec.data.week import WeekInput
-    from hmrec.ranking.data import CandidateConfig
-    from hmrec.retrieval import pipeline as retrieval
-
-    truth = split.truth.collect()
-    buyers = week_buyers(truth)
-    week = WeekInput.of(dataset, split, buyers)
-    runs = retrieval.run_sources_on(engine or LocalEngine(), week, names, max(sizes))
-    cut = retrieval.learned_cut(week, names, max(sizes), CandidateConfig.cut_buyers, CandidateConfig.cut_weeks)
-    tables = retrieval.quality_tables(runs, truth, sorted(sizes), cut)
-    return tables, retrieval.recall_curve(tables)
-
-
-def train_baseline(
-    dataset: Dataset,
-    split: Split,
-    config: MFConfig,
-    bought_filter: str = "none",
-    folder: Path | None = None,
-    resume: bool = False,
-    on_epoch: Callable[[int, float, float], None] | None = None,
-) -> tuple[MFRecommender, Score]:
-    """Train the MF model on the split's history, early-stopping on its week (checkpoints in
-    ``folder``), and score the best epoch on that week's buyers."""
-    from hmrec.recommenders.mf.recommender import MFRecommender  # torch loads only here
-
-    if folder is not None:  # checkpoints are written into it file by file: only into a folder of hmrec's
-        outputs.refuse_foreign(folder, "the checkpoint folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        outputs.mark(folder)
-    start = time.perf_counter()
-    truth = split.truth.collect()
-    model = MFRecommender(config, filter=bought_filter, on_epoch=on_epoch, checkpoint_dir=folder)
-    model.fit_with_holdout(split.history, split.cutoff, truth, resume=resume)
-    recs = model.recommend(week_buyers(truth))
-    score = Score.of("mf", recs, truth, time.perf_counter() - start)
-    return model, score
-
-
 def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings: Settings | None = None) -> Path:
     """Write what ``hmrec serve`` reads about the main model's holdout recommendations (with what
     was bought) and the HTML report into ``folder``; with ``settings`` and a ranker evaluated,
@@ -534,66 +304,6 @@ def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings
     return write_report(result, folder, settings, dataset=dataset)
 
 
-def write_report(
-    evaluation: Evaluation,
-    folder: Path | str,
-    settings: Settings | None = None,
-    *,
-    dataset: Dataset | None = None,
-) -> Path:
-    """Write ``evaluation``'s HTML report (one file, plots inside) as ``folder/report.html``:
-    the scores, the weeks' means and the ablation when there are, candidate recall, MAP@12 by
-    customer segment, feature importance, a glossary of the features, and the run (hmrec's
-    version, the date, the data, ``settings``). Returns its path."""
-    from datetime import datetime
-
-    from hmrec.report.build import ModelResult, ReportInput  # matplotlib loads only here
-    from hmrec.report.build import write_report as write_html
-
-    dataset = dataset or evaluation.dataset
-    if dataset is None:
-        raise ValueError("the evaluation does not know its data: write_report(evaluation, folder, dataset=data)")
-    summary = evaluation.summary() if evaluation.weeks > 1 else None
-    run = {
-        "hmrec": hmrec_version(),
-        "written": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "data": str(dataset.source or dataset.root),
-        "models": ", ".join(s.model for s in evaluation.scores),
-        "holdout weeks": ", ".join(str(c) for c, _ in evaluation.weekly) or str(evaluation.cutoff),
-    }
-    used = settings
-    if used is not None and evaluation.ranker_settings is not None:
-        ranker, candidates = evaluation.ranker_settings
-        used = replace(used, ranker=ranker, candidates=candidates, tune=None)
-    ablation = None
-    if evaluation.ablation is not None:
-        base, rows = evaluation.ablation
-        ablation = (base.map_at_12, rows)
-    report = ReportInput(
-        cutoff=evaluation.cutoff,
-        results=[
-            ModelResult(s.model, s.map_at_12, s.recall_at_12, evaluation.recommendations[s.model])
-            for s in evaluation.scores
-        ],
-        truth=evaluation.truth,
-        history=before(dataset.transactions(), evaluation.cutoff),
-        customers=dataset.customers(),
-        recall_curve=evaluation.recall_curve,
-        curve_sizes=list(evaluation.curve_sizes),
-        importance=evaluation.importance,
-        run=run,
-        settings=used.to_toml() if used is not None else "",
-        weekly=summary,
-        weeks=[c for c, _ in evaluation.weekly],
-        ablation=ablation,
-    )
-    return write_html(report, Path(folder) / "report.html")
-
-
-def hmrec_version() -> str:
-    return __version__
-
-
 def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.DataFrame) -> Path:
     """What ``hmrec serve`` reads about ``recs`` (a model's recommendations for ``dataset``,
     prepared ids, with score and sources, as ``Model.write_submission`` returns them)."""
@@ -603,10 +313,3 @@ def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.D
     return write_artifacts(
         folder, dataset, recs, model.name, scoring_cutoff(dataset), model.fill_indices, factors=factors
     )
-
-
-def serve_app(artifacts: Path | str) -> object:
-    """The FastAPI app serving the recommendations in ``artifacts`` (explorer page at /)."""
-    from hmrec.serve.app import create_app
-
-    return create_app(Path(artifacts))
