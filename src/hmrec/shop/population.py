@@ -57,10 +57,10 @@ def _choice(rng: np.random.Generator, options: list, weights: list[float], n: in
 
 
 def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
-    n_prod = cfg.n_products
-    sections = vocab.SECTIONS
+    """The catalogue of ``cfg``: products in colour variants, the arrays of every mechanism and
+    the 25 columns of articles.csv; every draw from ``rng`` in one order (same seed, same bytes)."""
+    n_prod, sections, types = cfg.n_products, vocab.SECTIONS, vocab.PRODUCT_TYPES
     index_by_code = {row[0]: row for row in vocab.INDEXES}
-    types = vocab.PRODUCT_TYPES
     # products: section, type, launch, life cycle, season, price, name
     p_section = rng.integers(0, len(sections), n_prod)
     kinds = [index_by_code[sections[s][2]][6] for s in range(len(sections))]
@@ -93,7 +93,37 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
     partner = _outfit_partners(rng, p_section, p_type, p_launch, product, variant_no, first_variant, n_var)
     if evergreen.any() and cfg.evergreen_appeal != 1.0:
         appeal = appeal * np.where(evergreen[product], cfg.evergreen_appeal, 1.0)
-    # the mechanisms below draw only when switched on, so that the default shop keeps its bytes
+    trend_start, trend_length, region_taste = _trends_and_regions(cfg, rng, p_launch, product)
+    no_desc = rng.random(n_art) < 0.004
+    frame = _article_frame(codes, product, variant_no, p_name, art_sec, art_type, colour, appearance, no_desc)
+    return Catalogue(
+        frame=frame,
+        product=product,
+        section=art_sec,
+        launch=p_launch[product],
+        half_life=p_half_life[product],
+        appeal=appeal,
+        season_peak=p_season_peak[product],
+        season_amp=p_season_amp[product],
+        base_price=p_price_sek[product] / PRICE_SCALE,
+        markdown_start=markdown_start,
+        partner=partner,
+        first_variant=first_variant,
+        n_variants=n_var,
+        kind=art_type * len(vocab.COLOURS) + colour,
+        trend_start=trend_start,
+        trend_length=trend_length,
+        region_taste=region_taste,
+    )
+
+
+def _trends_and_regions(
+    cfg: ShopConfig, rng: np.random.Generator, p_launch: np.ndarray, product: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per article: the week its product's trend burst starts and its length (none: a far week),
+    and each region's taste for it. They draw only when switched on, so that the default shop
+    keeps its bytes."""
+    n_prod, n_art = len(p_launch), len(product)
     never = np.iinfo(np.int32).max // 2
     trend_start, trend_length = np.full(n_art, never), np.ones(n_art, dtype=np.int64)
     if cfg.trend_share > 0:
@@ -104,21 +134,37 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
     region_taste = np.ones((0, n_art))
     if cfg.n_regions > 0:
         region_taste = rng.lognormal(-0.5 * cfg.cohort_sigma**2, cfg.cohort_sigma, (cfg.n_regions, n_prod))[:, product]
+    return trend_start, trend_length, region_taste
 
+
+def _article_frame(
+    codes: np.ndarray,
+    product: np.ndarray,
+    variant_no: np.ndarray,
+    p_name: list[str],
+    art_sec: np.ndarray,
+    art_type: np.ndarray,
+    colour: np.ndarray,
+    appearance: np.ndarray,
+    no_desc: np.ndarray,
+) -> pl.DataFrame:
+    """The 25 columns of articles.csv, one row per article (no draws: names and texts from the vocabularies)."""
+    sections, types = vocab.SECTIONS, vocab.PRODUCT_TYPES
+    index_by_code = {row[0]: row for row in vocab.INDEXES}
+    n_art = len(product)
     sec_rows = [sections[s] for s in art_sec]
     idx_rows = [index_by_code[r[2]] for r in sec_rows]
     type_rows = [types[t] for t in art_type]
     col_rows = [vocab.COLOURS[c] for c in colour]
     app_rows = [vocab.APPEARANCES[a] for a in appearance]
-    dept_no = (p_section[product] * 100 + art_type % 100 + 1000).astype(np.int64)
+    dept_no = (art_sec * 100 + art_type % 100 + 1000).astype(np.int64)
     desc = [
         f"{vocab.ADJECTIVES[(i * 7) % len(vocab.ADJECTIVES)]} {type_rows[i][1].lower()} in "
         f"{vocab.MATERIALS[product[i] % len(vocab.MATERIALS)]} with {vocab.FEATURES[(product[i] * 3) % len(vocab.FEATURES)]}."
         for i in range(n_art)
     ]
-    no_desc = rng.random(n_art) < 0.004
     article_ids = [f"{codes[p]:07d}{v + 1:03d}" for p, v in zip(product, variant_no, strict=True)]
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         {
             Col.ARTICLE_ID: article_ids,
             Col.PRODUCT_CODE: codes[product],
@@ -147,25 +193,6 @@ def build_catalogue(cfg: ShopConfig, rng: np.random.Generator) -> Catalogue:
             Col.DETAIL_DESC: [None if e else d for d, e in zip(desc, no_desc, strict=True)],
         }
     ).select(ARTICLE_COLUMNS)
-    return Catalogue(
-        frame=frame,
-        product=product,
-        section=art_sec,
-        launch=p_launch[product],
-        half_life=p_half_life[product],
-        appeal=appeal,
-        season_peak=p_season_peak[product],
-        season_amp=p_season_amp[product],
-        base_price=p_price_sek[product] / PRICE_SCALE,
-        markdown_start=markdown_start,
-        partner=partner,
-        first_variant=first_variant,
-        n_variants=n_var,
-        kind=art_type * len(vocab.COLOURS) + colour,
-        trend_start=trend_start,
-        trend_length=trend_length,
-        region_taste=region_taste,
-    )
 
 
 def _outfit_partners(

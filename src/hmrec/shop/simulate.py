@@ -99,23 +99,7 @@ def simulate_week(
     basket = np.repeat(np.arange(len(basket_customer)), size)
     customer = basket_customer[basket]
 
-    # each slot is a repeat of a remembered article, another colour of it, or a new pick
-    u = rng.random(len(basket))
-    remembered = history.draw(rng, customer)
-    repeat = (u < cfg.repeat_article_prob) & (remembered >= 0)
-    colour = (
-        (u >= cfg.repeat_article_prob) & (u < cfg.repeat_article_prob + cfg.repeat_product_prob) & (remembered >= 0)
-    )
-    article = _fresh_picks(cfg, cat, cust, style_sections, weight, customer, rng)
-    fresh = ~repeat & ~colour
-    if cfg.cohort_prob > 0 and cfg.n_regions > 0:
-        local = fresh & (rng.random(len(basket)) < cfg.cohort_prob)
-        article[local] = _regional_picks(cat, cust.region[customer[local]], weight, rng)
-    if cfg.taste_prob > 0:
-        same_kind = fresh & (remembered >= 0) & (rng.random(len(basket)) < cfg.taste_prob)
-        article[same_kind] = _picks_like(cat, remembered[same_kind], weight, article[same_kind], rng)
-    article = np.where(repeat, remembered, article)
-    article[colour] = cat.other_colour(remembered[colour], rng)
+    article, repeat, colour = _slot_articles(cfg, cat, cust, style_sections, history, weight, customer, rng)
     # outfits: a new pick brings its partner along
     outfit = ~repeat & ~colour & (rng.random(len(basket)) < cfg.outfit_prob) & (cat.partner[article] >= 0)
     partner = cat.partner[article[outfit]]
@@ -143,6 +127,38 @@ def simulate_week(
     by_customer = np.argsort(customer, kind="stable")
     history.add(customer[by_customer], article[by_customer].astype(np.int32))
     return frame
+
+
+def _slot_articles(
+    cfg: ShopConfig,
+    cat: Catalogue,
+    cust: Customers,
+    style_sections: np.ndarray,
+    history: History,
+    weight: np.ndarray,
+    customer: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each basket slot's article (``customer``: the slot's customer): a repeat of a remembered
+    article, another colour of it, or a new pick (by style, region or lasting taste); and which
+    slots were repeats and other colours."""
+    u = rng.random(len(customer))
+    remembered = history.draw(rng, customer)
+    repeat = (u < cfg.repeat_article_prob) & (remembered >= 0)
+    colour = (
+        (u >= cfg.repeat_article_prob) & (u < cfg.repeat_article_prob + cfg.repeat_product_prob) & (remembered >= 0)
+    )
+    article = _fresh_picks(cfg, cat, cust, style_sections, weight, customer, rng)
+    fresh = ~repeat & ~colour
+    if cfg.cohort_prob > 0 and cfg.n_regions > 0:
+        local = fresh & (rng.random(len(customer)) < cfg.cohort_prob)
+        article[local] = _regional_picks(cat, cust.region[customer[local]], weight, rng)
+    if cfg.taste_prob > 0:
+        same_kind = fresh & (remembered >= 0) & (rng.random(len(customer)) < cfg.taste_prob)
+        article[same_kind] = _picks_like(cat, remembered[same_kind], weight, article[same_kind], rng)
+    article = np.where(repeat, remembered, article)
+    article[colour] = cat.other_colour(remembered[colour], rng)
+    return article, repeat, colour
 
 
 def _empty_week() -> pl.DataFrame:
