@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,6 +17,7 @@ from hmrec.api import (
     Dataset,
     Engine,
     MFConfig,
+    Score,
     Split,
     Weighting,
 )
@@ -25,26 +26,32 @@ from hmrec.cli.console import console, guard, progress, warn
 from hmrec.cli.options import ENGINE_FLAGS, CutoffOpt, DataOpt, Flags, Loss, MFFilter, Preset, Solver, shared
 from hmrec.cli.tables import scores_table
 
-if TYPE_CHECKING:
-    pass
+PresetOpt = Annotated[Preset, typer.Option("--preset", help="Interaction weights: time decay x price weighting.")]
+TDecayOpt = Annotated[float | None, typer.Option("--t-decay", help="Override the preset's decay per day (0: off).")]
+PriceWeightOpt = Annotated[
+    float | None, typer.Option("--price-weight", help="Override the preset's markdown weighting in [0, 1] (0: off).")
+]
+SolverOpt = Annotated[
+    Solver, typer.Option("--solver", help="als (weighted least squares) or sgd (sampled negatives, --loss).")
+]
+LossOpt = Annotated[Loss, typer.Option("--loss", help="sgd: bpr (default), bce, or observed (no negatives).")]
+FilterOpt = Annotated[
+    MFFilter,
+    typer.Option(
+        "--filter",
+        help="Leave out what the customer bought: none, bought (all of it), or interval (bought more "
+        "recently than the article's median interval between repeat purchases).",
+    ),
+]
 
 
 def train_baseline(
     data: DataOpt,
-    preset: Annotated[
-        Preset, typer.Option("--preset", help="Interaction weights: time decay x price weighting.")
-    ] = "decay0.01-price0",
-    t_decay: Annotated[
-        float | None, typer.Option("--t-decay", help="Override the preset's decay per day (0: off).")
-    ] = None,
-    price_weight: Annotated[
-        float | None,
-        typer.Option("--price-weight", help="Override the preset's markdown weighting in [0, 1] (0: off)."),
-    ] = None,
-    solver: Annotated[
-        Solver, typer.Option("--solver", help="als (weighted least squares) or sgd (sampled negatives, --loss).")
-    ] = MFConfig.solver,
-    loss: Annotated[Loss, typer.Option("--loss", help="sgd: bpr (default), bce, or observed (no negatives).")] = "bpr",
+    preset: PresetOpt = "decay0.01-price0",  # type: ignore[assignment]
+    t_decay: TDecayOpt = None,
+    price_weight: PriceWeightOpt = None,
+    solver: SolverOpt = MFConfig.solver,  # type: ignore[assignment]
+    loss: LossOpt = "bpr",  # type: ignore[assignment]
     alpha: Annotated[float, typer.Option("--alpha", help="als: confidence per unit of weight.")] = MFConfig.alpha,
     reg: Annotated[float, typer.Option("--reg", help="als: ridge penalty per row.")] = MFConfig.reg,
     cg_steps: Annotated[
@@ -57,14 +64,7 @@ def train_baseline(
     device: Annotated[str, typer.Option("--device", help="cpu, or cuda when a GPU is present.")] = "cpu",
     out: Annotated[Path | None, typer.Option("--out", help="Checkpoint folder (default DIR/models/mf).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
-    bought_filter: Annotated[
-        MFFilter,
-        typer.Option(
-            "--filter",
-            help="Leave out what the customer bought: none, bought (all of it), or interval (bought more "
-            "recently than the article's median interval between repeat purchases).",
-        ),
-    ] = "none",
+    bought_filter: FilterOpt = "none",  # type: ignore[assignment]
     cutoff: CutoffOpt = None,
 ) -> None:
     """Train the matrix factorisation baseline on the history before the cutoff and save it.
@@ -84,22 +84,29 @@ def train_baseline(
             base.t_decay if t_decay is None else t_decay, base.price_weight if price_weight is None else price_weight
         )
     )
+    numbers = {"dim": dim, "epochs": epochs, "lr": lr, "seed": seed, "alpha": alpha, "reg": reg, "cg_steps": cg_steps}
     cfg = guard(
         lambda: replace(
             MFConfig(),
-            dim=dim,
-            epochs=epochs,
-            lr=lr,
-            seed=seed,
+            **numbers,
             loss=Loss(loss).value,
             solver=Solver(solver).value,
-            alpha=alpha,
-            reg=reg,
-            cg_steps=cg_steps,
             weighting=weighting,
             device=device,
         )
     )
+    trained, score = _train(dataset, split, cfg, MFFilter(bought_filter).value, folder, resume)
+    assert trained.result is not None
+    warn(trained.result.warnings)
+    title = f"mf ({Preset(preset).value}, best epoch {trained.result.best_epoch + 1}), holdout week from {split.cutoff}"
+    console.print(scores_table([score], title))
+    console.print(f"saved {folder / 'best.pt'} (checkpoint of the last epoch: {folder / 'last.pt'})")
+
+
+def _train(
+    dataset: Dataset, split: Split, cfg: MFConfig, bought_filter: str, folder: Path, resume: bool
+) -> tuple[Any, Score]:
+    """``api.train_baseline`` with a bar over the epochs and a line per epoch."""
     with progress() as bar:
         task = bar.add_task("training mf", total=cfg.epochs)
 
@@ -111,18 +118,7 @@ def train_baseline(
                 f"epoch {epoch + 1:3d}  loss {epoch_loss:.4f}  holdout MAP@12 {score:.5f}", highlight=False
             )
 
-        trained, score = guard(
-            lambda: api.train_baseline(dataset, split, cfg, MFFilter(bought_filter).value, folder, resume, on_epoch)
-        )
-    assert trained.result is not None
-    warn(trained.result.warnings)
-    console.print(
-        scores_table(
-            [score],
-            f"mf ({Preset(preset).value}, best epoch {trained.result.best_epoch + 1}), holdout week from {split.cutoff}",
-        )
-    )
-    console.print(f"saved {folder / 'best.pt'} (checkpoint of the last epoch: {folder / 'last.pt'})")
+        return guard(lambda: api.train_baseline(dataset, split, cfg, bought_filter, folder, resume, on_epoch))
 
 
 @shared(*ENGINE_FLAGS)

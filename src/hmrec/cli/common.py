@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hmrec import api
 from hmrec.api import (
@@ -20,9 +19,6 @@ from hmrec.api import (
     staged,
 )
 from hmrec.cli.console import err, fail, guard, os_message, prepared_dir, progress, warn
-
-if TYPE_CHECKING:
-    pass
 
 
 def given(*paths: Path | None) -> list[Path]:

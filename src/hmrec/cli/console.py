@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -34,9 +34,6 @@ from hmrec.api import (
     EngineError,
     ModelError,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class _Console(Console):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -14,9 +14,6 @@ from hmrec import api
 from hmrec.cli.common import load_data
 from hmrec.cli.console import console, err, fail, guard, prepared_dir, progress, warn
 from hmrec.cli.options import DataOpt, Profile, Scale
-
-if TYPE_CHECKING:
-    pass
 
 
 def generate(

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -26,9 +26,6 @@ from hmrec.cli.console import console, err, guard, progress
 from hmrec.cli.models import evaluate_and_save, fit_with_progress
 from hmrec.cli.options import ArtifactsOpt, CutoffOpt, DataOpt, ModelName, settings_from
 from hmrec.cli.tables import scores_table
-
-if TYPE_CHECKING:
-    pass
 
 
 def demo(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -34,10 +34,6 @@ from hmrec.cli.options import (
     value_of,
 )
 from hmrec.cli.tables import ablation_table, print_mf_choice, print_tuning, scores_table, summary_table
-
-if TYPE_CHECKING:
-    pass
-
 
 CURVE_SIZES = (10, 20, 50, 100)
 """Candidates per customer at which the report draws each source's recall."""

@@ -156,6 +156,8 @@ def _lines(tx: pl.LazyFrame, path: Path, rows: pl.Expr) -> str:
 
 
 def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path, train_weeks: int) -> None:
+    """The log's dates and prices: its span, price range and outliers, rows and buyers per week,
+    the weeks a model trains on, and dates far before or after the rest."""
     typed = tx.select(
         v.parsed_date(Col.DATE).alias(Col.DATE),
         Col.CUSTOMER_ID,
@@ -173,20 +175,33 @@ def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path, train_w
     report.first, report.last = span["first"][0], span["last"][0]
     median = span["median"][0]
     report.prices = {"min": span["min"][0], "median": median, "max": span["max"][0]}
-    if median is not None and median > 0:
-        outliers = (
-            typed.select(
-                ((pl.col(Col.PRICE) > PRICE_OUTLIER * median) | (pl.col(Col.PRICE) < median / PRICE_OUTLIER)).sum()
-            )
-            .collect(engine="streaming")
-            .item()
+    _price_outliers(report, typed, median)
+    weeks = _weeks(report, typed)
+    _training_weeks(report, train_weeks)
+    _stray_dates(report, tx, path, typed, weeks.height)
+
+
+def _price_outliers(report: CheckReport, typed: pl.LazyFrame, median: float | None) -> None:
+    """A warning counting prices far from the median (kept: a unit to check)."""
+    if median is None or median <= 0:
+        return
+    outliers = (
+        typed.select(
+            ((pl.col(Col.PRICE) > PRICE_OUTLIER * median) | (pl.col(Col.PRICE) < median / PRICE_OUTLIER)).sum()
         )
-        report.prices["outliers"] = float(outliers)
-        if outliers:
-            report.warnings.append(
-                f"{outliers:,} transaction price(s) are over {PRICE_OUTLIER:g} times the median {median:.6g} or under "
-                f"1/{PRICE_OUTLIER:g} of it (kept: check the unit)"
-            )
+        .collect(engine="streaming")
+        .item()
+    )
+    report.prices["outliers"] = float(outliers)
+    if outliers:
+        report.warnings.append(
+            f"{outliers:,} transaction price(s) are over {PRICE_OUTLIER:g} times the median {median:.6g} or under "
+            f"1/{PRICE_OUTLIER:g} of it (kept: check the unit)"
+        )
+
+
+def _weeks(report: CheckReport, typed: pl.LazyFrame) -> pl.DataFrame:
+    """Rows and buyers per week back from the last day (a week without a purchase: zeros)."""
     week = ((pl.lit(report.last) - pl.col(Col.DATE)).dt.total_days() // 7).alias("__back")
     counted = (
         typed.group_by(week)
@@ -202,7 +217,12 @@ def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path, train_w
     )
     start = pl.lit(report.last) - pl.duration(days=pl.col("__back") * 7 + 6)
     report.weeks = weeks.select(start.cast(pl.Date).alias("week_start"), "rows", "buyers")
-    _training_weeks(report, train_weeks)
+    return weeks
+
+
+def _stray_dates(report: CheckReport, tx: pl.LazyFrame, path: Path, typed: pl.LazyFrame, n_weeks: int) -> None:
+    """Dates far before the rest (a warning), far after it (an error), or a last week with far
+    fewer buyers than usual (a warning naming the --cutoff to use)."""
     days = date_counts(typed.select(Col.DATE))
     early = stray_dates(days, late=False)
     if early is not None:
@@ -222,7 +242,7 @@ def _dates_and_prices(report: CheckReport, tx: pl.LazyFrame, path: Path, train_w
             f"log (which ends {end}; first: {where}): a holdout week or a submission would be about them. Fix those "
             f"dates, or use --cutoff {end - timedelta(days=6)} to hold out the last real week"
         )
-    elif weeks.height >= 3:
+    elif n_weeks >= 3:
         buyers = report.weeks["buyers"].to_list()
         usual = sorted(buyers[-5:-1])[len(buyers[-5:-1]) // 2]
         if usual and buyers[-1] < FEW_BUYERS * usual:

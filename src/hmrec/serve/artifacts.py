@@ -73,6 +73,38 @@ def write_artifacts(
     similar articles (``retrieval/similar.py``; ``factors``: an MF model's article factors for
     the embedding neighbours); each file is written to a temporary name and renamed."""
     folder.mkdir(parents=True, exist_ok=True)
+    ranked, newest_first = _ranked_and_history(dataset, recs, cutoff)
+    articles = dataset.ids.to_kaggle(dataset.articles()).select(Col.ARTICLE_ID, *ARTICLE_FIELDS)
+    popular_ids = dataset.ids.to_kaggle(pl.DataFrame({Col.ARTICLE: pl.Series(popular, dtype=INDEX_DTYPE)}))[
+        Col.ARTICLE_ID
+    ].to_list()
+    _write(folder / RECOMMENDATIONS, ranked)
+    _write(folder / HISTORY, newest_first)
+    _write(folder / ARTICLES, articles.sort(Col.ARTICLE_ID))
+    _write(folder / SIMILAR, _similar(dataset, cutoff, factors))
+    if truth is not None:
+        truth_ids = dataset.ids.to_kaggle(truth.lazy()).select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
+        _write(folder / TRUTH, truth_ids.sort(Col.CUSTOMER_ID, Col.ARTICLE_ID))
+    elif (folder / TRUTH).exists():
+        (folder / TRUTH).unlink()
+    faults.point("artifacts:before-meta")
+    written = [RECOMMENDATIONS, HISTORY, ARTICLES, SIMILAR, *([TRUTH] if truth is not None else [])]
+    meta = {
+        "model": model,
+        "cutoff": cutoff.isoformat(),
+        "popular": popular_ids,
+        "holdout_known": truth is not None,
+        "files": {name: digest(folder / name) for name in written},
+    }
+    # meta.json goes last: it names the exact bytes of the set it belongs to, so files of
+    # different runs (a run killed between two files) are refused by hmrec serve
+    write_atomic(folder / META, lambda path: Path(path).write_text(json.dumps(meta, indent=2)))
+    return folder
+
+
+def _ranked_and_history(dataset: Dataset, recs: pl.DataFrame, cutoff: date) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """What the recommendations and history files hold: the recommendations by customer id and
+    rank, and each recommended customer's latest purchases before ``cutoff``, newest first."""
     customers = recs.select(Col.CUSTOMER).unique()
     explained = [Col.EXPLAIN] if Col.EXPLAIN in recs.columns else []
     # the files are sorted by the Kaggle ids through integer keys: each id's place in the sorted
@@ -104,32 +136,7 @@ def write_artifacts(
         )
         .select(Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL)
     )
-    articles = dataset.ids.to_kaggle(dataset.articles()).select(Col.ARTICLE_ID, *ARTICLE_FIELDS)
-    popular_ids = dataset.ids.to_kaggle(pl.DataFrame({Col.ARTICLE: pl.Series(popular, dtype=INDEX_DTYPE)}))[
-        Col.ARTICLE_ID
-    ].to_list()
-    _write(folder / RECOMMENDATIONS, ranked)
-    _write(folder / HISTORY, newest_first)
-    _write(folder / ARTICLES, articles.sort(Col.ARTICLE_ID))
-    _write(folder / SIMILAR, _similar(dataset, cutoff, factors))
-    if truth is not None:
-        truth_ids = dataset.ids.to_kaggle(truth.lazy()).select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
-        _write(folder / TRUTH, truth_ids.sort(Col.CUSTOMER_ID, Col.ARTICLE_ID))
-    elif (folder / TRUTH).exists():
-        (folder / TRUTH).unlink()
-    faults.point("artifacts:before-meta")
-    written = [RECOMMENDATIONS, HISTORY, ARTICLES, SIMILAR, *([TRUTH] if truth is not None else [])]
-    meta = {
-        "model": model,
-        "cutoff": cutoff.isoformat(),
-        "popular": popular_ids,
-        "holdout_known": truth is not None,
-        "files": {name: digest(folder / name) for name in written},
-    }
-    # meta.json goes last: it names the exact bytes of the set it belongs to, so files of
-    # different runs (a run killed between two files) are refused by hmrec serve
-    write_atomic(folder / META, lambda path: Path(path).write_text(json.dumps(meta, indent=2)))
-    return folder
+    return ranked, newest_first
 
 
 def _similar(dataset: Dataset, cutoff: date, factors: np.ndarray | None) -> pl.LazyFrame:
