@@ -117,3 +117,35 @@ def test_no_module_but_the_registry_compares_a_model_name() -> None:
 def test_a_model_name_comparison_is_found() -> None:
     source = 'if model.name == "ranker":\n    pass\nif x in ("local", "mf"):\n    pass\nif n == "union":\n    pass\n'
     assert name_comparisons(ast.parse(source)) == [1, 3]
+
+
+MODULE_LINES = 400
+FUNCTION_LINES = 60
+
+
+def long_parts(trees: dict[str, ast.Module], sources: dict[str, str]) -> list[str]:
+    """Modules over ``MODULE_LINES`` lines and functions over ``FUNCTION_LINES`` (signature,
+    docstring and body), as ``module`` or ``module.function: lines``."""
+    found = [f"{name}: {n}" for name, text in sources.items() if (n := len(text.splitlines())) > MODULE_LINES]
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > FUNCTION_LINES:
+                    found.append(f"{name}.{node.name}: {length}")
+    return found
+
+
+def test_no_module_over_400_lines_and_no_function_over_60() -> None:
+    sources = {}
+    for path in sorted(SOURCE.rglob("*.py")):
+        parts = path.relative_to(SOURCE.parent).with_suffix("").parts
+        sources[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path.read_text()
+    assert long_parts(_modules(), sources) == []
+
+
+def test_a_long_function_and_a_long_module_are_found() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(FUNCTION_LINES))
+    text = f"def long():\n{body}\n\n\ndef short():\n    return 1\n" + "#\n" * MODULE_LINES
+    found = long_parts({"m": ast.parse(text)}, {"m": text})
+    assert found == [f"m: {len(text.splitlines())}", f"m.long: {FUNCTION_LINES + 1}"]

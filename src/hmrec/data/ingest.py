@@ -202,6 +202,9 @@ def _write_prepared(data_dir: Path, tmp: Path, say: Step) -> list[str]:
 def _write_transactions(
     data_dir: Path, tmp: Path, say: Step, tx_path: Path, customer_ids: pl.DataFrame, article_map: pl.DataFrame
 ) -> list[str]:
+    """Match the log's ids to the customer and article tables (ids they lack are kept, with a
+    warning, and indexed after theirs), write the id maps, the submission order and the typed
+    transactions; the warnings for the user."""
     warnings: list[str] = []
     tx = scan_raw(tx_path, TRANSACTION_COLUMNS)
     v.run_checks(tx, tx_path, v.transaction_checks())
@@ -212,30 +215,18 @@ def _write_transactions(
     # 3.7 GB peak RSS at full size against 0.9 GB (and was no faster).
     unknown_customers = _unknown(tx, customer_ids[Col.CUSTOMER_ID], Col.CUSTOMER_ID)
     unknown_articles = _unknown(tx, article_map[Col.ARTICLE_ID], Col.ARTICLE_ID)
-    if unknown_customers.height:
-        warnings.append(
-            f"{tx_path.name}: {unknown_customers.height} customer id(s) not in customers.csv "
-            f"(kept; e.g. {unknown_customers[Col.CUSTOMER_ID][0]})"
-        )
-    if unknown_articles.height:
-        warnings.append(
-            f"{tx_path.name}: {unknown_articles.height} article id(s) not in articles.csv "
-            f"(kept; e.g. {unknown_articles[Col.ARTICLE_ID][0]})"
-        )
+    for unknown, column, listed in (
+        (unknown_customers, Col.CUSTOMER_ID, "customer"),
+        (unknown_articles, Col.ARTICLE_ID, "article"),
+    ):
+        if unknown.height:
+            warnings.append(
+                f"{tx_path.name}: {unknown.height} {listed} id(s) not in {listed}s.csv (kept; e.g. {unknown[column][0]})"
+            )
     customer_ids = pl.concat([customer_ids, unknown_customers])
     article_ids = pl.concat([article_map.select(Col.ARTICLE_ID), unknown_articles])
 
-    submission_path = find_file(data_dir, "sample_submission", required=False)
-    if submission_path is not None:
-        say("sample submission")
-        with reading(submission_path):
-            order = scan_raw(submission_path, [Col.CUSTOMER_ID])
-            v.run_checks(order, submission_path, v.submission_checks())
-            order = order.collect()
-        extra = order.join(customer_ids, on=Col.CUSTOMER_ID, how="anti").sort(Col.CUSTOMER_ID)
-        customer_ids = pl.concat([customer_ids, extra])
-    else:
-        order = customer_ids.head(_n_rows(tmp / PREPARED_FILES["customers"]))
+    order, customer_ids = _submission_order(data_dir, tmp, say, customer_ids)
 
     customer_map = customer_ids.with_row_index(Col.CUSTOMER).with_columns(pl.col(Col.CUSTOMER).cast(INDEX_DTYPE))
     article_map = article_ids.with_row_index(Col.ARTICLE).with_columns(pl.col(Col.ARTICLE).cast(INDEX_DTYPE))
@@ -260,6 +251,23 @@ def _write_transactions(
     )
     outlier = _price_outliers(tmp / PREPARED_FILES["transactions"], tx_path)
     return warnings + ([outlier] if outlier else []) + _date_warnings(tmp / PREPARED_FILES["transactions"], tx_path)
+
+
+def _submission_order(
+    data_dir: Path, tmp: Path, say: Step, customer_ids: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The customers a submission lists, in its order: sample_submission's (its ids the tables
+    lack are added to ``customer_ids``, sorted), else the customer table's; and the ids."""
+    submission_path = find_file(data_dir, "sample_submission", required=False)
+    if submission_path is None:
+        return customer_ids.head(_n_rows(tmp / PREPARED_FILES["customers"])), customer_ids
+    say("sample submission")
+    with reading(submission_path):
+        order = scan_raw(submission_path, [Col.CUSTOMER_ID])
+        v.run_checks(order, submission_path, v.submission_checks())
+        order = order.collect()
+    extra = order.join(customer_ids, on=Col.CUSTOMER_ID, how="anti").sort(Col.CUSTOMER_ID)
+    return order, pl.concat([customer_ids, extra])
 
 
 def _date_warnings(prepared: Path, source: Path) -> list[str]:

@@ -254,14 +254,7 @@ def render(data: ReportInput) -> str:
         "importance": _png(_importance_plot(importance)) if importance is not None else None,
         "scores": _png(_score_plot(ranker.recs, data.truth)) if ranker is not None else None,
     }
-    weekly = None
-    if data.weekly is not None and data.weekly.height:
-        weekly = data.weekly.select(
-            "model",
-            pl.col("map_at_12").alias("mean MAP@12"),
-            pl.col("map_se").alias("+-"),
-            pl.col("recall_at_12").alias("mean recall@12"),
-        )
+    weekly = _weekly(data)
     base, rows = data.ablation if data.ablation is not None else (None, [])
     features = importance["feature"].to_list() if importance is not None else []
     return (
@@ -293,3 +286,15 @@ def write_report(data: ReportInput, path: Path) -> Path:
     """Write the report to ``path`` (atomically)."""
     text = render(data)
     return write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def _weekly(data: ReportInput) -> pl.DataFrame | None:
+    """The weeks' means with their standard errors, as the report's table shows them (None: one week)."""
+    if data.weekly is None or not data.weekly.height:
+        return None
+    return data.weekly.select(
+        "model",
+        pl.col("map_at_12").alias("mean MAP@12"),
+        pl.col("map_se").alias("+-"),
+        pl.col("recall_at_12").alias("mean recall@12"),
+    )

@@ -38,32 +38,7 @@ def union(results: dict[str, pl.LazyFrame], cap: int, cut: Cut | None = None) ->
     """
     if not results:
         raise ValueError("union of no sources: give at least one candidate source")
-    parts = [
-        frame.select(
-            Col.CUSTOMER,
-            Col.ARTICLE,
-            pl.col(Col.SCORE).alias(score_column(name)),
-            pl.col(Col.RANK).alias(rank_column(name)),
-        )
-        for name, frame in results.items()
-    ]
-    # one row per pair: the sources stacked, then grouped (each source offers a pair at most
-    # once, so each column's one value is its max): half the time of a chain of full joins;
-    # grouped by one integer per pair (the customer's 32 bits, then the article's), unpacked
-    # after: a third less time than by the two columns at full size
-    columns = [c for name in results for c in (score_column(name), rank_column(name))]
-    stacked = pl.concat(parts, how="diagonal")
-    dtypes = stacked.collect_schema()
-    customer, article = halves(PAIR)
-    wide = (
-        stacked.group_by(joined32(pl.col(Col.CUSTOMER), pl.col(Col.ARTICLE)).alias(PAIR))
-        .agg(pl.col(columns).max())
-        .select(
-            customer.cast(dtypes[Col.CUSTOMER]).alias(Col.CUSTOMER),
-            article.cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
-            *columns,
-        )
-    )
+    wide = _one_row_per_pair(results)
     if len(results) > MAX_SOURCES:
         raise ValueError(f"the union takes at most {MAX_SOURCES} sources, got {len(results)}")
     ranks = [rank_column(name) for name in results]
@@ -85,4 +60,35 @@ def union(results: dict[str, pl.LazyFrame], cap: int, cut: Cut | None = None) ->
         .with_columns(order.alias(ORDER))
         .filter(pl.col(ORDER).rank("ordinal").over(Col.CUSTOMER) <= cap)
         .drop(ORDER)
+    )
+
+
+def _one_row_per_pair(results: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """``customer, article, <source>_score, <source>_rank...``: one row per pair any source
+    offered, a source's columns null where it did not."""
+    parts = [
+        frame.select(
+            Col.CUSTOMER,
+            Col.ARTICLE,
+            pl.col(Col.SCORE).alias(score_column(name)),
+            pl.col(Col.RANK).alias(rank_column(name)),
+        )
+        for name, frame in results.items()
+    ]
+    # one row per pair: the sources stacked, then grouped (each source offers a pair at most
+    # once, so each column's one value is its max): half the time of a chain of full joins;
+    # grouped by one integer per pair (the customer's 32 bits, then the article's), unpacked
+    # after: a third less time than by the two columns at full size
+    columns = [c for name in results for c in (score_column(name), rank_column(name))]
+    stacked = pl.concat(parts, how="diagonal")
+    dtypes = stacked.collect_schema()
+    customer, article = halves(PAIR)
+    return (
+        stacked.group_by(joined32(pl.col(Col.CUSTOMER), pl.col(Col.ARTICLE)).alias(PAIR))
+        .agg(pl.col(columns).max())
+        .select(
+            customer.cast(dtypes[Col.CUSTOMER]).alias(Col.CUSTOMER),
+            article.cast(dtypes[Col.ARTICLE]).alias(Col.ARTICLE),
+            *columns,
+        )
     )

@@ -67,8 +67,7 @@ def train(
 
     A checkpoint (model, optimiser, random state, scores) is written to ``checkpoint_dir`` after
     every epoch; ``resume`` continues from it. Raises ``losses.DegenerateLoss`` on a NaN loss.
-    ``cfg.solver == "als"`` hands the work to ``als.train_als`` (same contract; it alone takes
-    ``article_reg_scale``).
+    The ``als`` solver is ``als.train_als`` (same contract; it alone takes ``article_reg_scale``).
     """
     if cfg.solver == "als":
         return train_als(
@@ -102,23 +101,7 @@ def train(
         total = 0.0
         for step, lo in enumerate(range(0, n, cfg.batch_size)):
             idx = order[lo : lo + cfg.batch_size]
-            users, items, w = data.customers[idx], data.articles[idx], data.weights[idx]
-            if cfg.negatives == LIKE_BOUGHT:
-                neg = data.articles[torch.randint(0, n, (len(idx),), generator=gen)]
-            else:
-                neg = torch.randint(0, data.n_articles, (len(idx),), generator=gen)
-            users, items, neg, w = users.to(device), items.to(device), neg.to(device), w.to(device)
-            pos_score, neg_score = model(users, items), model(users, neg)
-            reg = (
-                cfg.l2
-                * (
-                    model.customer(users).pow(2).sum()
-                    + model.article(items).pow(2).sum()
-                    + model.article(neg).pow(2).sum()
-                )
-                / len(idx)
-            )
-            loss = loss_fn(pos_score, neg_score, w) + reg
+            loss = _batch_loss(model, data, idx, cfg, gen, device, loss_fn)
             losses.check(loss, epoch, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -129,3 +112,29 @@ def train(
             break
     progress.finish()
     return result
+
+
+def _batch_loss(
+    model: MatrixFactorization,
+    data: Interactions,
+    idx: torch.Tensor,
+    cfg: MFConfig,
+    gen: torch.Generator,
+    device: torch.device,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """The loss of the pairs ``idx`` against one sampled negative each (drawn from ``gen``), with
+    the L2 penalty of the rows they touch."""
+    users, items, w = data.customers[idx], data.articles[idx], data.weights[idx]
+    if cfg.negatives == LIKE_BOUGHT:
+        neg = data.articles[torch.randint(0, len(data.customers), (len(idx),), generator=gen)]
+    else:
+        neg = torch.randint(0, data.n_articles, (len(idx),), generator=gen)
+    users, items, neg, w = users.to(device), items.to(device), neg.to(device), w.to(device)
+    pos_score, neg_score = model(users, items), model(users, neg)
+    reg = (
+        cfg.l2
+        * (model.customer(users).pow(2).sum() + model.article(items).pow(2).sum() + model.article(neg).pow(2).sum())
+        / len(idx)
+    )
+    return loss_fn(pos_score, neg_score, w) + reg
