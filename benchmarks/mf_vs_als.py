@@ -101,7 +101,7 @@ def run_als(split: Split, buyers: pl.Series) -> tuple[float, pl.DataFrame, pl.Da
             Col.RANK: pl.Series(np.tile(np.arange(1, ids.shape[1] + 1), len(seen)), dtype=pl.UInt16),
         }
     )
-    recs = fill_with(top100.filter(pl.col(Col.RANK) <= 12).lazy(), buyers, helper.popular)
+    recs = fill_with(top100.filter(pl.col(Col.RANK) <= 12).lazy(), buyers, helper.fill)
     return seconds, recs, top100, ""
 
 

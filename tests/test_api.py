@@ -10,6 +10,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -147,7 +149,7 @@ def test_a_saved_model_scores_newer_data_without_fitting(
     model.save(tmp_path / "model")
     assert model.cutoff == last - timedelta(days=6)
 
-    import hmrec.pipeline as pipeline
+    import hmrec.two_stage as pipeline
 
     def no_fitting(*args: object, **kwargs: object) -> None:
         raise AssertionError("recommend must not fit")
@@ -331,8 +333,8 @@ def test_recommend_takes_customers_as_a_plain_list(shop: Path) -> None:
 
 
 def test_settings_that_leave_out_columns_the_trees_read_are_refused() -> None:
-    from hmrec.pipeline import _check_settings as _check_ranker_settings
     from hmrec.recommenders.saving import ModelError
+    from hmrec.two_stage import _check_settings as _check_ranker_settings
 
     where = Path("model") / "settings.toml"
     full = Settings(candidates=CandidateConfig(embedding=True, units=True))
@@ -344,3 +346,54 @@ def test_settings_that_leave_out_columns_the_trees_read_are_refused() -> None:
     ]:
         with pytest.raises(ModelError, match=re.escape(message)):
             _check_ranker_settings(features, settings, where)
+
+
+@contextmanager
+def held_elsewhere(target: Path) -> Iterator[None]:
+    """The lock on ``target`` held by another process for the block (a lock is re-entrant
+    within one process, as an outer lock covers the inner writes)."""
+    hold = (
+        "import pathlib, sys\nfrom hmrec.data.atomic import locked\n"
+        f"with locked(pathlib.Path({str(target)!r})):\n    print('held', flush=True)\n    sys.stdin.read()"
+    )
+    child = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        yield
+    finally:
+        child.communicate("")
+
+
+def test_submit_from_python_takes_the_locks_and_publishes_whole(shop: Path, tmp_path: Path) -> None:
+    data = hmrec.load(shop)
+    output, artifacts = tmp_path / "out" / "sub.csv", tmp_path / "art"
+    settings = Settings(model="repurchase")
+    with held_elsewhere(output), pytest.raises(hmrec.api.Busy, match="sub.csv"):
+        hmrec.submit(data, output, settings, artifacts=artifacts)
+    assert not output.exists() and not artifacts.exists()  # nothing of the refused run is written
+    with held_elsewhere(artifacts), pytest.raises(hmrec.api.Busy):
+        hmrec.submit(data, output, settings, artifacts=artifacts)
+    assert not output.exists()
+    done = hmrec.submit(data, output, settings, artifacts=artifacts)
+    assert done.customers == pl.read_csv(shop / "sample_submission.csv").height
+    assert sorted(p.name for p in artifacts.iterdir() if not p.name.startswith(".")) == sorted(
+        ["articles.parquet", "history.parquet", "meta.json", "model", "recommendations.parquet", "similar.parquet"]
+    )
+    assert hmrec.load_model(artifacts / "model").name == "repurchase"
+    assert pl.read_csv(output).height == done.customers
+    with pytest.raises(ValueError, match="output"):  # never over a file the user gave
+        hmrec.submit(data, shop / "customers.csv", settings)
+
+
+def test_evaluate_from_python_publishes_its_artifacts_under_the_lock(shop: Path, tmp_path: Path) -> None:
+    data = hmrec.load(shop)
+    folder = tmp_path / "evaluate"
+    with held_elsewhere(folder), pytest.raises(hmrec.api.Busy):
+        hmrec.evaluate(data, ["repurchase"], artifacts=folder)
+    assert not folder.exists()
+    result = hmrec.evaluate(data, ["repurchase"], artifacts=folder)
+    assert result.report == folder / "report.html" and result.report.is_file()
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["model"] == "repurchase" and meta["holdout_known"] is True
+    with pytest.raises(ValueError, match="artifacts"):  # never into the data folder's own files
+        hmrec.evaluate(data, ["repurchase"], artifacts=shop)

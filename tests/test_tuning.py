@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from hmrec.cli import app
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
-from hmrec.pipeline import TwoStageRecommender
+from hmrec.two_stage import TwoStageRecommender
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables
 from hmrec.schema import Col

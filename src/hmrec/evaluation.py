@@ -81,7 +81,7 @@ class Evaluation:
     cutoff: date
     scores: list[Score]
     recommendations: dict[str, pl.DataFrame]
-    fills: dict[str, list[int]]
+    fill: dict[str, list[int]]
     truth: pl.DataFrame
     importance: pl.DataFrame | None = None
     recall_curve: dict[str, list[float]] | None = None
@@ -166,7 +166,7 @@ def evaluate_models(
     if with_ablation:
         options = replace(options, cache=options.cache or WeekCache())
     truth = split.truth.collect()
-    scores, recs, fills = [], {}, {}
+    scores, recs, fill = [], {}, {}
     importance = None
     ranker_options = options
     features: list[str] = []
@@ -177,7 +177,7 @@ def evaluate_models(
             options.on_step(f"model {i + 1}/{len(names)}: fitting and scoring {name}")
         score, recs[name], model = _fit_and_score(name, split, dataset, options)
         scores.append(score)
-        fills[name] = list(model.popular)
+        fill[name] = list(model.fill)
         if model.features():
             importance, features = model.importance(), model.features()
             ranked = (score, recs[name], features)
@@ -201,7 +201,7 @@ def evaluate_models(
             dataset, split, replace(ranker_options, artifacts=None), base=ranked, on_step=options.on_step
         )
     sizes = tuple(sorted(curve_sizes))
-    return Evaluation(split.cutoff, scores, recs, fills, truth, importance, curve, sizes, removed, chosen, dataset)
+    return Evaluation(split.cutoff, scores, recs, fill, truth, importance, curve, sizes, removed, chosen, dataset)
 
 
 def evaluate_weeks(
@@ -236,7 +236,7 @@ def evaluate_weeks(
         )
         result = evaluate_models(dataset, names, split, week_options, curve_sizes if last else (), with_ablation)
         if not last:  # only the scores of an earlier week are kept
-            result = replace(result, recommendations={}, fills={}, truth=result.truth.clear(), importance=None)
+            result = replace(result, recommendations={}, fill={}, truth=result.truth.clear(), importance=None)
         done.append(result)
     weekly = tuple((r.cutoff, tuple(r.scores)) for r in done)
     ablations = [r.ablation for r in done if r.ablation is not None]

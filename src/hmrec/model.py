@@ -96,7 +96,7 @@ class Model:
         articles = dataset.ids.ids(Col.ARTICLE_ID)
         state = recommender.learned(dataset)  # type: ignore[attr-defined]
         tuning = recommender.tuning_meta()  # type: ignore[attr-defined]
-        fill = _articles(dataset, recommender.popular, to_ids=True)
+        fill = _articles(dataset, recommender.fill, to_ids=True)
         model = cls(name, settings, cutoff, fill, articles, state, tuning=tuning)
         model.bound = ((dataset.root, cutoff), recommender)
         return model
@@ -251,13 +251,6 @@ class Model:
         return dataset.ids.to_kaggle(
             asked.join(recs, on=Col.CUSTOMER).sort("__pos", Col.RANK).drop(Col.CUSTOMER)
         ).select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK)
-
-    @property
-    def fill_indices(self) -> list[int]:
-        """The fill list as indices of the data the model is bound to."""
-        if self.bound is None:
-            raise ModelError("recommend with the model first: the fill list is read in that data's ids")
-        return list(self.bound[1].popular)
 
     # saving
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+Step = Callable[[str], None]
+"""Told of each step of a piece of work, as text (``on_step``); ``StepPrinter`` is one."""
 
 
 class StepPrinter:

@@ -36,7 +36,7 @@ def _mf() -> type:
 
 
 def _ranker() -> type:
-    from hmrec.pipeline import TwoStageRecommender  # LightGBM loads only here
+    from hmrec.two_stage import TwoStageRecommender  # LightGBM loads only here
 
     return TwoStageRecommender
 

@@ -1,6 +1,6 @@
 """Settings chosen by validation on the data's own earlier weeks, within a time budget.
 
-It sits below ``pipeline.py``, which calls it: each trial fits the whole two-stage model through
+It sits below ``two_stage.py``, which calls it: each trial fits the whole two-stage model through
 the ``make`` callable the pipeline passes (a model with the trial's settings), so this module
 never imports the pipeline.
 

@@ -17,7 +17,7 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.features.article import ATTRIBUTES
-from hmrec.pipeline import TwoStageRecommender
+from hmrec.two_stage import TwoStageRecommender
 from hmrec.ranking import compiled, inference
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import (
@@ -33,7 +33,7 @@ from hmrec.ranking.data import (
 )
 from hmrec.ranking.inference import rank_chunk, rank_customers
 from hmrec.ranking.model import FittedRanker, stack_weeks
-from hmrec.recommenders.base import FILL
+from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
 
@@ -300,8 +300,8 @@ def test_cold_and_short_lists_are_filled_with_popular_articles(tiny_dataset: Dat
     recs = model.recommend(pl.Series([stranger, buyer], dtype=pl.UInt32), details=True)
     popular = popular_articles(split.history, split.cutoff)
     assert recs.filter(pl.col(Col.CUSTOMER) == stranger)[Col.ARTICLE].to_list() == popular[:12]
-    assert recs.filter(pl.col(Col.CUSTOMER) == stranger)[Col.SOURCES].unique().to_list() == [FILL]
-    ranked = recs.filter(pl.col(Col.CUSTOMER) == buyer, pl.col(Col.SOURCES) != FILL).sort(Col.RANK)
+    assert recs.filter(pl.col(Col.CUSTOMER) == stranger)[Col.SOURCES].unique().to_list() == [FILL_SOURCE]
+    ranked = recs.filter(pl.col(Col.CUSTOMER) == buyer, pl.col(Col.SOURCES) != FILL_SOURCE).sort(Col.RANK)
     own = ranked[Col.ARTICLE].to_list()
     assert 1 <= len(own) <= 3 and ranked[Col.SCORE].null_count() == 0
     mine = recs.filter(pl.col(Col.CUSTOMER) == buyer).sort(Col.RANK)[Col.ARTICLE].to_list()

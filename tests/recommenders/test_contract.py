@@ -101,7 +101,7 @@ def test_popular_counts_only_the_last_week() -> None:
         ("2020-09-21", 1, 2),
         ("2020-09-21", 2, 3),  # article 3: 1 sale last week
     ]
-    top = PopularRecommender().fit(WeekInput.before(history(rows), date(2020, 9, 22))).popular
+    top = PopularRecommender().fit(WeekInput.before(history(rows), date(2020, 9, 22))).fill
     assert top[:2] == [2, 3]
     assert 1 in top  # the older articles only fill the list after last week's
 
@@ -120,7 +120,7 @@ def test_repurchase_ranks_own_purchases_by_decayed_count() -> None:
     recs = model.recommend(pl.Series([0], dtype=pl.UInt32))
     assert recs[Col.ARTICLE].to_list()[:3] == [7, 5, 6]
     assert 8 not in recs[Col.ARTICLE].to_list()[:3]
-    assert recs[Col.ARTICLE].to_list()[3:] == [a for a in model.popular if a not in (5, 6, 7)][:9]
+    assert recs[Col.ARTICLE].to_list()[3:] == [a for a in model.fill if a not in (5, 6, 7)][:9]
 
 
 def test_fill_skips_articles_already_listed() -> None:
@@ -128,7 +128,7 @@ def test_fill_skips_articles_already_listed() -> None:
     recs = fill_with(own, pl.Series([0, 1], dtype=pl.UInt32), list(range(20)), k=4)
     assert recs.filter(pl.col(Col.CUSTOMER) == 0)[Col.ARTICLE].to_list() == [3, 1, 0, 2]
     assert recs.filter(pl.col(Col.CUSTOMER) == 1)[Col.ARTICLE].to_list() == [0, 1, 2, 3]
-    with pytest.raises(ValueError, match="fallback"):
+    with pytest.raises(ValueError, match="distinct fill articles"):
         fill_with(own, pl.Series([0], dtype=pl.UInt32), [1, 2], k=4)
 
 

@@ -209,7 +209,7 @@ def test_recommender_serves_unseen_customers_the_popular_list() -> None:
     history = shop_history()
     model = MFRecommender(replace(CFG, epochs=3), tune_epochs=False).fit(WeekInput.before(history, CUTOFF))
     stranger = model.recommend(pl.Series([10_000], dtype=pl.UInt32))
-    assert stranger[Col.ARTICLE].to_list() == model.popular[:12]
+    assert stranger[Col.ARTICLE].to_list() == model.fill[:12]
     known = model.recommend(pl.Series([0, 1], dtype=pl.UInt32))
     assert known.group_by(Col.CUSTOMER).agg(pl.col(Col.ARTICLE).n_unique())[Col.ARTICLE].to_list() == [12, 12]
 
@@ -311,7 +311,7 @@ def test_fold_in_gives_a_new_customer_their_taste(cfg: MFConfig) -> None:
     model = MFRecommender(cfg, tune_epochs=False).fit(WeekInput.before(history, CUTOFF))
     newcomer = rows([("2020-09-20", 60, 1, 0.05), ("2020-09-20", 60, 3, 0.05), ("2020-09-21", 60, 5, 0.05)])
     before = model.recommend(pl.Series([60], dtype=pl.UInt32))
-    assert before[Col.ARTICLE].to_list() == model.popular[:12]  # unseen: the popular list
+    assert before[Col.ARTICLE].to_list() == model.fill[:12]  # unseen: the popular list
     model.refresh(WeekInput.before(pl.concat([history, newcomer]), CUTOFF))
     picks = model.top_n(pl.Series([60], dtype=pl.UInt32), 5)[Col.ARTICLE].to_list()
     assert len(picks) == 5 and all(a % 2 == 1 for a in picks)

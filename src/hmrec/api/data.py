@@ -4,7 +4,6 @@ split, the customers of a file, a log whose last dates are typed wrong."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,13 +15,12 @@ from hmrec.data.dataset import Dataset, PrepareResult
 from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.shards import write_shards
 from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_stray_dates
+from hmrec.progress import Step
 from hmrec.ranking.config import RankerConfig
 from hmrec.schema import Col
 
 if TYPE_CHECKING:
     pass
-
-Step = Callable[[str], None]
 
 
 def prepare(

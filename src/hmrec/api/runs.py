@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from hmrec.recommenders.mf.choice import Choice
     from hmrec.tuning import TuneResult
 
-from hmrec.api.data import Step, holdout, refuse_stray
+from hmrec.api.data import holdout, refuse_stray
 from hmrec.api.tools import write_report
+from hmrec.progress import Step
 
 
 @contextmanager
@@ -298,9 +299,7 @@ def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings
         used = replace(settings, model=DEFAULT_MODEL, ranker=ranker, candidates=candidates, tune=None)
         used.save(folder / "model" / "settings.toml")
     main = result.main
-    write_artifacts(
-        folder, dataset, result.recommendations[main], main, result.cutoff, result.fills[main], result.truth
-    )
+    write_artifacts(folder, dataset, result.recommendations[main], main, result.cutoff, result.fill[main], result.truth)
     return write_report(result, folder, settings, dataset=dataset)
 
 
@@ -311,5 +310,5 @@ def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.D
 
     factors = model.article_factors(dataset)
     return write_artifacts(
-        folder, dataset, recs, model.name, scoring_cutoff(dataset), model.fill_indices, factors=factors
+        folder, dataset, recs, model.name, scoring_cutoff(dataset), model.recommender_for(dataset).fill, factors=factors
     )

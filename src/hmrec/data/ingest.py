@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from hmrec.data.atomic import locked, staged
 from hmrec.data.layout import MANIFEST, PREPARED_DIRNAME, PREPARED_FILES
 from hmrec.data.outputs import refuse_folder
 from hmrec.data.split import check_default_holdout, stray_dates
+from hmrec.progress import Step
 from hmrec.schema import (
     ARTICLE_COLUMNS,
     ARTICLE_ID_WIDTH,
@@ -40,8 +41,6 @@ FORMAT_VERSION = 2
 DISK_SLACK = 1 << 20
 """A read error while preparing, with less free space than this where the prepared data goes,
 is reported as the full disk it is (polars then reads back its own files cut short)."""
-Step = Callable[[str], None]
-"""Told of each step of the work, as text."""
 
 
 @dataclass

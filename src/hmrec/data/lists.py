@@ -85,24 +85,24 @@ def popular_articles(history: pl.LazyFrame, cutoff: date, days: int = 7, n: int 
     return best_sellers(history, cutoff, days, n)[Col.ARTICLE].to_list()
 
 
-FALLBACK_RANK = 1_000_000
+FILL_RANK = 1_000_000
 """Fallback articles rank after any of a customer's own."""
 
 
-def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[int], k: int = K) -> pl.DataFrame:
-    """Each of ``customers`` gets ``k`` distinct articles: its own ranked ones, then ``fallback``.
+def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fill: list[int], k: int = K) -> pl.DataFrame:
+    """Each of ``customers`` gets ``k`` distinct articles: its own ranked ones, then ``fill``.
 
     ``ranked`` holds ``customer, article, rank`` (None: nothing of its own); rows for other
-    customers are ignored. Raises when ``fallback`` is too short to fill ``k`` slots.
+    customers are ignored. Raises when ``fill`` is too short to fill ``k`` slots.
 
     Three kinds of customer, each the cheap way: those with ``k`` distinct articles of their
-    own keep their ``k`` best, those with none get the fallback's first ``k`` distinct (one
-    list, joined), and only those in between are merged with the fallback article by article.
+    own keep their ``k`` best, those with none get the fill's first ``k`` distinct (one
+    list, joined), and only those in between are merged with the fill article by article.
     """
-    if len(set(fallback)) < k:
-        raise ValueError(f"need at least {k} distinct fallback articles, got {len(set(fallback))}")
+    if len(set(fill)) < k:
+        raise ValueError(f"need at least {k} distinct fill articles, got {len(set(fill))}")
     who = pl.LazyFrame({Col.CUSTOMER: customers.cast(INDEX_DTYPE)}).unique()
-    fallback = fallback[: 2 * k]  # enough to fill any list: at most k are already taken
+    fill = fill[: 2 * k]  # enough to fill any list: at most k are already taken
 
     def ranks_up_to_k(rows: pl.LazyFrame) -> pl.LazyFrame:
         """``rows`` (sorted by customer, then best first, articles distinct) ranked 1, 2, ...
@@ -110,7 +110,7 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
         ranked_rows = rows.with_columns(pl.int_range(1, pl.len() + 1).over(Col.CUSTOMER).alias(Col.RANK))
         return ranked_rows.filter(pl.col(Col.RANK) <= k).select(Col.CUSTOMER, Col.ARTICLE, Col.RANK)
 
-    distinct = list(dict.fromkeys(fallback))[:k]  # what a customer without articles gets
+    distinct = list(dict.fromkeys(fill))[:k]  # what a customer without articles gets
     first_k = pl.LazyFrame(
         {Col.ARTICLE: pl.Series(distinct, dtype=INDEX_DTYPE), Col.RANK: pl.Series(range(1, k + 1), dtype=pl.Int64)}
     )
@@ -131,8 +131,8 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fallback: list[
     )
     listed = pl.LazyFrame(  # ranked after any of a customer's own articles
         {
-            Col.ARTICLE: pl.Series(fallback, dtype=INDEX_DTYPE),
-            Col.RANK: pl.Series(range(FALLBACK_RANK, FALLBACK_RANK + len(fallback)), dtype=pl.Int64),
+            Col.ARTICLE: pl.Series(fill, dtype=INDEX_DTYPE),
+            Col.RANK: pl.Series(range(FILL_RANK, FILL_RANK + len(fill)), dtype=pl.Int64),
         }
     )
     full = ranks_up_to_k(own.filter(pl.col("__n") >= k))

@@ -5,9 +5,9 @@ same frames; the engine is a deployment choice, never a model choice (docs/scale
 from __future__ import annotations
 
 from hmrec.data.dataset import Dataset
-from hmrec.engine.base import ENGINES, RAY_INSTALL, Engine, EngineError, LocalEngine, Progress, Work
+from hmrec.engine.base import ENGINES, RAY_INSTALL, Engine, EngineError, LocalEngine, OnPart, Work
 
-__all__ = ["ENGINES", "RAY_INSTALL", "Engine", "EngineError", "LocalEngine", "Progress", "Work", "make_engine"]
+__all__ = ["ENGINES", "RAY_INSTALL", "Engine", "EngineError", "LocalEngine", "OnPart", "Work", "make_engine"]
 
 
 def make_engine(

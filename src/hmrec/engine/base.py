@@ -19,8 +19,9 @@ import polars as pl
 
 from hmrec.data.week import WeekInput
 
-Progress = Callable[[int, int], None]
-Work = Callable[[WeekInput, pl.Series, Progress | None], pl.DataFrame]
+OnPart = Callable[[int, int], None]
+"""Told of parts done: ``on_part(done, total)``."""
+Work = Callable[[WeekInput, pl.Series, OnPart | None], pl.DataFrame]
 ENGINES = ("local", "ray")
 RAY_INSTALL = "pip install 'hmrec[ray]'"
 
@@ -33,7 +34,7 @@ class Engine(Protocol):
     name: str
 
     def map(
-        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
     ) -> list[pl.DataFrame]: ...
 
     def __enter__(self) -> Engine: ...
@@ -48,7 +49,7 @@ class LocalEngine:
     name: str = "local"
 
     def map(
-        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
     ) -> list[pl.DataFrame]:
         return [work(week, customers, on_part)]
 

@@ -18,7 +18,7 @@ from hmrec import faults
 from hmrec.data.dataset import Dataset
 from hmrec.data.shards import has_shards, shard_rows, write_shards, written_shards
 from hmrec.data.week import Shared, WeekInput
-from hmrec.engine.base import RAY_INSTALL, EngineError, Progress, Work
+from hmrec.engine.base import RAY_INSTALL, EngineError, OnPart, Work
 
 
 def _run_shard(
@@ -91,7 +91,7 @@ class RayEngine:
             self.started = False
 
     def map(
-        self, week: WeekInput, customers: pl.Series, work: Work, on_part: Progress | None = None
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
     ) -> list[pl.DataFrame]:
         ray = ray_module()
         if not ray.is_initialized():
@@ -115,7 +115,7 @@ class RayEngine:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _wait(self, ray: Any, refs: Sequence[Any], on_part: Progress | None) -> list[str]:
+    def _wait(self, ray: Any, refs: Sequence[Any], on_part: OnPart | None) -> list[str]:
         pending, done = list(refs), 0
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)

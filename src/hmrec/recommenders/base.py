@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import polars as pl
 
 from hmrec.data.dataset import Dataset
-from hmrec.data.lists import FALLBACK_RANK, fill_with, top_per_customer
+from hmrec.data.lists import FILL_RANK, fill_with, top_per_customer
 from hmrec.data.week import WeekInput
 from hmrec.features.lookup import packed
 from hmrec.schema import Col, K
@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from hmrec.recommenders.options import ModelOptions
     from hmrec.settings import Settings
 
-__all__ = ["FALLBACK_RANK", "FILL", "Persisted", "Recommender", "fill_with", "top_per_customer", "with_details"]
+__all__ = ["FILL_RANK", "FILL_SOURCE", "Persisted", "Recommender", "fill_with", "top_per_customer", "with_details"]
 
 
 PAIR = "__pair"
-FILL = "popular fill"
+FILL_SOURCE = "popular fill"
 """The ``sources`` of an article the popular fill added to a ranked list."""
 
 
@@ -41,7 +41,7 @@ class Recommender(Protocol):
     """
 
     name: str
-    popular: list[int]
+    fill: list[int]
 
     def fit(self, week: WeekInput) -> Recommender: ...
 
@@ -102,7 +102,7 @@ class Persisted:
         """A model that scores ``week`` of ``dataset`` with ``learned`` and the fill list (in
         ``dataset``'s indices), without fitting."""
         model = cls()
-        model.popular = fill  # type: ignore[attr-defined]
+        model.fill = fill  # type: ignore[attr-defined]
         return model.refresh(week)  # type: ignore[attr-defined]
 
     def use(self, engine: Engine, on_step: Any) -> None:
@@ -140,7 +140,7 @@ def with_details(recs: pl.DataFrame, scored: pl.DataFrame | None, name: str) -> 
         recs.with_columns(pair)
         .join(details, on=PAIR, how="left", maintain_order="left")
         .drop(PAIR)
-        .with_columns(pl.col(Col.SOURCES).fill_null(FILL))
+        .with_columns(pl.col(Col.SOURCES).fill_null(FILL_SOURCE))
     )
 
 

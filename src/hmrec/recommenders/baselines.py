@@ -18,11 +18,11 @@ class PopularRecommender(Persisted):
 
     days: int = 7
     name: str = "popular"
-    popular: list[int] = field(default_factory=list)
+    fill: list[int] = field(default_factory=list)
 
     def fit(self, week: WeekInput) -> PopularRecommender:
-        self.popular = popular_articles(week.history, week.cutoff, self.days)
-        if len(self.popular) < K:
+        self.fill = popular_articles(week.history, week.cutoff, self.days)
+        if len(self.fill) < K:
             raise ValueError(f"the history before {week.cutoff} holds fewer than {K} distinct articles")
         return self
 
@@ -31,7 +31,7 @@ class PopularRecommender(Persisted):
         return self
 
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:
-        recs = fill_with(None, customers, self.popular, k)
+        recs = fill_with(None, customers, self.fill, k)
         return with_details(recs, None, self.name) if details else recs
 
 
@@ -46,11 +46,11 @@ class RepurchaseRecommender(Persisted):
     weeks: int = 26
     decay: float = 0.03
     name: str = "repurchase"
-    popular: list[int] = field(default_factory=list)
+    fill: list[int] = field(default_factory=list)
     counts: pl.DataFrame | None = None
 
     def fit(self, week: WeekInput) -> RepurchaseRecommender:
-        self.popular = PopularRecommender().fit(week).popular
+        self.fill = PopularRecommender().fit(week).fill
         return self.refresh(week)
 
     def refresh(self, week: WeekInput) -> RepurchaseRecommender:
@@ -63,5 +63,5 @@ class RepurchaseRecommender(Persisted):
             raise RuntimeError("call fit() before recommend()")
         who = pl.LazyFrame({Col.CUSTOMER: customers.cast(INDEX_DTYPE)})
         own = top_per_customer(self.counts.lazy().join(who, on=Col.CUSTOMER, how="semi"), k)
-        recs = fill_with(own, customers, self.popular, k)
+        recs = fill_with(own, customers, self.fill, k)
         return with_details(recs, None, self.name) if details else recs

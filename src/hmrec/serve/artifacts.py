@@ -64,7 +64,7 @@ def write_artifacts(
     recs: pl.DataFrame,
     model: str,
     cutoff: date,
-    popular: list[int],
+    fill: list[int],
     truth: pl.DataFrame | None = None,
     factors: np.ndarray | None = None,
 ) -> Path:
@@ -75,7 +75,7 @@ def write_artifacts(
     folder.mkdir(parents=True, exist_ok=True)
     ranked, newest_first = _ranked_and_history(dataset, recs, cutoff)
     articles = dataset.ids.to_kaggle(dataset.articles()).select(Col.ARTICLE_ID, *ARTICLE_FIELDS)
-    popular_ids = dataset.ids.to_kaggle(pl.DataFrame({Col.ARTICLE: pl.Series(popular, dtype=INDEX_DTYPE)}))[
+    fill_ids = dataset.ids.to_kaggle(pl.DataFrame({Col.ARTICLE: pl.Series(fill, dtype=INDEX_DTYPE)}))[
         Col.ARTICLE_ID
     ].to_list()
     _write(folder / RECOMMENDATIONS, ranked)
@@ -92,7 +92,7 @@ def write_artifacts(
     meta = {
         "model": model,
         "cutoff": cutoff.isoformat(),
-        "popular": popular_ids,
+        "popular": fill_ids,  # the fill list (the key of the file format)
         "holdout_known": truth is not None,
         "files": {name: digest(folder / name) for name in written},
     }

@@ -80,7 +80,7 @@ class MFRecommender(Persisted):
     model: MatrixFactorization | None = None
     result: TrainResult | None = None
     choice: Choice | None = None
-    popular: list[int] = field(default_factory=list)
+    fill: list[int] = field(default_factory=list)
     candidates: np.ndarray | None = None
     known: np.ndarray | None = None
     adjust: pl.DataFrame | None = None
@@ -222,9 +222,9 @@ class MFRecommender(Persisted):
         """
         if self.model is None or self.trained is None:
             raise RuntimeError("call fit() or load() before refresh()")
-        history, cutoff, fill = week.history, week.cutoff, self.popular
+        history, cutoff, fill = week.history, week.cutoff, self.fill
         self.prepare_scoring(history, cutoff)
-        self.popular = fill or self.popular  # the fitted fill list is part of the model
+        self.fill = fill or self.fill  # the fitted fill list is part of the model
         new = self.known[~np.isin(self.known, self.trained)]
         if len(new):
             self._fold_in(before(history, cutoff), cutoff, new)
@@ -292,7 +292,7 @@ class MFRecommender(Persisted):
     def _read_lists(self, history: pl.LazyFrame, cutoff: date) -> None:
         """The popular list, the candidate articles and the known customers before ``cutoff``."""
         history = before(history, cutoff)
-        self.popular = popular_articles(history, cutoff)
+        self.fill = popular_articles(history, cutoff)
         recent = history.filter(pl.col(Col.DATE) >= cutoff - timedelta(weeks=self.candidate_weeks))
         self.candidates = recent.select(pl.col(Col.ARTICLE).unique().sort()).collect()[Col.ARTICLE].to_numpy()
         self.known = history.select(pl.col(Col.CUSTOMER).unique().sort()).collect()[Col.CUSTOMER].to_numpy()
@@ -320,5 +320,5 @@ class MFRecommender(Persisted):
         return top_n_scores(self.model, seen, self.candidates, n, self.chunk_size, self.adjust)
 
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame:
-        recs = fill_with(self.top_n(customers, k).lazy(), customers, self.popular, k)
+        recs = fill_with(self.top_n(customers, k).lazy(), customers, self.fill, k)
         return with_details(recs, None, self.name) if details else recs

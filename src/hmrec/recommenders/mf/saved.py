@@ -77,7 +77,7 @@ class MFState:
     def bind(self, dataset: Dataset, fill: list[int]) -> MFRecommender:
         """A copy of the fitted recommender re-indexed to ``dataset``'s ids, with the fill list."""
         old = self.recommender
-        rec = replace(old, popular=fill, on_epoch=None, checkpoint_dir=None)
+        rec = replace(old, fill=fill, on_epoch=None, checkpoint_dir=None)
         cmap, amap = dataset.ids.ids(Col.CUSTOMER_ID), dataset.ids.ids(Col.ARTICLE_ID)
         if cmap.equals(self.customers) and amap.equals(self.articles):
             return rec

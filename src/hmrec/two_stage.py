@@ -13,6 +13,7 @@ import polars as pl
 
 from hmrec.data.week import WeekInput
 from hmrec.engine import Engine, LocalEngine
+from hmrec.progress import Step
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import (
     CandidateConfig,
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from hmrec.data.dataset import Dataset
     from hmrec.recommenders.options import ModelOptions
     from hmrec.settings import Settings
-
-Step = Callable[[str], None]
 
 
 @dataclass
@@ -66,7 +65,7 @@ class TwoStageRecommender(Persisted):
     name: str = "ranker"
     tuning: TuneResult | None = None
     ranker: FittedRanker | None = None
-    popular: list[int] = field(default_factory=list)
+    fill: list[int] = field(default_factory=list)
     history: pl.LazyFrame | None = None
     cutoff: date | None = None
 
@@ -122,7 +121,7 @@ class TwoStageRecommender(Persisted):
             engine=engine,
             on_step=on_step,
             ranker=learned,
-            popular=fill,
+            fill=fill,
         )
         return ranker.refresh(week)
 
@@ -207,7 +206,7 @@ class TwoStageRecommender(Persisted):
             )
             fitted = replace(refitted, valid_map=fitted.valid_map)
         self.ranker = fitted
-        self.popular = PopularRecommender().fit(week).popular
+        self.fill = PopularRecommender().fit(week).fill
         self.refresh(week)
         if self.artifacts is not None:
             meta = {"cutoff": cutoff.isoformat(), "candidates": asdict(self.candidates), "ranker": asdict(self.config)}
@@ -241,7 +240,7 @@ class TwoStageRecommender(Persisted):
         parts = self.engine.map(week, customers, work, chunk_done)
         scored = pl.concat(parts).sort(Col.CUSTOMER, Col.RANK)
         self._step("ranker: filling short lists with popular articles")
-        recs = fill_with(scored.lazy(), customers, self.popular, k)
+        recs = fill_with(scored.lazy(), customers, self.fill, k)
         return with_details(recs, scored, self.name) if details or explain else recs
 
 
