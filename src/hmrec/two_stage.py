@@ -172,6 +172,9 @@ class TwoStageRecommender(Persisted):
         return caches.get(result.candidates)
 
     def fit(self, week: WeekInput) -> TwoStageRecommender:
+        """Label the ``train_weeks + 1`` weeks before the cutoff (tuning the settings first with a
+        ``tune_budget``), fit the ranker on the older ones with the newest picking the rounds, refit
+        on the newest, and keep the fill list; the model and its files go to ``artifacts``."""
         history, cutoff = week.history, week.cutoff
         self.tables.prime(history, cutoff)  # tables every earlier week reads, computed once here
         tuned = self._tune(history, cutoff) if self.tune_budget is not None else None

@@ -31,6 +31,9 @@ class EngineError(RuntimeError):
 
 
 class Engine(Protocol):
+    """What runs a week's per-customer work: ``map`` gives ``work`` the week and (a part of) the
+    customers and returns the frames of all parts, in part order; used in a ``with`` block."""
+
     name: str
 
     def map(

@@ -211,6 +211,9 @@ def union_at(runs: list[SourceRun], n: int, cut: Cut | None = None, cap: int | N
 
 @dataclass(frozen=True)
 class QualityRow:
+    """One row of the candidate quality table: a source (or the union, cut, pool), how good its
+    candidates are for the week's buyers, and the seconds it took."""
+
     name: str
     quality: CandidateQuality
     seconds: float

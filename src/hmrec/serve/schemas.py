@@ -6,6 +6,8 @@ from pydantic import BaseModel
 
 
 class Article(BaseModel):
+    """An article of the catalogue as the page shows it (``colour_hex``: a swatch of its colour)."""
+
     article_id: str
     name: str | None
     product_type: str | None
@@ -17,6 +19,9 @@ class Article(BaseModel):
 
 
 class Recommendation(BaseModel):
+    """One recommended article: its rank, score (null for the fill), the sources that proposed it, and whether it
+    was bought in the holdout week (null for a submission)."""
+
     rank: int
     article: Article
     score: float | None
@@ -25,15 +30,21 @@ class Recommendation(BaseModel):
 
 
 class Reason(BaseModel):
+    """A feature that moved a ranked article's score, and by how much (LightGBM's contribution)."""
+
     feature: str
     contribution: float
 
 
 class Explained(Recommendation):
+    """A recommendation with the three features that moved its score most (null for the fill)."""
+
     explain: list[Reason] | None  # None: the fill list, which the ranker did not score
 
 
 class Recommendations(BaseModel):
+    """A customer's recommendations, best first (``known`` false: the fill list)."""
+
     customer_id: str
     known: bool  # False: an unknown customer, given the popular list
     model: str
@@ -42,22 +53,30 @@ class Recommendations(BaseModel):
 
 
 class Similar(BaseModel):
+    """An article like the asked one, with the signals that found it."""
+
     rank: int
     article: Article
     sources: list[str]  # bought_together, same_product, embedding
 
 
 class SimilarArticles(BaseModel):
+    """The asked article and the articles like it, most similar first."""
+
     article: Article
     similar: list[Similar]
 
 
 class Pick(BaseModel):
+    """A customer worth a look on the explorer page, and why."""
+
     customer_id: str
     why: str
 
 
 class Purchase(BaseModel):
+    """One purchase before the cutoff."""
+
     date: str
     article: Article
     price: float
@@ -65,6 +84,9 @@ class Purchase(BaseModel):
 
 
 class History(BaseModel):
+    """A customer's latest purchases before the cutoff, newest first, and what they bought in the holdout week (when
+    known)."""
+
     customer_id: str
     known: bool
     purchases: list[Purchase]
@@ -72,6 +94,9 @@ class History(BaseModel):
 
 
 class Health(BaseModel):
+    """What the server holds: the model, the cutoff, how many customers and articles, whether the holdout week is
+    known."""
+
     status: str
     model: str
     cutoff: str

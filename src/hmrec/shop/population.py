@@ -227,6 +227,8 @@ def _outfit_partners(
 
 @dataclass(frozen=True)
 class Customers:
+    """Per-customer arrays (index = position in customers.csv) and the customer table."""
+
     frame: pl.DataFrame  # the 7 customer columns
     ids: pl.Series
     style: np.ndarray
