@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.progress import Progress, TaskID
 
 from hmrec import api
 from hmrec.api import (
@@ -51,6 +52,17 @@ def out_path(out: Path | None, legacy: Path | None) -> Path:
     return out if out is not None else legacy  # type: ignore[return-value]
 
 
+def told(bar: Progress, task: TaskID, runner: Engine) -> dict[str, object]:
+    """What a fitting call is given to tell of its work: its steps on the progress display,
+    what tuning and the MF model tried and chose printed, and the engine it runs on."""
+    return {
+        "on_step": lambda text: bar.update(task, description=text),
+        "on_tuned": print_tuning,
+        "on_mf_choice": print_mf_choice,
+        "engine": runner,
+    }
+
+
 def evaluate_and_save(
     dataset: Dataset,
     names: list[str],
@@ -70,10 +82,7 @@ def evaluate_and_save(
                 dataset,
                 names,
                 settings,
-                on_step=lambda text: bar.update(task, description=text),
-                on_tuned=print_tuning,
-                on_mf_choice=print_mf_choice,
-                engine=runner,
+                **told(bar, task, runner),
                 curve_sizes=CURVE_SIZES,
                 ablation=ablation,
                 artifacts=folder,
@@ -141,10 +150,7 @@ def fit_with_progress(dataset: Dataset, settings: Settings, runner: Engine, doin
             lambda: api.fit(
                 dataset,
                 settings,
-                on_step=lambda text: bar.update(task, description=text),
-                on_tuned=print_tuning,
-                on_mf_choice=print_mf_choice,
-                engine=runner,
+                **told(bar, task, runner),
             )
         )
 
@@ -184,10 +190,7 @@ def submit(
                 settings,
                 artifacts=folder,
                 explain=explain,
-                on_step=lambda text: bar.update(task, description=text),
-                on_tuned=print_tuning,
-                on_mf_choice=print_mf_choice,
-                engine=runner,
+                **told(bar, task, runner),
             )
         )
     console.print(f"wrote {target} ({done.customers:,} customers, model {done.model.name}); artifacts: {folder}")
