@@ -94,8 +94,8 @@ class Model:
     def fitted(cls, name: str, settings: Settings, dataset: Dataset, recommender: Recommender, cutoff: date) -> Model:
         """The model of ``recommender``, fitted on ``dataset`` before ``cutoff``."""
         articles = dataset.ids.ids(Col.ARTICLE_ID)
-        state = recommender.learned(dataset)  # type: ignore[attr-defined]
-        tuning = recommender.tuning_meta()  # type: ignore[attr-defined]
+        state = recommender.learned(dataset)
+        tuning = recommender.tuning_meta()
         fill = _articles(dataset, recommender.fill, to_ids=True)
         model = cls(name, settings, cutoff, fill, articles, state, tuning=tuning)
         model.bound = ((dataset.root, cutoff), recommender)
@@ -113,7 +113,7 @@ class Model:
         key = (dataset.root, scoring_cutoff(dataset))  # the same folder prepared again is other data
         if self.bound is not None and self.bound[0] == key:
             recommender = self.bound[1]
-            recommender.use(self.engine, self.on_step)  # type: ignore[attr-defined]  # this call's, not the fit's
+            recommender.use(self.engine, self.on_step)  # this call's, not the fit's
             return recommender
         recommender = self._bind(dataset)
         self.bound = (key, recommender)
@@ -227,7 +227,7 @@ class Model:
         article index; the MF model's), or None for a model without factors."""
         if not self.kind.has_factors:  # nothing to bind for them
             return None
-        return self.recommender_for(dataset).article_factors()  # type: ignore[attr-defined]
+        return self.recommender_for(dataset).article_factors()
 
     def write_submission(
         self,

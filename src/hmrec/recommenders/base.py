@@ -36,8 +36,9 @@ class Recommender(Protocol):
     without fitting again (what a saved model does with new data);
     ``recommend`` returns, for each given customer, ``k`` distinct articles as ``customer,
     article, rank`` (see ``schema.RECOMMENDATION_SCHEMA``), rank 1 the most likely, and with
-    ``details`` also ``score`` and ``sources`` (``with_details``). ``popular`` is the fill list:
-    what a customer with too few articles of their own gets.
+    ``details`` also ``score`` and ``sources`` (``with_details``). ``fill`` is the fill list:
+    what a customer with too few articles of their own gets. The rest is ``Persisted``'s: what a
+    saved model keeps of it and what it can tell.
     """
 
     name: str
@@ -48,6 +49,20 @@ class Recommender(Protocol):
     def refresh(self, week: WeekInput) -> Recommender: ...
 
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame: ...
+
+    def learned(self, dataset: Dataset) -> Any: ...
+
+    def tuning_meta(self) -> dict[str, Any] | None: ...
+
+    def use(self, engine: Engine, on_step: Any) -> None: ...
+
+    def importance(self) -> pl.DataFrame | None: ...
+
+    def features(self) -> list[str]: ...
+
+    def tuned(self) -> tuple[Any, Any] | None: ...
+
+    def article_factors(self) -> Any: ...
 
 
 class Persisted:
