@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from hmrec.cli import app
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
-from hmrec.two_stage import TwoStageRecommender
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables
 from hmrec.schema import Col
 from hmrec.tuning import Make, paired_gain, tune
+from hmrec.two_stage import TwoStageRecommender
 from tests.conftest import WIDE
 
 QUICK = RankerConfig(train_weeks=2, max_rounds=40, early_stopping=10)

@@ -17,7 +17,6 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.features.article import ATTRIBUTES
-from hmrec.two_stage import TwoStageRecommender
 from hmrec.ranking import compiled, inference
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import (
@@ -36,6 +35,7 @@ from hmrec.ranking.model import FittedRanker, stack_weeks
 from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
+from hmrec.two_stage import TwoStageRecommender
 
 WEEK = date(2020, 9, 15)
 
