@@ -224,13 +224,7 @@ def refuse_outputs(
     """``outputs.UnsafeOutput`` (a ``ValueError``) when an output would write over, into or
     around what the user gave (the data folder, its files, the prepared folder): ``files`` and
     ``folders`` by what they are (an option's name)."""
-    inputs = [dataset.root]
-    if dataset.source is not None:
-        inputs = [dataset.source, *outputs.data_inputs(dataset.source), dataset.root]
-    for name, folder in (folders or {}).items():
-        outputs.refuse_folder(folder, name, inputs=inputs, read_from=[dataset.root])
-    for name, path in (files or {}).items():
-        outputs.refuse_file(path, name, inputs=inputs, read_from=[dataset.root, *(folders or {}).values()])
+    outputs.refuse_outputs(dataset.source, dataset.root, files, folders)
 
 
 @contextmanager

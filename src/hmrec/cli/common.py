@@ -38,13 +38,8 @@ def refuse_unsafe(
     us (``outputs``): ``files`` and ``folders`` by option name; ``inputs`` are the run's input
     files and folders beside the data folder, ``read_from`` the folders it reads (a model)."""
     prepared = api.prepared_folder(data, prepared_dir())
-    given = [data, *outputs.data_inputs(data), prepared, *inputs]
-    folders = folders or {}
     try:
-        for option, folder in folders.items():
-            outputs.refuse_folder(folder, option, inputs=given, read_from=[prepared, *read_from])
-        for option, path in (files or {}).items():
-            outputs.refuse_file(path, option, inputs=given, read_from=[prepared, *read_from, *folders.values()])
+        outputs.refuse_outputs(data, prepared, files, folders, inputs, read_from)
     except outputs.UnsafeOutput as exc:
         raise fail(str(exc)) from None
 

@@ -21,7 +21,7 @@ Paths are compared after resolving symbolic links, so a link to an input is the 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from hmrec.schema import FILES
@@ -125,3 +125,23 @@ def refuse_file(path: Path, option: str, *, inputs: Iterable[Path] = (), read_fr
     parent = real.parent
     if parent.exists() and not os.access(parent, os.W_OK):
         raise UnsafeOutput(f"{parent}: the folder is not writable; give {option} a path you can write to")
+
+
+def refuse_outputs(
+    data: Path | None,
+    prepared: Path,
+    files: dict[str, Path] | None = None,
+    folders: dict[str, Path] | None = None,
+    inputs: Sequence[Path] = (),
+    read_from: Sequence[Path] = (),
+) -> None:
+    """Raise :class:`UnsafeOutput` when an output would write over, into or around what the user
+    gave: the ``data`` folder (None: not known) and its Kaggle files, the ``prepared`` folder, the
+    run's other ``inputs``; ``files`` and ``folders`` are named by what they are (an option).
+    ``read_from`` are folders the run reads (a model), which no output may replace."""
+    given = [*([data, *data_inputs(data)] if data is not None else []), prepared, *inputs]
+    folders = folders or {}
+    for name, folder in folders.items():
+        refuse_folder(folder, name, inputs=given, read_from=[prepared, *read_from])
+    for name, path in (files or {}).items():
+        refuse_file(path, name, inputs=given, read_from=[prepared, *read_from, *folders.values()])
