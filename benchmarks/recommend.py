@@ -58,7 +58,7 @@ def main() -> None:
         "recommend": run(
             [
                 "recommend",
-                "--model",
+                "--model-dir",
                 str(args.work / "model"),
                 "--data",
                 str(args.data),
