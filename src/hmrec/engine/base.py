@@ -1,4 +1,4 @@
-"""Engines run the per-customer work of a week (DESIGN.md, "Scale"): ``local``, in this process;
+"""Engines run the per-customer work of a week (docs/architecture.md, "Engines"): ``local``, in this process;
 ``ray``, as Ray tasks over shards of customers, each reading only its shard's rows, with the
 week's global state put once in Ray's object store. Both give the same frames; the engine is a
 deployment choice, never a model choice.
