@@ -30,7 +30,7 @@ CRIPPLED = replace(QUICK, drop_blocks=("article", "pair", "retrieval", "trend", 
 SEARCH = (("blocks", (({"drop_blocks": ()}, {}),)),)
 
 
-def _tables(dataset: Dataset) -> Make:
+def _make(dataset: Dataset) -> Make:
     """What the pipeline gives the tuning: a two-stage model of the dataset's tables."""
     tables = Tables(dataset.articles(), dataset.customers())
     return lambda ranker, candidates, cache: TwoStageRecommender(
@@ -41,7 +41,7 @@ def _tables(dataset: Dataset) -> Make:
 def test_tuning_picks_the_known_better_setting(tiny_dataset: Dataset) -> None:
     split = Split.at(tiny_dataset.transactions())
     result = tune(
-        tiny_dataset.transactions(), split.cutoff, _tables(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH
+        tiny_dataset.transactions(), split.cutoff, _make(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH
     )
     assert [t.label for t in result.trials] == ["defaults", "drop_blocks=()"]
     assert result.trials[1].mean > result.trials[0].mean and result.trials[1].kept
@@ -53,9 +53,7 @@ def test_tuning_picks_the_known_better_setting(tiny_dataset: Dataset) -> None:
 def test_a_worse_setting_is_not_kept(tiny_dataset: Dataset) -> None:
     split = Split.at(tiny_dataset.transactions())
     worse = (("blocks", (({"drop_blocks": CRIPPLED.drop_blocks}, {}),)),)
-    result = tune(
-        tiny_dataset.transactions(), split.cutoff, _tables(tiny_dataset), QUICK, CANDIDATES, 600, search=worse
-    )
+    result = tune(tiny_dataset.transactions(), split.cutoff, _make(tiny_dataset), QUICK, CANDIDATES, 600, search=worse)
     assert not result.trials[1].kept and result.ranker == QUICK
     assert "no change beat the defaults" in result.reason()
 
@@ -63,12 +61,12 @@ def test_a_worse_setting_is_not_kept(tiny_dataset: Dataset) -> None:
 def test_trials_that_do_not_fit_the_budget_are_skipped(tiny_dataset: Dataset) -> None:
     split = Split.at(tiny_dataset.transactions())
     result = tune(
-        tiny_dataset.transactions(), split.cutoff, _tables(tiny_dataset), QUICK, CANDIDATES, 1e-3, search=SEARCH
+        tiny_dataset.transactions(), split.cutoff, _make(tiny_dataset), QUICK, CANDIDATES, 1e-3, search=SEARCH
     )
     assert [t.label for t in result.trials] == ["defaults"] and result.skipped == ["drop_blocks=()"]
     assert result.ranker == QUICK and "skipped for the budget: drop_blocks=()" in result.reason()
     with pytest.raises(ValueError, match="budget must be positive"):
-        tune(tiny_dataset.transactions(), split.cutoff, _tables(tiny_dataset), QUICK, CANDIDATES, 0)
+        tune(tiny_dataset.transactions(), split.cutoff, _make(tiny_dataset), QUICK, CANDIDATES, 0)
 
 
 def test_the_holdout_week_takes_no_part(tiny_dataset: Dataset) -> None:
@@ -79,8 +77,8 @@ def test_the_holdout_week_takes_no_part(tiny_dataset: Dataset) -> None:
     n_articles = tiny_dataset.n_articles()
     other = week.with_columns(((pl.col(Col.ARTICLE) + 1) % n_articles).cast(pl.UInt32).alias(Col.ARTICLE))
     changed = pl.concat([tx.filter(pl.col(Col.DATE) < split.cutoff).collect(), other, other, other]).lazy()
-    honest = tune(tx, split.cutoff, _tables(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH)
-    leaky = tune(changed, split.cutoff, _tables(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH)
+    honest = tune(tx, split.cutoff, _make(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH)
+    leaky = tune(changed, split.cutoff, _make(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH)
     for h, lk in zip(honest.trials, leaky.trials, strict=True):  # equal up to the order of a float sum
         assert h.maps == pytest.approx(lk.maps, rel=1e-12)
 
@@ -134,7 +132,7 @@ def test_a_change_is_kept_only_above_twice_its_standard_error(
     monkeypatch.setattr("hmrec.tuning.validation_aps", lambda *args: next(made))
     split = Split.at(tiny_dataset.transactions())
     result = tune(
-        tiny_dataset.transactions(), split.cutoff, _tables(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH
+        tiny_dataset.transactions(), split.cutoff, _make(tiny_dataset), CRIPPLED, CANDIDATES, 600, search=SEARCH
     )
     trial = result.trials[1]
     assert trial.gain == pytest.approx(0.01) and trial.kept is kept
@@ -146,4 +144,4 @@ def test_a_change_is_kept_only_above_twice_its_standard_error(
 def test_tuning_needs_two_validation_weeks(tiny_dataset: Dataset) -> None:
     split = Split.at(tiny_dataset.transactions())
     with pytest.raises(ValueError, match="at least two validation weeks"):
-        tune(tiny_dataset.transactions(), split.cutoff, _tables(tiny_dataset), QUICK, CANDIDATES, 600, weeks=1)
+        tune(tiny_dataset.transactions(), split.cutoff, _make(tiny_dataset), QUICK, CANDIDATES, 600, weeks=1)

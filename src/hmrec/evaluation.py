@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -27,9 +26,6 @@ from hmrec.recommenders.base import Recommender, source_lists
 from hmrec.recommenders.options import ModelOptions
 from hmrec.registry import DEFAULT_MODEL, RULE_BASELINES, make_model, model_class
 from hmrec.schema import Col, K
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,15 @@ def test_id_order_sorts_by_the_id_as_text() -> None:
 def test_a_series_of_another_name_is_refused() -> None:
     with pytest.raises(ValueError, match="customer_id or article_id"):
         IDS.to_index(pl.Series("id", ["x"]))
+
+
+def test_rows_in_any_order_hold_the_same_pairs() -> None:
+    recs = pl.DataFrame(
+        {
+            Col.CUSTOMER: pl.Series([2, 0, 1, 2], dtype=INDEX_DTYPE),
+            Col.ARTICLE: pl.Series([1, 0, 1, 0], dtype=INDEX_DTYPE),
+        }
+    )
+    ordered = IDS.to_kaggle(recs)
+    anyhow = IDS.to_kaggle(recs.lazy(), in_order=False).collect()
+    assert sorted(anyhow.rows()) == sorted(ordered.rows()) and anyhow.height == 4

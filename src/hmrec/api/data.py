@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -18,9 +17,6 @@ from hmrec.data.split import Split, check_default_holdout, parse_cutoff, refuse_
 from hmrec.progress import Step
 from hmrec.ranking.config import RankerConfig
 from hmrec.schema import Col
-
-if TYPE_CHECKING:
-    pass
 
 
 def prepare(

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from hmrec import faults
+from hmrec.api.data import holdout, refuse_stray
+from hmrec.api.tools import write_report
 from hmrec.data import outputs
 from hmrec.data.atomic import locked, staged
 from hmrec.data.dataset import Dataset
@@ -21,7 +23,7 @@ from hmrec.engine import Engine, LocalEngine, make_engine
 from hmrec.evaluation import Evaluation, evaluate_weeks
 from hmrec.fitting import fit_model, scoring_cutoff
 from hmrec.model import Model
-from hmrec.progress import StepPrinter
+from hmrec.progress import Step, StepPrinter
 from hmrec.recommenders.options import ModelOptions
 from hmrec.registry import DEFAULT_MODEL, MODEL_NAMES, model_class
 from hmrec.schema import Col
@@ -30,10 +32,6 @@ from hmrec.settings import Settings
 if TYPE_CHECKING:
     from hmrec.recommenders.mf.choice import Choice
     from hmrec.tuning import TuneResult
-
-from hmrec.api.data import holdout, refuse_stray
-from hmrec.api.tools import write_report
-from hmrec.progress import Step
 
 
 @contextmanager
@@ -50,13 +48,11 @@ def _options(
     on_step: Step | None,
     engine: Engine | None,
     on_tuned: Callable[[TuneResult], None] | None = None,
-    artifacts: Path | None = None,
     on_mf_choice: Callable[[Choice], None] | None = None,
 ) -> ModelOptions:
     return ModelOptions(
         ranker=settings.ranker,
         candidates=settings.candidates,
-        artifacts=artifacts,
         on_step=on_step,
         tune_budget=settings.tune_budget if settings.tune else None,
         on_tuned=on_tuned,
@@ -104,7 +100,7 @@ def evaluate(
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
     splits = holdout_weeks(dataset, weeks, settings.cutoff)
-    options = _options(settings, _with_progress(on_step, progress), engine, on_tuned, None, on_mf_choice)
+    options = _options(settings, _with_progress(on_step, progress), engine, on_tuned, on_mf_choice)
     options = replace(options, explain=explain)
     if artifacts is None:
         return evaluate_weeks(dataset, names, splits, options, curve_sizes, ablation)

@@ -16,7 +16,6 @@ from hmrec.api import (
     Split,
     locked,
     outputs,
-    staged,
 )
 from hmrec.cli.console import err, fail, guard, os_message, prepared_dir, progress, warn
 
@@ -57,17 +56,6 @@ def holding(*targets: Path) -> Iterator[None]:
         except OSError as exc:  # the lock file cannot be written: a full disk, no permission
             raise fail(os_message(exc)) from None
         yield
-
-
-@contextmanager
-def staged_folder(folder: Path) -> Iterator[Path]:
-    """``atomic.staged``: one run's whole set of artifacts, published in place of ``folder``
-    when the block ends; a system error while publishing is one message."""
-    try:
-        with staged(folder) as stage:
-            yield stage
-    except OSError as exc:
-        raise fail(os_message(exc)) from None
 
 
 @contextmanager

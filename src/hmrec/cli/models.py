@@ -39,7 +39,6 @@ from hmrec.cli.tables import ablation_table, print_mf_choice, print_tuning, scor
 CURVE_SIZES = (10, 20, 50, 100)
 """Candidates per customer at which the report draws each source's recall."""
 
-OutOpt = Annotated[Path, typer.Option("--out", help="Where to write the submission CSV.")]
 LegacyOutputOpt = Annotated[Path | None, typer.Option("--output", hidden=True, help="The old name of --out.")]
 
 

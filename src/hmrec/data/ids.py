@@ -74,11 +74,14 @@ class IdMap:
             )
         return found[index].cast(INDEX_DTYPE)
 
-    def to_kaggle(self, frame: Frame, keep: bool = False, articles: dict[str, str] | None = None) -> Frame:
+    def to_kaggle(
+        self, frame: Frame, keep: bool = False, articles: dict[str, str] | None = None, in_order: bool = True
+    ) -> Frame:
         """``frame`` with a ``customer_id`` for its ``customer`` column and an ``article_id`` for
         its ``article`` column (whichever it has; row order kept), the indices dropped unless
         ``keep``; ``articles`` names other columns of article indices and the id column each
-        becomes (``{"other": "similar_article_id"}``)."""
+        becomes (``{"other": "similar_article_id"}``). ``in_order=False`` lets the rows come in any
+        order (cheaper for a frame sorted afterwards: 0.5-0.7 s less for 16.5M rows)."""
         names = frame.collect_schema().names()
         wanted = [(index, index, id_column) for id_column, index in KINDS.items() if index in names]
         wanted += [(column, Col.ARTICLE, id_name) for column, id_name in (articles or {}).items()]
@@ -87,7 +90,8 @@ class IdMap:
             id_column = next(c for c, i in KINDS.items() if i == index)
             mapping = self._map(id_column).rename({index: column, id_column: id_name})
             mapping = mapping.collect() if isinstance(frame, pl.DataFrame) else mapping
-            out = out.join(mapping, on=column, how="left", maintain_order="left")  # type: ignore[arg-type]
+            order = {"maintain_order": "left"} if in_order else {}
+            out = out.join(mapping, on=column, how="left", **order)  # type: ignore[arg-type]
             if not keep:
                 out = out.drop(column)
         return out
