@@ -18,7 +18,10 @@ def left_join(left: pl.DataFrame, right: pl.DataFrame, on: list[str]) -> pl.Data
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("two_columns", [False, True])
 @pytest.mark.parametrize("dense", [True, False])
-def test_attach_matches_a_left_join(seed: int, two_columns: bool, dense: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("sorted_left", [False, True])
+def test_attach_matches_a_left_join(
+    seed: int, two_columns: bool, dense: bool, sorted_left: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not dense:  # every table joined on its packed key, however small its range
         monkeypatch.setattr(lookup, "DENSE_CELLS", 0)
     rng = np.random.default_rng(seed)
@@ -30,6 +33,8 @@ def test_attach_matches_a_left_join(seed: int, two_columns: bool, dense: bool, m
         }
     ).with_columns(pl.when(pl.int_range(n) % 17 == 0).then(None).otherwise(pl.col("value")).alias("value"))
     on = ["customer", "value"] if two_columns else ["value"]
+    if sorted_left:  # as the candidates against a pair table (no null key): the join merges sorted keys
+        left = left.drop_nulls(on).sort(on)
     right = (
         pl.DataFrame(
             {
@@ -56,11 +61,37 @@ def test_a_dense_table_is_not_built_past_its_size_and_keys_outside_its_range_mis
     left = pl.DataFrame(
         {"a": pl.Series([3, 0, 4, -1, 3, None], dtype=pl.Int64), "b": pl.Series([5, -2, 5, -2, 6, 5], dtype=pl.Int64)}
     )
-    assert lookup._dense_rows(left, right, ["a", "b"]).to_list() == [1, 0, None, None, None, None]
+    assert lookup._dense_rows(left, right, ["a", "b"]).tolist() == [1, 0, 2, 2, 2, 2]  # 2: no row
     assert attach(left.head(3).tail(1), right, ["a", "b"])["v"].to_list() == [None]  # nothing found at all
     far = right.with_columns(pl.Series("b", [0, lookup.DENSE_CELLS], dtype=pl.Int64))  # 4 x 2**24 cells
     assert lookup._dense_rows(left, far, ["a", "b"]) is None
     assert attach(left, far, ["a", "b"])["v"].to_list() == left_join(left, far, ["a", "b"])["v"].to_list()
+
+
+def test_a_dense_table_has_a_cell_per_combination_of_the_values_present_not_per_integer_in_their_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # customers far apart and attribute codes such as 1201 and 9989: 3 x 2 cells, not 10**6 x 8789
+    right = pl.DataFrame(
+        {
+            "customer": pl.Series([0, 0, 500_000, 1_000_000], dtype=pl.UInt32),
+            "code": pl.Series([1201, 9989, 9989, 1201], dtype=pl.Int32),
+            "v": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    left = pl.DataFrame(
+        {
+            "customer": pl.Series([1_000_000, 500_000, 0, 0, 7, 500_000], dtype=pl.UInt32),
+            "code": pl.Series([1201, 1201, 9989, 1201, 1201, 9989], dtype=pl.Int32),
+        }
+    )
+    assert lookup._dense_rows(left, right, ["customer", "code"]) is not None
+    assert attach(left, right, ["customer", "code"])["v"].to_list() == [4.0, None, 2.0, 1.0, None, 3.0]
+    small = pl.DataFrame({"a": [0, 1, 2, 0], "b": [0, 1, 0, 1], "v": [1, 2, 3, 4]})
+    assert lookup._dense_rows(small, small, ["a", "b"]).tolist() == [0, 1, 2, 3]
+    monkeypatch.setattr(lookup, "DENSE_CELLS", 5)  # spans of 3 and 2, but 6 combinations: joined
+    assert lookup._dense_rows(small, small, ["a", "b"]) is None
+    assert attach(small, small, ["a", "b"])["v"].to_list() == [1, 2, 3, 4]
 
 
 def test_a_null_key_in_the_table_matches_nothing_and_an_empty_table_gives_nulls() -> None:

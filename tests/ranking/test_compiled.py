@@ -25,6 +25,7 @@ def test_compiled_scores_equal_lightgbm_to_the_bit(monkeypatch: pytest.MonkeyPat
     forest = compiled.compile_forest(model)
     assert forest is not None
     monkeypatch.setattr(compiled, "BLOCK_ROWS", 700)  # blocks that do not divide the rows
+    monkeypatch.setattr(compiled, "TILE_ROWS", 64)  # tiles that do not divide a block
     rows = np.asfortranarray(np.vstack([x, x[::-1] * 1.5]))  # F order, as polars gives it
     expected = model.predict(rows, num_threads=1)
     assert np.unique(expected).size > 100

@@ -26,8 +26,10 @@ COMPILE_ROWS = 10_000_000
 """Compile when at least this many rows are to be scored: a compile costs about as much as
 scoring 4-5M rows the slow way, whatever the number of trees (both grow with it)."""
 BLOCK_ROWS = 500_000
-"""Rows converted to the compiled function's float64 row-major input at a time (320 MB at 80
-features)."""
+"""Rows converted to the compiled function's float64 row-major input at a time (one buffer of
+320 MB at 80 features, reused block after block)."""
+TILE_ROWS = 8192
+"""Rows transposed to row order at a time (5 MB at 80 features: the widened tile stays in cache)."""
 RAW_OBJECTIVES = ("lambdarank", "rank_xendcg")
 
 
@@ -68,15 +70,25 @@ class CompiledForest:
             raise ValueError(f"the forest reads {self.n_features} features, got a matrix of shape {features.shape}")
         out = np.empty(features.shape[0], dtype=np.float64)
         jobs = threads()
+        rows = np.empty((min(BLOCK_ROWS, features.shape[0]), self.n_features), dtype=np.float64)
         for lo in range(0, features.shape[0], BLOCK_ROWS):
             if isinstance(features, pl.DataFrame):
-                # widened in polars, then one copy to row order (a float32 copy, then a
-                # widening copy, takes 2.6 times as long)
-                block = features.slice(lo, BLOCK_ROWS).cast(pl.Float64).to_numpy(order="c")
+                block = _row_order(features.slice(lo, BLOCK_ROWS).to_numpy(), rows)
             else:
                 block = np.ascontiguousarray(features[lo : lo + BLOCK_ROWS], dtype=np.float64)
             out[lo : lo + block.shape[0]] = self.model.predict(block, n_jobs=jobs)
         return out
+
+
+def _row_order(columns: np.ndarray, into: np.ndarray) -> np.ndarray:
+    """``columns`` (rows x features, column order, float32) widened into the first rows of
+    ``into`` (float64, row order), ``TILE_ROWS`` rows at a time: each tile's rows stay in the
+    cache while they are transposed (at full size 0.9-1.0 s for 5M rows x 80 features, against
+    1.2-1.35 s for polars' widening cast and copy to row order)."""
+    block = into[: columns.shape[0]]
+    for lo in range(0, columns.shape[0], TILE_ROWS):
+        block[lo : lo + TILE_ROWS] = columns[lo : lo + TILE_ROWS]
+    return block
 
 
 def compile_forest(booster: lgb.Booster) -> CompiledForest | None:
