@@ -53,7 +53,11 @@ def test_attach_matches_a_left_join(
     assert got["x"].null_count() > 0 and got["x"].null_count() < n  # some hits, some misses
     assert_frame_equal(got, left_join(left, right, on))
     assert_frame_equal(attach(left, right.sort(on), on), left_join(left, right, on))
-    assert (lookup._dense_rows(left, right, on) is not None) == dense  # the path named is the path taken
+    assert (dense_rows(left, right, on) is not None) == dense  # the path named is the path taken
+
+
+def dense_rows(left: pl.DataFrame, right: pl.DataFrame, on: list[str]) -> np.ndarray | None:
+    return lookup._dense_rows(left, right, on, lookup.LeftCodes())
 
 
 def test_a_dense_table_is_not_built_past_its_size_and_keys_outside_its_range_miss() -> None:
@@ -61,11 +65,12 @@ def test_a_dense_table_is_not_built_past_its_size_and_keys_outside_its_range_mis
     left = pl.DataFrame(
         {"a": pl.Series([3, 0, 4, -1, 3, None], dtype=pl.Int64), "b": pl.Series([5, -2, 5, -2, 6, 5], dtype=pl.Int64)}
     )
-    assert lookup._dense_rows(left, right, ["a", "b"]).tolist() == [1, 0, 2, 2, 2, 2]  # 2: no row
+    assert dense_rows(left, right, ["a", "b"]).tolist() == [1, 0, 2, 2, 2, 2]  # 2: no row
     assert attach(left.head(3).tail(1), right, ["a", "b"])["v"].to_list() == [None]  # nothing found at all
-    far = right.with_columns(pl.Series("b", [0, lookup.DENSE_CELLS], dtype=pl.Int64))  # 4 x 2**24 cells
-    assert lookup._dense_rows(left, far, ["a", "b"]) is None
-    assert attach(left, far, ["a", "b"])["v"].to_list() == left_join(left, far, ["a", "b"])["v"].to_list()
+    # the left rows' values span 2**24 + 1 integers: no table of codes indexed by the value
+    far = left.with_columns(pl.Series("b", [5, -2, 5, -2, 6, lookup.DENSE_CELLS - 2], dtype=pl.Int64))
+    assert dense_rows(far, right, ["a", "b"]) is None
+    assert attach(far, right, ["a", "b"])["v"].to_list() == [2, 1, None, None, None, None]
 
 
 def test_a_dense_table_has_a_cell_per_combination_of_the_values_present_not_per_integer_in_their_range(
@@ -85,13 +90,28 @@ def test_a_dense_table_has_a_cell_per_combination_of_the_values_present_not_per_
             "code": pl.Series([1201, 1201, 9989, 1201, 1201, 9989], dtype=pl.Int32),
         }
     )
-    assert lookup._dense_rows(left, right, ["customer", "code"]) is not None
+    assert dense_rows(left, right, ["customer", "code"]) is not None
     assert attach(left, right, ["customer", "code"])["v"].to_list() == [4.0, None, 2.0, 1.0, None, 3.0]
     small = pl.DataFrame({"a": [0, 1, 2, 0], "b": [0, 1, 0, 1], "v": [1, 2, 3, 4]})
-    assert lookup._dense_rows(small, small, ["a", "b"]).tolist() == [0, 1, 2, 3]
+    assert dense_rows(small, small, ["a", "b"]).tolist() == [0, 1, 2, 3]
     monkeypatch.setattr(lookup, "DENSE_CELLS", 5)  # spans of 3 and 2, but 6 combinations: joined
-    assert lookup._dense_rows(small, small, ["a", "b"]) is None
+    assert dense_rows(small, small, ["a", "b"]) is None
     assert attach(small, small, ["a", "b"])["v"].to_list() == [1, 2, 3, 4]
+
+
+def test_the_codes_of_the_left_rows_serve_every_table_attached_to_them() -> None:
+    rng = np.random.default_rng(3)
+    left = pl.DataFrame({"customer": rng.integers(0, 50, 400), "colour": rng.integers(10, 20, 400)})
+    codes = lookup.LeftCodes()
+    for seed in range(3):  # tables with other customers and values each time, some not in left
+        right = pl.DataFrame({"customer": rng.integers(0, 60, 200), "colour": rng.integers(5, 25, 200)}).unique(
+            ["customer", "colour"], keep="first", maintain_order=True
+        )
+        right = right.with_columns(v=pl.int_range(pl.len()) + seed * 1000)
+        got = attach(left, right, ["customer", "colour"], codes)
+        assert_frame_equal(got, left_join(left, right, ["customer", "colour"]))
+        assert got["v"].null_count() < left.height
+    assert set(codes._rows) == {"customer", "colour"}  # each column coded once, kept
 
 
 def test_a_null_key_in_the_table_matches_nothing_and_an_empty_table_gives_nulls() -> None:

@@ -7,7 +7,7 @@ import polars as pl
 from hmrec.data.week import WeekInput, once_per_week
 from hmrec.features.article import article_features
 from hmrec.features.customer import customer_features
-from hmrec.features.lookup import attach, packed
+from hmrec.features.lookup import LeftCodes, attach, packed
 from hmrec.features.pair import (
     TASTE,
     UNITS,
@@ -75,8 +75,9 @@ def join_features(candidates: pl.LazyFrame | pl.DataFrame, data: WeekInput, unit
     # then article, in about half the time (0.5 s against 1.0 s for a chunk of 5M rows)
     pair = packed([Col.CUSTOMER, Col.ARTICLE])
     joined = candidates.lazy().sort(pair).with_columns(pl.col(Col.CUSTOMER).set_sorted()).collect()
+    codes = LeftCodes()  # each key column of the rows coded once, for every block keyed by it
     for table, on in blocks:
-        joined = joined.hstack(attach(joined, next(collected) if isinstance(table, pl.LazyFrame) else table, on))
+        joined = joined.hstack(attach(joined, next(collected) if isinstance(table, pl.LazyFrame) else table, on, codes))
     return joined.with_columns(*_derived(units)).drop(
         Col.PRODUCT_CODE,
         *UNITS,

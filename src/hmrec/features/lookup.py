@@ -47,10 +47,13 @@ def halves(key: str) -> tuple[pl.Expr, pl.Expr]:
     return pl.col(key) // (1 << 32), pl.col(key) % (1 << 32)
 
 
-def attach(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> pl.DataFrame:
+def attach(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str], codes: LeftCodes | None = None) -> pl.DataFrame:
     """The columns of ``right`` other than ``on``, one row per row of ``left`` in its order: the
     row of ``right`` with the same ``on`` values, nulls where there is none (a left join whose
-    right side has unique keys; a null key matches nothing), in any order of ``right``."""
+    right side has unique keys; a null key matches nothing), in any order of ``right``.
+
+    ``codes`` keeps what a dense lookup computes from ``left``'s key columns for the next table
+    attached to the same rows (``join_features`` attaches 13)."""
     values = right.drop(on)
     right_key = right.select(packed(on)).to_series()
     present = right_key.is_not_null()
@@ -64,7 +67,7 @@ def attach(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> pl.Dat
             return values[key]
         inside = key.cast(pl.Int64).is_between(0, right_key.len() - 1).fill_null(False)
         return values[pl.select(pl.when(inside).then(key.cast(pl.Int64))).to_series()]
-    rows = _dense_rows(left, right, on)
+    rows = _dense_rows(left, right, on, codes or LeftCodes())
     if rows is not None:  # a miss reads the row of nulls added after the last
         return pl.concat([values, values.clear(1)]).rechunk()[pl.Series(rows)]
     # a left join on the one integer key, the left side's order kept; a null key matches
@@ -87,17 +90,20 @@ def _is_positions(key: pl.Series) -> bool:
 
 @dataclass(frozen=True)
 class _Codes:
-    """The distinct values of one key column of a table as codes 0 .. n-1, in the values' order."""
+    """The distinct values of one key column as codes 0 .. n-1, in the values' order."""
 
     low: int
     code: np.ndarray
-    """The code of value ``low - 1 + i`` at ``i`` (-1: not in the table), one -1 either side."""
+    """The code of value ``low - 1 + i`` at ``i`` (-1: not among the values), one -1 either side."""
     n: int
 
     @classmethod
     def of(cls, values: pl.Series) -> _Codes | None:
-        """The codes of ``values`` (no null); None when they span more than ``DENSE_CELLS``
-        integers (the table of codes is indexed by the value)."""
+        """The codes of the values of ``values`` (nulls aside); None when there is none or they
+        span more than ``DENSE_CELLS`` integers (the table of codes is indexed by the value)."""
+        values = values.drop_nulls()
+        if values.is_empty():
+            return None
         low, high = int(values.min()), int(values.max())  # type: ignore[arg-type]
         span = high - low + 1
         if span > DENSE_CELLS:
@@ -109,29 +115,54 @@ class _Codes:
         return cls(low, code, int(seen.sum()))
 
     def __call__(self, values: pl.Series) -> np.ndarray:
-        """The code of each value (-1: null, or not in the table)."""
+        """The code of each value (-1: null, or not among the values coded)."""
         offsets = values.cast(pl.Int64).fill_null(self.low - 1).to_numpy() - (self.low - 1)
         return self.code[np.clip(offsets, 0, len(self.code) - 1)]
 
 
-def _dense_rows(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str]) -> np.ndarray | None:
+class LeftCodes:
+    """The codes of the values the left rows of ``attach`` hold in each key column (``_Codes``),
+    and each row's code, computed once per column: valid for one set of rows in one order (the
+    frame may gain columns)."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, _Codes | None] = {}
+        self._rows: dict[str, np.ndarray] = {}
+
+    def codes(self, left: pl.DataFrame, column: str) -> _Codes | None:
+        """The codes of the values of ``left[column]`` (None: too wide a span, or none)."""
+        if column not in self._codes:
+            self._codes[column] = _Codes.of(left[column])
+        return self._codes[column]
+
+    def rows(self, left: pl.DataFrame, column: str, codes: _Codes) -> np.ndarray:
+        """Each row's code in ``column`` (-1: null)."""
+        if column not in self._rows:
+            self._rows[column] = codes(left[column])
+        return self._rows[column]
+
+
+def _dense_rows(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str], known: LeftCodes) -> np.ndarray | None:
     """For each row of ``left``, the row of ``right`` with its ``on`` values (``right.height``:
-    none), read from a table with one cell per combination of the values ``right`` holds (its
-    key columns as codes, ``_Codes``); None where that table would exceed ``DENSE_CELLS`` cells
-    or a column's values span more than that. ``right`` holds no null key."""
-    codes = [_Codes.of(right[c]) for c in on]
+    none), read from a table with one cell per combination of the values ``left`` holds (its key
+    columns as codes, ``_Codes``; rows of ``right`` with other values match nothing); None where
+    that table would exceed ``DENSE_CELLS`` cells or a column's values span more than that.
+    ``right`` holds no null key."""
+    codes = [known.codes(left, c) for c in on]
     cells = math.prod(c.n for c in codes if c is not None)
     if any(c is None for c in codes) or cells > DENSE_CELLS:
         return None
     right_cell = np.zeros(right.height, dtype=np.int64)
     left_cell = np.zeros(left.height, dtype=np.int64)
+    kept = np.ones(right.height, dtype=bool)
     found = np.ones(left.height, dtype=bool)
     for column, code in zip(on, codes, strict=True):
         assert code is not None
-        left_code = code(left[column])
-        right_cell = right_cell * code.n + code(right[column])
+        right_code, left_code = code(right[column]), known.rows(left, column, code)
+        right_cell = right_cell * code.n + right_code
         left_cell = left_cell * code.n + left_code
+        kept &= right_code >= 0
         found &= left_code >= 0
     table = np.full(cells + 1, right.height, dtype=np.uint32)  # the last cell: a miss
-    table[right_cell] = np.arange(right.height, dtype=np.uint32)
+    table[right_cell[kept]] = np.flatnonzero(kept).astype(np.uint32)
     return table[np.where(found, left_cell, cells)]
