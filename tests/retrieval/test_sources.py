@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -15,11 +16,11 @@ from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.recommenders.mf.config import MFConfig
 from hmrec.retrieval import bought_together
-from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource
+from hmrec.retrieval.base import CANDIDATE_SCHEMA, CandidateSource, ranked
 from hmrec.retrieval.bought_together import BoughtTogetherSource, co_occurrence
 from hmrec.retrieval.mf import MFSource
 from hmrec.retrieval.pipeline import SOURCES
-from hmrec.retrieval.popular import AgePopularSource, PopularSource, PostalPopularSource, TrendingSource
+from hmrec.retrieval.popular import BUCKET, AgePopularSource, PopularSource, PostalPopularSource, TrendingSource
 from hmrec.retrieval.repurchase import RepurchaseSource
 from hmrec.retrieval.same_product import SameProductSource
 from hmrec.retrieval.taste import TasteSource
@@ -237,3 +238,23 @@ def test_taste_popular_mixes_each_values_best_sellers_by_the_customers_shares() 
     assert articles_for(PopularSource(n=3).candidates(data), 0) == [20, 21, 10]  # what taste replaces
     # with values=1 only the customer's first department counts
     assert articles_for(TasteSource(n=3, values=1, attributes=(Col.DEPARTMENT_NO,)).candidates(data), 0) == [12, 10, 11]
+
+
+@pytest.mark.parametrize("source", [AgePopularSource(n=4), PostalPopularSource(n=4)])
+def test_cohort_lists_equal_each_customer_ranking_their_cohort_s_rows(source: AgePopularSource) -> None:
+    # the lists are ranked once per cohort: the same rows, in the same order, as ranking every
+    # served customer's joined cohort rows (ties on units to the lower article, served
+    # customers in any order, one served twice, one never seen)
+    rng = np.random.default_rng(5)
+    rows = [(int(rng.integers(1, 7)), int(rng.integers(0, 30)), int(rng.integers(0, 12))) for _ in range(300)]
+    ages = {c: int(rng.integers(18, 80)) for c in range(0, 30, 2)}  # the odd ones have no age
+    postal = {c: int(rng.integers(0, 4)) for c in range(0, 30, 3)}
+    data = hand_input(rows, ages=ages, serve=[29, 3, 3, 0, 17, 40, 8], postal=postal)
+    bucket = source.buckets(data)
+    served = (
+        data.customers.unique().join(bucket, on=Col.CUSTOMER, how="left").with_columns(pl.col(BUCKET).fill_null(-1))
+    )
+    expected = ranked(served.join(source.top(data), on=BUCKET).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE), 4)
+    got = source.candidates(data).collect()
+    assert got.height == 6 * 4  # six customers served, four articles each
+    assert_frame_equal(got, expected.collect())

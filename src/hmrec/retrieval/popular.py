@@ -8,7 +8,7 @@ import polars as pl
 
 from hmrec.data.lists import best_sellers
 from hmrec.data.week import WeekInput, once_per_week
-from hmrec.retrieval.base import best, for_everyone, ranked
+from hmrec.retrieval.base import CANDIDATE_SCHEMA, best, for_everyone
 from hmrec.schema import Col
 
 BUCKET = "age_bucket"
@@ -60,9 +60,27 @@ class _CohortPopular:
         )
 
     def candidates(self, data: WeekInput) -> pl.LazyFrame:
+        """Each served customer's cohort list, as ``ranked`` gives it (scores rounded to 7
+        significant digits, ties to the lower article), ranked once per cohort instead of once
+        per customer: at full size 5M rows a chunk, no longer sorted (0.6-0.8 s a chunk)."""
         bucket = self.buckets(data)
-        served = data.customers.join(bucket, on=Col.CUSTOMER, how="left").with_columns(pl.col(BUCKET).fill_null(-1))
-        return ranked(served.join(self.top(data), on=BUCKET).select(Col.CUSTOMER, Col.ARTICLE, Col.SCORE), self.n)
+        served = (
+            data.customers.select(Col.CUSTOMER)
+            .unique()
+            .sort(Col.CUSTOMER)
+            .join(bucket, on=Col.CUSTOMER, how="left", maintain_order="left")
+            .with_columns(pl.col(BUCKET).fill_null(-1))
+        )
+        lists = (
+            self.top(data)
+            .with_columns(pl.col(Col.SCORE).cast(pl.Float64).round_sig_figs(7))
+            .sort([BUCKET, Col.SCORE, Col.ARTICLE], descending=[False, True, False])
+            .with_columns((pl.int_range(pl.len()).over(BUCKET) + 1).alias(Col.RANK))
+            .filter(pl.col(Col.RANK) <= self.n)
+        )
+        # each customer's rows in the order of the sorted customers, then of their list (by rank)
+        rows = served.join(lists, on=BUCKET, how="inner", maintain_order="left_right")
+        return rows.select(list(CANDIDATE_SCHEMA)).cast(CANDIDATE_SCHEMA)
 
 
 @dataclass(frozen=True)
