@@ -58,7 +58,10 @@ def union(results: dict[str, pl.LazyFrame], cap: int, cut: Cut | None = None) ->
             pl.min_horizontal(ranks).alias(BEST_RANK),
         )
         .with_columns(order.alias(ORDER))
-        .filter(pl.col(ORDER).rank("ordinal").over(Col.CUSTOMER) <= cap)
+        # the key is unique within a customer: its ``cap`` smallest are those at most the
+        # ``cap``-th smallest (a threshold per customer: 0.6 s against 0.8 s for a rank over
+        # 13.5M rows at full size; the same rows, in the same order)
+        .filter(pl.col(ORDER) <= pl.col(ORDER).bottom_k(cap).max().over(Col.CUSTOMER))
         .drop(ORDER)
     )
 
