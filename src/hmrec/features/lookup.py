@@ -1,7 +1,8 @@
 """Feature tables attached to candidate rows in the rows' order (no reordering of the wide frame,
 no sort after it): by position where the key is the row number (an article table), through a
 dense table of row numbers where the key holds few values (an age bucket x a section, a chunk's
-customers x a colour group: each column's values as codes 0 .. n-1), else by a left join on one integer packed from the key."""
+customers x a colour group: each column's values as codes 0 .. n-1), else by a left join on one
+integer packed from the key (a merge where the candidates' keys are sorted)."""
 
 from __future__ import annotations
 
