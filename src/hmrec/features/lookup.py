@@ -143,13 +143,13 @@ class LeftCodes:
         return self._rows[column]
 
 
-def _dense_rows(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str], known: LeftCodes) -> np.ndarray | None:
+def _dense_rows(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str], left_codes: LeftCodes) -> np.ndarray | None:
     """For each row of ``left``, the row of ``right`` with its ``on`` values (``right.height``:
     none), read from a table with one cell per combination of the values ``left`` holds (its key
     columns as codes, ``_Codes``; rows of ``right`` with other values match nothing); None where
     that table would exceed ``DENSE_CELLS`` cells or a column's values span more than that.
     ``right`` holds no null key."""
-    codes = [known.codes(left, c) for c in on]
+    codes = [left_codes.codes(left, c) for c in on]
     cells = math.prod(c.n for c in codes if c is not None)
     if any(c is None for c in codes) or cells > DENSE_CELLS:
         return None
@@ -159,7 +159,7 @@ def _dense_rows(left: pl.DataFrame, right: pl.DataFrame, on: Sequence[str], know
     found = np.ones(left.height, dtype=bool)
     for column, code in zip(on, codes, strict=True):
         assert code is not None
-        right_code, left_code = code(right[column]), known.rows(left, column, code)
+        right_code, left_code = code(right[column]), left_codes.rows(left, column, code)
         right_cell = right_cell * code.n + right_code
         left_cell = left_cell * code.n + left_code
         kept &= right_code >= 0

@@ -70,9 +70,11 @@ class CompiledForest:
             raise ValueError(f"the forest reads {self.n_features} features, got a matrix of shape {features.shape}")
         out = np.empty(features.shape[0], dtype=np.float64)
         jobs = threads()
-        rows = np.empty((min(BLOCK_ROWS, features.shape[0]), self.n_features), dtype=np.float64)
+        rows = None  # the frame's widened blocks, one buffer for all
         for lo in range(0, features.shape[0], BLOCK_ROWS):
             if isinstance(features, pl.DataFrame):
+                if rows is None:
+                    rows = np.empty((min(BLOCK_ROWS, features.shape[0]), self.n_features), dtype=np.float64)
                 block = _row_order(features.slice(lo, BLOCK_ROWS).to_numpy(), rows)
             else:
                 block = np.ascontiguousarray(features[lo : lo + BLOCK_ROWS], dtype=np.float64)
