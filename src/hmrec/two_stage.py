@@ -74,8 +74,9 @@ class TwoStageRecommender(Persisted):
     @classmethod
     def build(cls, dataset: Dataset, options: ModelOptions) -> TwoStageRecommender:
         """The two-stage model of ``options`` for ``dataset``'s catalogue (not fitted)."""
+        make = options.cache.tables if options.cache is not None else Tables
         return cls(
-            Tables(dataset.articles(), dataset.customers()),
+            make(dataset.articles(), dataset.customers()),
             candidates=options.candidates,
             config=options.ranker,
             artifacts=options.artifacts,

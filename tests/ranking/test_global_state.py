@@ -3,6 +3,8 @@ features, and a chunk never computes a global table from its own customers' rows
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -69,3 +71,39 @@ def test_global_tables_do_not_depend_on_the_served_customers(tiny_dataset: Datas
         split.history, split.cutoff, CandidateConfig()
     )
     assert_frame_equal(candidate_features(week.chunk(pl.Series([3], dtype=pl.UInt32)), CandidateConfig()), few)
+
+
+def test_fits_through_one_cache_share_each_cutoffs_global_state(
+    tiny_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The accuracy matrix's holdout weeks, newest first, through one ``WeekCache``: the fit a
+    week earlier finds the learned cut's pool weeks the first fit computed (each a global table
+    of its cutoff) instead of computing them again, and recommends as a fit alone does."""
+    from hmrec.data import week as week_module
+    from hmrec.evaluation import evaluate_model
+    from hmrec.ranking.data import WeekCache
+    from hmrec.recommenders.options import ModelOptions
+    from hmrec.retrieval.pipeline import POOL_KEY
+
+    pools: list[object] = []  # the start of each pool week computed
+    get = week_module.Shared.get
+
+    def counting(self: week_module.Shared, key: object, build: object, *args: object) -> object:
+        if key not in self.values and isinstance(key, tuple) and key[0] == POOL_KEY:
+            pools.append(key[1])
+        return get(self, key, build, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(week_module.Shared, "get", counting)
+    last = Split.at(tiny_dataset.transactions()).cutoff
+    newest, earlier = (Split.at(tiny_dataset.transactions(), last - timedelta(days=7 * k)) for k in (0, 1))
+    cache = WeekCache()
+    evaluate_model("ranker", newest, tiny_dataset, ModelOptions(cache=cache))
+    first = set(pools)
+    pools.clear()
+    _, shared = evaluate_model("ranker", earlier, tiny_dataset, ModelOptions(cache=cache))
+    again = set(pools)
+    pools.clear()
+    _, alone = evaluate_model("ranker", earlier, tiny_dataset, ModelOptions())
+    assert first & set(pools), "the earlier week alone needs pool weeks the first fit computed"
+    assert not first & again
+    assert_frame_equal(shared, alone)

@@ -243,10 +243,20 @@ def labelled_week(
 
 class WeekCache:
     """Labelled weeks kept in memory under a key naming everything they depend on, so that
-    several rankers trained on the same weeks (the ablation) build each week once."""
+    several rankers trained on the same weeks (the ablation) build each week once; and the
+    shop's ``Tables``, so that they share each cutoff's global state too (a fit at an earlier
+    cutoff, as the accuracy matrix's next holdout week, finds the cut's pool weeks and its
+    own cutoff's state computed). One cache serves one shop."""
 
     def __init__(self) -> None:
         self._weeks: dict[Hashable, pl.DataFrame] = {}
+        self._tables: Tables | None = None
+
+    def tables(self, articles: pl.LazyFrame, customers: pl.LazyFrame) -> Tables:
+        """The ``Tables`` every fit through this cache shares (made from the first fit's tables)."""
+        if self._tables is None:
+            self._tables = Tables(articles, customers)
+        return self._tables
 
     def get(self, key: Hashable, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
         """The frame stored under ``key``, built by ``build()`` the first time."""
