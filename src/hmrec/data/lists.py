@@ -149,3 +149,28 @@ def fill_with(ranked: pl.LazyFrame | None, customers: pl.Series, fill: list[int]
         .cast(RECOMMENDATION_SCHEMA)
         .collect()
     )
+
+
+def filled_lists(ranked: pl.DataFrame, customers: np.ndarray, fill: list[int], k: int = K) -> np.ndarray:
+    """The lists ``fill_with`` gives, as a ``(len(customers), k)`` array of article indices (a
+    row per customer in ``customers``' order; -1 past the end of a list the fill cannot lengthen):
+    an in-memory form for scoring many lists in a loop (the MF model's early stopping).
+
+    ``customers`` must be sorted and distinct; ``ranked`` (``customer, article, rank``) sorted by
+    customer, then rank, each customer's articles distinct (as ``top_n_scores`` gives them)."""
+    if len(set(fill)) < k:
+        raise ValueError(f"need at least {k} distinct fill articles, got {len(set(fill))}")
+    extra = np.array(list(dict.fromkeys(fill[: 2 * k])), dtype=np.int64)  # what any list draws from
+    table = np.full((len(customers), k + len(extra)), -1, dtype=np.int64)
+    table[:, k:] = extra
+    owner = ranked[Col.CUSTOMER].to_numpy().astype(np.int64)
+    if len(owner) and len(customers):
+        row = np.searchsorted(customers, owner).clip(max=len(customers) - 1)
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        place = np.arange(len(owner)) - np.repeat(starts, np.diff(np.r_[starts, len(owner)]))
+        kept = (customers[row] == owner) & (place < k)
+        table[row[kept], place[kept]] = ranked[Col.ARTICLE].to_numpy()[kept]
+    valid = table >= 0
+    valid[:, k:] &= ~(table[:, k:, None] == table[:, None, :k]).any(axis=2)  # the fill skips a list's own
+    order = np.argsort(~valid, axis=1, kind="stable")[:, :k]  # the valid cells first, in their order
+    return np.where(np.take_along_axis(valid, order, axis=1), np.take_along_axis(table, order, axis=1), -1)

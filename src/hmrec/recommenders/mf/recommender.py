@@ -12,12 +12,12 @@ import numpy as np
 import polars as pl
 import torch
 
-from hmrec.data.lists import popular_articles
+from hmrec.data.lists import filled_lists, popular_articles
 from hmrec.data.split import Split
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.split import history as before
 from hmrec.data.week import WeekInput
-from hmrec.metrics import map_at_k
+from hmrec.metrics import map_of_lists
 from hmrec.recommenders.base import Persisted, fill_with, with_details
 from hmrec.recommenders.mf.choice import Choice, Trial
 from hmrec.recommenders.mf.config import FILTERS, MFConfig
@@ -301,12 +301,15 @@ class MFRecommender(Persisted):
         """MAP@12 on (a seeded sample of at most ``at_most`` of) the week's buyers."""
         buyers = self._validation_buyers(truth, at_most)
         truth = truth.filter(pl.col(Col.CUSTOMER).is_in(buyers.implode()))
+        asked = buyers.cast(INDEX_DTYPE).unique().sort().to_numpy()
 
         def score(model: MatrixFactorization) -> float:
             self.model = model
-            # MAP@12 is a parallel sum whose last bits vary from run to run: rounded, equal epochs
-            # and trials tie exactly, and the first of them wins every time
-            return round(map_at_k(self.recommend(buyers, K), truth, K), 12)
+            # ``recommend``'s lists scored as arrays (a frame per epoch cost more than the scores);
+            # MAP@12 is a float sum whose last bits depend on its order: rounded, equal epochs and
+            # trials tie exactly, and the first of them wins every time
+            lists = filled_lists(self.top_n(buyers, K), asked, self.fill, K)
+            return round(map_of_lists(asked, lists, truth, K), 12)
 
         return score
 
