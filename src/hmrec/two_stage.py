@@ -179,19 +179,23 @@ class TwoStageRecommender(Persisted):
         history, cutoff = week.history, week.cutoff
         self.tables.prime(history, cutoff)  # tables every earlier week reads, computed once here
         tuned = self._tune(history, cutoff) if self.tune_budget is not None else None
-        cache = self.cache or tuned or WeekCache()
+        shared = self.cache or tuned  # a cache other fits read: its weeks are kept whole there
         cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)
         sample = (self.config.train_buyers, self.config.seed)
-        weeks = []
+        weeks, valid, columns = [], pl.DataFrame(), []
         for i, start in enumerate(cutoffs):
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {start})")
             build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
-            weeks.append(cache.get((start, self.candidates, *sample), build))
+            labelled = build() if shared is None else shared.get((start, self.candidates, *sample), build)
+            columns = columns or (labelled.columns if labelled.height else [])
+            if i == 0:
+                valid = labelled  # the week that picks the rounds keeps all its rows
+            # sampled as soon as it is built: with large pools the whole weeks are most of the
+            # fit's memory, and only the newest is read whole
+            weeks.append(sample_negatives(labelled, self.config.train_negatives, self.config.seed))
+            del labelled
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
-        columns = next((w.columns for w in weeks if w.height), [])
         features = feature_columns(columns, self.config.drop_blocks)
-        valid = weeks[0]
-        weeks = [sample_negatives(w, self.config.train_negatives, self.config.seed) for w in weeks]
         older, newest = weeks[1:], weeks[:-1]
         doing = f"ranker: fitting on {sum(w.height for w in older):,} rows"
         self._step(doing)
