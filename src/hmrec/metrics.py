@@ -69,19 +69,17 @@ def map_of_lists(customers: np.ndarray, lists: np.ndarray, truth: pl.DataFrame, 
     article indices per customer of ``customers``, sorted and distinct; -1 an empty cell): the
     same figure, to the last bits of a float sum, without a frame per call."""
     pairs = truth.select(Col.CUSTOMER, Col.ARTICLE).unique()
-    if pairs.is_empty():
+    if pairs.is_empty() or len(customers) == 0:  # nobody bought, or every buyer's AP is 0
         return 0.0
     buyer = pairs[Col.CUSTOMER].to_numpy().astype(np.uint64)
     bought = np.sort((buyer << np.uint64(32)) | pairs[Col.ARTICLE].to_numpy().astype(np.uint64))
-    lists = lists[:, :k]
-    keys = (customers.astype(np.uint64)[:, None] << np.uint64(32)) | np.where(lists >= 0, lists, 0).astype(np.uint64)
+    owners, lists = customers.astype(np.uint64), lists[:, :k]
+    keys = (owners[:, None] << np.uint64(32)) | np.where(lists >= 0, lists, 0).astype(np.uint64)
     hit = np.isin(keys, bought) & (lists >= 0)
-    precision = hit.cumsum(axis=1) / np.arange(1, lists.shape[1] + 1)
-    totals = (hit * precision).sum(axis=1)
+    totals = (hit * hit.cumsum(axis=1) / np.arange(1, lists.shape[1] + 1)).sum(axis=1)
     who, m = np.unique(buyer, return_counts=True)
-    row = np.searchsorted(customers.astype(np.uint64), who).clip(max=max(len(customers) - 1, 0))
-    listed = (customers.astype(np.uint64)[row] == who) if len(customers) else np.zeros(len(who), dtype=bool)
-    return float((np.where(listed, totals[row] if len(customers) else 0.0, 0.0) / np.minimum(m, k)).mean())
+    row = np.searchsorted(owners, who).clip(max=len(owners) - 1)
+    return float((np.where(owners[row] == who, totals[row], 0.0) / np.minimum(m, k)).mean())
 
 
 def recall_at_k(recs: pl.DataFrame | pl.LazyFrame, truth: pl.DataFrame | pl.LazyFrame, k: int = K) -> float:

@@ -193,7 +193,7 @@ class TwoStageRecommender(Persisted):
             # sampled as soon as it is built: with large pools the whole weeks are most of the
             # fit's memory, and only the newest is read whole
             weeks.append(sample_negatives(labelled, self.config.train_negatives, self.config.seed))
-            del labelled
+            del labelled  # not the oldest week held whole until the fit ends
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
         features = feature_columns(columns, self.config.drop_blocks)
         older, newest = weeks[1:], weeks[:-1]

@@ -245,8 +245,8 @@ class WeekCache:
     """Labelled weeks kept in memory under a key naming everything they depend on, so that
     several rankers trained on the same weeks (the ablation) build each week once; and the
     shop's ``Tables``, so that they share each cutoff's global state too (a fit at an earlier
-    cutoff, as the accuracy matrix's next holdout week, finds the cut's pool weeks and its
-    own cutoff's state computed). One cache serves one shop."""
+    cutoff, as the accuracy matrix's next holdout week, finds the learned cut's pool weeks
+    computed). One cache serves one shop."""
 
     def __init__(self) -> None:
         self._weeks: dict[Hashable, pl.DataFrame] = {}
