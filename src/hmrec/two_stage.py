@@ -25,7 +25,7 @@ from hmrec.ranking.data import (
     training_cutoffs,
 )
 from hmrec.ranking.inference import RankWork
-from hmrec.ranking.model import FittedRanker, fit_ranker, stack_weeks
+from hmrec.ranking.model import FittedRanker, fit_ranker
 from hmrec.recommenders.base import Persisted, fill_with, with_details
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.recommenders.saving import RANKER_DIR, SETTINGS_FILE, ModelError, reading
@@ -186,13 +186,16 @@ class TwoStageRecommender(Persisted):
         for i, start in enumerate(cutoffs):
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {start})")
             build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
-            labelled = build() if shared is None else shared.get((start, self.candidates, *sample), build)
+            if shared is not None:  # a cache other fits read keeps whole weeks
+                labelled = shared.get((start, self.candidates, *sample), build)
+            else:  # the week that picks the rounds keeps all its rows; the others are sampled where
+                # they are built (with large pools whole weeks are most of the fit's memory)
+                labelled = build(negatives=None if i == 0 else self.config.train_negatives)
             columns = columns or (labelled.columns if labelled.height else [])
             if i == 0:
-                valid = labelled  # the week that picks the rounds keeps all its rows
-            # sampled as soon as it is built: with large pools the whole weeks are most of the
-            # fit's memory, and only the newest is read whole
-            weeks.append(sample_negatives(labelled, self.config.train_negatives, self.config.seed))
+                valid = labelled
+            whole = shared is not None or i == 0
+            weeks.append(sample_negatives(labelled, self.config.train_negatives, self.config.seed) if whole else labelled)
             del labelled  # not the oldest week held whole until the fit ends
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
         features = feature_columns(columns, self.config.drop_blocks)
@@ -200,8 +203,8 @@ class TwoStageRecommender(Persisted):
         doing = f"ranker: fitting on {sum(w.height for w in older):,} rows"
         self._step(doing)
         fitted = fit_ranker(
-            stack_weeks(older),
-            stack_weeks([valid]) if valid.height else None,
+            older,
+            valid if valid.height else None,
             features,
             self.config,
             on_round=self._rounds(doing, "at most "),
@@ -210,7 +213,7 @@ class TwoStageRecommender(Persisted):
             doing = f"ranker: refitting {fitted.best_round} rounds on the newest {len(newest)} weeks"
             self._step(doing)
             refitted = fit_ranker(
-                stack_weeks(newest), None, features, self.config, rounds=fitted.best_round, on_round=self._rounds(doing)
+                newest, None, features, self.config, rounds=fitted.best_round, on_round=self._rounds(doing)
             )
             fitted = replace(refitted, valid_map=fitted.valid_map)
         self.ranker = fitted

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import polars as pl
 import pytest
@@ -16,6 +18,7 @@ from polars.testing import assert_frame_equal
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
+from hmrec.engine.base import Work
 from hmrec.features.article import ATTRIBUTES
 from hmrec.ranking import compiled, inference
 from hmrec.ranking.config import RankerConfig
@@ -31,7 +34,7 @@ from hmrec.ranking.data import (
     training_cutoffs,
 )
 from hmrec.ranking.inference import rank_chunk, rank_customers
-from hmrec.ranking.model import FittedRanker, stack_weeks
+from hmrec.ranking.model import FittedRanker, fit_ranker, group_sizes, matrix
 from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
@@ -164,8 +167,11 @@ def test_training_cutoffs_are_whole_weeks_back() -> None:
 
 def test_groups_are_one_per_week_and_customer() -> None:
     week = pl.DataFrame({Col.CUSTOMER: pl.Series([4, 4, 9], dtype=pl.UInt32), LABEL: [1, 0, 1]})
-    stacked = stack_weeks([week, pl.DataFrame(), week.tail(2)])  # customer 4 then 9, then 4 and 9 again
-    assert stacked["__group"].rle().struct.field("len").to_list() == [2, 1, 1, 1]
+    # customer 4 then 9, then 4 and 9 again: the second week's 4 is not the first week's 9's group
+    assert group_sizes([week, pl.DataFrame(), week.tail(2)]).tolist() == [2, 1, 1, 1]
+    assert group_sizes([week, week.head(1)]).tolist() == [2, 1, 1]  # a week's 4 after the last's 9
+    with pytest.raises(ValueError, match="no training rows"):
+        group_sizes([pl.DataFrame()])
 
 
 def test_negatives_are_sampled_per_customer_and_every_positive_kept() -> None:
@@ -205,6 +211,64 @@ def test_a_fit_on_sampled_negatives_trains_on_fewer_rows(tiny_dataset: Dataset, 
     assert f"ranker: fitting on {rows:,} rows" in steps
     assert rows < sum(week.height for week in weeks)  # sampling took rows away
     assert model.ranker is not None
+
+
+@dataclass
+class ShardEngine:
+    """Three parts, each built from its own customers' rows only (as a Ray shard is), handed
+    back out of customer order."""
+
+    name: str = "shards"
+
+    def map(self, week: WeekInput, customers: pl.Series, work: Work, on_part: object = None) -> list[pl.DataFrame]:
+        own = [replace(week, history=week.history.filter(pl.col(Col.CUSTOMER) % 3 == s)) for s in (2, 0, 1)]
+        return [work(w, customers.filter(customers % 3 == s), None) for w, s in zip(own, (2, 0, 1), strict=True)]
+
+
+@pytest.mark.parametrize("engine", [None, ShardEngine()], ids=["local", "shards"])
+def test_a_week_sampled_where_it_is_built_is_the_whole_week_sampled(
+    tiny_dataset: Dataset, engine: ShardEngine | None
+) -> None:
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    tx = tiny_dataset.transactions()
+    week = Split.at(tx).cutoff - timedelta(days=7)
+    whole = labelled_week(tx, week, tables, CandidateConfig())
+    sampled = labelled_week(tx, week, tables, CandidateConfig(), engine=engine, negatives=3, seed=5)
+    assert 0 < sampled.height < whole.height
+    assert_frame_equal(sampled, sample_negatives(whole, 3, seed=5))
+    assert_frame_equal(labelled_week(tx, week, tables, CandidateConfig(), engine=engine), whole)
+
+
+def test_the_fit_on_weeks_is_the_fit_on_them_stacked(tiny_dataset: Dataset) -> None:
+    """One float32 matrix per week gives LightGBM the bins, so the trees, of one stacked matrix."""
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    tx = tiny_dataset.transactions()
+    last = Split.at(tx).cutoff
+    weeks = [labelled_week(tx, last - timedelta(days=7 * k), tables, CandidateConfig()) for k in (1, 2, 3)]
+    features = feature_columns(weeks[0].columns)
+    config = RankerConfig(min_data_in_leaf=5, max_rounds=20, early_stopping=5)
+    fitted = fit_ranker(weeks[1:], weeks[0], features, config)
+
+    def stacked(frames: list[pl.DataFrame], reference: lgb.Dataset | None = None) -> lgb.Dataset:
+        both = pl.concat(frames)
+        return lgb.Dataset(
+            matrix(both, features),
+            label=both[LABEL].to_numpy(),
+            group=group_sizes(frames),
+            feature_name=features,
+            reference=reference,
+        )
+
+    train = stacked(weeks[1:])
+    booster = lgb.train(
+        config.params(),
+        train,
+        num_boost_round=config.max_rounds,
+        valid_sets=[stacked(weeks[:1], train)],
+        callbacks=[lgb.early_stopping(config.early_stopping, verbose=False, min_delta=1e-9)],
+    )
+    assert fitted.best_round == booster.best_iteration
+    assert fitted.booster.model_to_string() == booster.model_to_string()
 
 
 def test_bad_settings_are_refused() -> None:

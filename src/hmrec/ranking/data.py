@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from functools import partial
 
 import polars as pl
 
@@ -121,11 +120,23 @@ def candidate_features(data: WeekInput, config: CandidateConfig) -> pl.DataFrame
     return frame.with_columns(article_factors(data).features(data, frame)) if config.embedding else frame
 
 
-def chunk_features(
-    config: CandidateConfig, week: WeekInput, customers: pl.Series, on_chunk: object = None
-) -> pl.DataFrame:
-    """``candidate_features`` for ``customers`` of a week with its global state (an engine's work)."""
-    return candidate_features(week.chunk(customers), config)
+@dataclass(frozen=True)
+class LabelWork:
+    """An engine's work for a labelled week: ``candidate_features`` for some of its buyers,
+    labelled by ``truth`` (``customer, article`` bought in the week), customers without a bought
+    candidate dropped and, with ``negatives``, each one's not-bought candidates sampled
+    (``sample_negatives``). Every step is per customer, so the parts of any split of the buyers,
+    put together and sorted, are the rows of the whole week; on Ray only those rows come back."""
+
+    config: CandidateConfig
+    truth: pl.DataFrame
+    negatives: int | None = None
+    seed: int = 0
+
+    def __call__(self, week: WeekInput, customers: pl.Series, on_chunk: object = None) -> pl.DataFrame:
+        frame = candidate_features(week.chunk(customers), self.config)
+        labelled = groups_with_a_positive(with_labels(frame, self.truth))
+        return sample_negatives(labelled, self.negatives, self.seed)
 
 
 def with_labels(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
@@ -219,14 +230,17 @@ def labelled_week(
     max_buyers: int | None = None,
     seed: int = 0,
     engine: Engine | None = None,
+    negatives: int | None = None,
 ) -> pl.DataFrame:
     """Training rows for the week from ``cutoff``: its buyers' candidates (features from the rows
     before ``cutoff`` only), labelled by the week's purchases, groups without a positive dropped,
     sorted by customer and article.
 
     With ``max_buyers``, a seeded sample of that many of the week's buyers (bounds time and memory
-    on large shops; each customer keeps all their candidates). ``engine`` builds the buyers'
-    candidates (default: in this process)."""
+    on large shops; each customer keeps all their candidates); with ``negatives``, each buyer's
+    not-bought candidates sampled to that many where they are built (``sample_negatives``, seeded
+    by ``seed``), so the whole week is never held. ``engine`` builds the buyers' rows (default: in
+    this process)."""
     truth = purchases(label_rows(transactions, cutoff)).collect()
     buyers = week_buyers(truth)
     if buyers.is_empty():
@@ -234,11 +248,12 @@ def labelled_week(
     if max_buyers is not None and buyers.len() > max_buyers:
         buyers = buyers.sample(max_buyers, seed=seed).sort()
     week = tables.week(transactions, cutoff, config)
-    parts = (engine or LocalEngine()).map(week, buyers, partial(chunk_features, config))
+    work = LabelWork(config, truth.select(Col.CUSTOMER, Col.ARTICLE), negatives, seed)
+    parts = (engine or LocalEngine()).map(week, buyers, work)
     frame = pl.concat([p for p in parts if p.height] or parts[:1])
     if not frame.select(packed([Col.CUSTOMER, Col.ARTICLE])).to_series().is_sorted():  # parts out of order
         frame = frame.sort(Col.CUSTOMER, Col.ARTICLE)
-    return groups_with_a_positive(with_labels(frame, truth))
+    return frame
 
 
 class WeekCache:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -23,18 +24,14 @@ from hmrec.schema import Col, K
 lgb.register_logger(logging.getLogger("hmrec.lightgbm"))  # LightGBM's native lines go to logging, not stderr:
 # its errors come back as exceptions, which hmrec words as one message
 
-GROUP = "__group"
-"""A training frame's query id: one per (week, customer)."""
 
-
-def stack_weeks(weeks: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """Labelled weeks (each sorted by customer) as one frame with a ``__group`` id per
-    (week, customer), rows of a group contiguous."""
-    parts = [w.with_columns(pl.lit(i, pl.UInt64).alias(GROUP)) for i, w in enumerate(weeks) if w.height]
-    if not parts:
+def group_sizes(weeks: Sequence[pl.DataFrame]) -> np.ndarray:
+    """The query sizes of labelled weeks (each sorted by customer): one query per (week,
+    customer), its rows contiguous, in the weeks' order."""
+    sizes = [w[Col.CUSTOMER].rle().struct.field("len").to_numpy() for w in weeks if w.height]
+    if not sizes:
         raise ValueError("no training rows: no week had a buyer whose candidates include an article they bought")
-    frame = pl.concat(parts, how="diagonal_relaxed")
-    return frame.with_columns((pl.col(GROUP) * (1 << 32) + pl.col(Col.CUSTOMER).cast(pl.UInt64)).alias(GROUP))
+    return np.concatenate(sizes)
 
 
 def feature_frame(frame: pl.DataFrame, features: Sequence[str]) -> pl.DataFrame:
@@ -50,16 +47,28 @@ def matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
     return feature_frame(frame, features).to_numpy()
 
 
-def _dataset(frame: pl.DataFrame, features: Sequence[str], reference: lgb.Dataset | None = None) -> lgb.Dataset:
-    sizes = frame[GROUP].rle().struct.field("len").to_numpy()
-    return lgb.Dataset(
-        matrix(frame, features),
-        label=frame[LABEL].to_numpy(),
+def _dataset(
+    weeks: Sequence[pl.DataFrame],
+    features: Sequence[str],
+    params: dict[str, Any],
+    reference: lgb.Dataset | None = None,
+) -> lgb.Dataset:
+    """LightGBM's binned dataset of labelled weeks under the fit's ``params``, built from one
+    float32 matrix per week (the bins and so the trees are those of the weeks stacked into one
+    matrix, which is never made) and constructed here, so that the matrices are freed when this
+    returns."""
+    sizes = group_sizes(weeks)
+    filled = [w for w in weeks if w.height]
+    data = lgb.Dataset(
+        [matrix(w, features) for w in filled],
+        label=np.concatenate([w[LABEL].to_numpy() for w in filled]),
         group=sizes,
         feature_name=list(features),
         reference=reference,
+        params=params,
         free_raw_data=True,
     )
+    return data.construct()
 
 
 EXPLAIN = Col.EXPLAIN
@@ -245,26 +254,26 @@ def _round_reporter(on_round: Callable[[int, int], None]) -> Callable[[lgb.callb
 
 
 def fit_ranker(
-    train: pl.DataFrame,
+    train: Sequence[pl.DataFrame],
     valid: pl.DataFrame | None,
     features: Sequence[str],
     config: RankerConfig,
     rounds: int | None = None,
     on_round: Callable[[int, int], None] | None = None,
 ) -> FittedRanker:
-    """Fit on ``train`` (from ``stack_weeks``). With ``valid``, stop when its MAP@12 has not risen
+    """Fit on the labelled weeks ``train``. With ``valid``, stop when its MAP@12 has not risen
     for ``config.early_stopping`` rounds and keep the best round; else run ``rounds`` rounds.
     ``on_round(done, most)`` hears of the boosting rounds, every ``ROUND_REPORT`` of them."""
     if not features:
         raise ValueError("the ranker has no features left to learn from")
     params = config.params()
-    train_set = _dataset(train, features)
+    train_set = _dataset(train, features, params)
     reporting = [_round_reporter(on_round)] if on_round else []
     if valid is None or valid.height == 0:
         n = rounds or config.max_rounds
         booster = lgb.train(params, train_set, num_boost_round=n, callbacks=reporting)
         return FittedRanker(booster, list(features), n, None)
-    valid_set = _dataset(valid, features, reference=train_set)
+    valid_set = _dataset([valid], features, params, reference=train_set)
     booster = lgb.train(
         params,
         train_set,
