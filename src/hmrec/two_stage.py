@@ -195,7 +195,9 @@ class TwoStageRecommender(Persisted):
             if i == 0:
                 valid = labelled
             whole = shared is not None or i == 0
-            weeks.append(sample_negatives(labelled, self.config.train_negatives, self.config.seed) if whole else labelled)
+            weeks.append(
+                sample_negatives(labelled, self.config.train_negatives, self.config.seed) if whole else labelled
+            )
             del labelled  # not the oldest week held whole until the fit ends
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
         features = feature_columns(columns, self.config.drop_blocks)
