@@ -35,7 +35,6 @@ from hmrec.metrics import average_precisions, paired_gain
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import RULE_SOURCES, CandidateConfig, WeekCache
 from hmrec.recommenders.base import Recommender
-from hmrec.retrieval.pipeline import SOURCES
 from hmrec.schema import K
 
 Make = Callable[[RankerConfig, CandidateConfig, WeekCache], Recommender]
@@ -43,19 +42,19 @@ Make = Callable[[RankerConfig, CandidateConfig, WeekCache], Recommender]
 Change = tuple[dict[str, object], dict[str, object]]
 """A trial's change: RankerConfig fields, CandidateConfig fields."""
 
-TASTE_SOURCES = tuple(s for s in SOURCES if s in RULE_SOURCES or s == "popular_taste")
-"""The default sources with taste-matched popularity (``retrieval/taste.py``): on the matrix it
-helped every profile but cost the real shop a little beyond its noise, so the shop decides."""
+NO_TASTE = tuple(s for s in RULE_SOURCES if s != "popular_taste")
+"""The default sources without taste-matched popularity (``retrieval/taste.py``): on the matrix
+it helped every profile and was noise on the real shop, so the shop's own weeks may drop it."""
 
 SEARCH: tuple[tuple[str, tuple[Change, ...]], ...] = (
-    ("taste source", (({}, {"sources": TASTE_SOURCES}),)),
+    ("taste source", (({}, {"sources": NO_TASTE}),)),
     ("objective", (({"objective": "binary"}, {}),)),
     (
         "tree size",
         (({"num_leaves": 15, "min_data_in_leaf": 200}, {}), ({"num_leaves": 63, "min_data_in_leaf": 20}, {})),
     ),
     ("training weeks", (({"train_weeks": 8}, {}), ({"train_weeks": 2}, {}))),
-    ("candidates", (({}, {"per_source": 100, "cap": 100}),)),
+    ("candidates", (({}, {"per_source": 200, "cap": 200}),)),
     ("mf features", (({}, {"embedding": True}),)),
 )
 """What ``--tune`` tries, one setting after another, each against the best so far."""

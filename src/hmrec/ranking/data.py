@@ -27,8 +27,10 @@ from hmrec.retrieval.pipeline import POOL_KEY, SOURCES, learned_cut, run_sources
 from hmrec.schema import INDEX_DTYPE, Col
 
 LABEL = "label"
-RULE_SOURCES = ("repurchase", "same_product", "bought_together", "popular_age", "popular", "trending")
-"""The ranker's default sources: every cheap rule (``mf`` can be added; it trains a model per week)."""
+RULE_SOURCES = ("repurchase", "same_product", "bought_together", "popular_taste", "popular_age", "popular", "trending")
+"""The ranker's default sources: cheap rules (``mf`` can be added; it trains a model per week;
+``covisit`` and ``popular_postal`` are optional). ``popular_taste`` is one since the matrix of
+pools of 100 (docs/accuracy.md, "Taste-matched popularity")."""
 
 
 @dataclass(frozen=True)
