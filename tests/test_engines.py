@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -17,13 +19,18 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from hmrec.cli import app
+from hmrec.data.dataset import Dataset
 from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.shards import shard_file, shard_folder, write_shards
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
-from hmrec.engine import make_engine
+from hmrec.engine import LocalEngine, make_engine
+from hmrec.engine.base import OnPart, Work
 from hmrec.engine.ray_engine import RayEngine
+from hmrec.evaluation import evaluate_models
 from hmrec.faults import ENV, MARKER_ENV
+from hmrec.ranking.config import RankerConfig
+from hmrec.recommenders.options import ModelOptions
 from hmrec.retrieval import pipeline
 from hmrec.schema import Col
 from tests.conftest import WIDE
@@ -179,3 +186,31 @@ def test_a_node_removed_mid_run_is_survived_or_fails_cleanly(shop: Path, tmp_pat
             assert not out.exists() and not artifacts.exists()
     finally:
         nodes.shutdown()
+
+
+@dataclass
+class Recording(LocalEngine):
+    """The local engine, noting each piece of work it is given: its kind and the week's cutoff."""
+
+    name: str = "recording"
+    given: list[tuple[str, date]] = field(default_factory=list)
+
+    def map(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
+    ) -> list[pl.DataFrame]:
+        self.given.append((type(work).__name__, week.cutoff))
+        return super().map(week, customers, work, on_part)
+
+
+def test_tuning_and_the_recall_curve_run_on_the_engine(tiny_dataset: Dataset) -> None:
+    """``--tune``'s trials label their weeks on the engine the fit was given, and the report's
+    candidate recall runs its sources there too: nothing per customer bypasses the engine."""
+    split = Split.at(tiny_dataset.transactions())
+    engine = Recording()
+    ranker = RankerConfig(train_weeks=1, min_data_in_leaf=5)
+    options = ModelOptions(ranker=ranker, engine=engine, tune_budget=1e-3)  # the defaults' trial alone
+    evaluate_models(tiny_dataset, ["ranker"], split, options, curve_sizes=(5, 10))
+    labelled = [cutoff for kind, cutoff in engine.given if kind == "LabelWork"]
+    # the fit labels the 2 weeks before its cutoff; the tuning's fits, one and two weeks earlier, more
+    assert min(labelled) < split.cutoff - timedelta(days=7 * (ranker.train_weeks + 1))
+    assert ("SourcesWork", split.cutoff) in engine.given

@@ -187,8 +187,8 @@ def evaluate_models(
         if options.on_step:
             options.on_step("measuring candidate recall")
         buyers = week_buyers(truth)
-        runs = retrieval.run_sources(
-            WeekInput.of(dataset, split, buyers), list(options.candidates.sources), max(curve_sizes)
+        runs = retrieval.run_sources_on(  # the buyers' part on the engine, as the ranker's
+            options.engine, WeekInput.of(dataset, split, buyers), list(options.candidates.sources), max(curve_sizes)
         )
         curve = retrieval.recall_curve(retrieval.quality_tables(runs, truth, sorted(curve_sizes)))
     removed = None

@@ -149,8 +149,8 @@ class TwoStageRecommender(Persisted):
         return lambda done, total: self._step(f"{doing}: round {done}/{most}{total}")
 
     def _like(self, config: RankerConfig, candidates: CandidateConfig, cache: WeekCache) -> TwoStageRecommender:
-        """A model of this one's tables with other settings (a trial of the tuning)."""
-        return TwoStageRecommender(self.tables, candidates=candidates, config=config, cache=cache)
+        """A model of this one's tables and engine with other settings (a trial of the tuning)."""
+        return TwoStageRecommender(self.tables, candidates=candidates, config=config, cache=cache, engine=self.engine)
 
     def _tune(self, history: pl.LazyFrame, cutoff: date) -> WeekCache | None:
         """Choose the settings on the weeks before ``cutoff``; the labelled weeks of the chosen
