@@ -25,7 +25,7 @@ from hmrec.ranking.data import (
     training_cutoffs,
 )
 from hmrec.ranking.inference import RankWork
-from hmrec.ranking.model import FittedRanker, fit_ranker
+from hmrec.ranking.model import FittedRanker, Rows, fit_ranker
 from hmrec.recommenders.base import Persisted, fill_with, with_details
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.recommenders.saving import RANKER_DIR, SETTINGS_FILE, ModelError, reading
@@ -182,7 +182,8 @@ class TwoStageRecommender(Persisted):
         shared = self.cache or tuned  # a cache other fits read: its weeks are kept whole there
         cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)
         sample = (self.config.train_buyers, self.config.seed)
-        weeks, valid, columns = [], pl.DataFrame(), []
+        weeks: list[Rows] = []  # each week as the fit reads it (a matrix), not its frame
+        valid, features = None, None
         for i, start in enumerate(cutoffs):
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {start})")
             build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
@@ -191,22 +192,23 @@ class TwoStageRecommender(Persisted):
             else:  # the week that picks the rounds keeps all its rows; the others are sampled where
                 # they are built (with large pools whole weeks are most of the fit's memory)
                 labelled = build(negatives=None if i == 0 else self.config.train_negatives)
-            columns = columns or (labelled.columns if labelled.height else [])
+            if features is None and labelled.height:
+                features = feature_columns(labelled.columns, self.config.drop_blocks)
             if i == 0:
-                valid = labelled
+                valid = Rows.of(labelled, features or [])
             whole = shared is not None or i == 0
-            weeks.append(
-                sample_negatives(labelled, self.config.train_negatives, self.config.seed) if whole else labelled
-            )
-            del labelled  # not the oldest week held whole until the fit ends
+            kept = sample_negatives(labelled, self.config.train_negatives, self.config.seed) if whole else labelled
+            del labelled  # neither frame is held once the week is a matrix
+            weeks.append(Rows.of(kept, features or []))
+            del kept
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
-        features = feature_columns(columns, self.config.drop_blocks)
+        features = features or []
         older, newest = weeks[1:], weeks[:-1]
         doing = f"ranker: fitting on {sum(w.height for w in older):,} rows"
         self._step(doing)
         fitted = fit_ranker(
             older,
-            valid if valid.height else None,
+            valid if valid is not None and valid.height else None,
             features,
             self.config,
             on_round=self._rounds(doing, "at most "),

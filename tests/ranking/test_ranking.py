@@ -34,7 +34,7 @@ from hmrec.ranking.data import (
     training_cutoffs,
 )
 from hmrec.ranking.inference import rank_chunk, rank_customers
-from hmrec.ranking.model import FittedRanker, fit_ranker, group_sizes, matrix
+from hmrec.ranking.model import FittedRanker, Rows, fit_ranker, matrix
 from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
@@ -165,13 +165,21 @@ def test_training_cutoffs_are_whole_weeks_back() -> None:
         training_cutoffs(WEEK, 0)
 
 
-def test_groups_are_one_per_week_and_customer() -> None:
-    week = pl.DataFrame({Col.CUSTOMER: pl.Series([4, 4, 9], dtype=pl.UInt32), LABEL: [1, 0, 1]})
-    # customer 4 then 9, then 4 and 9 again: the second week's 4 is not the first week's 9's group
-    assert group_sizes([week, pl.DataFrame(), week.tail(2)]).tolist() == [2, 1, 1, 1]
-    assert group_sizes([week, week.head(1)]).tolist() == [2, 1, 1]  # a week's 4 after the last's 9
+def test_a_week_as_rows_has_one_query_per_customer() -> None:
+    week = pl.DataFrame(
+        {
+            Col.CUSTOMER: pl.Series([4, 4, 9], dtype=pl.UInt32),
+            LABEL: pl.Series([1, 0, 1], dtype=pl.UInt8),
+            "f": [0.5, None, 2.0],
+        }
+    )
+    rows = Rows.of(week, ["f", "g"])  # g: a column the week lacks, all missing
+    assert rows.sizes.tolist() == [2, 1] and rows.labels.tolist() == [1, 0, 1] and rows.height == 3
+    assert rows.features.dtype == np.float32 and rows.features.shape == (3, 2)
+    assert np.isnan(rows.features[1, 0]) and np.isnan(rows.features[:, 1]).all()
+    assert Rows.of(pl.DataFrame(), ["f"]).height == 0
     with pytest.raises(ValueError, match="no training rows"):
-        group_sizes([pl.DataFrame()])
+        fit_ranker([Rows.of(pl.DataFrame(), ["f"])], None, ["f"], RankerConfig(), rounds=1)
 
 
 def test_negatives_are_sampled_per_customer_and_every_positive_kept() -> None:
@@ -247,14 +255,14 @@ def test_the_fit_on_weeks_is_the_fit_on_them_stacked(tiny_dataset: Dataset) -> N
     weeks = [labelled_week(tx, last - timedelta(days=7 * k), tables, CandidateConfig()) for k in (1, 2, 3)]
     features = feature_columns(weeks[0].columns)
     config = RankerConfig(min_data_in_leaf=5, max_rounds=20, early_stopping=5)
-    fitted = fit_ranker(weeks[1:], weeks[0], features, config)
+    fitted = fit_ranker([Rows.of(w, features) for w in weeks[1:]], Rows.of(weeks[0], features), features, config)
 
     def stacked(frames: list[pl.DataFrame], reference: lgb.Dataset | None = None) -> lgb.Dataset:
         both = pl.concat(frames)
         return lgb.Dataset(
             matrix(both, features),
             label=both[LABEL].to_numpy(),
-            group=group_sizes(frames),
+            group=np.concatenate([f[Col.CUSTOMER].rle().struct.field("len").to_numpy() for f in frames]),
             feature_name=features,
             reference=reference,
         )

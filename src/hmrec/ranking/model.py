@@ -25,13 +25,27 @@ lgb.register_logger(logging.getLogger("hmrec.lightgbm"))  # LightGBM's native li
 # its errors come back as exceptions, which hmrec words as one message
 
 
-def group_sizes(weeks: Sequence[pl.DataFrame]) -> np.ndarray:
-    """The query sizes of labelled weeks (each sorted by customer): one query per (week,
-    customer), its rows contiguous, in the weeks' order."""
-    sizes = [w[Col.CUSTOMER].rle().struct.field("len").to_numpy() for w in weeks if w.height]
-    if not sizes:
-        raise ValueError("no training rows: no week had a buyer whose candidates include an article they bought")
-    return np.concatenate(sizes)
+@dataclass(frozen=True)
+class Rows:
+    """A labelled week as LightGBM reads it: its features as one float32 matrix (nulls as NaN),
+    its labels and its query sizes (one query per customer, rows contiguous). Held instead of the
+    week's frame once the features are known, so the fit never holds both."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    sizes: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, features: Sequence[str]) -> Rows:
+        """The rows of a labelled frame (sorted by customer), its ``features`` in order."""
+        if frame.height == 0:
+            return cls(np.empty((0, len(features)), np.float32), np.empty(0, np.uint8), np.empty(0, np.int64))
+        sizes = frame[Col.CUSTOMER].rle().struct.field("len").to_numpy()
+        return cls(matrix(frame, features), frame[LABEL].to_numpy(), sizes)
+
+    @property
+    def height(self) -> int:
+        return len(self.labels)
 
 
 def feature_frame(frame: pl.DataFrame, features: Sequence[str]) -> pl.DataFrame:
@@ -48,21 +62,21 @@ def matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
 
 
 def _dataset(
-    weeks: Sequence[pl.DataFrame],
+    weeks: Sequence[Rows],
     features: Sequence[str],
     params: dict[str, Any],
     reference: lgb.Dataset | None = None,
 ) -> lgb.Dataset:
-    """LightGBM's binned dataset of labelled weeks under the fit's ``params``, built from one
-    float32 matrix per week (the bins and so the trees are those of the weeks stacked into one
-    matrix, which is never made) and constructed here, so that the matrices are freed when this
-    returns."""
-    sizes = group_sizes(weeks)
+    """LightGBM's binned dataset of labelled weeks under the fit's ``params``, built from each
+    week's matrix as it is (the bins and so the trees are those of the weeks stacked into one
+    matrix, which is never made) and constructed here."""
     filled = [w for w in weeks if w.height]
+    if not filled:
+        raise ValueError("no training rows: no week had a buyer whose candidates include an article they bought")
     data = lgb.Dataset(
-        [matrix(w, features) for w in filled],
-        label=np.concatenate([w[LABEL].to_numpy() for w in filled]),
-        group=sizes,
+        [w.features for w in filled],
+        label=np.concatenate([w.labels for w in filled]),
+        group=np.concatenate([w.sizes for w in filled]),
         feature_name=list(features),
         reference=reference,
         params=params,
@@ -254,16 +268,17 @@ def _round_reporter(on_round: Callable[[int, int], None]) -> Callable[[lgb.callb
 
 
 def fit_ranker(
-    train: Sequence[pl.DataFrame],
-    valid: pl.DataFrame | None,
+    train: Sequence[Rows],
+    valid: Rows | None,
     features: Sequence[str],
     config: RankerConfig,
     rounds: int | None = None,
     on_round: Callable[[int, int], None] | None = None,
 ) -> FittedRanker:
-    """Fit on the labelled weeks ``train``. With ``valid``, stop when its MAP@12 has not risen
-    for ``config.early_stopping`` rounds and keep the best round; else run ``rounds`` rounds.
-    ``on_round(done, most)`` hears of the boosting rounds, every ``ROUND_REPORT`` of them."""
+    """Fit on the labelled weeks ``train`` (their ``Rows``, whose columns are ``features``). With
+    ``valid``, stop when its MAP@12 has not risen for ``config.early_stopping`` rounds and keep
+    the best round; else run ``rounds`` rounds. ``on_round(done, most)`` hears of the boosting
+    rounds, every ``ROUND_REPORT`` of them."""
     if not features:
         raise ValueError("the ranker has no features left to learn from")
     params = config.params()
