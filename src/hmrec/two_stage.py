@@ -208,7 +208,7 @@ class TwoStageRecommender(Persisted):
         self._step(doing)
         fitted = fit_ranker(
             older,
-            valid if valid is not None and valid.height else None,
+            valid,  # an empty week picks nothing: the fit runs its most rounds
             features,
             self.config,
             on_round=self._rounds(doing, "at most "),
