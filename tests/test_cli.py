@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hmrec.cli import app
-from hmrec.ranking.data import FEATURE_BLOCKS, RULE_SOURCES
+from hmrec.ranking.data import FEATURE_BLOCKS
 from hmrec.recommenders.mf.weights import PRESETS
 from hmrec.registry import MODELS
 from hmrec.settings import Settings
@@ -101,9 +101,23 @@ def test_ranker_is_the_default_of_submit_and_saves_its_artifacts(tiny_shop: Path
 
 def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_path: Path) -> None:
     data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
+    sources = ["repurchase", "bought_together", "popular"]  # three, not all: one refit each
+    config = tmp_path / "three.toml"
+    config.write_text(f"[candidates]\nsources = {json.dumps(sources)}\n")
     result = runner.invoke(
         app,
-        ["evaluate", "--data", str(data), "--model", "ranker", "--ablation", "--train-weeks", "2"],
+        [
+            "evaluate",
+            "--data",
+            str(data),
+            "--model",
+            "ranker",
+            "--ablation",
+            "--train-weeks",
+            "2",
+            "--config",
+            str(config),
+        ],
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output
@@ -113,11 +127,11 @@ def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_pa
     used = json.loads((data / "artifacts" / "evaluate" / "model" / "features.json").read_text())["features"]
     blocks = [b for b in FEATURE_BLOCKS if any(FEATURE_BLOCKS[b](f) for f in used)]
     assert "embedding" not in blocks  # off without --mf-features: not retrained without it
-    assert removed == {**dict.fromkeys(blocks, "feature block"), **dict.fromkeys(RULE_SOURCES, "source")}
+    assert removed == {**dict.fromkeys(blocks, "feature block"), **dict.fromkeys(sources, "source")}
     assert f"variant {len(removed)}/{len(removed)}: without the source" in result.output
     assert (data / "artifacts" / "evaluate" / "model" / "model.txt").exists()
     saved = Settings.load(data / "artifacts" / "evaluate" / "model" / "settings.toml")  # what --config reads
-    assert saved.ranker.train_weeks == 2 and saved.model == "ranker"
+    assert saved.ranker.train_weeks == 2 and saved.model == "ranker" and list(saved.candidates.sources) == sources
 
 
 def test_evaluate_with_mf_features_trains_on_them(tiny_shop: Path, tmp_path: Path) -> None:
