@@ -31,6 +31,22 @@ def test_top_in_groups_picks_what_the_sort_picks(seed: int, k: int) -> None:
     assert got.equals(want)  # the same rows, ties to the lower article, in the same order
 
 
+@pytest.mark.parametrize(("seed", "k"), [(3, 1), (4, 5), (5, 40)])
+def test_top_per_customer_is_each_customers_sorted_list_cut_at_k(seed: int, k: int) -> None:
+    # rows in any order, many ties at the cut: the rows before the sort are only those with
+    # fewer than k rows scored above them, and ties still go to the lower article
+    frame = _scored(seed).sample(fraction=1.0, shuffle=True, seed=seed)
+    got = top_per_customer(frame.lazy(), k).collect()
+    want = []
+    for customer in sorted(set(frame[Col.CUSTOMER].to_list())):
+        mine = frame.filter(pl.col(Col.CUSTOMER) == customer)
+        best = sorted(
+            zip(mine[Col.SCORE].to_list(), mine[Col.ARTICLE].to_list(), strict=True), key=lambda r: (-r[0], r[1])
+        )
+        want += [(customer, article, rank) for rank, (_, article) in enumerate(best[:k], start=1)]
+    assert got.select(Col.CUSTOMER, Col.ARTICLE, Col.RANK).rows() == want
+
+
 def test_top_in_groups_keeps_short_groups_and_handles_none() -> None:
     groups = np.array([5, 5, 7, 9, 9, 9], dtype=np.uint32)
     scores = np.array([1.0, 2.0, -np.inf, 0.5, 0.5, 3.0])

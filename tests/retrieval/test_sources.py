@@ -240,6 +240,41 @@ def test_taste_popular_mixes_each_values_best_sellers_by_the_customers_shares() 
     assert articles_for(TasteSource(n=3, values=1, attributes=(Col.DEPARTMENT_NO,)).candidates(data), 0) == [12, 10, 11]
 
 
+def test_taste_shares_are_each_customers_top_values_counted_by_hand() -> None:
+    # two attributes, one with negative values and nulls; few values: many ties on units
+    rng = np.random.default_rng(11)
+    rows = [(int(rng.integers(1, 60)), int(rng.integers(0, 25)), int(rng.integers(0, 30))) for _ in range(600)]
+    colour = {a: int(rng.integers(-3, 3)) if a % 7 else None for a in range(30)}
+    department = {a: int(rng.integers(1, 5)) for a in range(30)}
+    data = hand_input(rows, serve=list(range(0, 25, 2)) + [99])
+    data = replace(
+        data,
+        articles=data.articles.with_columns(
+            pl.col(Col.ARTICLE).replace_strict(colour, return_dtype=pl.Int32).alias(Col.COLOUR_GROUP_CODE),
+            pl.col(Col.ARTICLE).replace_strict(department, return_dtype=pl.Int32).alias(Col.DEPARTMENT_NO),
+        ),
+    )
+    source = TasteSource(n=5, values=2, attributes=(Col.COLOUR_GROUP_CODE, Col.DEPARTMENT_NO))
+    got = (
+        source.shares(data)
+        .collect()
+        .sort(Col.CUSTOMER, "__attr", "__share", "__value", descending=[False, False, True, False])
+    )
+    want = []
+    for customer in range(0, 25, 2):
+        bought = [a for _, c, a in rows if c == customer]
+        for attr, values in enumerate((colour, department)):
+            units: dict[int, int] = {}
+            for article in bought:
+                if values[article] is not None:
+                    units[values[article]] = units.get(values[article], 0) + 1
+            total = sum(units.values())
+            best = sorted(units.items(), key=lambda vu: (-vu[1], vu[0]))[:2]
+            want += [(customer, attr, value, u / total) for value, u in best]
+    assert [(c, a, v) for c, a, v, _ in got.rows()] == [(c, a, v) for c, a, v, _ in want]
+    assert got["__share"].to_list() == pytest.approx([share for *_, share in want])
+
+
 @pytest.mark.parametrize("source", [AgePopularSource(n=4), PostalPopularSource(n=4)])
 def test_cohort_lists_equal_each_customer_ranking_their_cohort_s_rows(source: AgePopularSource) -> None:
     # the lists are ranked once per cohort: the same rows, in the same order, as ranking every

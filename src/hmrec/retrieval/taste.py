@@ -9,8 +9,9 @@ import polars as pl
 
 from hmrec.data.split import days_before
 from hmrec.data.week import WeekInput, once_per_week
+from hmrec.features.lookup import KEY, OFFSET, halves, joined32
 from hmrec.retrieval.base import ranked
-from hmrec.schema import Col
+from hmrec.schema import INDEX_DTYPE, Col
 
 TASTE_ATTRIBUTES = (
     Col.PRODUCT_TYPE_NO,
@@ -29,6 +30,11 @@ def _attributes(data: WeekInput, wanted: tuple[str, ...]) -> list[str]:
     """The attributes of ``wanted`` that the catalogue has (a bare catalogue has none)."""
     names = data.articles.collect_schema().names()
     return [a for a in wanted if a in names]
+
+
+def _unsigned(attribute: str) -> pl.Expr:
+    """The attribute's value (a strict cast: 32 signed bits) as 0 .. 2**32 - 1, in its order."""
+    return (pl.col(attribute).cast(pl.Int32).cast(pl.Int64) + OFFSET).cast(pl.UInt32)
 
 
 def _long(frame: pl.LazyFrame, attributes: list[str]) -> pl.LazyFrame:
@@ -87,13 +93,27 @@ class TasteSource:
         attributes = _attributes(data, self.attributes)
         rows = data.served().select(Col.CUSTOMER, Col.ARTICLE)
         rows = rows.join(data.articles.select(Col.ARTICLE, *attributes), on=Col.ARTICLE)
-        units = _long(rows, attributes).group_by(Col.CUSTOMER, ATTR, VALUE).agg(pl.len().alias("__u"))
+        # each attribute's units per (customer, value), grouped on one integer of the two
+        units = pl.concat(
+            [
+                rows.drop_nulls(a)
+                .group_by(joined32(pl.col(Col.CUSTOMER), _unsigned(a)).alias(KEY))
+                .agg(pl.len().alias("__u"))
+                .with_columns(pl.lit(i, pl.UInt8).alias(ATTR))
+                for i, a in enumerate(attributes)
+            ]
+        )
+        customer, value = halves(KEY)
+        units = units.select(
+            customer.cast(INDEX_DTYPE).alias(Col.CUSTOMER), ATTR, (value.cast(pl.Int64) - OFFSET).alias(VALUE), "__u"
+        )
         per = [Col.CUSTOMER, ATTR]
+        # the values' order within (customer, attribute): more units first, then the lower value
+        # (a value is 32 bits: one integer orders by both)
+        order = pl.col("__u").cast(pl.Int64) * (1 << 32) - pl.col(VALUE)
         return (
             units.with_columns((pl.col("__u") / pl.col("__u").sum().over(per)).alias(SHARE))
-            .sort([Col.CUSTOMER, ATTR, SHARE, VALUE], descending=[False, False, True, False])
-            .with_columns(pl.int_range(pl.len()).over(per).alias("__k"))
-            .filter(pl.col("__k") < self.values)
+            .filter(order.rank("ordinal", descending=True).over(per) <= self.values)
             .select(Col.CUSTOMER, ATTR, VALUE, SHARE)
         )
 
@@ -103,7 +123,8 @@ class TasteSource:
             self.shares(data)
             .join(self.top(data), on=[ATTR, VALUE])
             .filter(pl.col(POS) < quota)
-            .group_by(Col.CUSTOMER, Col.ARTICLE)
+            .group_by(joined32(pl.col(Col.CUSTOMER), pl.col(Col.ARTICLE)).alias(KEY))  # one integer: faster
             .agg((pl.col(SHARE) * pl.col(POP)).sum().alias(Col.SCORE))
         )
-        return ranked(mixed, self.n)
+        customer, article = halves(KEY)
+        return ranked(mixed.select(customer.alias(Col.CUSTOMER), article.alias(Col.ARTICLE), Col.SCORE), self.n)
