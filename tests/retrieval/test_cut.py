@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -14,7 +16,7 @@ from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.ranking.data import CandidateConfig
-from hmrec.retrieval.cut import BUCKETS, Cut, band, band_counts, fit_counts
+from hmrec.retrieval.cut import BUCKETS, MAX_STEP, NEWTON_STEPS, RIDGE, Cut, band, band_counts, fit_counts
 from hmrec.retrieval.measure import measure
 from hmrec.retrieval.pipeline import learned_cut, run_sources, union_at
 from hmrec.retrieval.union import union
@@ -96,6 +98,52 @@ def test_a_sources_weights_never_rise_with_its_rank() -> None:
         assert all(a >= b for a, b in zip(weights, weights[1:], strict=False))
     second = cut.weights[1]
     assert second[2] > second[4]  # rank 3 above ranks 6-7 (raw rates: 1.0 against 0.25)
+
+
+def _dense_newton(counts: pl.DataFrame, sources: tuple[str, ...]) -> tuple[float, np.ndarray]:
+    """The cut's fit written out on the whole design matrix (one 0/1 column per source and band)."""
+    counts = counts.group_by(list(sources)).agg(pl.col("n").sum(), pl.col("y").sum())
+    design = np.zeros((counts.height, 1 + len(sources) * BUCKETS))
+    design[:, 0] = 1.0
+    for i, s in enumerate(sources):
+        for row, value in enumerate(counts[s].to_list()):
+            if value is not None:
+                design[row, 1 + i * BUCKETS + value] = 1.0
+    n, y = counts["n"].to_numpy().astype(np.float64), counts["y"].to_numpy()
+    theta = np.zeros(design.shape[1])
+    theta[0] = math.log(y.sum() / (n.sum() - y.sum()))
+    penalty = np.r_[0.0, np.full(design.shape[1] - 1, RIDGE)]
+    for _ in range(NEWTON_STEPS):
+        p = 1 / (1 + np.exp(-(design @ theta)))
+        gradient = design.T @ (n * p - y) + penalty * theta
+        hessian = (design.T * (n * p * (1 - p))) @ design + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        step *= min(1.0, MAX_STEP / np.abs(step).max())
+        theta -= step
+        if np.abs(step).max() < 1e-7:
+            break
+    weights = np.minimum.accumulate(theta[1:].reshape(len(sources), BUCKETS), axis=1)
+    return float(theta[0]), weights
+
+
+def test_the_fit_is_newtons_method_on_the_whole_design() -> None:
+    # three sources, each offering a pair in one of 8 bands or not at all; buying odds that fall
+    # with the band, more for one source than another
+    rng = np.random.default_rng(7)
+    sources, rows = ("a", "b", "c"), 3_000
+    bands = {s: [None if rng.random() < 0.3 else int(rng.integers(0, 8)) for _ in range(rows)] for s in sources}
+    n = rng.integers(1, 50, rows)
+    logit = -2.0 - sum(
+        np.array([0.0 if v is None else (i + 1) * v / 8 for v in bands[s]]) for i, s in enumerate(sources)
+    )
+    y = rng.binomial(n, 1 / (1 + np.exp(-logit))).astype(np.float64)
+    counts = pl.DataFrame({**{s: pl.Series(s, v, dtype=pl.Int64) for s, v in bands.items()}, "n": n, "y": y})
+    cut = fit_counts(counts, sources)
+    assert cut is not None
+    bias, weights = _dense_newton(counts, sources)
+    assert cut.bias == pytest.approx(bias, abs=1e-9)
+    assert np.asarray(cut.weights) == pytest.approx(weights, abs=1e-9)
+    assert cut.weights[2][7] < cut.weights[0][7] < cut.weights[0][0]  # the odds fall as built
 
 
 def test_a_week_without_a_bought_candidate_gives_no_cut() -> None:

@@ -94,25 +94,37 @@ def fit_counts(counts: pl.DataFrame, sources: tuple[str, ...]) -> Cut | None:
     counts = counts.group_by(list(sources)).agg(pl.col("n").sum(), pl.col("y").sum())
     counts = counts.sort(list(sources))  # the same pool always gives the same rows in the same order
     n_params = 1 + len(sources) * BUCKETS
-    design = np.zeros((counts.height, n_params))
-    design[:, 0] = 1.0
+    # the design is one-hot per source: each row's columns (the bias, then each source's band;
+    # ``n_params``, a column of no weight, where the source did not offer the pair) stand for it
+    columns = np.zeros((counts.height, 1 + len(sources)), dtype=np.int64)
     for i, s in enumerate(sources):
-        rows = np.flatnonzero(counts[s].is_not_null().to_numpy())
-        design[rows, 1 + i * BUCKETS + counts[s].fill_null(0).to_numpy()[rows]] = 1.0
+        columns[:, 1 + i] = (1 + i * BUCKETS + counts[s].cast(pl.Int64)).fill_null(n_params).to_numpy()
+    width = n_params + 1
+    pairs = [(a, b) for a in range(columns.shape[1]) for b in range(a, columns.shape[1])]
+    cells = [columns[:, a] * width + columns[:, b] for a, b in pairs]
     n, y = counts["n"].to_numpy().astype(np.float64), counts["y"].to_numpy()
-    theta = np.zeros(n_params)
+    theta = np.zeros(width)  # the last stays 0
     theta[0] = math.log(max(y.sum(), 0.5) / max(n.sum() - y.sum(), 0.5))
     penalty = np.full(n_params, RIDGE)
     penalty[0] = 0.0
     for _ in range(NEWTON_STEPS):
-        p = np.exp(-np.logaddexp(0.0, -(design @ theta)))
-        gradient = design.T @ (n * p - y) + penalty * theta
-        hessian = (design.T * (n * p * (1 - p))) @ design + np.diag(penalty + 1e-9)
+        p = np.exp(-np.logaddexp(0.0, -theta[columns].sum(axis=1)))
+        residual, curvature = n * p - y, n * p * (1 - p)
+        gradient = np.bincount(columns.ravel(), np.repeat(residual, columns.shape[1]), width)[:n_params]
+        gradient += penalty * theta[:n_params]
+        hessian = np.zeros(width * width)
+        for (a, b), cell in zip(pairs, cells, strict=True):
+            counted = np.bincount(cell, curvature, width * width)
+            hessian += counted
+            if a != b:  # the cell's mirror: the design's columns a and b the other way round
+                hessian += counted.reshape(width, width).T.ravel()
+        hessian = hessian.reshape(width, width)[:n_params, :n_params] + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         step *= min(1.0, MAX_STEP / max(np.abs(step).max(), 1e-300))  # damped: no overshoot far from the optimum
-        theta -= step
+        theta[:n_params] -= step
         if np.abs(step).max() < 1e-7:
             break
+    theta = theta[:n_params]
     weights = theta[1:].reshape(len(sources), BUCKETS)
     weights = np.minimum.accumulate(weights, axis=1)
     return Cut(sources, float(theta[0]), tuple(tuple(float(v) for v in row) for row in weights))
