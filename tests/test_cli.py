@@ -101,7 +101,7 @@ def test_ranker_is_the_default_of_submit_and_saves_its_artifacts(tiny_shop: Path
 
 def test_evaluate_ablation_removes_each_block_and_source(tiny_shop: Path, tmp_path: Path) -> None:
     data = Path(shutil.copytree(tiny_shop, tmp_path / "shop"))
-    sources = ["repurchase", "bought_together", "popular"]  # three, not all: one refit each
+    sources = ["repurchase", "bought_together", "popular"]  # three, not all: one fit each
     config = tmp_path / "three.toml"
     config.write_text(f"[candidates]\nsources = {json.dumps(sources)}\n")
     result = runner.invoke(

@@ -69,7 +69,7 @@ def test_more_weeks_than_the_log_holds_are_refused_before_any_work(tiny_dataset:
 def test_the_ablation_skips_blocks_that_are_off_and_gives_each_change_its_error(
     tiny_dataset: hmrec.Dataset,
 ) -> None:
-    two_sources = replace(QUICK, candidates=CandidateConfig(sources=("repurchase", "popular")))  # fewer refits
+    two_sources = replace(QUICK, candidates=CandidateConfig(sources=("repurchase", "popular")))  # fewer fits
     result = hmrec.evaluate(tiny_dataset, ["ranker"], two_sources, ablation=True)
     assert result.ablation is not None
     base, rows = result.ablation

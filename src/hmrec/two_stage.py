@@ -182,8 +182,8 @@ class TwoStageRecommender(Persisted):
         shared = self.cache or tuned  # a cache other fits read: its weeks are kept whole there
         cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)
         sample = (self.config.train_buyers, self.config.seed)
-        weeks: list[Rows] = []  # each week as the fit reads it (a matrix), not its frame
-        valid, features = None, None
+        older: list[Rows] = []  # each week the trees learn from as the fit reads it (a matrix), not its frame
+        valid, newest, features = None, None, None
         for i, start in enumerate(cutoffs):
             self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {start})")
             build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
@@ -194,16 +194,18 @@ class TwoStageRecommender(Persisted):
                 labelled = build(negatives=None if i == 0 else self.config.train_negatives)
             if features is None and labelled.height:
                 features = feature_columns(labelled.columns, self.config.drop_blocks)
+            negatives, seed = self.config.train_negatives, self.config.seed
             if i == 0:
                 valid = Rows.of(labelled, features or [])
-            whole = shared is not None or i == 0
-            kept = sample_negatives(labelled, self.config.train_negatives, self.config.seed) if whole else labelled
-            del labelled  # neither frame is held once the week is a matrix
-            weeks.append(Rows.of(kept, features or []))
-            del kept
+                if self.config.refit:  # only a refit learns from it, sampled as the others
+                    newest = Rows.of(sample_negatives(labelled, negatives, seed), features or [])
+            else:
+                kept = sample_negatives(labelled, negatives, seed) if shared is not None else labelled
+                older.append(Rows.of(kept, features or []))
+                del kept
+            del labelled  # no frame is held once the week is a matrix
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
         features = features or []
-        older, newest = weeks[1:], weeks[:-1]
         doing = f"ranker: fitting on {sum(w.height for w in older):,} rows"
         self._step(doing)
         fitted = fit_ranker(
@@ -213,11 +215,12 @@ class TwoStageRecommender(Persisted):
             self.config,
             on_round=self._rounds(doing, "at most "),
         )
-        if self.config.refit:
-            doing = f"ranker: refitting {fitted.best_round} rounds on the newest {len(newest)} weeks"
+        if newest is not None:  # refit
+            weeks = [newest, *older[:-1]]
+            doing = f"ranker: refitting {fitted.best_round} rounds on the newest {len(weeks)} weeks"
             self._step(doing)
             refitted = fit_ranker(
-                newest, None, features, self.config, rounds=fitted.best_round, on_round=self._rounds(doing)
+                weeks, None, features, self.config, rounds=fitted.best_round, on_round=self._rounds(doing)
             )
             fitted = replace(refitted, valid_map=fitted.valid_map)
         self.ranker = fitted
