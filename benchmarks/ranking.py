@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=CandidateConfig.cap)
     parser.add_argument("--engine", choices=ENGINES, default="local")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="with --mode submit: keep the submission here (to compare its bytes)")
     args = parser.parse_args()
 
     stages = Stages()
@@ -107,7 +108,7 @@ def main() -> None:
             customers = dataset.submission_customers().collect()[Col.CUSTOMER]
             recs = fit_model(dataset, "ranker", replace(options)).recommend(customers, K, details=True)
             stages.mark("write the submission")
-            write_submission(dataset, recs, Path(tmp) / "submission.csv")
+            write_submission(dataset, recs, args.out or Path(tmp) / "submission.csv")
             stages.mark(None)
             print(f"\n{recs[recs.columns[0]].n_unique():,} customers")
     print(stages.table())

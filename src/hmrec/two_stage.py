@@ -25,7 +25,7 @@ from hmrec.ranking.data import (
     training_cutoffs,
 )
 from hmrec.ranking.inference import RankWork
-from hmrec.ranking.model import FittedRanker, Rows, fit_ranker
+from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, fit_ranker
 from hmrec.recommenders.base import Persisted, fill_with, with_details
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.recommenders.saving import RANKER_DIR, SETTINGS_FILE, ModelError, reading
@@ -180,43 +180,57 @@ class TwoStageRecommender(Persisted):
         self.tables.prime(history, cutoff)  # tables every earlier week reads, computed once here
         tuned = self._tune(history, cutoff) if self.tune_budget is not None else None
         shared = self.cache or tuned  # a cache other fits read: its weeks are kept whole there
-        cutoffs = training_cutoffs(cutoff, self.config.train_weeks + 1)
+        newest_first = training_cutoffs(cutoff, self.config.train_weeks + 1)
         sample = (self.config.train_buyers, self.config.seed)
-        older: list[Rows] = []  # each week the trees learn from as the fit reads it (a matrix), not its frame
-        valid, newest, features = None, None, None
-        for i, start in enumerate(cutoffs):
-            self._step(f"ranker: labelling week {i + 1}/{len(cutoffs)} (from {start})")
+        negatives, seed = self.config.train_negatives, self.config.seed
+
+        def label(start: date, whole: bool) -> pl.DataFrame:
             build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
             if shared is not None:  # a cache other fits read keeps whole weeks
-                labelled = shared.get((start, self.candidates, *sample), build)
-            else:  # the week that picks the rounds keeps all its rows; the others are sampled where
-                # they are built (with large pools whole weeks are most of the fit's memory)
-                labelled = build(negatives=None if i == 0 else self.config.train_negatives)
+                return shared.get((start, self.candidates, *sample), build)
+            # the week that picks the rounds keeps all its rows; the others are sampled where they
+            # are built (with large pools whole weeks are most of the fit's memory)
+            return build(negatives=None if whole else negatives)
+
+        # the weeks the trees learn from first, binned into LightGBM's dataset; then the newest,
+        # which picks the rounds: their matrices and that whole week are never held at once
+        older: list[Rows] = []  # each week as the fit reads it (a matrix), not its frame
+        steps, features = len(newest_first), None
+        for i, start in enumerate(newest_first[1:]):
+            self._step(f"ranker: labelling week {i + 1}/{steps} (from {start})")
+            labelled = label(start, whole=False)
             if features is None and labelled.height:
                 features = feature_columns(labelled.columns, self.config.drop_blocks)
-            negatives, seed = self.config.train_negatives, self.config.seed
-            if i == 0:
-                valid = Rows.of(labelled, features or [])
-                if self.config.refit:  # only a refit learns from it, sampled as the others
-                    newest = Rows.of(sample_negatives(labelled, negatives, seed), features or [])
-            else:
-                kept = sample_negatives(labelled, negatives, seed) if shared is not None else labelled
-                older.append(Rows.of(kept, features or []))
-                del kept
-            del labelled  # no frame is held once the week is a matrix
+            kept = sample_negatives(labelled, negatives, seed) if shared is not None else labelled
+            del labelled  # neither frame is held once the week is a matrix
+            older.append(Rows.of(kept, features or []))
+            del kept
+        self._step(f"ranker: binning {sum(w.height for w in older):,} rows for the fit")
+        train = TrainingSet.of(older, features or [], self.config)
+        refit_weeks = older[:-1] if self.config.refit else []
+        del older  # binned: the matrices go
+        self._step(f"ranker: labelling week {steps}/{steps} (from {newest_first[0]})")
+        labelled = label(newest_first[0], whole=True)
+        if features is None and labelled.height:
+            features = feature_columns(labelled.columns, self.config.drop_blocks)
+        valid = Rows.of(labelled, features or [])
+        # only a refit learns from the week that picks the rounds, sampled as the others
+        newest = Rows.of(sample_negatives(labelled, negatives, seed), features or []) if self.config.refit else None
+        del labelled
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
         features = features or []
-        doing = f"ranker: fitting on {sum(w.height for w in older):,} rows"
+        doing = f"ranker: fitting on {train.height:,} rows"
         self._step(doing)
         fitted = fit_ranker(
-            older,
+            train,
             valid,  # an empty week picks nothing: the fit runs its most rounds
             features,
             self.config,
             on_round=self._rounds(doing, "at most "),
         )
+        del train
         if newest is not None:  # refit
-            weeks = [newest, *older[:-1]]
+            weeks = [newest, *refit_weeks]
             doing = f"ranker: refitting {fitted.best_round} rounds on the newest {len(weeks)} weeks"
             self._step(doing)
             refitted = fit_ranker(

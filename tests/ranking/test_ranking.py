@@ -34,7 +34,7 @@ from hmrec.ranking.data import (
     training_cutoffs,
 )
 from hmrec.ranking.inference import rank_chunk, rank_customers
-from hmrec.ranking.model import FittedRanker, Rows, fit_ranker, matrix
+from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, fit_ranker, matrix
 from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
@@ -277,6 +277,36 @@ def test_the_fit_on_weeks_is_the_fit_on_them_stacked(tiny_dataset: Dataset) -> N
     )
     assert fitted.best_round == booster.best_iteration
     assert fitted.booster.model_to_string() == booster.model_to_string()
+
+
+def test_the_fit_bins_its_weeks_before_it_labels_the_week_that_picks_the_rounds(
+    tiny_dataset: Dataset, split: Split
+) -> None:
+    # the weeks the trees learn from become LightGBM's dataset (their matrices go) before the
+    # newest week, kept whole, is built: never all held at once; the trees are those of a fit
+    # that held them all
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    config = RankerConfig(train_weeks=2, min_data_in_leaf=5, max_rounds=20, early_stopping=5, train_negatives=3)
+    steps: list[str] = []
+    model = TwoStageRecommender(tables, config=config)
+    model.on_step = steps.append
+    model.fit(WeekInput.before(split.history, split.cutoff))
+    newest = split.cutoff - timedelta(days=7)
+    labelling = [s for s in steps if s.startswith("ranker: labelling week")]
+    assert labelling[-1] == f"ranker: labelling week 3/3 (from {newest})"
+    binning = next(i for i, s in enumerate(steps) if s.startswith("ranker: binning"))
+    assert steps.index(labelling[-2]) < binning < steps.index(labelling[-1])
+    weeks = [
+        labelled_week(split.history, newest - timedelta(days=7 * k), tables, CandidateConfig(), 30_000)
+        for k in (0, 1, 2)
+    ]
+    features = feature_columns(weeks[1].columns)
+    older = [Rows.of(sample_negatives(w, 3), features) for w in weeks[1:]]
+    held = fit_ranker(older, Rows.of(weeks[0], features), features, config)
+    assert model.ranker is not None and model.ranker.features == features
+    assert model.ranker.booster.model_to_string() == held.booster.model_to_string()
+    with pytest.raises(ValueError, match="other LightGBM parameters"):
+        fit_ranker(TrainingSet.of(older, features, config), None, features, replace(config, num_leaves=7))
 
 
 def test_bad_settings_are_refused() -> None:

@@ -85,6 +85,20 @@ def _dataset(
     return data.construct()
 
 
+@dataclass(frozen=True)
+class TrainingSet:
+    """The weeks the trees learn from, binned into LightGBM's dataset under ``config``'s
+    parameters: once it is built, the weeks' matrices may go (a byte per value instead of four)."""
+
+    dataset: lgb.Dataset
+    height: int
+    config: RankerConfig
+
+    @classmethod
+    def of(cls, weeks: Sequence[Rows], features: Sequence[str], config: RankerConfig) -> TrainingSet:
+        return cls(_dataset(weeks, features, config.params()), sum(w.height for w in weeks), config)
+
+
 EXPLAIN = Col.EXPLAIN
 """The column of a recommendation's reasons (``FittedRanker.reasons``)."""
 REASONS = 3
@@ -268,21 +282,27 @@ def _round_reporter(on_round: Callable[[int, int], None]) -> Callable[[lgb.callb
 
 
 def fit_ranker(
-    train: Sequence[Rows],
+    train: Sequence[Rows] | TrainingSet,
     valid: Rows | None,
     features: Sequence[str],
     config: RankerConfig,
     rounds: int | None = None,
     on_round: Callable[[int, int], None] | None = None,
 ) -> FittedRanker:
-    """Fit on the labelled weeks ``train`` (their ``Rows``, whose columns are ``features``). With
+    """Fit on the labelled weeks ``train`` (their ``Rows``, whose columns are ``features``, or
+    their ``TrainingSet`` under the same ``config``). With
     ``valid``, stop when its MAP@12 has not risen for ``config.early_stopping`` rounds and keep
     the best round; else run ``rounds`` rounds. ``on_round(done, most)`` hears of the boosting
     rounds, every ``ROUND_REPORT`` of them."""
     if not features:
         raise ValueError("the ranker has no features left to learn from")
     params = config.params()
-    train_set = _dataset(train, features, params)
+    if isinstance(train, TrainingSet):
+        if train.config.params() != params:
+            raise ValueError("the training set was binned under other LightGBM parameters than the fit's")
+        train_set = train.dataset
+    else:
+        train_set = _dataset(train, features, params)
     reporting = [_round_reporter(on_round)] if on_round else []
     if valid is None or valid.height == 0:
         n = rounds or config.max_rounds
