@@ -16,6 +16,7 @@ from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.ranking.data import CandidateConfig
+from hmrec.retrieval import pipeline
 from hmrec.retrieval.cut import BUCKETS, MAX_STEP, NEWTON_STEPS, RIDGE, Cut, band, band_counts, fit_counts
 from hmrec.retrieval.measure import measure
 from hmrec.retrieval.pipeline import learned_cut, run_sources, union_at
@@ -150,6 +151,18 @@ def test_a_week_without_a_bought_candidate_gives_no_cut() -> None:
     results, _ = built_case()
     nothing = pl.DataFrame(schema={Col.CUSTOMER: pl.UInt32, Col.ARTICLE: pl.UInt32})
     assert fit_cut(labelled_pool(results, nothing), ("first",), {"first": "first_rank"}, "label") is None
+
+
+def test_the_cut_is_the_same_whatever_the_chunks_its_pools_are_built_in(
+    tiny_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    split = Split.at(tiny_dataset.transactions())
+    data = WeekInput.of(tiny_dataset, split, pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32))
+    sources = ("repurchase", "bought_together", "popular")
+    whole = learned_cut(data, sources, 20, 1_000, 2)
+    monkeypatch.setattr(pipeline, "POOL_CHUNK", 7)  # many chunks, the last a short one
+    fresh = WeekInput.of(tiny_dataset, split, pl.Series(Col.CUSTOMER, [], dtype=pl.UInt32))
+    assert whole is not None and learned_cut(fresh, sources, 20, 1_000, 2) == whole
 
 
 def test_the_cut_reads_no_row_after_the_cutoff(tiny_dataset: Dataset) -> None:
