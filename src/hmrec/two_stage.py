@@ -172,14 +172,13 @@ class TwoStageRecommender(Persisted):
             self.on_tuned(result)
         return caches.get(result.candidates)
 
-    def fit(self, week: WeekInput) -> TwoStageRecommender:
-        """Label the ``train_weeks + 1`` weeks before the cutoff (tuning the settings first with a
-        ``tune_budget``), fit the ranker on the older ones with the newest picking the rounds, refit
-        on the newest, and keep the fill list; the model and its files go to ``artifacts``."""
-        history, cutoff = week.history, week.cutoff
-        self.tables.prime(history, cutoff)  # tables every earlier week reads, computed once here
-        tuned = self._tune(history, cutoff) if self.tune_budget is not None else None
-        shared = self.cache or tuned  # a cache other fits read: its weeks are kept whole there
+    def _label_weeks(
+        self, history: pl.LazyFrame, cutoff: date, shared: WeekCache | None
+    ) -> tuple[TrainingSet, Rows, list[Rows], list[str]]:
+        """The ``train_weeks + 1`` weeks before ``cutoff`` as the fit reads them: the older ones
+        labelled first and binned into LightGBM's dataset (their matrices then go), then the
+        newest, which picks the rounds, whole; with ``refit``, the newest ``train_weeks`` sampled
+        (else none); the feature columns."""
         newest_first = training_cutoffs(cutoff, self.config.train_weeks + 1)
         sample = (self.config.train_buyers, self.config.seed)
         negatives, seed = self.config.train_negatives, self.config.seed
@@ -207,18 +206,28 @@ class TwoStageRecommender(Persisted):
             del kept
         self._step(f"ranker: binning {sum(w.height for w in older):,} rows for the fit")
         train = TrainingSet.of(older, features or [], self.config)
-        refit_weeks = older[:-1] if self.config.refit else []
+        refit_weeks = older[:-1] if self.config.refit else []  # else nothing holds them
         del older  # binned: the matrices go
         self._step(f"ranker: labelling week {steps}/{steps} (from {newest_first[0]})")
         labelled = label(newest_first[0], whole=True)
         if features is None and labelled.height:
             features = feature_columns(labelled.columns, self.config.drop_blocks)
         valid = Rows.of(labelled, features or [])
-        # only a refit learns from the week that picks the rounds, sampled as the others
-        newest = Rows.of(sample_negatives(labelled, negatives, seed), features or []) if self.config.refit else None
+        if self.config.refit:  # only a refit learns from the week that picks the rounds, sampled
+            refit_weeks.insert(0, Rows.of(sample_negatives(labelled, negatives, seed), features or []))
         del labelled
+        return train, valid, refit_weeks, features or []
+
+    def fit(self, week: WeekInput) -> TwoStageRecommender:
+        """Label the ``train_weeks + 1`` weeks before the cutoff (tuning the settings first with a
+        ``tune_budget``), fit the ranker on the older ones with the newest picking the rounds, refit
+        on the newest, and keep the fill list; the model and its files go to ``artifacts``."""
+        history, cutoff = week.history, week.cutoff
+        self.tables.prime(history, cutoff)  # tables every earlier week reads, computed once here
+        tuned = self._tune(history, cutoff) if self.tune_budget is not None else None
+        shared = self.cache or tuned  # a cache other fits read: its weeks are kept whole there
+        train, valid, refit_weeks, features = self._label_weeks(history, cutoff, shared)
         self.tables.forget(cutoff)  # the weeks are built: their global state is no longer needed
-        features = features or []
         doing = f"ranker: fitting on {train.height:,} rows"
         self._step(doing)
         fitted = fit_ranker(
@@ -229,12 +238,11 @@ class TwoStageRecommender(Persisted):
             on_round=self._rounds(doing, "at most "),
         )
         del train
-        if newest is not None:  # refit
-            weeks = [newest, *refit_weeks]
-            doing = f"ranker: refitting {fitted.best_round} rounds on the newest {len(weeks)} weeks"
+        if refit_weeks:
+            doing = f"ranker: refitting {fitted.best_round} rounds on the newest {len(refit_weeks)} weeks"
             self._step(doing)
             refitted = fit_ranker(
-                weeks, None, features, self.config, rounds=fitted.best_round, on_round=self._rounds(doing)
+                refit_weeks, None, features, self.config, rounds=fitted.best_round, on_round=self._rounds(doing)
             )
             fitted = replace(refitted, valid_map=fitted.valid_map)
         self.ranker = fitted
