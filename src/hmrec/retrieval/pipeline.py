@@ -159,10 +159,10 @@ def union_of(runs: Sequence[SourceRun], cap: int, cut: Cut | None = None) -> pl.
 
 CUT_LABEL = "label"
 POOL_KEY = "cut_pool"
+"""The first part of the key of a week's ``pool_week`` counts in its global state."""
 POOL_CHUNK = 5_000
 """Buyers whose pool is built at once (the cut's counts are sums over customers): at full size
 20,000 at once held 1.26 GB more on the driver."""
-"""The first part of the key of a week's ``pool_week`` counts in its global state."""
 
 
 def pool_week(data: WeekInput, start: date, names: tuple[str, ...], per_source: int, buyers: int) -> pl.DataFrame:
