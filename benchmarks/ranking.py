@@ -8,7 +8,9 @@ Each stage's peak RSS is read from /proc/self/status (VmHWM), which is reset bet
     .venv/bin/python benchmarks/ranking.py --data bench-out/full --mode submit
     .venv/bin/python benchmarks/ranking.py --data bench-out/xl --mode submit --engine ray --workers 2
 
-With ``--engine ray`` the peaks are the driver's (this process's) only.
+``--mode submit`` runs ``hmrec submit``'s own function (``hmrec.api.runs.submit``; with
+``--artifacts`` the serving files too, in a temporary folder). With ``--engine ray`` the peaks
+are the driver's (this process's) only.
 """
 
 from __future__ import annotations
@@ -17,19 +19,17 @@ import argparse
 import re
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
+from hmrec.api.runs import submit
 from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.split import Split
-from hmrec.data.submission import write_submission
 from hmrec.engine import ENGINES, make_engine
 from hmrec.evaluation import score_model
-from hmrec.fitting import fit_model
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig
 from hmrec.recommenders.options import ModelOptions
-from hmrec.schema import Col, K
+from hmrec.settings import Settings
 
 
 def vm_hwm_gb() -> float:
@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--engine", choices=ENGINES, default="local")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, help="with --mode submit: keep the submission here (to compare its bytes)")
+    parser.add_argument("--artifacts", action="store_true", help="with --mode submit: write the serving files too")
     args = parser.parse_args()
 
     stages = Stages()
@@ -104,13 +105,13 @@ def main() -> None:
                 f"\nranker MAP@12 {score.map_at_12:.5f}, recall@12 {score.recall_at_12:.5f}, "
                 f"{score.customers:,} buyers of the week from {split.cutoff}"
             )
-        else:
-            customers = dataset.submission_customers().collect()[Col.CUSTOMER]
-            recs = fit_model(dataset, "ranker", replace(options)).recommend(customers, K, details=True)
-            stages.mark("write the submission")
-            write_submission(dataset, recs, args.out or Path(tmp) / "submission.csv")
+        else:  # what `hmrec submit` runs: the lists part by part, the files from the parts
+            settings = Settings(ranker=options.ranker, candidates=options.candidates)
+            folder = Path(tmp) / "artifacts" if args.artifacts else None
+            out = args.out or Path(tmp) / "submission.csv"
+            done = submit(dataset, out, settings, artifacts=folder, on_step=options.on_step, engine=engine)
             stages.mark(None)
-            print(f"\n{recs[recs.columns[0]].n_unique():,} customers")
+            print(f"\n{done.customers:,} customers")
     print(stages.table())
 
 

@@ -20,7 +20,7 @@ read with ``torch.load(weights_only=True)``, so no code in it ever runs.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -191,6 +191,16 @@ class Model:
         about 40 us a recommendation, 11 minutes for 1.37M customers)."""
         return self.recommend(dataset, details=True, kaggle_ids=False, explain=explain)
 
+    def submission_parts(self, dataset: Dataset, explain: bool = False) -> Iterator[pl.DataFrame]:
+        """``submission_recommendations``' rows as frames of disjoint sets of customers, handed
+        over one at a time (the ranker: one per part of its engine's work), so that a large
+        shop's lists are never all held at once; ``write_submission`` takes them so."""
+        if explain and not self.kind.explains:
+            raise ValueError(f"explain=True needs the ranker: the {self.name} model has no features to explain")
+        who = dataset.submission_customers().collect()[Col.CUSTOMER].cast(INDEX_DTYPE)
+        more = {"explain": True} if explain else {}
+        yield from self.recommender_for(dataset).recommend_parts(who, K, True, **more)
+
     def similar_items(self, article_ids: Any, k: int = 10, *, dataset: Dataset | None = None) -> pl.DataFrame:
         """For each Kaggle article id of ``article_ids``, at most ``k`` similar articles from the
         history of ``dataset`` (default: the data the model was fitted on): what its buyers also
@@ -234,17 +244,19 @@ class Model:
         dataset: Dataset,
         path: Path | str,
         customers: Any = None,
-        recommendations: pl.DataFrame | None = None,
-    ) -> pl.DataFrame:
+        recommendations: pl.DataFrame | Iterable[pl.DataFrame] | None = None,
+    ) -> pl.DataFrame | None:
         """Write the Kaggle submission for ``dataset`` to ``path`` (written whole or not at all):
         ``customer_id,prediction`` for every customer of the submission, in its order, or for
         ``customers`` (Kaggle ids) in theirs. Returns the recommendations it was made of (for the
         submission: prepared indices, with score and sources, or ``recommendations`` when given,
-        from ``submission_recommendations``; for ``customers``: Kaggle ids)."""
+        from ``submission_recommendations``; for ``customers``: Kaggle ids). ``recommendations``
+        may be frames of disjoint customers (``submission_parts``), read one at a time: then
+        nothing is returned."""
         if customers is None:
             recs = self.submission_recommendations(dataset) if recommendations is None else recommendations
             write_submission(dataset, recs, Path(path))
-            return recs
+            return recs if isinstance(recs, pl.DataFrame) else None
         asked = _asked(dataset, _series(customers))
         recs = self.recommender_for(dataset).recommend(asked[Col.CUSTOMER], K)
         write_submission(dataset, recs, Path(path), order=asked)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from functools import partial
@@ -24,13 +25,13 @@ from hmrec.ranking.data import (
     sample_negatives,
     training_cutoffs,
 )
-from hmrec.ranking.inference import RankWork
+from hmrec.ranking.inference import SCORED_SCHEMA, RankWork
 from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, fit_ranker
 from hmrec.recommenders.base import Persisted, fill_with, with_details
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.recommenders.saving import RANKER_DIR, SETTINGS_FILE, ModelError, reading
 from hmrec.retrieval.pipeline import SOURCES
-from hmrec.schema import Col, K
+from hmrec.schema import INDEX_DTYPE, Col, K
 from hmrec.tuning import Trial, TuneResult, tune
 
 if TYPE_CHECKING:
@@ -266,6 +267,15 @@ class TwoStageRecommender(Persisted):
         with ``details``, each article's ``score`` and ``sources`` too (``popular fill`` for
         what the fill added), and with ``explain`` the features that moved each ranked
         article's score most (``explain``; null for the fill)."""
+        parts = list(self.recommend_parts(customers, k, details, explain))
+        return pl.concat(parts).sort(Col.CUSTOMER, Col.RANK)
+
+    def recommend_parts(
+        self, customers: pl.Series, k: int = K, details: bool = False, explain: bool = False
+    ) -> Iterator[pl.DataFrame]:
+        """``recommend``'s rows a part of the customers at a time (the engine's parts, one per
+        shard on Ray, then the customers no part holds: the fill list alone): the driver never
+        holds every customer's ranked candidates, nor their lists, at once."""
         if self.ranker is None or self.history is None or self.cutoff is None:
             raise ValueError("fit the ranker before asking it for recommendations")
         doing = f"ranker: ranking the candidates of {customers.len():,} customers"
@@ -277,11 +287,29 @@ class TwoStageRecommender(Persisted):
         week = self.tables.week(self.history, self.cutoff, self.candidates)
         self.tables.release(self.cutoff)  # the week's tables are computed: what built them can go
         work = RankWork(self.ranker, self.candidates, k, self.chunk_size, explain)
-        parts = self.engine.map(week, customers, work, chunk_done)
-        scored = pl.concat(parts).sort(Col.CUSTOMER, Col.RANK)
-        self._step("ranker: filling short lists with popular articles")
-        recs = fill_with(scored.lazy(), customers, self.fill, k)
-        return with_details(recs, scored, self.name) if details or explain else recs
+        seen, empty = [], None
+        with closing(self.engine.each(week, customers, work, chunk_done)) as parts:
+            for i, part in enumerate(parts):
+                if i == 0:
+                    self._step("ranker: filling short lists with popular articles")
+                scored = part.sort(Col.CUSTOMER, Col.RANK)
+                who = scored[Col.CUSTOMER].unique()
+                seen.append(who)
+                empty = scored.clear()
+                yield self._filled(scored, who, k, details or explain)
+        rest = customers.cast(INDEX_DTYPE).unique()
+        rest = rest.filter(~rest.is_in(pl.concat(seen).implode())) if seen else rest
+        if rest.len() or not seen:  # customers without candidates of their own: the fill alone
+            yield self._filled(empty, rest, k, details or explain)
+
+    def _filled(self, scored: pl.DataFrame | None, customers: pl.Series, k: int, details: bool) -> pl.DataFrame:
+        """``customers``' lists: their ``scored`` candidates, then the fill list."""
+        recs = fill_with(None if scored is None else scored.lazy(), customers, self.fill, k)
+        return (
+            with_details(recs, scored if scored is not None else pl.DataFrame(schema=SCORED_SCHEMA), self.name)
+            if details
+            else recs
+        )
 
 
 def _check_settings(features: list[str], settings: Settings, path: Path) -> None:

@@ -3,6 +3,7 @@ saved one, and write a submission, each publishing what it writes whole and unde
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -200,18 +201,14 @@ def load_model(
 
 @dataclass(frozen=True)
 class Submission:
-    """What ``submit`` wrote: the fitted model, the recommendations the file was made of
-    (prepared indices, with score and sources), the submission file and the artifacts folder."""
+    """What ``submit`` wrote: the fitted model, how many customers the submission lists, the
+    submission file and the artifacts folder. The recommendations themselves are not kept (on a
+    large shop they are gigabytes): ``model.submission_recommendations(data)`` gives them."""
 
     model: Model
-    recommendations: pl.DataFrame
+    customers: int
     output: Path
     artifacts: Path | None
-
-    @property
-    def customers(self) -> int:
-        """How many customers the submission lists."""
-        return self.recommendations[Col.CUSTOMER].n_unique()
 
 
 def refuse_outputs(
@@ -264,17 +261,25 @@ def submit(
     targets = (folder, output) if folder is not None else (output,)
     with publishing(*targets, stage=folder) as stage:
         model = fit(dataset, settings, on_step=step, on_tuned=on_tuned, on_mf_choice=on_mf_choice, engine=engine)
-        recs = model.submission_recommendations(dataset, explain=explain)
-        if stage is not None:
+        with tempfile.TemporaryDirectory(prefix="hmrec-recommendations-") as tmp:
+            # each part of the customers' lists goes to disk before the next is made: on a large
+            # shop they are never all held at once (the files below read them part by part)
+            parts, customers = [], 0
+            for i, part in enumerate(model.submission_parts(dataset, explain=explain)):
+                parts.append(Path(tmp) / f"part-{i:05d}.parquet")
+                part.write_parquet(parts[-1])
+                customers += part[Col.CUSTOMER].n_unique()
+                del part
+            if stage is not None:
+                if step:
+                    step(f"saving the model and artifacts to {folder}")
+                model.save(stage / "model")
+                write_serving_files(stage, dataset, model, pl.scan_parquet(parts, glob=False))
             if step:
-                step(f"saving the model and artifacts to {folder}")
-            model.save(stage / "model")
-            write_serving_files(stage, dataset, model, recs)
-        if step:
-            step(f"writing {output}")  # last: a failure before it leaves the old output
-        model.write_submission(dataset, output, recommendations=recs)
-        faults.point("submit:output-written")
-    return Submission(model, recs, output, folder)
+                step(f"writing {output}")  # last: a failure before it leaves the old output
+            model.write_submission(dataset, output, recommendations=(pl.read_parquet(p, glob=False) for p in parts))
+            faults.point("submit:output-written")
+    return Submission(model, customers, output, folder)
 
 
 def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings: Settings | None = None) -> Path:
@@ -293,7 +298,7 @@ def save_evaluation(folder: Path, dataset: Dataset, result: Evaluation, settings
     return write_report(result, folder, settings, dataset=dataset)
 
 
-def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.DataFrame) -> Path:
+def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.DataFrame | pl.LazyFrame) -> Path:
     """What ``hmrec serve`` reads about ``recs`` (a model's recommendations for ``dataset``,
     prepared ids, with score and sources, as ``Model.write_submission`` returns them)."""
     from hmrec.serve.artifacts import write_artifacts

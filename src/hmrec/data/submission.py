@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
@@ -12,39 +13,55 @@ from hmrec.data.outputs import data_inputs, refuse_file
 from hmrec.schema import SUBMISSION_COLUMNS, Col, K
 
 
-def submission_frame(
-    dataset: Dataset, recs: pl.DataFrame, k: int = K, order: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """``customer_id, prediction`` for every customer of ``order`` (``customer, customer_id``;
-    default: the submission's customers), in that order.
-
-    ``recs`` holds ``customer, article, rank``; raises if a customer lacks ``k`` distinct
-    articles, since Kaggle would score the gap as a miss.
-    """
-    per_customer = (
+def predictions(dataset: Dataset, recs: pl.DataFrame, k: int = K) -> pl.DataFrame:
+    """``customer, prediction, __n``: each customer's ``k`` first distinct Kaggle article ids of
+    ``recs`` (``customer, article, rank``) by rank, joined by spaces, and how many there are."""
+    return (
         dataset.ids.to_kaggle(recs.lazy().select(Col.CUSTOMER, Col.ARTICLE, Col.RANK), keep=True, in_order=False)
         .sort(Col.CUSTOMER, Col.RANK)
         .group_by(Col.CUSTOMER, maintain_order=True)
         .agg(pl.col(Col.ARTICLE_ID).unique(maintain_order=True).head(k))
+        .select(
+            Col.CUSTOMER,
+            pl.col(Col.ARTICLE_ID).list.join(" ").alias(Col.PREDICTION),
+            pl.col(Col.ARTICLE_ID).list.len().alias(_N),
+        )
+        .collect()
     )
+
+
+_N = "__n"
+
+
+def submission_frame(
+    dataset: Dataset, recs: pl.DataFrame | Iterable[pl.DataFrame], k: int = K, order: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """``customer_id, prediction`` for every customer of ``order`` (``customer, customer_id``;
+    default: the submission's customers), in that order.
+
+    ``recs`` holds ``customer, article, rank``, or is frames of disjoint sets of customers
+    (``Model.submission_parts``), each read and turned into its customers' predictions before
+    the next: their lists are never all held at once. Raises if a customer lacks ``k``
+    distinct articles, since Kaggle would score the gap as a miss.
+    """
+    parts = [recs] if isinstance(recs, pl.DataFrame) else recs
+    per_customer = pl.concat([predictions(dataset, part, k) for part in parts])
     if order is None:
         order = dataset.ids.to_kaggle(dataset.submission_customers(), keep=True).collect()
     frame = (
         order.lazy()
         .select(Col.CUSTOMER, Col.CUSTOMER_ID)
         .with_row_index("__pos")
-        .join(per_customer, on=Col.CUSTOMER, how="left")
+        .join(per_customer.lazy(), on=Col.CUSTOMER, how="left")
         .sort("__pos")
         .collect()
     )
-    short = frame.filter(pl.col(Col.ARTICLE_ID).list.len().fill_null(0) < k)
+    short = frame.filter(pl.col(_N).fill_null(0) < k)
     if short.height:
         raise ValueError(
             f"{short.height} customer(s) have fewer than {k} predictions, e.g. {short[Col.CUSTOMER_ID][0]}"
         )
-    return frame.select(Col.CUSTOMER_ID, pl.col(Col.ARTICLE_ID).list.join(" ").alias(Col.PREDICTION)).select(
-        SUBMISSION_COLUMNS
-    )
+    return frame.select(SUBMISSION_COLUMNS)
 
 
 def refuse_submission_path(dataset: Dataset, path: Path) -> None:
@@ -55,7 +72,11 @@ def refuse_submission_path(dataset: Dataset, path: Path) -> None:
 
 
 def write_submission(
-    dataset: Dataset, recs: pl.DataFrame, path: Path | str, k: int = K, order: pl.DataFrame | None = None
+    dataset: Dataset,
+    recs: pl.DataFrame | Iterable[pl.DataFrame],
+    path: Path | str,
+    k: int = K,
+    order: pl.DataFrame | None = None,
 ) -> Path:
     """Write the submission CSV of ``recs`` for the customers of ``order`` (default: the
     submission's; ``submission_frame``) atomically (a temporary file renamed into place); never

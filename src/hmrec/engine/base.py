@@ -6,12 +6,13 @@ deployment choice, never a model choice.
 A piece of work is ``work(week, customers, on_chunk)``: ``week`` is a week with its global state
 computed (``ranking.data.Tables.week``) whose history may hold only some customers' rows,
 ``customers`` the customers to serve, ``on_chunk(done, total)`` an optional progress callback.
-It returns a frame; the engine returns the frames of all its parts, in shard order.
+It returns a frame; the engine returns the frames of all its parts, in shard order (``map``), or
+hands them over one at a time (``each``: a large result never held whole).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +41,13 @@ class Engine(Protocol):
         self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
     ) -> list[pl.DataFrame]: ...
 
+    def each(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """``map``'s frames one at a time, in part order: each is read when it is asked for, and
+        none is kept once the next is (parts of different customers)."""
+        ...
+
     def __enter__(self) -> Engine: ...
 
     def __exit__(self, *exc: object) -> None: ...
@@ -55,6 +63,11 @@ class LocalEngine:
         self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
     ) -> list[pl.DataFrame]:
         return [work(week, customers, on_part)]
+
+    def each(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
+    ) -> Iterator[pl.DataFrame]:
+        yield from self.map(week, customers, work, on_part)
 
     def __enter__(self) -> LocalEngine:
         return self

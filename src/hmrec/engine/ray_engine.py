@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,14 @@ class RayEngine:
     def map(
         self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
     ) -> list[pl.DataFrame]:
+        return list(self.each(week, customers, work, on_part))
+
+    def each(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """Every shard's task run (``on_part`` told as each ends), then their parts read back one
+        at a time, in shard order; the parts' folder goes when the last is read or the caller
+        stops (``close``)."""
         ray = ray_module()
         if not ray.is_initialized():
             raise EngineError("the Ray engine is not started: use it as `with RayEngine(...) as engine:`")
@@ -110,8 +118,10 @@ class RayEngine:
                 mine = customers.filter(customers % n == shard)
                 out = str(folder / f"part-{shard:05d}.parquet")
                 refs.append(task.remote(spec, values, shard_rows(self.dataset, n, shard), mine, shared_work, out))
-            paths = self._wait(ray, refs, on_part)
-            return [pl.read_parquet(p, glob=False) for p in paths]
+            del values, shared_work  # the store frees them once the tasks are done
+            for path in self._wait(ray, refs, on_part):
+                yield pl.read_parquet(path, glob=False)
+                Path(path).unlink()  # read: its disk goes before the next
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

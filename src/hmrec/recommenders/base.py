@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -50,6 +51,8 @@ class Recommender(Protocol):
 
     def recommend(self, customers: pl.Series, k: int = K, details: bool = False) -> pl.DataFrame: ...
 
+    def recommend_parts(self, customers: pl.Series, k: int = K, details: bool = False) -> Iterator[pl.DataFrame]: ...
+
     def learned(self, dataset: Dataset) -> Any: ...
 
     def tuning_meta(self) -> dict[str, Any] | None: ...
@@ -77,6 +80,14 @@ class Persisted:
     """Its recommendations can carry the features behind each score (``explain=True``)."""
     has_factors: ClassVar[bool] = False
     """It learns article factors (``article_factors``: similar articles, the serving files)."""
+
+    def recommend_parts(
+        self, customers: pl.Series, k: int = K, details: bool = False, **more: bool
+    ) -> Iterator[pl.DataFrame]:
+        """``recommend``'s rows as frames of disjoint sets of customers, one at a time (what a
+        submission is written from, never holding every list at once when the model can split
+        them: the ranker); here, one frame."""
+        yield self.recommend(customers, k, details, **more)  # type: ignore[attr-defined]
 
     @classmethod
     def build(cls, dataset: Dataset, options: ModelOptions) -> Any:

@@ -61,7 +61,7 @@ def _write(path: Path, frame: pl.LazyFrame) -> None:
 def write_artifacts(
     folder: Path,
     dataset: Dataset,
-    recs: pl.DataFrame,
+    recs: pl.DataFrame | pl.LazyFrame,
     model: str,
     cutoff: date,
     fill: list[int],
@@ -102,11 +102,13 @@ def write_artifacts(
     return folder
 
 
-def _ranked_and_history(dataset: Dataset, recs: pl.DataFrame, cutoff: date) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def _ranked_and_history(
+    dataset: Dataset, recs: pl.DataFrame | pl.LazyFrame, cutoff: date
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """What the recommendations and history files hold: the recommendations by customer id and
     rank, and each recommended customer's latest purchases before ``cutoff``, newest first."""
-    customers = recs.select(Col.CUSTOMER).unique()
-    explained = [Col.EXPLAIN] if Col.EXPLAIN in recs.columns else []
+    customers = recs.lazy().select(Col.CUSTOMER).unique()
+    explained = [Col.EXPLAIN] if Col.EXPLAIN in recs.lazy().collect_schema().names() else []
     # the files are sorted by the Kaggle ids through integer keys: each id's place in the sorted
     # id map (the same order, so the same bytes; a sort of 16.5M rows on 64-character strings
     # took most of the 12 s the recommendations file did at full size)
