@@ -14,6 +14,7 @@ import polars as pl
 
 from hmrec.data.week import WeekInput
 from hmrec.engine import Engine, LocalEngine
+from hmrec.features.lookup import packed
 from hmrec.progress import Step
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import (
@@ -21,12 +22,13 @@ from hmrec.ranking.data import (
     Tables,
     WeekCache,
     feature_columns,
+    labelled_parts,
     labelled_week,
     sample_negatives,
     training_cutoffs,
 )
 from hmrec.ranking.inference import SCORED_SCHEMA, RankWork
-from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, fit_ranker
+from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, ValidationSet, fit_ranker
 from hmrec.recommenders.base import Persisted, fill_with, with_details
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.recommenders.saving import RANKER_DIR, SETTINGS_FILE, ModelError, reading
@@ -175,30 +177,20 @@ class TwoStageRecommender(Persisted):
 
     def _label_weeks(
         self, history: pl.LazyFrame, cutoff: date, shared: WeekCache | None
-    ) -> tuple[TrainingSet, Rows, list[Rows], list[str]]:
+    ) -> tuple[TrainingSet, ValidationSet, list[Rows], list[str]]:
         """The ``train_weeks + 1`` weeks before ``cutoff`` as the fit reads them: the older ones
         labelled first and binned into LightGBM's dataset (their matrices then go), then the
-        newest, which picks the rounds, whole; with ``refit``, the newest ``train_weeks`` sampled
-        (else none); the feature columns."""
+        newest, which picks the rounds, whole (``_validation_week``); with ``refit``, the newest
+        ``train_weeks`` sampled (else none); the feature columns."""
         newest_first = training_cutoffs(cutoff, self.config.train_weeks + 1)
-        sample = (self.config.train_buyers, self.config.seed)
         negatives, seed = self.config.train_negatives, self.config.seed
-
-        def label(start: date, whole: bool) -> pl.DataFrame:
-            build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
-            if shared is not None:  # a cache other fits read keeps whole weeks
-                return shared.get((start, self.candidates, *sample), build)
-            # the week that picks the rounds keeps all its rows; the others are sampled where they
-            # are built (with large pools whole weeks are most of the fit's memory)
-            return build(negatives=None if whole else negatives)
-
         # the weeks the trees learn from first, binned into LightGBM's dataset; then the newest,
         # which picks the rounds: their matrices and that whole week are never held at once
         older: list[Rows] = []  # each week as the fit reads it (a matrix), not its frame
         steps, features = len(newest_first), None
         for i, start in enumerate(newest_first[1:]):
             self._step(f"ranker: labelling week {i + 1}/{steps} (from {start})")
-            labelled = label(start, whole=False)
+            labelled = pl.concat(self._week_parts(history, start, shared, negatives, whole=True))
             if features is None and labelled.height:
                 features = feature_columns(labelled.columns, self.config.drop_blocks)
             kept = sample_negatives(labelled, negatives, seed) if shared is not None else labelled
@@ -210,14 +202,56 @@ class TwoStageRecommender(Persisted):
         refit_weeks = older[:-1] if self.config.refit else []  # else nothing holds them
         del older  # binned: the matrices go
         self._step(f"ranker: labelling week {steps}/{steps} (from {newest_first[0]})")
-        labelled = label(newest_first[0], whole=True)
-        if features is None and labelled.height:
-            features = feature_columns(labelled.columns, self.config.drop_blocks)
-        valid = Rows.of(labelled, features or [])
-        if self.config.refit:  # only a refit learns from the week that picks the rounds, sampled
-            refit_weeks.insert(0, Rows.of(sample_negatives(labelled, negatives, seed), features or []))
-        del labelled
+        valid, newest, features = self._validation_week(history, newest_first[0], shared, train, features)
+        if newest is not None:  # only a refit learns from the week that picks the rounds, sampled
+            refit_weeks.insert(0, newest)
         return train, valid, refit_weeks, features or []
+
+    def _week_parts(
+        self, history: pl.LazyFrame, start: date, shared: WeekCache | None, negatives: int | None, whole: bool
+    ) -> Iterator[pl.DataFrame]:
+        """The labelled week from ``start``: from ``shared`` (a cache other fits read keeps whole
+        weeks), else built with each buyer's not-bought candidates cut to ``negatives`` where they
+        are built (None: all); as one frame sorted by customer (``whole``) or as the engine's
+        parts (of other customers, in shard order), each handed over before the next is read."""
+        sample = (self.config.train_buyers, self.config.seed)
+        build = partial(labelled_week, history, start, self.tables, self.candidates, *sample, self.engine)
+        if shared is not None:
+            yield shared.get((start, self.candidates, *sample), build)
+        elif whole:
+            yield build(negatives=negatives)
+        else:
+            yield from labelled_parts(history, start, self.tables, self.candidates, *sample, self.engine, negatives)
+
+    def _validation_week(
+        self,
+        history: pl.LazyFrame,
+        start: date,
+        shared: WeekCache | None,
+        train: TrainingSet,
+        features: list[str] | None,
+    ) -> tuple[ValidationSet, Rows | None, list[str] | None]:
+        """The week that picks the rounds, all its rows, binned under ``train``'s bins part by part
+        (each part a matrix as it comes, its frame dropped; the matrices go once binned); with
+        ``refit`` also its rows sampled as the trees learn from them (else None); the features."""
+        negatives, seed = self.config.train_negatives, self.config.seed
+        parts: list[Rows] = []
+        sampled: list[pl.DataFrame] = []
+        for part in self._week_parts(history, start, shared, None, whole=False):
+            if features is None and part.height:
+                features = feature_columns(part.columns, self.config.drop_blocks)
+            parts.append(Rows.of(part, features or []))
+            if self.config.refit:
+                sampled.append(sample_negatives(part, negatives, seed))
+            del part
+        valid = ValidationSet.of(parts, features or [], train)
+        del parts
+        if not self.config.refit:
+            return valid, None, features
+        newest = pl.concat([p for p in sampled if p.height] or sampled[:1] or [pl.DataFrame()])
+        if newest.height and not newest.select(packed([Col.CUSTOMER, Col.ARTICLE])).to_series().is_sorted():
+            newest = newest.sort(Col.CUSTOMER, Col.ARTICLE)  # in the order of the whole week, as the trees learn it
+        return valid, Rows.of(newest, features or []), features
 
     def fit(self, week: WeekInput) -> TwoStageRecommender:
         """Label the ``train_weeks + 1`` weeks before the cutoff (tuning the settings first with a

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from polars.testing import assert_frame_equal
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
-from hmrec.engine.base import Work
+from hmrec.engine.base import LocalEngine, Work
 from hmrec.features.article import ATTRIBUTES
 from hmrec.ranking import compiled, inference
 from hmrec.ranking.config import RankerConfig
@@ -34,7 +35,7 @@ from hmrec.ranking.data import (
     training_cutoffs,
 )
 from hmrec.ranking.inference import rank_chunk, rank_customers
-from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, fit_ranker, matrix
+from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, ValidationSet, fit_ranker, matrix
 from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
@@ -229,8 +230,12 @@ class ShardEngine:
     name: str = "shards"
 
     def map(self, week: WeekInput, customers: pl.Series, work: Work, on_part: object = None) -> list[pl.DataFrame]:
-        own = [replace(week, history=week.history.filter(pl.col(Col.CUSTOMER) % 3 == s)) for s in (2, 0, 1)]
-        return [work(w, customers.filter(customers % 3 == s), None) for w, s in zip(own, (2, 0, 1), strict=True)]
+        return list(self.each(week, customers, work))
+
+    def each(self, week: WeekInput, customers: pl.Series, work: Work, on_part: object = None) -> Iterator[pl.DataFrame]:
+        for s in (2, 0, 1):
+            own = replace(week, history=week.history.filter(pl.col(Col.CUSTOMER) % 3 == s))
+            yield work(own, customers.filter(customers % 3 == s), None)
 
 
 @pytest.mark.parametrize("engine", [None, ShardEngine()], ids=["local", "shards"])
@@ -279,16 +284,17 @@ def test_the_fit_on_weeks_is_the_fit_on_them_stacked(tiny_dataset: Dataset) -> N
     assert fitted.booster.model_to_string() == booster.model_to_string()
 
 
+@pytest.mark.parametrize("engine", [LocalEngine(), ShardEngine()], ids=["local", "shards"])
 def test_the_fit_bins_its_weeks_before_it_labels_the_week_that_picks_the_rounds(
-    tiny_dataset: Dataset, split: Split
+    tiny_dataset: Dataset, split: Split, engine: LocalEngine | ShardEngine
 ) -> None:
     # the weeks the trees learn from become LightGBM's dataset (their matrices go) before the
-    # newest week, kept whole, is built: never all held at once; the trees are those of a fit
-    # that held them all
+    # newest week, all its rows, is built (through shards: a part at a time, in shard order):
+    # never all held at once; the trees are those of a fit that held them all
     tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
     config = RankerConfig(train_weeks=2, min_data_in_leaf=5, max_rounds=20, early_stopping=5, train_negatives=3)
     steps: list[str] = []
-    model = TwoStageRecommender(tables, config=config)
+    model = TwoStageRecommender(tables, config=config, engine=engine)
     model.on_step = steps.append
     model.fit(WeekInput.before(split.history, split.cutoff))
     newest = split.cutoff - timedelta(days=7)
@@ -305,8 +311,12 @@ def test_the_fit_bins_its_weeks_before_it_labels_the_week_that_picks_the_rounds(
     held = fit_ranker(older, Rows.of(weeks[0], features), features, config)
     assert model.ranker is not None and model.ranker.features == features
     assert model.ranker.booster.model_to_string() == held.booster.model_to_string()
+    assert held.valid_map is not None and model.ranker.valid_map == pytest.approx(held.valid_map, abs=1e-12)
     with pytest.raises(ValueError, match="other LightGBM parameters"):
         fit_ranker(TrainingSet.of(older, features, config), None, features, replace(config, num_leaves=7))
+    binned = ValidationSet.of([Rows.of(weeks[0], features)], features, TrainingSet.of(older, features, config))
+    with pytest.raises(ValueError, match="another training set"):  # bins of another training set
+        fit_ranker(TrainingSet.of(older, features, config), binned, features, config)
 
 
 def test_bad_settings_are_refused() -> None:

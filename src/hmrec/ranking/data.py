@@ -7,7 +7,8 @@ a ``label``: 1 when the customer bought the article in the 7 days from the cutof
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
@@ -224,6 +225,32 @@ class Tables:
             self.states[cutoff] = Shared(kept)
 
 
+def labelled_parts(
+    transactions: pl.LazyFrame,
+    cutoff: date,
+    tables: Tables,
+    config: CandidateConfig,
+    max_buyers: int | None = None,
+    seed: int = 0,
+    engine: Engine | None = None,
+    negatives: int | None = None,
+) -> Iterator[pl.DataFrame]:
+    """``labelled_week``'s rows a part of its buyers at a time (the engine's parts, each of other
+    customers and sorted by customer and article; in shard order, so not sorted across parts),
+    each handed over before the next is read: the whole week is never one frame. Nothing for a
+    week without buyers."""
+    truth = purchases(label_rows(transactions, cutoff)).collect()
+    buyers = week_buyers(truth)
+    if buyers.is_empty():
+        return
+    if max_buyers is not None and buyers.len() > max_buyers:
+        buyers = buyers.sample(max_buyers, seed=seed).sort()
+    week = tables.week(transactions, cutoff, config)
+    work = LabelWork(config, truth.select(Col.CUSTOMER, Col.ARTICLE), negatives, seed)
+    with closing((engine or LocalEngine()).each(week, buyers, work)) as parts:
+        yield from parts
+
+
 def labelled_week(
     transactions: pl.LazyFrame,
     cutoff: date,
@@ -243,15 +270,9 @@ def labelled_week(
     not-bought candidates sampled to that many where they are built (``sample_negatives``, seeded
     by ``seed``), so the whole week is never held. ``engine`` builds the buyers' rows (default: in
     this process)."""
-    truth = purchases(label_rows(transactions, cutoff)).collect()
-    buyers = week_buyers(truth)
-    if buyers.is_empty():
+    parts = list(labelled_parts(transactions, cutoff, tables, config, max_buyers, seed, engine, negatives))
+    if not parts:
         return pl.DataFrame()
-    if max_buyers is not None and buyers.len() > max_buyers:
-        buyers = buyers.sample(max_buyers, seed=seed).sort()
-    week = tables.week(transactions, cutoff, config)
-    work = LabelWork(config, truth.select(Col.CUSTOMER, Col.ARTICLE), negatives, seed)
-    parts = (engine or LocalEngine()).map(week, buyers, work)
     frame = pl.concat([p for p in parts if p.height] or parts[:1])
     if not frame.select(packed([Col.CUSTOMER, Col.ARTICLE])).to_series().is_sorted():  # parts out of order
         frame = frame.sort(Col.CUSTOMER, Col.ARTICLE)

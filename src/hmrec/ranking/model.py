@@ -99,6 +99,22 @@ class TrainingSet:
         return cls(_dataset(weeks, features, config.params()), sum(w.height for w in weeks), config)
 
 
+@dataclass(frozen=True)
+class ValidationSet:
+    """The week that picks the rounds, binned under a ``TrainingSet``'s bins (LightGBM's
+    reference), from its parts' matrices: once it is built they may go. No dataset: no rows."""
+
+    dataset: lgb.Dataset | None
+    height: int
+
+    @classmethod
+    def of(cls, parts: Sequence[Rows], features: Sequence[str], train: TrainingSet) -> ValidationSet:
+        height = sum(p.height for p in parts)
+        if not height:
+            return cls(None, 0)
+        return cls(_dataset(parts, features, train.config.params(), reference=train.dataset), height)
+
+
 EXPLAIN = Col.EXPLAIN
 """The column of a recommendation's reasons (``FittedRanker.reasons``)."""
 REASONS = 3
@@ -283,7 +299,7 @@ def _round_reporter(on_round: Callable[[int, int], None]) -> Callable[[lgb.callb
 
 def fit_ranker(
     train: Sequence[Rows] | TrainingSet,
-    valid: Rows | None,
+    valid: Rows | ValidationSet | None,
     features: Sequence[str],
     config: RankerConfig,
     rounds: int | None = None,
@@ -291,7 +307,7 @@ def fit_ranker(
 ) -> FittedRanker:
     """Fit on the labelled weeks ``train`` (their ``Rows``, whose columns are ``features``, or
     their ``TrainingSet`` under the same ``config``). With
-    ``valid``, stop when its MAP@12 has not risen for ``config.early_stopping`` rounds and keep
+    ``valid`` (its ``Rows``, or its ``ValidationSet`` binned under that ``TrainingSet``), stop when its MAP@12 has not risen for ``config.early_stopping`` rounds and keep
     the best round; else run ``rounds`` rounds. ``on_round(done, most)`` hears of the boosting
     rounds, every ``ROUND_REPORT`` of them."""
     if not features:
@@ -308,7 +324,12 @@ def fit_ranker(
         n = rounds or config.max_rounds
         booster = lgb.train(params, train_set, num_boost_round=n, callbacks=reporting)
         return FittedRanker(booster, list(features), n, None)
-    valid_set = _dataset([valid], features, params, reference=train_set)
+    if isinstance(valid, ValidationSet):
+        if valid.dataset is None or valid.dataset.reference is not train_set:
+            raise ValueError("the validation set was binned under another training set than the fit's")
+        valid_set = valid.dataset
+    else:
+        valid_set = _dataset([valid], features, params, reference=train_set)
     booster = lgb.train(
         params,
         train_set,
