@@ -21,6 +21,7 @@ from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import Tables
 from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.schema import INDEX_DTYPE, Col
+from hmrec.serve import artifacts
 from hmrec.serve.artifacts import RECOMMENDATIONS, write_artifacts
 from hmrec.two_stage import TwoStageRecommender
 
@@ -106,3 +107,28 @@ def test_a_submission_and_serving_files_from_parts_are_those_of_the_whole(
     with pytest.raises(ValueError, match="fewer than 12"):
         write_submission(tiny_dataset, iter(short), tmp_path / "short.csv")
     assert not (tmp_path / "short.csv").exists()
+
+
+def test_the_serving_files_written_in_blocks_are_the_files_of_one_block(
+    fitted: TwoStageRecommender, tiny_dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers = tiny_dataset.submission_customers().collect()[Col.CUSTOMER].cast(INDEX_DTYPE)
+    fitted.use(LocalEngine(), None)
+    recs = fitted.recommend(customers, details=True)
+    assert fitted.cutoff is not None
+    order = tiny_dataset.ids.id_order(Col.CUSTOMER_ID, artifacts.CUSTOMER_ORDER).collect()
+    whole = {  # one block of every customer, as the files were written before the blocks
+        RECOMMENDATIONS: artifacts._ranked(tiny_dataset, recs.lazy(), order).collect(),
+        artifacts.HISTORY: artifacts._history(tiny_dataset, recs.lazy(), fitted.cutoff, order).collect(),
+    }
+    monkeypatch.setattr(artifacts, "BLOCK", 97)  # customers per block: several blocks
+    monkeypatch.setattr(artifacts, "ROW_GROUP", 1000)  # and several row groups
+    written = []
+    for name in ("first", "second"):
+        write_artifacts(tmp_path / name, tiny_dataset, recs, "ranker", fitted.cutoff, fitted.fill)
+        written.append({f: (tmp_path / name / f).read_bytes() for f in whole})
+    assert written[0] == written[1]  # the same bytes every time
+    assert not list((tmp_path / "first").glob(".blocks-*"))  # the blocks' files are gone
+    for file, frame in whole.items():
+        assert frame.height > 1000 and frame[Col.CUSTOMER_ID].n_unique() > 97
+        assert_frame_equal(pl.read_parquet(tmp_path / "first" / file), frame)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -52,6 +54,28 @@ def digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+BLOCK = 250_000
+"""Customers (a range of them in id order) whose recommendations and history are built and
+sorted at once: those files are written a block at a time, never all customers' rows at once."""
+
+
+def _write_blocks(path: Path, blocks: Iterable[pl.LazyFrame]) -> None:
+    """The frames of ``blocks``, one after another, as one parquet file at ``path``: each block
+    collected and written to a temporary file before the next is built, then the files streamed
+    into ``path`` in row groups of a fixed size (the same bytes whatever the blocks' chunks)."""
+    with tempfile.TemporaryDirectory(prefix=".blocks-", dir=path.parent) as tmp:
+        files = []
+        for i, block in enumerate(blocks):
+            files.append(Path(tmp) / f"block-{i:05d}.parquet")
+            block.collect().write_parquet(files[-1])
+        every = pl.scan_parquet(files, glob=False)
+        write_atomic(path, lambda out: every.sink_parquet(out, row_group_size=ROW_GROUP, engine="streaming"))
+
+
+ROW_GROUP = 131_072
+"""Rows per row group of a file written in blocks."""
+
+
 def _write(path: Path, frame: pl.LazyFrame) -> None:
     """``frame`` collected and written to ``path`` as one chunk: the chunks of a collect vary with
     thread timing, and parquet's row groups follow them (equal frames gave other bytes)."""
@@ -73,13 +97,15 @@ def write_artifacts(
     similar articles (``retrieval/similar.py``; ``factors``: an MF model's article factors for
     the embedding neighbours); each file is written to a temporary name and renamed."""
     folder.mkdir(parents=True, exist_ok=True)
-    ranked, newest_first = _ranked_and_history(dataset, recs, cutoff)
+    recs = recs.lazy()
+    customer_order = dataset.ids.id_order(Col.CUSTOMER_ID, CUSTOMER_ORDER).collect()
+    blocks = [(lo, lo + BLOCK) for lo in range(0, max(customer_order.height, 1), BLOCK)]
+    _write_blocks(folder / RECOMMENDATIONS, (_ranked(dataset, recs, customer_order, b) for b in blocks))
+    _write_blocks(folder / HISTORY, (_history(dataset, recs, cutoff, customer_order, b) for b in blocks))
     articles = dataset.ids.to_kaggle(dataset.articles()).select(Col.ARTICLE_ID, *ARTICLE_FIELDS)
     fill_ids = dataset.ids.to_kaggle(pl.DataFrame({Col.ARTICLE: pl.Series(fill, dtype=INDEX_DTYPE)}))[
         Col.ARTICLE_ID
     ].to_list()
-    _write(folder / RECOMMENDATIONS, ranked)
-    _write(folder / HISTORY, newest_first)
     _write(folder / ARTICLES, articles.sort(Col.ARTICLE_ID))
     _write(folder / SIMILAR, _similar(dataset, cutoff, factors))
     if truth is not None:
@@ -102,35 +128,46 @@ def write_artifacts(
     return folder
 
 
-def _ranked_and_history(
-    dataset: Dataset, recs: pl.DataFrame | pl.LazyFrame, cutoff: date
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """What the recommendations and history files hold: the recommendations by customer id and
-    rank, and each recommended customer's latest purchases before ``cutoff``, newest first."""
-    customers = recs.lazy().select(Col.CUSTOMER).unique()
-    explained = [Col.EXPLAIN] if Col.EXPLAIN in recs.lazy().collect_schema().names() else []
+def _ranked(
+    dataset: Dataset, recs: pl.LazyFrame, customer_order: pl.DataFrame, block: tuple[int, int] | None = None
+) -> pl.LazyFrame:
+    """What the recommendations file holds (of the customers whose place in id order is in
+    ``block``; None: all): the recommendations by customer id and rank."""
+    explained = [Col.EXPLAIN] if Col.EXPLAIN in recs.collect_schema().names() else []
     # the files are sorted by the Kaggle ids through integer keys: each id's place in the sorted
     # id map (the same order, so the same bytes; a sort of 16.5M rows on 64-character strings
     # took most of the 12 s the recommendations file did at full size)
-    customer_order = dataset.ids.id_order(Col.CUSTOMER_ID, CUSTOMER_ORDER)
     article_order = dataset.ids.id_order(Col.ARTICLE_ID, ARTICLE_ORDER)
-    ranked = (
-        recs.lazy()
-        .join(customer_order, on=Col.CUSTOMER, how="left")
+    return (
+        recs.join(_in_block(customer_order, block), on=Col.CUSTOMER, how="inner")
         .join(article_order, on=Col.ARTICLE, how="left")
         .sort(CUSTOMER_ORDER, Col.RANK)
         .select(Col.CUSTOMER_ID, Col.ARTICLE_ID, Col.RANK, Col.SCORE, Col.SOURCES, *explained)
     )
+
+
+def _history(
+    dataset: Dataset,
+    recs: pl.LazyFrame,
+    cutoff: date,
+    customer_order: pl.DataFrame,
+    block: tuple[int, int] | None = None,
+) -> pl.LazyFrame:
+    """What the history file holds (of the customers whose place in id order is in ``block``;
+    None: all): each recommended customer's latest purchases before ``cutoff``, newest first."""
+    order = _in_block(customer_order, block)
+    customers = recs.select(Col.CUSTOMER).unique().join(order, on=Col.CUSTOMER, how="semi")
+    article_order = dataset.ids.id_order(Col.ARTICLE_ID, ARTICLE_ORDER)
     history = (
         before(dataset.transactions(), cutoff)
-        .join(customers.lazy(), on=Col.CUSTOMER, how="semi")
+        .join(customers, on=Col.CUSTOMER, how="semi")
         # every column breaks ties: the same input keeps the same rows of a customer's last day
         .sort(HISTORY_ORDER, descending=[False, True, False, False, False])
         .group_by(Col.CUSTOMER, maintain_order=True)
         .head(HISTORY_ROWS)
     )
-    newest_first = (
-        history.join(customer_order, on=Col.CUSTOMER, how="left")
+    return (
+        history.join(order, on=Col.CUSTOMER, how="left")
         .join(article_order, on=Col.ARTICLE, how="left")
         .sort(
             [CUSTOMER_ORDER, Col.DATE, ARTICLE_ORDER, Col.PRICE, Col.CHANNEL],
@@ -138,7 +175,11 @@ def _ranked_and_history(
         )
         .select(Col.CUSTOMER_ID, Col.DATE, Col.ARTICLE_ID, Col.PRICE, Col.CHANNEL)
     )
-    return ranked, newest_first
+
+
+def _in_block(customer_order: pl.DataFrame, block: tuple[int, int] | None) -> pl.LazyFrame:
+    order = customer_order.lazy()
+    return order if block is None else order.filter(pl.col(CUSTOMER_ORDER).is_between(*block, closed="left"))
 
 
 def _similar(dataset: Dataset, cutoff: date, factors: np.ndarray | None) -> pl.LazyFrame:
