@@ -29,6 +29,7 @@ from hmrec.ranking.data import (
 )
 from hmrec.ranking.inference import SCORED_SCHEMA, RankWork
 from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, ValidationSet, fit_ranker
+from hmrec.ranking.stored import StoredWeeks
 from hmrec.recommenders.base import Persisted, fill_with, with_details
 from hmrec.recommenders.baselines import PopularRecommender
 from hmrec.recommenders.saving import RANKER_DIR, SETTINGS_FILE, ModelError, reading
@@ -184,23 +185,27 @@ class TwoStageRecommender(Persisted):
         ``train_weeks`` sampled (else none); the feature columns."""
         newest_first = training_cutoffs(cutoff, self.config.train_weeks + 1)
         negatives, seed = self.config.train_negatives, self.config.seed
-        # the weeks the trees learn from first, binned into LightGBM's dataset; then the newest,
-        # which picks the rounds: their matrices and that whole week are never held at once
-        older: list[Rows] = []  # each week as the fit reads it (a matrix), not its frame
+        # the weeks the trees learn from first, each on disk as soon as it is a matrix, binned into
+        # LightGBM's dataset from there; then the newest, which picks the rounds: none of their
+        # matrices is held with the others, nor with that week
+        refit_weeks: list[Rows] = []  # with refit only: the newest train_weeks - 1 of them, held
         steps, features = len(newest_first), None
-        for i, start in enumerate(newest_first[1:]):
-            self._step(f"ranker: labelling week {i + 1}/{steps} (from {start})")
-            labelled = pl.concat(self._week_parts(history, start, shared, negatives, whole=True))
-            if features is None and labelled.height:
-                features = feature_columns(labelled.columns, self.config.drop_blocks)
-            kept = sample_negatives(labelled, negatives, seed) if shared is not None else labelled
-            del labelled  # neither frame is held once the week is a matrix
-            older.append(Rows.of(kept, features or []))
-            del kept
-        self._step(f"ranker: binning {sum(w.height for w in older):,} rows for the fit")
-        train = TrainingSet.of(older, features or [], self.config)
-        refit_weeks = older[:-1] if self.config.refit else []  # else nothing holds them
-        del older  # binned: the matrices go
+        with StoredWeeks() as older:
+            for i, start in enumerate(newest_first[1:]):
+                self._step(f"ranker: labelling week {i + 1}/{steps} (from {start})")
+                labelled = pl.concat(self._week_parts(history, start, shared, negatives, whole=True))
+                if features is None and labelled.height:
+                    features = feature_columns(labelled.columns, self.config.drop_blocks)
+                kept = sample_negatives(labelled, negatives, seed) if shared is not None else labelled
+                del labelled  # neither frame is held once the week is a matrix
+                rows = Rows.of(kept, features or [])
+                del kept
+                older.add(rows)
+                if self.config.refit and i < steps - 2:
+                    refit_weeks.append(rows)
+                del rows
+            self._step(f"ranker: binning {older.height:,} rows for the fit")
+            train = older.binned(features or [], self.config)
         self._step(f"ranker: labelling week {steps}/{steps} (from {newest_first[0]})")
         valid, newest, features = self._validation_week(history, newest_first[0], shared, train, features)
         if newest is not None:  # only a refit learns from the week that picks the rounds, sampled

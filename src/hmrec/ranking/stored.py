@@ -1,0 +1,108 @@
+"""Labelled weeks kept on disk until LightGBM bins them (docs/scale-out.md): each week's float32
+matrix goes to a temporary file as soon as it is built, and LightGBM reads the files a batch of
+rows at a time (``lightgbm.Sequence``) when it bins them, so the fit never holds the matrices of
+the weeks the trees learn from. The bins, so the trees, are those of the matrices held in memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.model import Rows, TrainingSet
+
+
+class StoredWeeks:
+    """Labelled weeks on disk, in the order they are added: their matrices in a temporary folder
+    (removed by ``close``), their labels and query sizes in memory."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="hmrec-weeks-")
+        self._files: list[tuple[Path, int, int]] = []
+        self._labels: list[np.ndarray] = []
+        self._sizes: list[np.ndarray] = []
+
+    def add(self, rows: Rows) -> None:
+        """Write ``rows``' matrix to the folder (a week without rows adds nothing)."""
+        if not rows.height:
+            return
+        path = Path(self._folder.name) / f"week-{len(self._files):03d}.f32"
+        np.ascontiguousarray(rows.features, dtype=np.float32).tofile(path)
+        self._files.append((path, rows.height, rows.features.shape[1]))
+        self._labels.append(rows.labels)
+        self._sizes.append(rows.sizes)
+
+    @property
+    def height(self) -> int:
+        return sum(n for _, n, _ in self._files)
+
+    def binned(self, features: Sequence[str], config: RankerConfig) -> TrainingSet:
+        """The weeks binned into LightGBM's dataset under ``config``'s parameters: the dataset
+        ``TrainingSet.of`` makes of the same weeks held as matrices."""
+        if not self._files:
+            raise ValueError("no training rows: no week had a buyer whose candidates include an article they bought")
+        data = _AllParams(
+            [_WeekFile(path, n, columns) for path, n, columns in self._files],
+            label=np.concatenate(self._labels),
+            group=np.concatenate(self._sizes),
+            feature_name=list(features),
+            params=config.params(),
+            free_raw_data=True,
+        )
+        return TrainingSet(data.construct(), self.height, config)
+
+    def close(self) -> None:
+        self._folder.cleanup()
+
+    def __enter__(self) -> StoredWeeks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _AllParams(lgb.Dataset):
+    """A dataset that hands every fit parameter to LightGBM's C calls. Built from ``Sequence``
+    objects, LightGBM's Python side passes only its dataset parameters when it draws the rows the
+    bins are found from and finds them, where a matrix passes all of them: the ``seed`` (which
+    draws the rows) and ``min_data_in_leaf`` (which drops features no split can use) are then
+    lost, and the bins differ."""
+
+    def get_params(self) -> dict[str, Any]:
+        return dict(self.params or {})
+
+
+class _WeekFile(lgb.Sequence):
+    """One week's float32 matrix in a file (rows one after another), read a batch at a time: a
+    slice reads those rows; one row (the rows the bins are found from, asked in rising order)
+    reads its whole batch once and keeps it until a row of another is asked for."""
+
+    batch_size = 8192
+
+    def __init__(self, path: Path, rows: int, columns: int) -> None:
+        self.path, self.rows, self.columns = path, rows, columns
+        self._block, self._cached = -1, np.empty((0, columns), np.float32)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, index: int | slice) -> np.ndarray:  # type: ignore[override]
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(self.rows)
+            return self._read(start, stop - start)
+        block = int(index) // self.batch_size
+        if block != self._block:
+            start = block * self.batch_size
+            self._block, self._cached = block, self._read(start, min(self.batch_size, self.rows - start))
+        return self._cached[int(index) - block * self.batch_size].astype(np.float64)  # as LightGBM samples
+
+    def _read(self, start: int, count: int) -> np.ndarray:
+        with open(self.path, "rb") as handle:
+            handle.seek(start * self.columns * 4)
+            return np.fromfile(handle, dtype=np.float32, count=count * self.columns).reshape(count, self.columns)

@@ -1,0 +1,51 @@
+"""Weeks on disk until LightGBM bins them give the dataset, so the trees, of the weeks held as
+matrices, also when LightGBM finds its bins from a sample of the rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from hmrec.data.dataset import Dataset
+from hmrec.data.split import Split
+from hmrec.ranking import stored
+from hmrec.ranking.config import RankerConfig
+from hmrec.ranking.data import CandidateConfig, Tables, feature_columns, labelled_week, sample_negatives
+from hmrec.ranking.model import Rows, TrainingSet, fit_ranker
+from hmrec.ranking.stored import StoredWeeks
+
+
+def test_weeks_binned_from_disk_are_the_weeks_binned_from_memory(
+    tiny_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    tx = tiny_dataset.transactions()
+    last = Split.at(tx).cutoff
+    weeks = [labelled_week(tx, last - timedelta(days=7 * k), tables, CandidateConfig()) for k in (1, 2, 3, 4)]
+    features = feature_columns(weeks[0].columns)
+    valid = Rows.of(weeks[0], features)
+    older = [Rows.of(sample_negatives(w, 20), features) for w in weeks[1:]]
+    rows = sum(w.height for w in older)
+    config = RankerConfig(min_data_in_leaf=5, max_rounds=15, early_stopping=5, seed=3)
+    plain = config.params
+    # bins found from 200 rows drawn among them all (LightGBM's own draw, seeded by the fit's
+    # seed), and each file read in several batches
+    monkeypatch.setattr(RankerConfig, "params", lambda self: {**plain(), "bin_construct_sample_cnt": 200})
+    monkeypatch.setattr(stored._WeekFile, "batch_size", 64)
+    assert rows > 5 * 200 and min(w.height for w in older) > 64
+
+    held = fit_ranker(TrainingSet.of(older, features, config), valid, features, config)
+    with StoredWeeks() as on_disk:
+        for week in older:
+            on_disk.add(week)
+        on_disk.add(Rows.of(weeks[1].clear(), features))  # a week without rows adds nothing
+        files = list(Path(on_disk._folder.name).iterdir())
+        binned = on_disk.binned(features, config)
+    assert binned.height == rows
+    from_disk = fit_ranker(binned, valid, features, config)
+    assert from_disk.booster.model_to_string() == held.booster.model_to_string()
+    assert len(files) == len(older) and not any(f.exists() for f in files)  # one file a week, gone with them
+    with StoredWeeks() as empty, pytest.raises(ValueError, match="no training rows"):
+        empty.binned(features, config)
