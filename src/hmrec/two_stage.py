@@ -237,20 +237,19 @@ class TwoStageRecommender(Persisted):
         features: list[str] | None,
     ) -> tuple[ValidationSet, Rows | None, list[str] | None]:
         """The week that picks the rounds, all its rows, binned under ``train``'s bins part by part
-        (each part a matrix as it comes, its frame dropped; the matrices go once binned); with
+        (each part a matrix on disk as it comes, its frame dropped; the files go once binned); with
         ``refit`` also its rows sampled as the trees learn from them (else None); the features."""
         negatives, seed = self.config.train_negatives, self.config.seed
-        parts: list[Rows] = []
         sampled: list[pl.DataFrame] = []
-        for part in self._week_parts(history, start, shared, None, whole=False):
-            if features is None and part.height:
-                features = feature_columns(part.columns, self.config.drop_blocks)
-            parts.append(Rows.of(part, features or []))
-            if self.config.refit:
-                sampled.append(sample_negatives(part, negatives, seed))
-            del part
-        valid = ValidationSet.of(parts, features or [], train)
-        del parts
+        with StoredWeeks() as parts:
+            for part in self._week_parts(history, start, shared, None, whole=False):
+                if features is None and part.height:
+                    features = feature_columns(part.columns, self.config.drop_blocks)
+                parts.add(Rows.of(part, features or []))
+                if self.config.refit:
+                    sampled.append(sample_negatives(part, negatives, seed))
+                del part
+            valid = parts.validation(features or [], train)
         if not self.config.refit:
             return valid, None, features
         newest = pl.concat([p for p in sampled if p.height] or sampled[:1] or [pl.DataFrame()])

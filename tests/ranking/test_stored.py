@@ -3,9 +3,11 @@ matrices, also when LightGBM finds its bins from a sample of the rows."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from hmrec.data.dataset import Dataset
@@ -15,10 +17,11 @@ from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import CandidateConfig, Tables, feature_columns, labelled_week, sample_negatives
 from hmrec.ranking.model import Rows, TrainingSet, fit_ranker
 from hmrec.ranking.stored import StoredWeeks
+from hmrec.schema import Col
 
 
 def test_weeks_binned_from_disk_are_the_weeks_binned_from_memory(
-    tiny_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+    tiny_dataset: Dataset, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
     tx = tiny_dataset.transactions()
@@ -37,6 +40,7 @@ def test_weeks_binned_from_disk_are_the_weeks_binned_from_memory(
     assert rows > 5 * 200 and min(w.height for w in older) > 64
 
     held = fit_ranker(TrainingSet.of(older, features, config), valid, features, config)
+    caplog.set_level(logging.WARNING, logger="hmrec.lightgbm")
     with StoredWeeks() as on_disk:
         for week in older:
             on_disk.add(week)
@@ -44,8 +48,16 @@ def test_weeks_binned_from_disk_are_the_weeks_binned_from_memory(
         files = list(Path(on_disk._folder.name).iterdir())
         binned = on_disk.binned(features, config)
     assert binned.height == rows
-    from_disk = fit_ranker(binned, valid, features, config)
+    with StoredWeeks() as newest:  # the week that picks the rounds, in two parts, binned as the reference's
+        middle = weeks[0][Col.CUSTOMER].unique().sort()[weeks[0][Col.CUSTOMER].n_unique() // 2]
+        newest.add(Rows.of(weeks[0].filter(pl.col(Col.CUSTOMER) < middle), features))
+        newest.add(Rows.of(weeks[0].filter(pl.col(Col.CUSTOMER) >= middle), features))
+        checked = newest.validation(features, binned)
+    assert checked.height == valid.height
+    from_disk = fit_ranker(binned, checked, features, config)
     assert from_disk.booster.model_to_string() == held.booster.model_to_string()
+    assert from_disk.valid_map == held.valid_map
+    assert not caplog.records  # nothing to warn of: the sets agree on their parameters
     assert len(files) == len(older) and not any(f.exists() for f in files)  # one file a week, gone with them
     with StoredWeeks() as empty, pytest.raises(ValueError, match="no training rows"):
         empty.binned(features, config)

@@ -61,6 +61,18 @@ def matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
     return feature_frame(frame, features).to_numpy()
 
 
+class FitDataset(lgb.Dataset):
+    """A LightGBM dataset that hands every fit parameter to LightGBM's C calls. Built from
+    ``Sequence`` objects (``ranking/stored.py``), LightGBM's Python side passes only its dataset
+    parameters when it draws the rows the bins are found from and finds them, where a matrix
+    passes all of them: the ``seed`` (which draws the rows) and ``min_data_in_leaf`` (which drops
+    features no split can use) are then lost, and the bins differ. Used for every dataset of a
+    fit, so that a validation set and its reference agree on their parameters."""
+
+    def get_params(self) -> dict[str, Any]:
+        return dict(self.params or {})
+
+
 def _dataset(
     weeks: Sequence[Rows],
     features: Sequence[str],
@@ -73,7 +85,7 @@ def _dataset(
     filled = [w for w in weeks if w.height]
     if not filled:
         raise ValueError("no training rows: no week had a buyer whose candidates include an article they bought")
-    data = lgb.Dataset(
+    data = FitDataset(
         [w.features for w in filled],
         label=np.concatenate([w.labels for w in filled]),
         group=np.concatenate([w.sizes for w in filled]),

@@ -9,13 +9,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
 from hmrec.ranking.config import RankerConfig
-from hmrec.ranking.model import Rows, TrainingSet
+from hmrec.ranking.model import FitDataset, Rows, TrainingSet, ValidationSet
 
 
 class StoredWeeks:
@@ -47,8 +46,8 @@ class StoredWeeks:
         ``TrainingSet.of`` makes of the same weeks held as matrices."""
         if not self._files:
             raise ValueError("no training rows: no week had a buyer whose candidates include an article they bought")
-        data = _AllParams(
-            [_WeekFile(path, n, columns) for path, n, columns in self._files],
+        data = FitDataset(
+            self._sequences(),
             label=np.concatenate(self._labels),
             group=np.concatenate(self._sizes),
             feature_name=list(features),
@@ -56,6 +55,25 @@ class StoredWeeks:
             free_raw_data=True,
         )
         return TrainingSet(data.construct(), self.height, config)
+
+    def validation(self, features: Sequence[str], train: TrainingSet) -> ValidationSet:
+        """The weeks binned under ``train``'s bins (LightGBM's reference), as the week that picks
+        the rounds: ``ValidationSet.of`` the same weeks held as matrices."""
+        if not self._files:
+            return ValidationSet(None, 0)
+        data = FitDataset(
+            self._sequences(),
+            label=np.concatenate(self._labels),
+            group=np.concatenate(self._sizes),
+            feature_name=list(features),
+            params=train.config.params(),
+            reference=train.dataset,
+            free_raw_data=True,
+        )
+        return ValidationSet(data.construct(), self.height)
+
+    def _sequences(self) -> list[lgb.Sequence]:
+        return [_WeekFile(path, n, columns) for path, n, columns in self._files]
 
     def close(self) -> None:
         self._folder.cleanup()
@@ -65,17 +83,6 @@ class StoredWeeks:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _AllParams(lgb.Dataset):
-    """A dataset that hands every fit parameter to LightGBM's C calls. Built from ``Sequence``
-    objects, LightGBM's Python side passes only its dataset parameters when it draws the rows the
-    bins are found from and finds them, where a matrix passes all of them: the ``seed`` (which
-    draws the rows) and ``min_data_in_leaf`` (which drops features no split can use) are then
-    lost, and the bins differ."""
-
-    def get_params(self) -> dict[str, Any]:
-        return dict(self.params or {})
 
 
 class _WeekFile(lgb.Sequence):
