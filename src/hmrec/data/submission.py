@@ -12,6 +12,9 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.outputs import data_inputs, refuse_file
 from hmrec.schema import SUBMISSION_COLUMNS, Col, K
 
+_N = "__n"
+"""The column of how many predictions a customer has (``predictions``)."""
+
 
 def predictions(dataset: Dataset, recs: pl.DataFrame, k: int = K) -> pl.DataFrame:
     """``customer, prediction, __n``: each customer's ``k`` first distinct Kaggle article ids of
@@ -28,9 +31,6 @@ def predictions(dataset: Dataset, recs: pl.DataFrame, k: int = K) -> pl.DataFram
         )
         .collect()
     )
-
-
-_N = "__n"
 
 
 def submission_frame(

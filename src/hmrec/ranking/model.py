@@ -318,9 +318,9 @@ def fit_ranker(
     on_round: Callable[[int, int], None] | None = None,
 ) -> FittedRanker:
     """Fit on the labelled weeks ``train`` (their ``Rows``, whose columns are ``features``, or
-    their ``TrainingSet`` under the same ``config``). With
-    ``valid`` (its ``Rows``, or its ``ValidationSet`` binned under that ``TrainingSet``), stop when its MAP@12 has not risen for ``config.early_stopping`` rounds and keep
-    the best round; else run ``rounds`` rounds. ``on_round(done, most)`` hears of the boosting
+    their ``TrainingSet`` under the same ``config``). With ``valid`` (its ``Rows``, or its
+    ``ValidationSet`` binned under that ``TrainingSet``), stop when its MAP@12 has not risen for
+    ``config.early_stopping`` rounds and keep the best round; else run ``rounds`` rounds. ``on_round(done, most)`` hears of the boosting
     rounds, every ``ROUND_REPORT`` of them."""
     if not features:
         raise ValueError("the ranker has no features left to learn from")
