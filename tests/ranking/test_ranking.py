@@ -35,7 +35,8 @@ from hmrec.ranking.data import (
     training_cutoffs,
 )
 from hmrec.ranking.inference import rank_chunk, rank_customers
-from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, ValidationSet, fit_ranker, matrix
+from hmrec.ranking.model import FittedRanker, Rows, TrainingSet, fit_ranker, matrix
+from hmrec.ranking.stored import StoredWeeks
 from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
@@ -314,7 +315,9 @@ def test_the_fit_bins_its_weeks_before_it_labels_the_week_that_picks_the_rounds(
     assert held.valid_map is not None and model.ranker.valid_map == pytest.approx(held.valid_map, abs=1e-12)
     with pytest.raises(ValueError, match="other LightGBM parameters"):
         fit_ranker(TrainingSet.of(older, features, config), None, features, replace(config, num_leaves=7))
-    binned = ValidationSet.of([Rows.of(weeks[0], features)], features, TrainingSet.of(older, features, config))
+    with StoredWeeks() as newest:
+        newest.add(Rows.of(weeks[0], features))
+        binned = newest.validation(features, TrainingSet.of(older, features, config))
     with pytest.raises(ValueError, match="another training set"):  # bins of another training set
         fit_ranker(TrainingSet.of(older, features, config), binned, features, config)
 

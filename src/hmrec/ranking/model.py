@@ -114,17 +114,11 @@ class TrainingSet:
 @dataclass(frozen=True)
 class ValidationSet:
     """The week that picks the rounds, binned under a ``TrainingSet``'s bins (LightGBM's
-    reference), from its parts' matrices: once it is built they may go. No dataset: no rows."""
+    reference; ``StoredWeeks.validation`` builds it from the week's parts on disk). No dataset:
+    no rows."""
 
     dataset: lgb.Dataset | None
     height: int
-
-    @classmethod
-    def of(cls, parts: Sequence[Rows], features: Sequence[str], train: TrainingSet) -> ValidationSet:
-        height = sum(p.height for p in parts)
-        if not height:
-            return cls(None, 0)
-        return cls(_dataset(parts, features, train.config.params(), reference=train.dataset), height)
 
 
 EXPLAIN = Col.EXPLAIN

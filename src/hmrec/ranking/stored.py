@@ -58,7 +58,7 @@ class StoredWeeks:
 
     def validation(self, features: Sequence[str], train: TrainingSet) -> ValidationSet:
         """The weeks binned under ``train``'s bins (LightGBM's reference), as the week that picks
-        the rounds: ``ValidationSet.of`` the same weeks held as matrices."""
+        the rounds: the dataset ``fit_ranker`` bins from the same weeks held as matrices."""
         if not self._files:
             return ValidationSet(None, 0)
         data = FitDataset(
