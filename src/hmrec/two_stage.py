@@ -262,7 +262,7 @@ class TwoStageRecommender(Persisted):
         ``tune_budget``), fit the ranker on the older ones with the newest picking the rounds, refit
         on the newest, and keep the fill list; the model and its files go to ``artifacts``."""
         history, cutoff = week.history, week.cutoff
-        self.tables.prime(history, cutoff)  # tables every earlier week reads, computed once here
+        self.tables.prime(history, cutoff, self.engine)  # tables every earlier week reads, computed once here
         tuned = self._tune(history, cutoff) if self.tune_budget is not None else None
         shared = self.cache or tuned  # a cache other fits read: its weeks are kept whole there
         train, valid, refit_weeks, features = self._label_weeks(history, cutoff, shared)
@@ -322,7 +322,7 @@ class TwoStageRecommender(Persisted):
         def chunk_done(done: int, total: int) -> None:
             self._step(f"{doing}, part {done}/{total} done")
 
-        week = self.tables.week(self.history, self.cutoff, self.candidates)
+        week = self.tables.week(self.history, self.cutoff, self.candidates, self.engine)
         self.tables.release(self.cutoff)  # the week's tables are computed: what built them can go
         work = RankWork(self.ranker, self.candidates, k, self.chunk_size, explain)
         seen, empty = [], None

@@ -16,6 +16,7 @@ from hmrec.features.article import article_features
 from hmrec.ranking.data import CandidateConfig, Tables, candidate_features
 from hmrec.retrieval.pipeline import SOURCES
 from hmrec.schema import Col
+from tests.shards import SHARDS, Shards, shard_rows
 
 EVERY_RULE = tuple(name for name in SOURCES if name != "mf")  # mf: its own test below
 CONFIGS = [
@@ -44,12 +45,17 @@ def test_one_shot_chunked_and_sharded_agree(tiny_dataset: Dataset, config: Candi
     chunked = pl.concat(candidate_features(week.chunk(customers.slice(lo, 45)), config) for lo in range(0, 300, 45))
     assert_frame_equal(chunked, whole)
 
-    shards = 3  # each shard sees only its customers' rows, as a Ray task does
+    # each shard sees only its customers' rows, as a Ray task does, and the week's partial-aggregate
+    # tables are summed from the shards' counts
+    engine = Shards()
+    sharded = Tables(tiny_dataset.articles(), tiny_dataset.customers()).week(
+        split.history, split.cutoff, config, engine
+    )
+    assert engine.aggregated > 0
     parts = []
-    for shard in range(shards):
-        mine = customers.filter(customers % shards == shard)
-        rows = split.history.filter(pl.col(Col.CUSTOMER) % shards == shard)
-        parts.append(candidate_features(week.chunk(mine, rows=rows), config))
+    for shard in SHARDS:
+        mine = customers.filter(customers % len(SHARDS) == shard)
+        parts.append(candidate_features(sharded.chunk(mine, rows=shard_rows(split.history, shard)), config))
     assert_frame_equal(pl.concat(parts).sort(Col.CUSTOMER, Col.ARTICLE), whole)
 
 

@@ -5,7 +5,6 @@ the serving files written from them are the ones written from the whole frame.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +15,7 @@ from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.submission import write_submission
 from hmrec.data.week import WeekInput
-from hmrec.engine.base import LocalEngine, OnPart, Work
+from hmrec.engine.base import LocalEngine
 from hmrec.ranking.config import RankerConfig
 from hmrec.ranking.data import Tables
 from hmrec.recommenders.base import FILL_SOURCE
@@ -24,25 +23,7 @@ from hmrec.schema import INDEX_DTYPE, Col
 from hmrec.serve import artifacts
 from hmrec.serve.artifacts import RECOMMENDATIONS, write_artifacts
 from hmrec.two_stage import TwoStageRecommender
-
-SHARDS = (2, 0, 1)
-
-
-@dataclass
-class Shards(LocalEngine):
-    """Three parts of the customers (``customer % 3``), each built from its own customers' rows
-    only (as a Ray shard is), handed over out of customer order; ``handed`` counts them."""
-
-    name: str = "shards"
-    handed: int = 0
-
-    def each(
-        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
-    ) -> Iterator[pl.DataFrame]:
-        for s in SHARDS:
-            own = replace(week, history=week.history.filter(pl.col(Col.CUSTOMER) % len(SHARDS) == s))
-            self.handed += 1
-            yield work(own, customers.filter(customers % len(SHARDS) == s), None)
+from tests.shards import SHARDS, Shards
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +50,10 @@ def test_the_parts_are_disjoint_and_together_the_whole_lists(
     whole = fitted.recommend(customers, details=True, explain=True)
     engine = Shards()
     fitted.use(engine, None)
+    fitted.tables.states.pop(fitted.cutoff)  # the week's global state built again, from the shards' counts
     parts = list(fitted.recommend_parts(customers, details=True, explain=True))
     assert engine.handed == len(SHARDS) and len(parts) == len(SHARDS) + 1  # then the customers no part held
+    assert engine.aggregated > 0
     who = [set(p[Col.CUSTOMER].to_list()) for p in parts]
     assert sum(len(w) for w in who) == len(set().union(*who)) == customers.n_unique()  # disjoint, every one
     assert who[-1] >= {10**6} and (parts[-1][Col.SOURCES] == FILL_SOURCE).all()  # without candidates: the fill

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from polars.testing import assert_frame_equal
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
-from hmrec.engine.base import LocalEngine, Work
+from hmrec.engine.base import LocalEngine
 from hmrec.features.article import ATTRIBUTES
 from hmrec.ranking import compiled, inference
 from hmrec.ranking.config import RankerConfig
@@ -41,6 +40,7 @@ from hmrec.recommenders.base import FILL_SOURCE
 from hmrec.recommenders.baselines import popular_articles
 from hmrec.schema import Col
 from hmrec.two_stage import TwoStageRecommender
+from tests.shards import Shards
 
 WEEK = date(2020, 9, 15)
 
@@ -223,30 +223,14 @@ def test_a_fit_on_sampled_negatives_trains_on_fewer_rows(tiny_dataset: Dataset, 
     assert model.ranker is not None
 
 
-@dataclass
-class ShardEngine:
-    """Three parts, each built from its own customers' rows only (as a Ray shard is), handed
-    back out of customer order."""
-
-    name: str = "shards"
-
-    def map(self, week: WeekInput, customers: pl.Series, work: Work, on_part: object = None) -> list[pl.DataFrame]:
-        return list(self.each(week, customers, work))
-
-    def each(self, week: WeekInput, customers: pl.Series, work: Work, on_part: object = None) -> Iterator[pl.DataFrame]:
-        for s in (2, 0, 1):
-            own = replace(week, history=week.history.filter(pl.col(Col.CUSTOMER) % 3 == s))
-            yield work(own, customers.filter(customers % 3 == s), None)
-
-
-@pytest.mark.parametrize("engine", [None, ShardEngine()], ids=["local", "shards"])
+@pytest.mark.parametrize("engine", [None, Shards()], ids=["local", "shards"])
 def test_a_week_sampled_where_it_is_built_is_the_whole_week_sampled(
-    tiny_dataset: Dataset, engine: ShardEngine | None
+    tiny_dataset: Dataset, engine: Shards | None
 ) -> None:
-    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
     tx = tiny_dataset.transactions()
     week = Split.at(tx).cutoff - timedelta(days=7)
-    whole = labelled_week(tx, week, tables, CandidateConfig())
+    whole = labelled_week(tx, week, Tables(tiny_dataset.articles(), tiny_dataset.customers()), CandidateConfig())
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())  # its global state from the engine's
     sampled = labelled_week(tx, week, tables, CandidateConfig(), engine=engine, negatives=3, seed=5)
     assert 0 < sampled.height < whole.height
     assert_frame_equal(sampled, sample_negatives(whole, 3, seed=5))
@@ -285,9 +269,9 @@ def test_the_fit_on_weeks_is_the_fit_on_them_stacked(tiny_dataset: Dataset) -> N
     assert fitted.booster.model_to_string() == booster.model_to_string()
 
 
-@pytest.mark.parametrize("engine", [LocalEngine(), ShardEngine()], ids=["local", "shards"])
+@pytest.mark.parametrize("engine", [LocalEngine(), Shards()], ids=["local", "shards"])
 def test_the_fit_bins_its_weeks_before_it_labels_the_week_that_picks_the_rounds(
-    tiny_dataset: Dataset, split: Split, engine: LocalEngine | ShardEngine
+    tiny_dataset: Dataset, split: Split, engine: LocalEngine | Shards
 ) -> None:
     # the weeks the trees learn from become LightGBM's dataset (their matrices go) before the
     # newest week, all its rows, is built (through shards: a part at a time, in shard order):
@@ -303,6 +287,7 @@ def test_the_fit_bins_its_weeks_before_it_labels_the_week_that_picks_the_rounds(
     assert labelling[-1] == f"ranker: labelling week 3/3 (from {newest})"
     binning = next(i for i, s in enumerate(steps) if s.startswith("ranker: binning"))
     assert steps.index(labelling[-2]) < binning < steps.index(labelling[-1])
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())  # the reference's state, in one pass
     weeks = [
         labelled_week(split.history, newest - timedelta(days=7 * k), tables, CandidateConfig(), 30_000)
         for k in (0, 1, 2)

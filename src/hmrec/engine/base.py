@@ -8,6 +8,9 @@ computed (``ranking.data.Tables.week``) whose history may hold only some custome
 ``customers`` the customers to serve, ``on_chunk(done, total)`` an optional progress callback.
 It returns a frame; the engine returns the frames of all its parts, in shard order (``map``), or
 hands them over one at a time (``each``: a large result never held whole).
+
+An engine also builds a week's partial-aggregate tables (``aggregate``, ``data/partial.py``):
+locally in one pass, on Ray from each shard's counts, summed and finished in tasks.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Protocol
 
 import polars as pl
 
+from hmrec.data.partial import Partial, one_pass
 from hmrec.data.week import WeekInput
 
 OnPart = Callable[[int, int], None]
@@ -48,6 +52,10 @@ class Engine(Protocol):
         none is kept once the next is (parts of different customers)."""
         ...
 
+    def aggregate(self, week: WeekInput, partial: Partial) -> pl.DataFrame:
+        """``partial``'s table of ``week`` (``WeekInput.partial_table``), the one-pass table."""
+        ...
+
     def __enter__(self) -> Engine: ...
 
     def __exit__(self, *exc: object) -> None: ...
@@ -68,6 +76,9 @@ class LocalEngine:
         self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
     ) -> Iterator[pl.DataFrame]:
         yield from self.map(week, customers, work, on_part)
+
+    def aggregate(self, week: WeekInput, partial: Partial) -> pl.DataFrame:
+        return one_pass(week, partial)
 
     def __enter__(self) -> LocalEngine:
         return self

@@ -16,6 +16,7 @@ import polars as pl
 
 from hmrec import faults
 from hmrec.data.dataset import Dataset
+from hmrec.data.partial import Partial
 from hmrec.data.shards import has_shards, shard_rows, write_shards, written_shards
 from hmrec.data.week import Shared, WeekInput
 from hmrec.engine.base import RAY_INSTALL, EngineError, OnPart, Work
@@ -27,11 +28,34 @@ def _run_shard(
     """One Ray task: the work on one shard's customers, from that shard's rows and the week's
     global state; its frame written to ``out`` (complete or not at all)."""
     faults.point("ray-shard")
-    frame = work(replace(spec, history=rows, shared=Shared(values)), customers, None)
-    tmp = f"{out}.tmp"
+    _write(work(replace(spec, history=rows, shared=Shared(values)), customers, None), Path(out))
+    return out
+
+
+def _write(frame: pl.DataFrame, out: Path) -> None:
+    tmp = out.with_name(out.name + ".tmp")
     frame.write_parquet(tmp)
     os.replace(tmp, out)
-    return out
+
+
+def _split_file(folder: Path, split: int, shard: int) -> Path:
+    return folder / f"split-{split:05d}-shard-{shard:05d}.parquet"
+
+
+def _part_shard(spec: WeekInput, partial: Partial, rows: pl.LazyFrame, folder: str, shard: int, splits: int) -> int:
+    """One Ray task: the counts of one shard's rows (``Partial.part``), written in ``splits``
+    files, one per split of the keys."""
+    faults.point("ray-shard")
+    for i, frame in enumerate(partial.split(partial.parts_of(spec.for_part(rows)), splits)):
+        _write(frame, _split_file(Path(folder), i, shard))
+    return shard
+
+
+def _finish_split(spec: WeekInput, values: dict[Any, Any], partial: Partial, files: list[str]) -> pl.DataFrame:
+    """One Ray task: one split of the keys, every shard's counts of it summed and finished."""
+    faults.point("ray-shard")
+    parts = [pl.read_parquet(f, glob=False) for f in files]
+    return partial.finished(replace(spec, shared=Shared(values)), parts)
 
 
 @dataclass
@@ -101,15 +125,11 @@ class RayEngine:
         """Every shard's task run (``on_part`` told as each ends), then their parts read back one
         at a time, in shard order; the parts' folder goes when the last is read or the caller
         stops (``close``)."""
-        ray = ray_module()
-        if not ray.is_initialized():
-            raise EngineError("the Ray engine is not started: use it as `with RayEngine(...) as engine:`")
+        ray = self._ray()
         n = self.n_shards
-        if not has_shards(self.dataset, n):
-            write_shards(self.dataset, n)
         task = ray.remote(_run_shard).options(num_cpus=self.threads, max_retries=self.retries, retry_exceptions=True)
         values, shared_work = ray.put(week.shared.portable()), ray.put(work)  # once, not once per task
-        spec = replace(week, history=pl.LazyFrame(), shared=Shared(), states=None)  # each task gets its rows
+        spec = replace(week, history=pl.LazyFrame(), shared=Shared(), states=None, aggregate=None)  # rows: its own
         sweep_parts(self.dataset.root)
         folder = Path(tempfile.mkdtemp(prefix=f"{PARTS}{os.getpid()}-", dir=self.dataset.root))
         try:
@@ -125,7 +145,37 @@ class RayEngine:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _wait(self, ray: Any, refs: Sequence[Any], on_part: OnPart | None) -> list[str]:
+    def aggregate(self, week: WeekInput, partial: Partial) -> pl.DataFrame:
+        """``partial``'s table of ``week``: each shard's counts (a task reading only that shard's
+        rows) written split by key, then each split's counts summed and finished in a task of its
+        own; the driver gets the finished splits alone (``data/partial.py``)."""
+        ray = self._ray()
+        n = self.n_shards
+        options = {"num_cpus": self.threads, "max_retries": self.retries, "retry_exceptions": True}
+        spec = replace(week, history=pl.LazyFrame(), shared=Shared(), states=None, aggregate=None, strict=True)
+        sweep_parts(self.dataset.root)
+        folder = Path(tempfile.mkdtemp(prefix=f"{PARTS}{os.getpid()}-", dir=self.dataset.root))
+        try:
+            part = ray.remote(_part_shard).options(**options)
+            rows = [shard_rows(self.dataset, n, s) for s in range(n)]
+            self._wait(ray, [part.remote(spec, partial, rows[s], str(folder), s, n) for s in range(n)], None)
+            finish, values = ray.remote(_finish_split).options(**options), ray.put(week.shared.portable())
+            files = [[str(_split_file(folder, i, s)) for s in range(n)] for i in range(n)]
+            splits = self._wait(ray, [finish.remote(spec, values, partial, files[i]) for i in range(n)], None, "split")
+            return partial.merged(splits)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _ray(self) -> Any:
+        """Ray, started, with the shard files of ``n_shards`` written."""
+        ray = ray_module()
+        if not ray.is_initialized():
+            raise EngineError("the Ray engine is not started: use it as `with RayEngine(...) as engine:`")
+        if not has_shards(self.dataset, self.n_shards):
+            write_shards(self.dataset, self.n_shards)
+        return ray
+
+    def _wait(self, ray: Any, refs: Sequence[Any], on_part: OnPart | None, what: str = "shard") -> list[Any]:
         pending, done = list(refs), 0
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -137,7 +187,7 @@ class RayEngine:
                 shard = list(refs).index(ready[0])
                 cause = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
                 raise EngineError(
-                    f"shard {shard + 1} of {len(refs)} failed {self.retries + 1} time(s); nothing was written. "
+                    f"{what} {shard + 1} of {len(refs)} failed {self.retries + 1} time(s); nothing was written. "
                     f"Last error: {cause}"
                 ) from error
             done += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from hmrec.data.partial import Partial
 from hmrec.data.split import days_before
 from hmrec.data.week import WeekInput, once_per_week
 from hmrec.features.lookup import halves, joined32
@@ -56,7 +57,7 @@ def _by_pair_and_day(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.DataFrame:
+def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame:
     """``article, t_dat, first, second, age_sum, age_n`` from ``rows``: for each article and day,
     how many (customer, article) pairs were bought for the first time that day (``first``; their
     buyers' ages summed where known, ``age_sum``, and how many were known, ``age_n``) and how many
@@ -92,8 +93,16 @@ def _buyer_days(rows: pl.LazyFrame, customers: pl.LazyFrame) -> pl.DataFrame:
             (shifted_day.cast(pl.Int64) - (1 << 31)).cast(pl.Int32).cast(pl.Date).alias(Col.DATE),
             pl.exclude(_PAIR),
         )
-        .collect()
     )
+
+
+def _buyer_day_counts(data: WeekInput) -> pl.LazyFrame:
+    """``_buyer_days`` of ``data``'s rows before its cutoff: counts of pairs, each pair being one
+    customer's, so the counts of any split of the customers add up to the whole's."""
+    return _buyer_days(data.past(), data.customer_table)
+
+
+BUYER_DAYS_TABLE = Partial(BUYER_DAYS, _buyer_day_counts, (Col.ARTICLE, Col.DATE))
 
 
 def buyer_days(data: WeekInput) -> pl.DataFrame:
@@ -106,7 +115,7 @@ def buyer_days(data: WeekInput) -> pl.DataFrame:
     later = sorted(c for c, state in states.items() if c >= data.cutoff and BUYER_DAYS in state.values)
     if later:
         return states[later[0]].values[BUYER_DAYS]
-    return data.global_table(BUYER_DAYS, lambda: _buyer_days(data.past(), data.customer_table), local=True).collect()
+    return data.partial_table(BUYER_DAYS_TABLE, local=True).collect()
 
 
 def buyer_features(data: WeekInput) -> pl.LazyFrame:

@@ -101,9 +101,7 @@ def article_factors(data: WeekInput) -> ArticleFactors:
     def fit() -> ArticleFactors:
         if anchor == data.cutoff:
             return ArticleFactors.fit(data.history, data.cutoff)
-        earlier = WeekInput.before(data.past(), anchor, None, data.articles, data.customer_table)
-        earlier = replace(earlier, shared=data.state_at(anchor), states=data.states)
-        return ArticleFactors.fit(data.history, data.cutoff, start=article_factors(earlier))
+        return ArticleFactors.fit(data.history, data.cutoff, start=article_factors(data.earlier(anchor)))
 
     return data.global_table((FACTORS_KEY,), fit)
 
@@ -185,24 +183,28 @@ class Tables:
     customers: pl.LazyFrame
     states: dict[date, Shared] = field(default_factory=dict, compare=False, repr=False)
 
-    def week(self, transactions: pl.LazyFrame, cutoff: date, config: CandidateConfig) -> WeekInput:
+    def week(
+        self, transactions: pl.LazyFrame, cutoff: date, config: CandidateConfig, engine: Engine | None = None
+    ) -> WeekInput:
         """The week at ``cutoff`` (only rows before it are ever read) with every global table
-        ``config`` reads computed (from a run on no customers); serve customers with
-        ``WeekInput.chunk``."""
-        nobody = pl.Series(Col.CUSTOMER, [], dtype=INDEX_DTYPE)
-        data = WeekInput.before(transactions, cutoff, nobody, self.articles, self.customers)
-        data = replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states)
+        ``config`` reads computed (from a run on no customers; the partial-aggregate ones by
+        ``engine``, shard by shard on Ray); serve customers with ``WeekInput.chunk``."""
+        data = self._at(transactions, cutoff, engine)
         candidate_features(data, config)
         return data
 
-    def prime(self, transactions: pl.LazyFrame, cutoff: date) -> None:
+    def prime(self, transactions: pl.LazyFrame, cutoff: date, engine: Engine | None = None) -> None:
         """Compute at ``cutoff`` the global tables that also serve every earlier cutoff of the shop
         (``features/article.buyer_days``: each earlier week reads only its days before its own
         cutoff), so that the labelled weeks before ``cutoff`` read them instead of each computing
         its own. Only rows before ``cutoff`` are read."""
+        buyer_days(self._at(transactions, cutoff, engine))
+
+    def _at(self, transactions: pl.LazyFrame, cutoff: date, engine: Engine | None) -> WeekInput:
         nobody = pl.Series(Col.CUSTOMER, [], dtype=INDEX_DTYPE)
         data = WeekInput.before(transactions, cutoff, nobody, self.articles, self.customers)
-        buyer_days(replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states))
+        aggregate = None if engine is None else engine.aggregate
+        return replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states, aggregate=aggregate)
 
     def release(self, cutoff: date) -> None:
         """Drop ``cutoff``'s tables that only other global tables read (``Shared.local``: the buyer
@@ -245,7 +247,7 @@ def labelled_parts(
         return
     if max_buyers is not None and buyers.len() > max_buyers:
         buyers = buyers.sample(max_buyers, seed=seed).sort()
-    week = tables.week(transactions, cutoff, config)
+    week = tables.week(transactions, cutoff, config, engine)
     work = LabelWork(config, truth.select(Col.CUSTOMER, Col.ARTICLE), negatives, seed)
     with closing((engine or LocalEngine()).each(week, buyers, work)) as parts:
         yield from parts

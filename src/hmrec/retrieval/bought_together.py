@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
 from hmrec.data.lists import decayed_counts
-from hmrec.data.week import WeekInput, once_per_week
+from hmrec.data.partial import Partial
+from hmrec.data.week import WeekInput
 from hmrec.retrieval.base import ranked
 from hmrec.schema import INDEX_DTYPE, Col
 
@@ -49,31 +51,64 @@ def _counted_pairs(within: pl.LazyFrame, bought: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-@once_per_week
-def co_occurrence(data: WeekInput, weeks: int, days: int, per_article: int) -> pl.LazyFrame:
-    """``article, other, confidence``: share of ``article``'s buyers (last ``weeks``) who bought
-    ``other`` the same day or up to ``days`` days later; the ``per_article`` best per article.
-    """
-    # collected once: read by the pairs, their id bounds and the buyers
-    bought = data.recent(weeks).select(Col.CUSTOMER, Col.ARTICLE, Col.DATE).unique().collect().lazy()
+def _bought(data: WeekInput, weeks: int) -> pl.LazyFrame:
+    """``customer, article, t_dat``: each article bought by each customer on each day of the last
+    ``weeks`` weeks, once (collected once: read by the pairs and their id bounds)."""
+    return data.recent(weeks).select(Col.CUSTOMER, Col.ARTICLE, Col.DATE).unique().collect().lazy()
+
+
+def _pair_counts(data: WeekInput, weeks: int, days: int) -> pl.LazyFrame:
+    """``article, other, together`` of ``data``'s customers: how many of them bought ``other`` the
+    same day as ``article`` or up to ``days`` days later, in the last ``weeks`` weeks (counts of
+    customers: those of any split of the customers add up)."""
+    bought = _bought(data, weeks)
     later = bought.rename({Col.ARTICLE: PAIR, Col.DATE: "later"})
     within = bought.join(later, on=Col.CUSTOMER).filter(
         pl.col(PAIR) != pl.col(Col.ARTICLE),
         (pl.col("later") - pl.col(Col.DATE)).dt.total_days().is_between(0, days),
     )
-    pairs = _counted_pairs(within, bought)
-    buyers = bought.group_by(Col.ARTICLE).agg(buyers=pl.col(Col.CUSTOMER).n_unique())
+    return _counted_pairs(within, bought)
+
+
+def _buyer_counts(data: WeekInput, weeks: int) -> pl.LazyFrame:
+    """``article, buyers``: how many of ``data``'s customers bought the article in the last
+    ``weeks`` weeks."""
+    return data.recent(weeks).group_by(Col.ARTICLE).agg(buyers=pl.col(Col.CUSTOMER).n_unique())
+
+
+def _buyers(weeks: int) -> Partial:
+    return Partial((__name__, "co_occurrence_buyers", weeks), partial(_buyer_counts, weeks=weeks), (Col.ARTICLE,))
+
+
+def _confidences(data: WeekInput, pairs: pl.LazyFrame, weeks: int, per_article: int) -> pl.LazyFrame:
+    """The ``per_article`` best ``other`` of each article of ``pairs`` (summed ``together``) by
+    confidence: ``together`` over the article's buyers (``_buyers``, computed before)."""
+    buyers = data.partial_table(_buyers(weeks))
     scored = pairs.join(buyers, on=Col.ARTICLE).with_columns(confidence=pl.col("together") / pl.col("buyers"))
     # the best per article by a top-k in each group, not a sort of every pair (a third less time
-    # on a grocery log); then sorted, so that what reads it sees the rows in one order
+    # on a grocery log)
     best = scored.group_by(Col.ARTICLE).agg(
         pl.col(PAIR, "confidence").top_k_by(["confidence", PAIR], k=per_article, reverse=[False, True])
     )
-    return (
-        best.explode(PAIR, "confidence")
-        .sort([Col.ARTICLE, "confidence", PAIR], descending=[False, True, False])
-        .select(Col.ARTICLE, PAIR, "confidence")
+    return best.explode(PAIR, "confidence").select(Col.ARTICLE, PAIR, "confidence")
+
+
+def co_occurrence(data: WeekInput, weeks: int, days: int, per_article: int) -> pl.LazyFrame:
+    """``article, other, confidence``: share of ``article``'s buyers (last ``weeks``) who bought
+    ``other`` the same day or up to ``days`` days later; the ``per_article`` best per article,
+    sorted by article, then confidence (highest first), then ``other``. A global table from
+    counts of customers (``data/partial.py``): the buyers, then the pairs, each summed over
+    shards of customers on Ray; the best per article are picked where the pairs are summed."""
+    data.partial_table(_buyers(weeks))  # before the pairs, whose finish reads it
+    pairs = Partial(
+        (__name__, "co_occurrence", weeks, days, per_article),
+        partial(_pair_counts, weeks=weeks, days=days),
+        (Col.ARTICLE, PAIR),
+        finish=partial(_confidences, weeks=weeks, per_article=per_article),
+        sort_by=(Col.ARTICLE, "confidence", PAIR),
+        descending=(False, True, False),
     )
+    return data.partial_table(pairs)
 
 
 @dataclass(frozen=True)

@@ -178,9 +178,7 @@ def pool_week(data: WeekInput, start: date, names: tuple[str, ...], per_source: 
         who = week_buyers(truth)
         if who.len() > buyers:
             who = who.sample(buyers, seed=0).sort()
-        nobody = who.clear()
-        earlier = WeekInput.before(data.past(), start, nobody, data.articles, data.customer_table)
-        earlier = replace(earlier, shared=data.state_at(start), states=data.states)
+        earlier = data.earlier(start, who.clear())
         run_sources(earlier, names, per_source)  # the sources' tables at ``start``, once
         bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(1, pl.UInt8).alias(CUT_LABEL))
         ranks = {s: rank_column(s) for s in names}

@@ -1,0 +1,50 @@
+"""An engine for tests that splits as Ray does, in this process: each part of the customers
+(``customer % 3``) built from its own customers' rows only, handed over out of customer order,
+and the week's partial-aggregate tables from the three shards' counts, summed and finished in
+two splits of their keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import polars as pl
+
+from hmrec.data.partial import Partial, in_splits
+from hmrec.data.week import WeekInput
+from hmrec.engine import LocalEngine
+from hmrec.engine.base import OnPart, Work
+from hmrec.schema import Col
+
+SHARDS = (2, 0, 1)
+SPLITS = 2
+
+
+def shard_rows(rows: pl.LazyFrame, shard: int) -> pl.LazyFrame:
+    return rows.filter(pl.col(Col.CUSTOMER) % len(SHARDS) == shard)
+
+
+@dataclass
+class Shards(LocalEngine):
+    """See the module; ``handed`` counts the parts handed over, ``aggregated`` the tables built."""
+
+    name: str = "shards"
+    handed: int = 0
+    aggregated: int = 0
+
+    def map(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
+    ) -> list[pl.DataFrame]:
+        return list(self.each(week, customers, work, on_part))
+
+    def each(
+        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
+    ) -> Iterator[pl.DataFrame]:
+        for s in SHARDS:
+            own = replace(week, history=shard_rows(week.history, s))
+            self.handed += 1
+            yield work(own, customers.filter(customers % len(SHARDS) == s), None)
+
+    def aggregate(self, week: WeekInput, partial: Partial) -> pl.DataFrame:
+        self.aggregated += 1
+        return in_splits(week, partial, [shard_rows(week.history, s) for s in SHARDS], SPLITS)
