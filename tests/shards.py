@@ -6,7 +6,7 @@ two splits of their keys."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -26,10 +26,11 @@ def shard_rows(rows: pl.LazyFrame, shard: int) -> pl.LazyFrame:
 
 @dataclass
 class Shards(LocalEngine):
-    """See the module; ``handed`` counts the parts handed over, ``aggregated`` the tables built."""
+    """See the module; ``handed`` names the work of each part handed over, ``aggregated`` counts
+    the tables built."""
 
     name: str = "shards"
-    handed: int = 0
+    handed: list[str] = field(default_factory=list)
     aggregated: int = 0
 
     def map(
@@ -42,7 +43,7 @@ class Shards(LocalEngine):
     ) -> Iterator[pl.DataFrame]:
         for s in SHARDS:
             own = replace(week, history=shard_rows(week.history, s))
-            self.handed += 1
+            self.handed.append(type(work).__name__)
             yield work(own, customers.filter(customers % len(SHARDS) == s), None)
 
     def aggregate(self, week: WeekInput, partial: Partial) -> pl.DataFrame:

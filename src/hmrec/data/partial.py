@@ -35,8 +35,9 @@ class Partial:
     ``part(data)``: the counts of ``data``'s rows (``data.past()``, ``data.recent()``; every
     customer's rows whole), one row per value of ``keys``, every other column an integer;
     it may read the catalogue tables, never another global table. ``finish(data, sums)``: the
-    table from the summed counts (lazy; it may read global tables computed before, through
-    ``data``); each output row must depend only on the sums of its own ``by`` value. The
+    table from the summed counts (lazy; of the week's global tables it may read those of
+    ``needs`` only, built before it); each output row must depend only on the sums of its own
+    ``by`` value. The
     finished table is sorted by ``sort_by`` (``descending`` per column), which must identify a
     row."""
 
@@ -46,6 +47,7 @@ class Partial:
     finish: Callable[[WeekInput, pl.LazyFrame], pl.LazyFrame] | None = None
     sort_by: tuple[str, ...] = ()
     descending: tuple[bool, ...] = ()
+    needs: tuple[Partial, ...] = ()
 
     @property
     def by(self) -> str:
@@ -86,8 +88,8 @@ class Partial:
         return [parts.filter(which == i) for i in range(n)]
 
     def merged(self, splits: Sequence[pl.DataFrame]) -> pl.DataFrame:
-        """The finished splits as one table, sorted."""
-        return self.sorted(pl.concat(splits))
+        """The finished splits as one table, sorted (not copied into one piece before the sort)."""
+        return self.sorted(pl.concat(splits, rechunk=False))
 
 
 def one_pass(data: WeekInput, partial: Partial) -> pl.DataFrame:

@@ -15,10 +15,6 @@ from hmrec.data.partial import Partial, one_pass
 from hmrec.data.split import Split, history
 from hmrec.schema import INDEX_DTYPE, Col
 
-Aggregate = Callable[["WeekInput", Partial], pl.DataFrame]
-"""Builds a partial-aggregate table for a week (``Engine.aggregate``): in one pass, or from the
-parts of shards of customers."""
-
 
 class NotShared(KeyError):
     """A global table asked for by a chunk of customers whose week had not computed it."""
@@ -79,8 +75,10 @@ class WeekInput:
     states: dict[date, Shared] | None = field(default=None, compare=False, repr=False)
     """The global state of the shop's other cutoffs (``Tables.states``), for a global table that
     reads earlier weeks (the learned cut); None: each earlier week's state is computed afresh."""
-    aggregate: Aggregate | None = field(default=None, compare=False, repr=False)
-    """How a ``Partial`` table is built (an engine's ``aggregate``); None: in one pass, here."""
+    engine: Any = field(default=None, compare=False, repr=False)
+    """The engine (``hmrec.engine.Engine``) that builds the week's ``Partial`` tables
+    (``aggregate``) and the per-customer work of its global tables (the learned cut's pools);
+    None: in this process, in one pass."""
 
     @classmethod
     def before(
@@ -118,21 +116,23 @@ class WeekInput:
 
     def partial_table(self, partial: Partial, local: bool = False) -> pl.LazyFrame:
         """The week's table of ``partial`` (under its key, as ``global_table``): built from the
-        counts of its customers' rows, by the week's ``aggregate`` (shard by shard on Ray) or in
-        one pass, the same table either way."""
-        build = self.aggregate or one_pass
+        counts of its customers' rows, by the week's ``engine`` (shard by shard on Ray) or in one
+        pass, the same table either way; the tables its finish reads (``needs``) first."""
+        for needed in partial.needs:
+            self.partial_table(needed)
+        build = one_pass if self.engine is None else self.engine.aggregate
         return self.global_table(partial.key, lambda: build(self, partial), local)
 
     def for_part(self, rows: pl.LazyFrame) -> WeekInput:
         """This week over ``rows`` (every row of some customers; only those before the cutoff are
         read), for a ``Partial``'s part: no global table may be read or computed from them."""
-        return replace(self, history=rows, shared=Shared(), strict=True, states=None, aggregate=None)
+        return replace(self, history=rows, shared=Shared(), strict=True, states=None, engine=None)
 
     def earlier(self, cutoff: date, customers: pl.Series | None = None) -> WeekInput:
         """The week at an earlier ``cutoff`` of the same shop: its rows, catalogue, the state of
-        that cutoff (``state_at``), the shop's other states and the same ``aggregate``."""
+        that cutoff (``state_at``), the shop's other states and the same ``engine``."""
         week = WeekInput.before(self.past(), cutoff, customers, self.articles, self.customer_table)
-        return replace(week, shared=self.state_at(cutoff), states=self.states, aggregate=self.aggregate)
+        return replace(week, shared=self.state_at(cutoff), states=self.states, engine=self.engine)
 
     def state_at(self, cutoff: date) -> Shared:
         """The global state of ``cutoff`` (this week's own at its cutoff, another week's from
@@ -148,7 +148,7 @@ class WeekInput:
         who = pl.LazyFrame({Col.CUSTOMER: customers.cast(INDEX_DTYPE)}).unique()
         source = self.past() if rows is None else history(rows, self.cutoff)
         own = source.join(who, on=Col.CUSTOMER, how="semi").collect()
-        return replace(self, history=own.lazy(), customers=who, strict=True, states=None, aggregate=None)
+        return replace(self, history=own.lazy(), customers=who, strict=True, states=None, engine=None)
 
     def past(self) -> pl.LazyFrame:
         """History rows before the cutoff (whatever the history was given)."""

@@ -129,7 +129,7 @@ class RayEngine:
         n = self.n_shards
         task = ray.remote(_run_shard).options(num_cpus=self.threads, max_retries=self.retries, retry_exceptions=True)
         values, shared_work = ray.put(week.shared.portable()), ray.put(work)  # once, not once per task
-        spec = replace(week, history=pl.LazyFrame(), shared=Shared(), states=None, aggregate=None)  # rows: its own
+        spec = replace(week, history=pl.LazyFrame(), shared=Shared(), states=None, engine=None)  # rows: its own
         sweep_parts(self.dataset.root)
         folder = Path(tempfile.mkdtemp(prefix=f"{PARTS}{os.getpid()}-", dir=self.dataset.root))
         try:
@@ -152,14 +152,15 @@ class RayEngine:
         ray = self._ray()
         n = self.n_shards
         options = {"num_cpus": self.threads, "max_retries": self.retries, "retry_exceptions": True}
-        spec = replace(week, history=pl.LazyFrame(), shared=Shared(), states=None, aggregate=None, strict=True)
+        spec = replace(week, history=pl.LazyFrame(), shared=Shared(), states=None, engine=None, strict=True)
         sweep_parts(self.dataset.root)
         folder = Path(tempfile.mkdtemp(prefix=f"{PARTS}{os.getpid()}-", dir=self.dataset.root))
         try:
             part = ray.remote(_part_shard).options(**options)
             rows = [shard_rows(self.dataset, n, s) for s in range(n)]
             self._wait(ray, [part.remote(spec, partial, rows[s], str(folder), s, n) for s in range(n)], None)
-            finish, values = ray.remote(_finish_split).options(**options), ray.put(week.shared.portable())
+            needed = {p.key: week.shared.values[p.key] for p in partial.needs}  # all the finish reads
+            finish, values = ray.remote(_finish_split).options(**options), ray.put(needed)
             files = [[str(_split_file(folder, i, s)) for s in range(n)] for i in range(n)]
             splits = self._wait(ray, [finish.remote(spec, values, partial, files[i]) for i in range(n)], None, "split")
             return partial.merged(splits)

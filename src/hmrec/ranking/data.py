@@ -203,8 +203,7 @@ class Tables:
     def _at(self, transactions: pl.LazyFrame, cutoff: date, engine: Engine | None) -> WeekInput:
         nobody = pl.Series(Col.CUSTOMER, [], dtype=INDEX_DTYPE)
         data = WeekInput.before(transactions, cutoff, nobody, self.articles, self.customers)
-        aggregate = None if engine is None else engine.aggregate
-        return replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states, aggregate=aggregate)
+        return replace(data, shared=self.states.setdefault(cutoff, Shared()), states=self.states, engine=engine)
 
     def release(self, cutoff: date) -> None:
         """Drop ``cutoff``'s tables that only other global tables read (``Shared.local``: the buyer

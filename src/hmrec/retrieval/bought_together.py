@@ -82,7 +82,7 @@ def _buyers(weeks: int) -> Partial:
 
 def _confidences(data: WeekInput, pairs: pl.LazyFrame, weeks: int, per_article: int) -> pl.LazyFrame:
     """The ``per_article`` best ``other`` of each article of ``pairs`` (summed ``together``) by
-    confidence: ``together`` over the article's buyers (``_buyers``, computed before)."""
+    confidence: ``together`` over the article's buyers (``_buyers``, built before: ``needs``)."""
     buyers = data.partial_table(_buyers(weeks))
     scored = pairs.join(buyers, on=Col.ARTICLE).with_columns(confidence=pl.col("together") / pl.col("buyers"))
     # the best per article by a top-k in each group, not a sort of every pair (a third less time
@@ -99,7 +99,6 @@ def co_occurrence(data: WeekInput, weeks: int, days: int, per_article: int) -> p
     sorted by article, then confidence (highest first), then ``other``. A global table from
     counts of customers (``data/partial.py``): the buyers, then the pairs, each summed over
     shards of customers on Ray; the best per article are picked where the pairs are summed."""
-    data.partial_table(_buyers(weeks))  # before the pairs, whose finish reads it
     pairs = Partial(
         (__name__, "co_occurrence", weeks, days, per_article),
         partial(_pair_counts, weeks=weeks, days=days),
@@ -107,6 +106,7 @@ def co_occurrence(data: WeekInput, weeks: int, days: int, per_article: int) -> p
         finish=partial(_confidences, weeks=weeks, per_article=per_article),
         sort_by=(Col.ARTICLE, "confidence", PAIR),
         descending=(False, True, False),
+        needs=(_buyers(weeks),),
     )
     return data.partial_table(pairs)
 

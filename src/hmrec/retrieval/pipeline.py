@@ -14,7 +14,7 @@ from hmrec.data.atomic import write_folder_atomic
 from hmrec.data.split import LABEL_DAYS, label_rows, purchases
 from hmrec.data.split import buyers as week_buyers
 from hmrec.data.week import WeekInput
-from hmrec.engine import Engine
+from hmrec.engine import Engine, LocalEngine
 from hmrec.retrieval.base import CandidateSource
 from hmrec.retrieval.bought_together import BoughtTogetherSource
 from hmrec.retrieval.covisit import CoVisitSource
@@ -165,13 +165,41 @@ POOL_CHUNK = 5_000
 20,000 at once held 1.26 GB more on the driver."""
 
 
+@dataclass(frozen=True)
+class PoolWork:
+    """An engine's work for a ``pool_week``: the ``band_counts`` of some of its buyers' pools
+    (every source at ``per_source``, labelled by ``bought``), built ``POOL_CHUNK`` buyers at a
+    time. Counts of customers: any split of the buyers adds up to the same counts."""
+
+    names: tuple[str, ...]
+    per_source: int
+    bought: pl.DataFrame
+
+    def __call__(self, week: WeekInput, customers: pl.Series, on_chunk: object = None) -> pl.DataFrame:
+        ranks = {s: rank_column(s) for s in self.names}
+        parts = []
+        theirs = week.chunk(customers)  # the buyers' rows, read once
+        for first in range(0, max(customers.len(), 1), POOL_CHUNK):
+            runs = run_sources(theirs.chunk(customers.slice(first, POOL_CHUNK)), self.names, self.per_source)
+            pool = union_of(runs, self.per_source * len(runs)).collect()
+            labelled = pool.join(self.bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left")
+            labelled = labelled.with_columns(pl.col(CUT_LABEL).fill_null(0))
+            parts.append(band_counts(labelled, self.names, ranks, CUT_LABEL))
+        return _summed(parts, self.names)
+
+
+def _summed(counts: Sequence[pl.DataFrame], names: tuple[str, ...]) -> pl.DataFrame:
+    return pl.concat(counts).group_by(list(names)).agg(pl.col("n").sum(), pl.col("y").sum())
+
+
 def pool_week(data: WeekInput, start: date, names: tuple[str, ...], per_source: int, buyers: int) -> pl.DataFrame:
     """The week from ``start`` (before ``data``'s cutoff) as the cut learns from it: a seeded sample
     of at most ``buyers`` of its buyers, their whole pool (every source at ``per_source``) from the
     rows before ``start``, and ``label`` 1 where they bought the article in the week; as
-    ``band_counts``. Kept in the global state of the week's end (it reads nothing later), and
-    the sources' tables at ``start`` in that cutoff's state: the cuts of several cutoffs and
-    the labelled weeks of the same shop share them (``WeekInput.states``)."""
+    ``band_counts`` (built on the week's engine: on Ray in a task per shard of the buyers, whose
+    counts are summed here). Kept in the global state of the week's end (it reads nothing
+    later), and the sources' tables at ``start`` in that cutoff's state: the cuts of several
+    cutoffs and the labelled weeks of the same shop share them (``WeekInput.states``)."""
 
     def build() -> pl.DataFrame:
         truth = purchases(label_rows(data.past(), start)).collect()
@@ -181,15 +209,8 @@ def pool_week(data: WeekInput, start: date, names: tuple[str, ...], per_source: 
         earlier = data.earlier(start, who.clear())
         run_sources(earlier, names, per_source)  # the sources' tables at ``start``, once
         bought = truth.select(Col.CUSTOMER, Col.ARTICLE).unique().with_columns(pl.lit(1, pl.UInt8).alias(CUT_LABEL))
-        ranks = {s: rank_column(s) for s in names}
-        parts = []
-        theirs = earlier.chunk(who)  # the buyers' rows, read once
-        for first in range(0, max(who.len(), 1), POOL_CHUNK):  # a pool's counts add up over its customers
-            runs = run_sources(theirs.chunk(who.slice(first, POOL_CHUNK)), names, per_source)
-            pool = union_of(runs, per_source * len(runs)).collect()
-            labelled = pool.join(bought, on=[Col.CUSTOMER, Col.ARTICLE], how="left")
-            parts.append(band_counts(labelled.with_columns(pl.col(CUT_LABEL).fill_null(0)), names, ranks, CUT_LABEL))
-        return pl.concat(parts).group_by(list(names)).agg(pl.col("n").sum(), pl.col("y").sum())
+        engine = data.engine or LocalEngine()
+        return _summed(engine.map(earlier, who, PoolWork(names, per_source, bought)), names)
 
     key = (POOL_KEY, start, names, per_source, buyers)
     return data.state_at(start + timedelta(days=LABEL_DAYS)).get(key, build).collect()
