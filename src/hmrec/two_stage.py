@@ -193,6 +193,10 @@ class TwoStageRecommender(Persisted):
         with StoredWeeks() as older:
             for i, start in enumerate(newest_first[1:]):
                 self._step(f"ranker: labelling week {i + 1}/{steps} (from {start})")
+                if shared is None and not self.config.refit:  # a part at a time, put in order on disk
+                    parts = self._week_parts(history, start, None, negatives, whole=False)
+                    features = self._features_of(parts, features, older.add_parts)
+                    continue
                 labelled = pl.concat(self._week_parts(history, start, shared, negatives, whole=True))
                 if features is None and labelled.height:
                     features = feature_columns(labelled.columns, self.config.drop_blocks)
@@ -211,6 +215,25 @@ class TwoStageRecommender(Persisted):
         if newest is not None:  # only a refit learns from the week that picks the rounds, sampled
             refit_weeks.insert(0, newest)
         return train, valid, refit_weeks, features or []
+
+    def _features_of(
+        self, parts: Iterator[pl.DataFrame], features: list[str] | None, add: Callable[[Iterator[Rows]], None]
+    ) -> list[str] | None:
+        """``add`` the ``parts`` as ``Rows`` (each frame dropped once it is a matrix); the feature
+        columns (``features``, else those of the first part with rows)."""
+        found = features
+
+        def rows() -> Iterator[Rows]:
+            nonlocal found
+            for part in parts:
+                if found is None and part.height:
+                    found = feature_columns(part.columns, self.config.drop_blocks)
+                matrix = Rows.of(part, found or [])
+                del part  # the frame goes once it is a matrix
+                yield matrix
+
+        add(rows())
+        return found
 
     def _week_parts(
         self, history: pl.LazyFrame, start: date, shared: WeekCache | None, negatives: int | None, whole: bool

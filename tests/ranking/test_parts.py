@@ -52,7 +52,9 @@ def test_the_parts_are_disjoint_and_together_the_whole_lists(
     fitted.use(engine, None)
     fitted.tables.states.pop(fitted.cutoff)  # the week's global state built again, from the shards' counts
     parts = list(fitted.recommend_parts(customers, details=True, explain=True))
-    assert engine.handed.count("RankWork") == len(SHARDS) and len(parts) == len(SHARDS) + 1  # then the customers no part held
+    assert (
+        engine.handed.count("RankWork") == len(SHARDS) and len(parts) == len(SHARDS) + 1
+    )  # then the customers no part held
     assert engine.aggregated > 0
     who = [set(p[Col.CUSTOMER].to_list()) for p in parts]
     assert sum(len(w) for w in who) == len(set().union(*who)) == customers.n_unique()  # disjoint, every one

@@ -61,3 +61,25 @@ def test_weeks_binned_from_disk_are_the_weeks_binned_from_memory(
     assert len(files) == len(older) and not any(f.exists() for f in files)  # one file a week, gone with them
     with StoredWeeks() as empty, pytest.raises(ValueError, match="no training rows"):
         empty.binned(features, config)
+
+
+def test_a_week_added_in_parts_is_the_week_added_whole(tiny_dataset: Dataset) -> None:
+    """Parts of other customers, out of customer order (as Ray hands them over), give the file,
+    labels and query sizes of the week sorted whole, so the same bins and trees."""
+    tables = Tables(tiny_dataset.articles(), tiny_dataset.customers())
+    tx = tiny_dataset.transactions()
+    week = labelled_week(tx, Split.at(tx).cutoff - timedelta(days=7), tables, CandidateConfig())
+    features = feature_columns(week.columns)
+    shard = pl.col(Col.CUSTOMER) % 3
+    parts = [Rows.of(week.filter(shard == s), features) for s in (2, 0, 1)]
+    parts.insert(1, Rows.of(week.clear(), features))  # a part without rows adds nothing
+    assert all(p.height for i, p in enumerate(parts) if i != 1)
+    with StoredWeeks() as whole, StoredWeeks() as in_parts:
+        whole.add(Rows.of(week, features))
+        in_parts.add_parts(iter(parts))
+        assert [p.read_bytes() for p, _, _ in in_parts._files] == [p.read_bytes() for p, _, _ in whole._files]
+        assert [f.name for f in Path(in_parts._folder.name).iterdir()] == ["week-000.f32"]  # the raw parts' file went
+        for mine, theirs in ((in_parts._labels, whole._labels), (in_parts._sizes, whole._sizes)):
+            assert len(mine) == len(theirs) == 1 and (mine[0] == theirs[0]).all()
+        in_parts.add_parts(iter([Rows.of(week.clear(), features)]))  # a week without rows adds nothing
+        assert in_parts.height == whole.height == week.height

@@ -28,20 +28,24 @@ lgb.register_logger(logging.getLogger("hmrec.lightgbm"))  # LightGBM's native li
 @dataclass(frozen=True)
 class Rows:
     """A labelled week as LightGBM reads it: its features as one float32 matrix (nulls as NaN),
-    its labels and its query sizes (one query per customer, rows contiguous). Held instead of the
-    week's frame once the features are known, so the fit never holds both."""
+    its labels, its query sizes (one query per customer, rows contiguous) and each query's
+    customer. Held instead of the week's frame once the features are known, so the fit never
+    holds both."""
 
     features: np.ndarray
     labels: np.ndarray
     sizes: np.ndarray
+    customers: np.ndarray
 
     @classmethod
     def of(cls, frame: pl.DataFrame, features: Sequence[str]) -> Rows:
         """The rows of a labelled frame (sorted by customer), its ``features`` in order."""
         if frame.height == 0:
-            return cls(np.empty((0, len(features)), np.float32), np.empty(0, np.uint8), np.empty(0, np.int64))
-        sizes = frame[Col.CUSTOMER].rle().struct.field("len").to_numpy()
-        return cls(matrix(frame, features), frame[LABEL].to_numpy(), sizes)
+            empty = np.empty(0, np.int64)
+            return cls(np.empty((0, len(features)), np.float32), np.empty(0, np.uint8), empty, empty)
+        runs = frame[Col.CUSTOMER].rle()
+        sizes, customers = runs.struct.field("len").to_numpy(), runs.struct.field("value").to_numpy()
+        return cls(matrix(frame, features), frame[LABEL].to_numpy(), sizes, customers)
 
     @property
     def height(self) -> int:

@@ -7,7 +7,7 @@ the weeks the trees learn from. The bins, so the trees, are those of the matrice
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import lightgbm as lgb
@@ -36,6 +36,37 @@ class StoredWeeks:
         self._files.append((path, rows.height, rows.features.shape[1]))
         self._labels.append(rows.labels)
         self._sizes.append(rows.sizes)
+
+    def add_parts(self, parts: Iterable[Rows]) -> None:
+        """One week from parts of other customers, each sorted by customer (as an engine hands
+        them over, in any order): each part's matrix written as it comes, then the queries put
+        in customer order on disk, a run of rows at a time. The same file, labels and query
+        sizes as ``add`` of the week sorted whole, without ever holding it."""
+        folder = Path(self._folder.name)
+        raw = folder / f"week-{len(self._files):03d}.parts"
+        labels, sizes, customers, columns = [], [], [], 0
+        with open(raw, "wb") as out:
+            for rows in parts:
+                if rows.height:
+                    np.ascontiguousarray(rows.features, dtype=np.float32).tofile(out)
+                    labels.append(rows.labels)
+                    sizes.append(rows.sizes)
+                    customers.append(rows.customers)
+                    columns = rows.features.shape[1]
+        if not labels:
+            raw.unlink()
+            return
+        size, label = np.concatenate(sizes).astype(np.int64), np.concatenate(labels)
+        order = np.argsort(np.concatenate(customers), kind="stable")
+        start = np.cumsum(size) - size  # each query's first row in the parts' file
+        path = raw.with_suffix(".f32")
+        _copy_queries(raw, path, start[order], size[order], columns * 4)
+        raw.unlink()
+        rows_in_order = np.repeat(start[order] - (np.cumsum(size[order]) - size[order]), size[order])
+        rows_in_order += np.arange(len(label))
+        self._files.append((path, len(label), columns))
+        self._labels.append(label[rows_in_order])
+        self._sizes.append(size[order])
 
     @property
     def height(self) -> int:
@@ -83,6 +114,24 @@ class StoredWeeks:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _copy_queries(source: Path, target: Path, starts: np.ndarray, sizes: np.ndarray, row_bytes: int) -> None:
+    """``target``: the rows of ``source`` in the order of the queries (``starts``, ``sizes`` in
+    rows), each run of consecutive queries copied at once."""
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        i = 0
+        while i < len(starts):
+            j = i + 1
+            while j < len(starts) and starts[j] == starts[j - 1] + sizes[j - 1]:
+                j += 1
+            src.seek(int(starts[i]) * row_bytes)
+            remaining = int(starts[j - 1] + sizes[j - 1] - starts[i]) * row_bytes
+            while remaining:
+                chunk = src.read(min(remaining, 1 << 24))
+                dst.write(chunk)
+                remaining -= len(chunk)
+            i = j
 
 
 class _WeekFile(lgb.Sequence):
