@@ -360,8 +360,10 @@ class TwoStageRecommender(Persisted):
                 yield self._filled(scored, who, k, details or explain)
         rest = customers.cast(INDEX_DTYPE).unique()
         rest = rest.filter(~rest.is_in(pl.concat(seen).implode())) if seen else rest
-        if rest.len() or not seen:  # customers without candidates of their own: the fill alone
-            yield self._filled(empty, rest, k, details or explain)
+        # the customers without candidates: the fill alone, ``chunk_size`` at a time (with no part
+        # at all, one part, however few)
+        for first in range(0, rest.len() if seen else max(rest.len(), 1), self.chunk_size):
+            yield self._filled(empty, rest.slice(first, self.chunk_size), k, details or explain)
 
     def _filled(self, scored: pl.DataFrame | None, customers: pl.Series, k: int, details: bool) -> pl.DataFrame:
         """``customers``' lists: their ``scored`` candidates, then the fill list."""

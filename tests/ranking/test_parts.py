@@ -64,6 +64,27 @@ def test_the_parts_are_disjoint_and_together_the_whole_lists(
     assert whole[Col.SOURCES].ne(FILL_SOURCE).sum() > 0  # ranked articles among them, not only the fill
 
 
+def test_the_customers_without_candidates_come_a_chunk_at_a_time(
+    fitted: TwoStageRecommender, tiny_dataset: Dataset
+) -> None:
+    customers = customers_of(tiny_dataset)
+    fitted.use(LocalEngine(), None)
+    whole = fitted.recommend(customers)
+    unranked = (
+        customers.n_unique()
+        - fitted.recommend(customers, details=True).filter(pl.col(Col.SOURCES) != FILL_SOURCE)[Col.CUSTOMER].n_unique()
+    )
+    try:
+        fitted.chunk_size = 7
+        parts = list(fitted.recommend_parts(customers))
+    finally:
+        fitted.chunk_size = TwoStageRecommender.chunk_size
+    assert unranked > 2 * 7 and len(parts) == 1 + -(-unranked // 7)  # the ranked part, then chunks of 7
+    assert max(p[Col.CUSTOMER].n_unique() for p in parts[1:]) == 7
+    assert_frame_equal(pl.concat(parts).sort(Col.CUSTOMER, Col.RANK), whole)
+    assert pl.concat(parts)[Col.CUSTOMER].n_unique() == customers.n_unique()
+
+
 def test_a_submission_and_serving_files_from_parts_are_those_of_the_whole(
     fitted: TwoStageRecommender, tiny_dataset: Dataset, tmp_path: Path
 ) -> None:

@@ -304,6 +304,7 @@ def write_serving_files(folder: Path, dataset: Dataset, model: Model, recs: pl.D
     from hmrec.serve.artifacts import write_artifacts
 
     factors = model.article_factors(dataset)
+    fill = model.recommender_for(dataset).fill
     return write_artifacts(
-        folder, dataset, recs, model.name, scoring_cutoff(dataset), model.recommender_for(dataset).fill, factors=factors
+        folder, dataset, recs, model.name, scoring_cutoff(dataset), fill, factors=factors, engine=model.engine
     )

@@ -12,8 +12,10 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -23,6 +25,9 @@ from hmrec.data.atomic import write_atomic
 from hmrec.data.dataset import Dataset
 from hmrec.data.split import history as before
 from hmrec.schema import INDEX_DTYPE, Col
+
+if TYPE_CHECKING:
+    from hmrec.engine import Engine
 
 RECOMMENDATIONS = "recommendations.parquet"
 ARTICLES = "articles.parquet"
@@ -91,11 +96,13 @@ def write_artifacts(
     fill: list[int],
     truth: pl.DataFrame | None = None,
     factors: np.ndarray | None = None,
+    engine: Engine | None = None,
 ) -> Path:
     """Write the serving files for ``recs`` (``customer, article, rank, score, sources``, and
     ``explain`` when the recommendations were explained) into ``folder``, with each article's
     similar articles (``retrieval/similar.py``; ``factors``: an MF model's article factors for
-    the embedding neighbours); each file is written to a temporary name and renamed."""
+    the embedding neighbours; their co-occurrence built by ``engine``, shard by shard on Ray);
+    each file is written to a temporary name and renamed."""
     folder.mkdir(parents=True, exist_ok=True)
     recs = recs.lazy()
     customer_order = dataset.ids.id_order(Col.CUSTOMER_ID, CUSTOMER_ORDER).collect()
@@ -107,7 +114,7 @@ def write_artifacts(
         Col.ARTICLE_ID
     ].to_list()
     _write(folder / ARTICLES, articles.sort(Col.ARTICLE_ID))
-    _write(folder / SIMILAR, _similar(dataset, cutoff, factors))
+    _write(folder / SIMILAR, _similar(dataset, cutoff, factors, engine))
     if truth is not None:
         truth_ids = dataset.ids.to_kaggle(truth.lazy()).select(Col.CUSTOMER_ID, Col.ARTICLE_ID)
         _write(folder / TRUTH, truth_ids.sort(Col.CUSTOMER_ID, Col.ARTICLE_ID))
@@ -182,13 +189,14 @@ def _in_block(customer_order: pl.DataFrame, block: tuple[int, int] | None) -> pl
     return order if block is None else order.filter(pl.col(CUSTOMER_ORDER).is_between(*block, closed="left"))
 
 
-def _similar(dataset: Dataset, cutoff: date, factors: np.ndarray | None) -> pl.LazyFrame:
+def _similar(dataset: Dataset, cutoff: date, factors: np.ndarray | None, engine: Engine | None) -> pl.LazyFrame:
     """``article_id, similar_article_id, rank, sources`` (sources joined by commas) for every
     article of the catalogue, from the history before ``cutoff``."""
     from hmrec.data.week import WeekInput
     from hmrec.retrieval.similar import OTHER, similar_articles
 
     week = WeekInput.before(dataset.transactions(), cutoff, None, dataset.articles(), dataset.customers())
+    week = replace(week, engine=engine)
     every = pl.Series(Col.ARTICLE, range(dataset.n_articles()), dtype=INDEX_DTYPE)
     similar = similar_articles(week, every, SIMILAR_K, factors)
     return (
