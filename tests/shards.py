@@ -5,7 +5,6 @@ two splits of their keys."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -36,15 +35,13 @@ class Shards(LocalEngine):
     def map(
         self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
     ) -> list[pl.DataFrame]:
-        return list(self.each(week, customers, work, on_part))
-
-    def each(
-        self, week: WeekInput, customers: pl.Series, work: Work, on_part: OnPart | None = None
-    ) -> Iterator[pl.DataFrame]:
+        """One part per shard, in ``SHARDS`` order (``each`` hands them over one at a time)."""
+        parts = []
         for s in SHARDS:
-            own = replace(week, history=shard_rows(week.history, s))
             self.handed.append(type(work).__name__)
-            yield work(own, customers.filter(customers % len(SHARDS) == s), None)
+            own = replace(week, history=shard_rows(week.history, s))
+            parts.append(work(own, customers.filter(customers % len(SHARDS) == s), None))
+        return parts
 
     def aggregate(self, week: WeekInput, partial: Partial) -> pl.DataFrame:
         self.aggregated += 1

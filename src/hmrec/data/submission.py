@@ -48,20 +48,20 @@ def submission_frame(
     per_customer = pl.concat([predictions(dataset, part, k) for part in parts])
     if order is None:
         order = dataset.ids.to_kaggle(dataset.submission_customers(), keep=True).collect()
-    frame = (
+    # each of ``order``'s customers' row of ``per_customer`` (null: none), found on integers; the
+    # strings are then gathered once, in that order, never joined and sorted with the ids
+    rows = (
         order.lazy()
-        .select(Col.CUSTOMER, Col.CUSTOMER_ID)
+        .select(Col.CUSTOMER)
         .with_row_index("__pos")
-        .join(per_customer.lazy(), on=Col.CUSTOMER, how="left")
+        .join(per_customer.lazy().select(Col.CUSTOMER).with_row_index("__row"), on=Col.CUSTOMER, how="left")
         .sort("__pos")
-        .collect()
+        .collect()["__row"]
     )
-    short = frame.filter(pl.col(_N).fill_null(0) < k)
-    if short.height:
-        raise ValueError(
-            f"{short.height} customer(s) have fewer than {k} predictions, e.g. {short[Col.CUSTOMER_ID][0]}"
-        )
-    return frame.select(SUBMISSION_COLUMNS)
+    short = order[Col.CUSTOMER_ID].filter(per_customer[_N].gather(rows).fill_null(0) < k)
+    if short.len():
+        raise ValueError(f"{short.len()} customer(s) have fewer than {k} predictions, e.g. {short[0]}")
+    return pl.DataFrame([order[Col.CUSTOMER_ID], per_customer[Col.PREDICTION].gather(rows)]).select(SUBMISSION_COLUMNS)
 
 
 def refuse_submission_path(dataset: Dataset, path: Path) -> None:
