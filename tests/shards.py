@@ -5,11 +5,12 @@ two splits of their keys."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from hmrec.data.partial import Partial, in_splits
+from hmrec.data.partial import Partial
 from hmrec.data.week import WeekInput
 from hmrec.engine import LocalEngine
 from hmrec.engine.base import OnPart, Work
@@ -46,3 +47,11 @@ class Shards(LocalEngine):
     def aggregate(self, week: WeekInput, partial: Partial) -> pl.DataFrame:
         self.aggregated += 1
         return in_splits(week, partial, [shard_rows(week.history, s) for s in SHARDS], SPLITS)
+
+
+def in_splits(data: WeekInput, partial: Partial, rows: Sequence[pl.LazyFrame], n: int) -> pl.DataFrame:
+    """``partial``'s table as the Ray engine builds it (``RayEngine.aggregate``), in this process:
+    the parts of each of ``rows`` (each a set of customers' rows, before ``data``'s cutoff or
+    later), split in ``n`` by key, each split combined and finished alone, then merged."""
+    parts = [partial.split(partial.parts_of(data.for_part(r)), n) for r in rows]
+    return partial.merged([partial.finished(data, [p[i] for p in parts]) for i in range(n)])

@@ -11,13 +11,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from hmrec.data.dataset import Dataset
-from hmrec.data.partial import Partial, PartialError, in_splits, one_pass
+from hmrec.data.partial import Partial, PartialError, one_pass
 from hmrec.data.split import Split
 from hmrec.data.week import WeekInput
 from hmrec.engine import LocalEngine
 from hmrec.ranking.data import CandidateConfig, Tables
 from hmrec.retrieval.pipeline import SOURCES
 from hmrec.schema import Col
+from tests.shards import in_splits
 
 EVERY_RULE = CandidateConfig(sources=tuple(name for name in SOURCES if name != "mf"), per_source=20, cap=30)
 

@@ -7,9 +7,9 @@ day, pairs bought together, units by cohort and article) is declared as a :class
 (integer columns only, so the sums are exact whatever the split), and ``finish`` turns the sums
 into the table. Each key's sums depend on no other key's, so the finish may run on any split of
 the keys (``by``): the Ray engine finishes each split in its own task, and the driver receives
-only the finished table. The contract (``tests/test_partial.py``): the parts of any split of
-the customers, combined and finished over any split of the keys, give the one pass's table,
-frame-equal.
+only the finished table. The contract (``tests/test_partial.py``, through ``tests/shards.py``'s
+in-process copy of the Ray engine's steps): the parts of any split of the customers, combined
+and finished over any split of the keys, give the one pass's table, frame-equal.
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ class Partial:
     it may read the catalogue tables, never another global table. ``finish(data, sums)``: the
     table from the summed counts (lazy; of the week's global tables it may read those of
     ``needs`` only, built before it); each output row must depend only on the sums of its own
-    ``by`` value. The
-    finished table is sorted by ``sort_by`` (``descending`` per column), which must identify a
-    row."""
+    ``by`` value. The finished table is sorted by ``sort_by`` (``descending`` per column), which
+    must identify a row."""
 
     key: Hashable
     part: Callable[[WeekInput], pl.LazyFrame]
@@ -96,11 +95,3 @@ def one_pass(data: WeekInput, partial: Partial) -> pl.DataFrame:
     """``partial``'s table from all of ``data``'s rows at once (the local engine); the part, as
     anywhere, reads no global table."""
     return partial.finished(data, [partial.parts_of(data.for_part(data.history))])
-
-
-def in_splits(data: WeekInput, partial: Partial, rows: Sequence[pl.LazyFrame], n: int) -> pl.DataFrame:
-    """``partial``'s table as the Ray engine builds it, in this process: the parts of each of
-    ``rows`` (each a set of customers' rows, before ``data``'s cutoff or later), split in ``n``
-    by key, each split combined and finished alone, then merged."""
-    parts = [partial.split(partial.parts_of(data.for_part(r)), n) for r in rows]
-    return partial.merged([partial.finished(data, [p[i] for p in parts]) for i in range(n)])
