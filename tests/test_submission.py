@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 import hmrec
+from hmrec.data import submission
 from hmrec.data.dataset import Dataset
 from hmrec.data.dataset import prepare as prepare_dataset
 from hmrec.data.submission import write_submission
@@ -57,3 +58,28 @@ def test_incomplete_recommendations_are_refused(tiny_dataset: Dataset, tmp_path:
     with pytest.raises(ValueError, match="fewer than 12"):
         write_submission(tiny_dataset, recs, tmp_path / "s.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lines_written_a_block_at_a_time_are_each_customers_first_distinct_ids(
+    tiny_dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recs = hmrec.fit(tiny_dataset, hmrec.Settings(model="repurchase")).submission_recommendations(tiny_dataset)
+    # every customer's first article repeated at rank 0: the lines must hold distinct ids
+    recs = pl.concat(
+        [recs.filter(pl.col(Col.RANK) == 1).with_columns(pl.lit(0, recs[Col.RANK].dtype).alias(Col.RANK)), recs]
+    )
+    whole = write_submission(tiny_dataset, recs, tmp_path / "whole.csv")
+    monkeypatch.setattr(submission, "BLOCK", 7)
+    blocks = write_submission(tiny_dataset, recs, tmp_path / "blocks.csv")
+    assert blocks.read_bytes() == whole.read_bytes()
+    written = read(blocks)
+    assert written.height == tiny_dataset.submission_customers().collect().height > 7
+    expected = (
+        tiny_dataset.ids.to_kaggle(recs.lazy(), keep=False)
+        .sort(Col.CUSTOMER_ID, Col.RANK)
+        .group_by(Col.CUSTOMER_ID)
+        .agg(pl.col(Col.ARTICLE_ID).unique(maintain_order=True).head(12).str.join(" ").alias("expected"))
+        .collect()
+    )
+    joined = written.join(expected, on=Col.CUSTOMER_ID, how="left")
+    assert (joined[Col.PREDICTION] == joined["expected"]).all()
