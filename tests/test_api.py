@@ -93,7 +93,9 @@ def test_evaluate_returns_scores_and_kaggle_ids(tiny_shop: Path, tmp_path: Path)
         result.recommendations_of("ranker", data)
 
 
-def test_fit_then_recommend_writes_what_submit_writes(shop: Path, tmp_path: Path) -> None:
+def test_fit_then_recommend_writes_what_submit_writes(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     submitted, recommended, model = tmp_path / "submit.csv", tmp_path / "recommend.csv", tmp_path / "model"
     flags = ["--train-weeks", "2"]
     result = invoke("submit", "--data", str(shop), "--out", str(submitted), *flags)
@@ -101,6 +103,11 @@ def test_fit_then_recommend_writes_what_submit_writes(shop: Path, tmp_path: Path
     result = invoke("fit", "--data", str(shop), "--out", str(model), *flags)
     assert result.exit_code == 0, result.output
     assert "train_weeks = 2" in result.output  # the settings used are printed
+
+    def whole(*args: object, **kwargs: object) -> None:
+        raise AssertionError("recommend built the submission's lists whole")
+
+    monkeypatch.setattr(hmrec.Model, "submission_recommendations", whole)  # its lists come in parts
     result = invoke("recommend", "--model-dir", str(model), "--data", str(shop), "--out", str(recommended))
     assert result.exit_code == 0, result.output
     assert recommended.read_bytes() == submitted.read_bytes()

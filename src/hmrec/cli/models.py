@@ -263,6 +263,8 @@ def recommend(
     with holding(target), engine_for(settings, dataset) as runner, progress() as bar:
         task = bar.add_task(f"scoring {data} with the {saved.name} model", total=None)
         saved.engine, saved.on_step = runner, lambda text: bar.update(task, description=text)
-        guard(lambda: saved.write_submission(dataset, target, who))
+        # the submission's lists a part of the engine's work at a time, never all at once
+        parts = saved.submission_parts(dataset) if who is None else None
+        guard(lambda: saved.write_submission(dataset, target, who, recommendations=parts))
     shown = "every customer of the submission" if who is None else f"{who.len():,} customers of {customers}"
     console.print(f"wrote {target} ({shown}, model {saved.name} from {model_dir})")
