@@ -69,7 +69,8 @@ def test_the_lines_written_a_block_at_a_time_are_each_customers_first_distinct_i
         [recs.filter(pl.col(Col.RANK) == 1).with_columns(pl.lit(0, recs[Col.RANK].dtype).alias(Col.RANK)), recs]
     )
     whole = write_submission(tiny_dataset, recs, tmp_path / "whole.csv")
-    monkeypatch.setattr(submission, "BLOCK", 7)
+    monkeypatch.setattr(submission, "BLOCK", 7)  # buckets of 7 lines, the id map read 5 rows at a time
+    monkeypatch.setattr(submission, "SLICE", 5)
     blocks = write_submission(tiny_dataset, recs, tmp_path / "blocks.csv")
     assert blocks.read_bytes() == whole.read_bytes()
     written = read(blocks)
@@ -83,3 +84,10 @@ def test_the_lines_written_a_block_at_a_time_are_each_customers_first_distinct_i
     )
     joined = written.join(expected, on=Col.CUSTOMER_ID, how="left")
     assert (joined[Col.PREDICTION] == joined["expected"]).all()
+
+    # a customer of a later bucket without a list: refused, named, nothing written
+    lost = written[Col.CUSTOMER_ID][10]
+    index = tiny_dataset.ids.to_index(pl.Series(Col.CUSTOMER_ID, [lost]))[0]
+    with pytest.raises(ValueError, match=f"1 customer\\(s\\) have fewer than 12 predictions, e.g. {lost}"):
+        write_submission(tiny_dataset, recs.filter(pl.col(Col.CUSTOMER) != index), tmp_path / "short.csv")
+    assert not (tmp_path / "short.csv").exists()
