@@ -44,7 +44,7 @@ def _lines(articles: pl.Series, article_ids: pl.Series, k: int) -> pl.Series:
     return ids.reshape((-1, k)).arr.join(" ").alias(Col.PREDICTION)
 
 
-BLOCK = 1_000_000
+BLOCK = 250_000
 """How many of a submission's lines (in its order) one bucket holds: each customer's list and
 id go to disk in the bucket of their line, then each bucket is read, sorted and written."""
 
