@@ -156,13 +156,6 @@ def _id_at(ids: _Spill, order: pl.DataFrame | None, block: int, line: int) -> st
     return str(found[Col.CUSTOMER_ID][0])
 
 
-def submission_frame(
-    dataset: Dataset, recs: pl.DataFrame | Iterable[pl.DataFrame], k: int = K, order: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """``submission_blocks`` as one frame."""
-    return pl.concat(list(submission_blocks(dataset, recs, k, order)))
-
-
 def _write_blocks(blocks: Iterator[pl.DataFrame], path: Path) -> None:
     """Write ``blocks`` (at least one) to ``path`` as one CSV: the header once, then each block's
     lines as it comes (the bytes of the blocks' concatenation written whole)."""
@@ -186,7 +179,7 @@ def write_submission(
     order: pl.DataFrame | None = None,
 ) -> Path:
     """Write the submission CSV of ``recs`` for the customers of ``order`` (default: the
-    submission's; ``submission_frame``) atomically (a temporary file renamed into place); never
+    submission's; ``submission_blocks``) atomically (a temporary file renamed into place); never
     over one of the files ``dataset`` was prepared from, nor into its prepared folder. Every way
     hmrec writes a submission ends here."""
     refuse_submission_path(dataset, Path(path))
