@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -71,8 +72,12 @@ def test_the_lines_written_a_block_at_a_time_are_each_customers_first_distinct_i
     whole = write_submission(tiny_dataset, recs, tmp_path / "whole.csv")
     monkeypatch.setattr(submission, "BLOCK", 7)  # buckets of 7 lines, the id map read 5 rows at a time
     monkeypatch.setattr(submission, "SLICE", 5)
+    scratch = tmp_path / "scratch"  # where the buckets go: emptied after every write, failed or not
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     blocks = write_submission(tiny_dataset, recs, tmp_path / "blocks.csv")
     assert blocks.read_bytes() == whole.read_bytes()
+    assert list(scratch.iterdir()) == []
     written = read(blocks)
     assert written.height == tiny_dataset.submission_customers().collect().height > 7
     expected = (
@@ -91,3 +96,4 @@ def test_the_lines_written_a_block_at_a_time_are_each_customers_first_distinct_i
     with pytest.raises(ValueError, match=f"1 customer\\(s\\) have fewer than 12 predictions, e.g. {lost}"):
         write_submission(tiny_dataset, recs.filter(pl.col(Col.CUSTOMER) != index), tmp_path / "short.csv")
     assert not (tmp_path / "short.csv").exists()
+    assert list(scratch.iterdir()) == []
