@@ -36,12 +36,12 @@ from hmrec.ranking.inference import RankWork
 from hmrec.ranking.model import FittedRanker
 from hmrec.schema import Col, K
 
+try:  # run from the repository's root, or as a script (benchmarks/ on the path)
+    from benchmarks.submission import peak_gib
+except ImportError:
+    from submission import peak_gib  # type: ignore[no-redef]
+
 MB = 2**20
-
-
-def _peak_gib() -> float:
-    status = Path("/proc/self/status").read_text().splitlines()
-    return int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) / 2**20
 
 
 def _parquet_bytes(frame: pl.DataFrame, folder: Path) -> int:
@@ -103,14 +103,14 @@ def main() -> None:
         rows = shard_rows(dataset, shards, 0)
         customers = dataset.submission_customers().collect()[Col.CUSTOMER]
         mine = customers.filter(customers % shards == 0)
-        before = _peak_gib()
+        before = peak_gib()
         start = time.perf_counter()
         part = work(replace(week, history=rows), mine, None)
         seconds = time.perf_counter() - start
         written = _parquet_bytes(part, Path(scratch))
     print(
         f"shard 0's ranking: {mine.len():,} customers, {seconds:.1f} s, its part {part.height:,} rows, "
-        f"{written / MB:.1f} MB parquet; peak {_peak_gib():.2f} GiB (before it {before:.2f})"
+        f"{written / MB:.1f} MB parquet; peak {peak_gib():.2f} GiB (before it {before:.2f})"
     )
 
 

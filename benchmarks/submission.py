@@ -23,7 +23,7 @@ from hmrec.data.submission import write_submission
 from hmrec.schema import Col
 
 
-def _gib() -> float:
+def peak_gib() -> float:
     """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited from
     the process that started it)."""
     status = Path("/proc/self/status").read_text().splitlines()
@@ -41,11 +41,11 @@ def _md5(path: Path) -> str:
 def write(data: Path, folder: Path, parts: int) -> None:
     """Write ``folder``'s parts as the submission of ``data``; print seconds and peak."""
     dataset = prepare_dataset(data).dataset
-    before = _gib()
+    before = peak_gib()
     start = time.perf_counter()
     frames = (pl.read_parquet(folder / f"{part:05d}.parquet") for part in range(parts))
     write_submission(dataset, frames, folder / "submission.csv")
-    print(f"{time.perf_counter() - start:.1f} {_gib():.2f} {before:.2f}")
+    print(f"{time.perf_counter() - start:.1f} {peak_gib():.2f} {before:.2f}")
 
 
 def main() -> None:
