@@ -165,6 +165,22 @@ def test_a_three_node_cluster_writes_the_local_submission(shop: Path, cluster: o
     assert cluster.remaining_processes_alive()  # joined, not started or stopped by the command
 
 
+def test_without_an_address_the_engine_starts_its_own_instance_beside_a_running_cluster(
+    tiny_dataset: Dataset, cluster: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare ``ray.init()`` joins the cluster ``RAY_ADDRESS`` names or the last one started on
+    this machine (and then refuses the workers asked for): ``--engine ray`` without ``--address``
+    starts its own instance of ``workers`` CPUs instead, and leaves that cluster running."""
+    import ray
+
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+    with RayEngine(tiny_dataset, workers=3):
+        assert len(ray.nodes()) == 1  # one node of its own, not the cluster's three
+        assert ray.cluster_resources()["CPU"] == 3
+    assert not ray.is_initialized()
+    assert cluster.remaining_processes_alive()
+
+
 def test_a_node_removed_mid_run_is_survived_or_fails_cleanly(shop: Path, tmp_path: Path) -> None:
     nodes, workers = three_nodes()
     try:

@@ -62,8 +62,10 @@ def _finish_split(spec: WeekInput, values: dict[Any, Any], partial: Partial, fil
 class RayEngine:
     """Shards of customers (``customer % shards``) as Ray tasks.
 
-    Without ``address`` a local Ray instance with ``workers`` processes starts on first use and
-    stops with the engine (``with RayEngine(...)``); with it, the engine joins that cluster.
+    Without ``address`` a local Ray instance of its own with ``workers`` processes starts on first
+    use and stops with the engine (``with RayEngine(...)``), even where a cluster already runs on
+    this machine or ``RAY_ADDRESS`` names one (Ray would join those); with it, the engine joins
+    that cluster.
     Each shard reads its rows from ``prepared/shards-N`` (written on first use when missing).
     A task that fails is retried ``retries`` times; parts are parquet files in a temporary
     folder of the prepared dataset (shared storage on a cluster), removed at the end.
@@ -105,7 +107,8 @@ class RayEngine:
                         "running there, and does this machine have the cluster's token (docs/scale-out.md)?"
                     ) from error
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, **options)
+                # "local": a new instance, not the cluster a bare ray.init() would find on this machine
+                ray.init(address="local", num_cpus=self.workers, include_dashboard=False, **options)
             self.started = True
         return self
 
