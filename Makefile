@@ -34,8 +34,14 @@ browser:
 		echo "WARNING: could not install chromium/chromium-driver: the explorer page test will be skipped"; \
 	fi
 
+# The suite runs in one process per core, at most 4 (pytest-xdist; TEST_PROCESSES=1 for one),
+# each test's own threads (polars, LightGBM's OpenMP, torch) held to one: two processes of two
+# spinning threads each on 2 cores ran no faster than one process. The Ray tests keep to one
+# process (their xdist_group), one Ray instance at a time.
+TEST_PROCESSES ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	OMP_NUM_THREADS=1 POLARS_MAX_THREADS=1 $(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -35,6 +35,8 @@ from hmrec.retrieval import pipeline
 from hmrec.schema import Col
 from tests.conftest import WIDE
 
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray instance or cluster at a time (make test's processes)
+
 CLI = [sys.executable, "-c", "from hmrec.cli import app; app()"]
 SUBMIT = ["submit", "--train-weeks", "1"]
 
